@@ -1,0 +1,119 @@
+package strategy
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors, matched with errors.Is. The executor wraps them in a
+// [*StepError] that names the step and carries the last cause.
+var (
+	// ErrInvalidConfig marks a release or strategy configuration that was
+	// rejected before anything was applied.
+	ErrInvalidConfig = errors.New("invalid configuration")
+	// ErrAborted marks a release stopped by Rollout.Abort.
+	ErrAborted = errors.New("release aborted")
+	// ErrAnalysisFailed marks a release rolled back (or paused) on a Fail verdict.
+	ErrAnalysisFailed = errors.New("analysis failed")
+	// ErrDeadlineExceeded marks a target that did not become ready within
+	// the progress deadline.
+	ErrDeadlineExceeded = errors.New("progress deadline exceeded")
+	// ErrCancelled marks a release whose context was cancelled.
+	ErrCancelled = errors.New("release cancelled")
+	// ErrTarget marks a target that refused an Apply after every retry.
+	ErrTarget = errors.New("target error")
+	// ErrDegraded marks a release whose rollback could not be applied: the
+	// target is on neither the stable State nor the plan. It needs a person.
+	ErrDegraded = errors.New("release degraded: rollback could not be applied")
+	// ErrJournal marks a journal that could not record a step; the release
+	// stops before applying anything unrecorded.
+	ErrJournal = errors.New("journal write failed")
+	// ErrStopped marks a release that stopped driving the target on
+	// cancellation, leaving it as recorded (CancelPolicy LeaveAsRecorded).
+	ErrStopped = errors.New("release stopped, target left as recorded")
+	// ErrNotRunning is returned by Rollout controls after the release ended.
+	ErrNotRunning = errors.New("release is not running")
+)
+
+// StepError carries the step at which a release stopped and the last cause.
+// Its Unwrap returns both the sentinel (Kind) and the cause, so errors.Is
+// matches either.
+type StepError struct {
+	// Step is the index of the step in the plan; -1 when no step applies.
+	Step int
+	// StepKind and StepName describe the step.
+	StepKind StepKind
+	StepName string
+	// Kind is the sentinel (ErrAnalysisFailed, ErrAborted, ...).
+	Kind error
+	// Err is the last cause (a target error, the failing verdict's reason).
+	Err error
+}
+
+func (e *StepError) Error() string {
+	where := "before the first step"
+	if e.Step >= 0 {
+		where = fmt.Sprintf("step %d (%s", e.Step, e.StepKind)
+		if e.StepName != "" {
+			where += " " + e.StepName
+		}
+		where += ")"
+	}
+	if e.Err == nil {
+		return fmt.Sprintf("%v at %s", e.Kind, where)
+	}
+	return fmt.Sprintf("%v at %s: %v", e.Kind, where, e.Err)
+}
+
+// Unwrap returns the sentinel and the cause.
+func (e *StepError) Unwrap() []error {
+	var out []error
+	if e.Kind != nil {
+		out = append(out, e.Kind)
+	}
+	if e.Err != nil {
+		out = append(out, e.Err)
+	}
+	return out
+}
+
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string { return p.err.Error() }
+func (p permanentError) Unwrap() error { return p.err }
+
+// Permanent marks err as not worth retrying. A Target returns it from Apply
+// (or Observe) for errors that retries cannot fix; the executor stops
+// retrying at once.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err (or an error it wraps) was marked with
+// [Permanent].
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// invalid joins problems into one ErrInvalidConfig error naming each.
+func invalid(what string, problems []string) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	errs := make([]error, 0, len(problems)+1)
+	errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidConfig, what))
+	for _, p := range problems {
+		errs = append(errs, errors.New("  - "+p))
+	}
+	return errors.Join(errs...)
+}
+
+// Invalid builds the error that Validate methods across glidepath return:
+// it matches [ErrInvalidConfig] with errors.Is and lists every problem, one
+// a line, under a heading naming what was checked. It returns nil when
+// problems is empty.
+func Invalid(what string, problems ...string) error { return invalid(what, problems) }

@@ -1,0 +1,224 @@
+package strategy
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Event is a typed notification of something the executor did. Use a type
+// switch on the concrete types below.
+type Event interface {
+	// Meta returns the fields every event carries.
+	Meta() EventMeta
+}
+
+// EventMeta is carried by every event.
+type EventMeta struct {
+	Release string
+	Time    time.Time
+	// Step is the index of the current step (-1 before the first).
+	Step int
+}
+
+// Meta returns m; embedding EventMeta makes a struct an [Event].
+func (m EventMeta) Meta() EventMeta { return m }
+
+// Observer receives events. OnEvent is called synchronously from the
+// executor's goroutines (possibly several at once for background analysis);
+// it must be quick and safe for concurrent use.
+type Observer interface {
+	OnEvent(Event)
+}
+
+// ObserverFunc adapts a function to [Observer].
+type ObserverFunc func(Event)
+
+// OnEvent calls f.
+func (f ObserverFunc) OnEvent(e Event) { f(e) }
+
+// Observers fans events out to several observers, in order.
+func Observers(obs ...Observer) Observer {
+	return ObserverFunc(func(e Event) {
+		for _, o := range obs {
+			if o != nil {
+				o.OnEvent(e)
+			}
+		}
+	})
+}
+
+// ReleaseStarted is emitted once a release is validated and planned.
+type ReleaseStarted struct {
+	EventMeta
+	Strategy string
+	Stable   Revision
+	Canary   Revision
+	Steps    int
+	Resumed  bool
+}
+
+// StepStarted is emitted when a step begins.
+type StepStarted struct {
+	EventMeta
+	Step Step
+}
+
+// StepFinished is emitted when a step ends, with its error if it failed.
+type StepFinished struct {
+	EventMeta
+	Step     Step
+	Duration time.Duration
+	Err      error
+}
+
+// StateApplied is emitted when the target accepted a State.
+type StateApplied struct {
+	EventMeta
+	State    State
+	Attempts int
+	Rollback bool
+}
+
+// ApplyFailed is emitted for each failed Apply attempt.
+type ApplyFailed struct {
+	EventMeta
+	State     State
+	Attempt   int
+	Err       error
+	WillRetry bool
+}
+
+// WaitingForReady is emitted when the executor starts waiting for capacity,
+// before moving traffic or in a wait-ready step.
+type WaitingForReady struct {
+	EventMeta
+	Desired  State
+	Observed Observation
+	Deadline time.Time
+}
+
+// VerdictReached is emitted for every verdict (and every analyzer error,
+// which is reported as an Inconclusive verdict carrying the error).
+type VerdictReached struct {
+	EventMeta
+	Verdict    Verdict
+	Background bool
+}
+
+// PhaseChanged is emitted on every phase transition.
+type PhaseChanged struct {
+	EventMeta
+	From, To    Phase
+	PauseReason PauseReason
+	Reason      string
+}
+
+// RollbackStarted is emitted when a rollback begins.
+type RollbackStarted struct {
+	EventMeta
+	From  State
+	To    State
+	Cause error
+}
+
+// RollbackFinished is emitted when the stable State is restored.
+type RollbackFinished struct {
+	EventMeta
+	State State
+	// Duration is from the start of the rollback to the stable State.
+	Duration time.Duration
+}
+
+// ReleaseDegraded is emitted when a rollback could not be applied.
+type ReleaseDegraded struct {
+	EventMeta
+	Last State
+	Err  error
+}
+
+// ReleaseFinished is emitted last, with the result.
+type ReleaseFinished struct {
+	EventMeta
+	Result Result
+	Err    error
+}
+
+// SlogObserver returns an Observer that logs every event with logger: info
+// for progress, warn for failures and rollbacks, error for degraded releases.
+func SlogObserver(logger *slog.Logger) Observer {
+	return ObserverFunc(func(e Event) {
+		m := e.Meta()
+		level := slog.LevelInfo
+		msg := ""
+		attrs := []slog.Attr{slog.String("release", m.Release), slog.Int("step", m.Step)}
+		switch ev := e.(type) {
+		case ReleaseStarted:
+			msg = "release started"
+			attrs = append(attrs, slog.String("strategy", ev.Strategy), slog.String("stable", string(ev.Stable)),
+				slog.String("canary", string(ev.Canary)), slog.Int("steps", ev.Steps), slog.Bool("resumed", ev.Resumed))
+		case StepStarted:
+			msg = "step started"
+			attrs = append(attrs, slog.String("desc", ev.Step.String()))
+		case StepFinished:
+			msg = "step finished"
+			attrs = append(attrs, slog.String("desc", ev.Step.String()), slog.Duration("duration", ev.Duration))
+			if ev.Err != nil {
+				level = slog.LevelWarn
+				attrs = append(attrs, slog.String("error", ev.Err.Error()))
+			}
+		case StateApplied:
+			msg = "state applied"
+			attrs = append(attrs, slog.String("state", ev.State.String()), slog.Int("attempts", ev.Attempts), slog.Bool("rollback", ev.Rollback))
+		case ApplyFailed:
+			msg = "apply failed"
+			level = slog.LevelWarn
+			attrs = append(attrs, slog.String("state", ev.State.String()), slog.Int("attempt", ev.Attempt),
+				slog.String("error", ev.Err.Error()), slog.Bool("willRetry", ev.WillRetry))
+		case WaitingForReady:
+			msg = "waiting for ready capacity"
+			attrs = append(attrs, slog.String("desired", ev.Desired.String()), slog.Time("deadline", ev.Deadline))
+		case VerdictReached:
+			msg = "verdict"
+			if ev.Verdict.Outcome != Pass {
+				level = slog.LevelWarn
+			}
+			attrs = append(attrs, slog.String("analyzer", ev.Verdict.Analyzer), slog.String("outcome", string(ev.Verdict.Outcome)),
+				slog.String("reason", ev.Verdict.Reason), slog.Bool("background", ev.Background))
+		case PhaseChanged:
+			msg = "phase changed"
+			attrs = append(attrs, slog.String("from", string(ev.From)), slog.String("to", string(ev.To)), slog.String("reason", ev.Reason))
+			if ev.PauseReason != "" {
+				attrs = append(attrs, slog.String("pauseReason", string(ev.PauseReason)))
+			}
+		case RollbackStarted:
+			msg = "rollback started"
+			level = slog.LevelWarn
+			attrs = append(attrs, slog.String("from", ev.From.String()), slog.String("to", ev.To.String()))
+			if ev.Cause != nil {
+				attrs = append(attrs, slog.String("cause", ev.Cause.Error()))
+			}
+		case RollbackFinished:
+			msg = "rollback finished"
+			level = slog.LevelWarn
+			attrs = append(attrs, slog.String("state", ev.State.String()), slog.Duration("duration", ev.Duration))
+		case ReleaseDegraded:
+			msg = "release degraded"
+			level = slog.LevelError
+			attrs = append(attrs, slog.String("last", ev.Last.String()), slog.String("error", ev.Err.Error()))
+		case ReleaseFinished:
+			msg = "release finished"
+			attrs = append(attrs, slog.String("phase", string(ev.Result.Phase)), slog.String("reason", ev.Result.Reason))
+			if ev.Err != nil {
+				level = slog.LevelWarn
+				if ev.Result.Phase == PhaseDegraded {
+					level = slog.LevelError
+				}
+				attrs = append(attrs, slog.String("error", ev.Err.Error()))
+			}
+		default:
+			msg = "event"
+		}
+		logger.LogAttrs(context.Background(), level, msg, attrs...)
+	})
+}

@@ -1,0 +1,236 @@
+package strategy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// StepKind says what a [Step] does.
+type StepKind string
+
+// The kinds of step a [Plan] may contain.
+const (
+	// StepApply applies Step.State to the target. Traffic moves onto a
+	// revision only once that revision's capacity is ready: when the State
+	// raises a revision's traffic and its instances are not ready yet, the
+	// executor first applies the new capacity under the old traffic, waits
+	// (bounded by the progress deadline), then moves the traffic.
+	StepApply StepKind = "apply"
+	// StepWaitReady waits until the target reports the current State ready,
+	// bounded by Step.Timeout or the release's progress deadline.
+	StepWaitReady StepKind = "wait-ready"
+	// StepPause pauses for Step.Duration, or until Promote when it is 0.
+	StepPause StepKind = "pause"
+	// StepAnalyze runs Step.Analyzers concurrently and waits for their
+	// verdicts; the worst verdict decides.
+	StepAnalyze StepKind = "analyze"
+)
+
+// Step is one instruction of a [Plan]. Steps are plain data apart from the
+// Analyzers, which are not serialized; a plan is rebuilt from its [Strategy]
+// (a pure function) when a release resumes, and matched by [Plan.Fingerprint].
+type Step struct {
+	Kind StepKind `json:"kind"`
+	// Name labels the step in events, status and history (optional).
+	Name string `json:"name,omitempty"`
+	// State is the State to apply (StepApply).
+	State State `json:"state,omitzero"`
+	// Duration is how long a StepPause lasts; 0 waits for Promote.
+	Duration time.Duration `json:"duration,omitempty"`
+	// Timeout bounds a StepWaitReady; 0 uses the release's ProgressDeadline.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// Analyzers are run by a StepAnalyze.
+	Analyzers []Analyzer `json:"-"`
+}
+
+// Apply returns a step that applies s.
+func Apply(s State) Step { return Step{Kind: StepApply, State: s} }
+
+// WaitReady returns a step that waits until the target is ready, bounded by
+// timeout (0: the release's progress deadline).
+func WaitReady(timeout time.Duration) Step { return Step{Kind: StepWaitReady, Timeout: timeout} }
+
+// Pause returns a step that pauses for d; d == 0 pauses until Promote.
+func Pause(d time.Duration) Step { return Step{Kind: StepPause, Duration: d} }
+
+// Analyze returns a step that runs analyzers inline.
+func Analyze(analyzers ...Analyzer) Step { return Step{Kind: StepAnalyze, Analyzers: analyzers} }
+
+// Named returns a copy of s labelled name.
+func (s Step) Named(name string) Step { s.Name = name; return s }
+
+// String describes the step in a few words.
+func (s Step) String() string {
+	var d string
+	switch s.Kind {
+	case StepApply:
+		d = "apply " + s.State.String()
+	case StepWaitReady:
+		d = "wait until ready"
+	case StepPause:
+		if s.Duration == 0 {
+			d = "pause until promoted"
+		} else {
+			d = "pause " + s.Duration.String()
+		}
+	case StepAnalyze:
+		d = fmt.Sprintf("analyze %v", AnalyzerNames(s.Analyzers))
+	default:
+		d = string(s.Kind)
+	}
+	if s.Name != "" {
+		d = s.Name + ": " + d
+	}
+	return d
+}
+
+// Background attaches analyzers that run alongside a plan from step From
+// (an index into Plan.Steps) until the release ends. Any Fail verdict rolls
+// the release back whatever step it is in, pauses included.
+type Background struct {
+	From      int        `json:"from"`
+	Analyzers []Analyzer `json:"-"`
+}
+
+// Plan is an ordered list of steps produced by a [Strategy]. It is plain data:
+// it can be printed (a dry run), compared and tested without a target.
+type Plan struct {
+	// Strategy names the strategy that built the plan ("canary", ...).
+	Strategy string `json:"strategy"`
+	// Stable is the rollback point: the State a failed release ends on.
+	Stable State `json:"stable"`
+	// Final is the State of a fully promoted release; PromoteFull applies it.
+	Final State `json:"final"`
+	// Steps run in order.
+	Steps []Step `json:"steps"`
+	// Background analyzers attached by the strategy.
+	Background []Background `json:"-"`
+	// Rollback, when set, is the path back to Stable that the strategy wants
+	// instead of the executor's default (capacity first, then traffic, then
+	// remove the canary). It is called with the last State applied and
+	// returns the States to apply in order; the last must equal Stable.
+	Rollback func(from State) []State `json:"-"`
+}
+
+// Fingerprint identifies the plan's serializable content (strategy, states,
+// step kinds, names, durations and analyzer names). A resumed release checks
+// that the rebuilt plan has the fingerprint recorded in its journal.
+func (p Plan) Fingerprint() string {
+	type fpStep struct {
+		Step
+		Analyzers []string `json:"analyzers,omitempty"`
+	}
+	type fpPlan struct {
+		Plan
+		Steps      []fpStep `json:"steps"`
+		Background []string `json:"background,omitempty"`
+	}
+	fp := fpPlan{Plan: p}
+	for _, s := range p.Steps {
+		fp.Steps = append(fp.Steps, fpStep{Step: s, Analyzers: AnalyzerNames(s.Analyzers)})
+	}
+	for _, b := range p.Background {
+		fp.Background = append(fp.Background, fmt.Sprintf("%d:%v", b.From, AnalyzerNames(b.Analyzers)))
+	}
+	data, err := json.Marshal(fp)
+	if err != nil { // cannot happen: every field is plain data
+		panic(err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
+}
+
+// Strategy turns a stable and a candidate revision into a [Plan]. It must be
+// pure: no I/O, no goroutines, no clock; the same input gives the same plan.
+type Strategy interface {
+	Plan(stable, canary Revision) (Plan, error)
+}
+
+// StrategyFunc adapts a function to [Strategy].
+type StrategyFunc func(stable, canary Revision) (Plan, error)
+
+// Plan calls f.
+func (f StrategyFunc) Plan(stable, canary Revision) (Plan, error) { return f(stable, canary) }
+
+// Problems lists everything wrong with the plan for target t, or nil.
+// A nil target skips the capability checks.
+func (p Plan) Problems(t Target) []string {
+	var probs []string
+	if len(p.Steps) == 0 {
+		probs = append(probs, "plan has no steps")
+	}
+	for _, q := range p.Stable.Problems() {
+		probs = append(probs, "stable state: "+q)
+	}
+	for _, q := range p.Final.Problems() {
+		probs = append(probs, "final state: "+q)
+	}
+	routes := false
+	for i, s := range p.Steps {
+		where := fmt.Sprintf("step %d (%s)", i, s.Kind)
+		switch s.Kind {
+		case StepApply:
+			for _, q := range s.State.Problems() {
+				probs = append(probs, where+": "+q)
+			}
+			if !s.State.Route.IsZero() {
+				routes = true
+			}
+		case StepWaitReady:
+			if s.Timeout < 0 {
+				probs = append(probs, fmt.Sprintf("%s: negative timeout %v", where, s.Timeout))
+			}
+		case StepPause:
+			if s.Duration < 0 {
+				probs = append(probs, fmt.Sprintf("%s: negative duration %v", where, s.Duration))
+			}
+		case StepAnalyze:
+			if len(s.Analyzers) == 0 {
+				probs = append(probs, where+": no analyzers")
+			}
+			for j, a := range s.Analyzers {
+				if a == nil {
+					probs = append(probs, fmt.Sprintf("%s: analyzer %d is nil", where, j))
+				}
+			}
+		default:
+			probs = append(probs, fmt.Sprintf("step %d: unknown kind %q", i, s.Kind))
+		}
+	}
+	for i, b := range p.Background {
+		if b.From < 0 || b.From >= len(p.Steps) && len(p.Steps) > 0 {
+			probs = append(probs, fmt.Sprintf("background analysis %d starts at step %d, outside 0..%d", i, b.From, len(p.Steps)-1))
+		}
+		if len(b.Analyzers) == 0 {
+			probs = append(probs, fmt.Sprintf("background analysis %d has no analyzers", i))
+		}
+		for j, a := range b.Analyzers {
+			if a == nil {
+				probs = append(probs, fmt.Sprintf("background analysis %d: analyzer %d is nil", i, j))
+			}
+		}
+	}
+	if routes && t != nil && !CanRouteHeaders(t) {
+		probs = append(probs, fmt.Sprintf("plan routes requests by header but target %T does not support header routing (it must implement strategy.HeaderRouter)", t))
+	}
+	return probs
+}
+
+// withDefaults fills a zero Stable with the plain stable revision and a zero
+// Final with the last State the plan applies.
+func (p Plan) withDefaults(stable Revision) Plan {
+	if p.Stable == (State{}) {
+		p.Stable = State{Stable: stable}
+	}
+	if p.Final == (State{}) {
+		for _, s := range p.Steps {
+			if s.Kind == StepApply {
+				p.Final = s.State
+			}
+		}
+	}
+	return p
+}

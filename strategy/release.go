@@ -1,0 +1,299 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Release is everything the executor needs to run one release.
+type Release struct {
+	// Name identifies the release in events, journals and status; it
+	// defaults to "<stable>-><canary>".
+	Name string
+	// Target is what is released to. Required.
+	Target Target
+	// Stable is the known-good revision; Canary the one being released.
+	// Both are required and must differ.
+	Stable, Canary Revision
+	// Strategy builds the plan. Required.
+	Strategy Strategy
+	// Background analyzers run alongside the plan from their From step, in
+	// addition to any the strategy attaches.
+	Background []Background
+	// Observer receives every event; nil discards them.
+	Observer Observer
+	// Options tune deadlines, retries and policies; the zero value is
+	// usable (see each field).
+	Options Options
+	// Resume, when set, continues a release recorded in a journal instead
+	// of starting a new one (see the rollback package, which builds it).
+	Resume *Checkpoint
+}
+
+// FailurePolicy says what a Fail verdict does.
+type FailurePolicy struct {
+	// Pause holds the release where it is instead of rolling back, and
+	// waits for Promote (continue) or Abort (roll back). For releases
+	// that carry migrations, where rolling back is worse than waiting.
+	Pause bool
+	// FailuresAllowed is how many Fail verdicts are tolerated before the
+	// policy acts; a tolerated failure re-runs the failed analysis. 0
+	// acts on the first Fail.
+	FailuresAllowed int
+}
+
+// CancelPolicy says what cancelling the release's context does.
+type CancelPolicy int
+
+const (
+	// RollbackOnCancel rolls the target back to the stable State, using a
+	// fresh context bounded by Options.RollbackTimeout. The default.
+	RollbackOnCancel CancelPolicy = iota
+	// LeaveAsRecorded stops driving the target and leaves it as the
+	// journal records it, for a process that will resume the release.
+	LeaveAsRecorded
+)
+
+// Options tune the executor. Every zero value has a documented default.
+type Options struct {
+	// ProgressDeadline bounds each wait for readiness (default 10m).
+	// Missing it rolls back (or pauses, with OnDeadline Pause).
+	ProgressDeadline time.Duration
+	// PollInterval is how often the target is observed while waiting for
+	// readiness (default 1s).
+	PollInterval time.Duration
+	// RetryInitial and RetryMax bound the exponential backoff between
+	// Apply attempts (defaults 100ms and 10s); RetryBudget is the total
+	// time spent retrying one Apply before giving up (default 1m).
+	RetryInitial, RetryMax, RetryBudget time.Duration
+	// OnFail is the policy for Fail verdicts (default: roll back at once).
+	OnFail FailurePolicy
+	// PauseOnDeadline pauses instead of rolling back when the progress
+	// deadline is missed.
+	PauseOnDeadline bool
+	// OnCancel is the policy for a cancelled context (default: roll back).
+	OnCancel CancelPolicy
+	// RollbackTimeout bounds the whole rollback, which runs on a fresh
+	// context so that a cancelled parent cannot prevent it (default 5m).
+	RollbackTimeout time.Duration
+	// ApplyTimeout bounds one Apply or Observe call, so a hung target is
+	// retried rather than waited on for ever (default 30s).
+	ApplyTimeout time.Duration
+	// Journal, when set, records every step before it is applied and its
+	// outcome after. A write error stops the release before the next Apply.
+	Journal Journal
+	// MaxVerdicts bounds the verdicts kept in Status (default 16).
+	MaxVerdicts int
+}
+
+func (o Options) withDefaults() Options {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.ProgressDeadline, 10*time.Minute)
+	def(&o.PollInterval, time.Second)
+	def(&o.RetryInitial, 100*time.Millisecond)
+	def(&o.RetryMax, 10*time.Second)
+	def(&o.RetryBudget, time.Minute)
+	def(&o.RollbackTimeout, 5*time.Minute)
+	def(&o.ApplyTimeout, 30*time.Second)
+	if o.MaxVerdicts <= 0 {
+		o.MaxVerdicts = 16
+	}
+	return o
+}
+
+func (o Options) problems() []string {
+	var p []string
+	neg := func(name string, d time.Duration) {
+		if d < 0 {
+			p = append(p, fmt.Sprintf("options: %s is negative (%v)", name, d))
+		}
+	}
+	neg("ProgressDeadline", o.ProgressDeadline)
+	neg("PollInterval", o.PollInterval)
+	neg("RetryInitial", o.RetryInitial)
+	neg("RetryMax", o.RetryMax)
+	neg("RetryBudget", o.RetryBudget)
+	neg("RollbackTimeout", o.RollbackTimeout)
+	neg("ApplyTimeout", o.ApplyTimeout)
+	if o.OnFail.FailuresAllowed < 0 {
+		p = append(p, fmt.Sprintf("options: OnFail.FailuresAllowed is negative (%d)", o.OnFail.FailuresAllowed))
+	}
+	if o.OnCancel != RollbackOnCancel && o.OnCancel != LeaveAsRecorded {
+		p = append(p, fmt.Sprintf("options: unknown OnCancel policy %d", o.OnCancel))
+	}
+	return p
+}
+
+// Phase is where a release stands.
+type Phase string
+
+// Phases of a release. Promoted, RolledBack, Degraded and Stopped are final.
+const (
+	PhasePending     Phase = "Pending"
+	PhaseProgressing Phase = "Progressing"
+	PhasePaused      Phase = "Paused"
+	PhaseRollingBack Phase = "RollingBack"
+	PhasePromoted    Phase = "Promoted"
+	PhaseRolledBack  Phase = "RolledBack"
+	// PhaseDegraded: the rollback could not be applied even after retries.
+	// Never silent: it comes with an event, an error and a Status reason.
+	PhaseDegraded Phase = "Degraded"
+	// PhaseStopped: the context was cancelled with LeaveAsRecorded, or the
+	// journal failed; the target is as the journal last recorded it.
+	PhaseStopped Phase = "Stopped"
+)
+
+// Final reports whether p ends a release.
+func (p Phase) Final() bool {
+	switch p {
+	case PhasePromoted, PhaseRolledBack, PhaseDegraded, PhaseStopped:
+		return true
+	}
+	return false
+}
+
+// PauseReason says why a release is paused.
+type PauseReason string
+
+// Reasons for a pause.
+const (
+	PauseStep         PauseReason = "PauseStep"        // a pause step waiting for Promote
+	PauseInconclusive PauseReason = "Inconclusive"     // analysis was inconclusive
+	PauseUser         PauseReason = "User"             // Rollout.Pause
+	PauseFailed       PauseReason = "AnalysisFailed"   // a Fail under FailurePolicy.Pause
+	PauseDeadline     PauseReason = "ProgressDeadline" // deadline missed under PauseOnDeadline
+)
+
+// Status is a snapshot of a running or finished release.
+type Status struct {
+	Release string `json:"release"`
+	Phase   Phase  `json:"phase"`
+	// PauseReason is set while paused.
+	PauseReason PauseReason `json:"pauseReason,omitempty"`
+	// Reason explains the phase in a sentence (why paused, why rolled back).
+	Reason string `json:"reason,omitempty"`
+	// Step is the index of the current step; Steps the plan's length.
+	Step  int `json:"step"`
+	Steps int `json:"steps"`
+	// State is the last State applied to the target.
+	State State `json:"state"`
+	// Verdicts are the most recent verdicts, oldest first (bounded).
+	Verdicts []Verdict `json:"verdicts,omitempty"`
+	Started  time.Time `json:"started"`
+	Updated  time.Time `json:"updated"`
+}
+
+// StepResult records how one step went.
+type StepResult struct {
+	Index    int       `json:"index"`
+	Kind     StepKind  `json:"kind"`
+	Name     string    `json:"name,omitempty"`
+	State    State     `json:"state,omitzero"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Verdicts []Verdict `json:"verdicts,omitempty"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// Duration is Finished - Started.
+func (s StepResult) Duration() time.Duration { return s.Finished.Sub(s.Started) }
+
+// Result is how a release ended.
+type Result struct {
+	Release  string   `json:"release"`
+	Strategy string   `json:"strategy"`
+	Stable   Revision `json:"stableRevision"`
+	Canary   Revision `json:"canaryRevision"`
+	// Phase is the final phase.
+	Phase Phase `json:"phase"`
+	// Reason explains it in a sentence.
+	Reason string `json:"reason,omitempty"`
+	// Final is the last State applied.
+	Final State `json:"final"`
+	// Steps has one entry per step run, in order (a step re-run after a
+	// tolerated failure or a Promote appears again).
+	Steps []StepResult `json:"steps"`
+	// Verdicts are every verdict reached, background ones included.
+	Verdicts []Verdict `json:"verdicts,omitempty"`
+	// RollbackStarted and RollbackFinished time the rollback, when one ran.
+	RollbackStarted  time.Time `json:"rollbackStarted,omitzero"`
+	RollbackFinished time.Time `json:"rollbackFinished,omitzero"`
+	// FailedAt is when the verdict, deadline or abort that ended the
+	// release forward was reached.
+	FailedAt time.Time `json:"failedAt,omitzero"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	// Err is the error Run returned, as text.
+	Err string `json:"error,omitempty"`
+}
+
+// Checkpoint is where a recorded release stands; a resumed release starts
+// from it. The rollback package builds it from a journal.
+type Checkpoint struct {
+	// Fingerprint is the recorded plan's fingerprint; the rebuilt plan
+	// must match it.
+	Fingerprint string
+	// Step is the index of the step to run next; the step is re-run from
+	// its beginning (an Apply is idempotent).
+	Step int
+	// State is the last State that may have been applied (intended or
+	// confirmed): the executor re-applies it before going on.
+	State State
+	// Failures is the count of Fail verdicts tolerated so far.
+	Failures int
+	// RollBack starts the resumed release by rolling back.
+	RollBack bool
+	// Promote continues as if PromoteFull had been called (a recorded
+	// PromoteFull whose final apply may not have happened).
+	Promote bool
+}
+
+// Journal is the narrow seam through which the executor records progress.
+// Record is called before each Apply (an intent) and after each step and
+// phase change; an error stops the release before it applies anything
+// unrecorded. Implementations must be safe for concurrent use.
+type Journal interface {
+	Record(ctx context.Context, rec Record) error
+}
+
+// RecordKind says what a [Record] records.
+type RecordKind string
+
+// Kinds of journal record.
+const (
+	RecordStarted  RecordKind = "started"  // Plan fingerprint, strategy, revisions
+	RecordIntent   RecordKind = "intent"   // State is about to be applied
+	RecordApplied  RecordKind = "applied"  // State was accepted by the target
+	RecordStep     RecordKind = "step"     // Step finished; Step is the next step to run
+	RecordVerdict  RecordKind = "verdict"  // a verdict was reached
+	RecordPhase    RecordKind = "phase"    // the phase changed
+	RecordFinished RecordKind = "finished" // the release ended in Phase
+)
+
+// Record is one journal entry. It is plain serializable data.
+type Record struct {
+	Kind        RecordKind `json:"kind"`
+	Release     string     `json:"release"`
+	At          time.Time  `json:"at"`
+	Strategy    string     `json:"strategy,omitempty"`
+	Fingerprint string     `json:"fingerprint,omitempty"`
+	Stable      Revision   `json:"stableRevision,omitempty"`
+	Canary      Revision   `json:"canaryRevision,omitempty"`
+	// Step is the step index the record belongs to (for RecordStep: the
+	// next step to run).
+	Step     int      `json:"step"`
+	State    *State   `json:"state,omitempty"`
+	Verdict  *Verdict `json:"verdict,omitempty"`
+	Phase    Phase    `json:"phase,omitempty"`
+	Reason   string   `json:"reason,omitempty"`
+	Failures int      `json:"failures,omitempty"`
+	// Rollback marks intents and applies that belong to a rollback.
+	Rollback bool `json:"rollback,omitempty"`
+	// Promote marks a PromoteFull in progress.
+	Promote bool `json:"promote,omitempty"`
+}

@@ -1,0 +1,308 @@
+package strategy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Rollout is the handle of a running release, returned by [Start]. Its
+// methods are safe for concurrent use.
+type Rollout struct {
+	rel  Release
+	plan Plan
+	opts Options
+	name string
+	obs  Observer
+
+	done chan struct{}
+	wake chan struct{} // capacity 1: "look at the flags"
+
+	mu          sync.Mutex
+	status      Status
+	result      Result
+	err         error
+	current     State // last State applied (or observed at start)
+	stepCancel  context.CancelCauseFunc
+	promote     bool // leave the current pause
+	promoteFull bool
+	userPause   bool
+	abort       bool
+	bgEvents    []bgResult
+	promoting   bool // only the run goroutine reads or writes it
+}
+
+// errInterrupted is the cancel cause of a step cut short by a control call
+// or a background verdict; the executor then reads the flags.
+var errInterrupted = errors.New("interrupted")
+
+// Start validates the release, builds its plan and starts executing it in
+// the background. Invalid releases are rejected with an error matching
+// [ErrInvalidConfig] that names every problem; nothing is applied then.
+// Cancelling ctx rolls the release back (see [CancelPolicy]).
+func Start(ctx context.Context, rel Release) (*Rollout, error) {
+	r, err := prepare(rel)
+	if err != nil {
+		return nil, err
+	}
+	go r.run(ctx)
+	return r, nil
+}
+
+// Run is [Start] followed by [Rollout.Wait]: it executes the release and
+// returns how it ended. The error is nil only when the release was promoted.
+func Run(ctx context.Context, rel Release) (Result, error) {
+	r, err := Start(ctx, rel)
+	if err != nil {
+		return Result{}, err
+	}
+	return r.Wait(context.WithoutCancel(ctx))
+}
+
+// Validate checks rel and the plan its strategy builds, without applying
+// anything, and returns the plan. The error names every problem.
+func Validate(rel Release) (Plan, error) {
+	r, err := prepare(rel)
+	if err != nil {
+		return Plan{}, err
+	}
+	return r.plan, nil
+}
+
+func prepare(rel Release) (*Rollout, error) {
+	var probs []string
+	if rel.Target == nil {
+		probs = append(probs, "no target")
+	}
+	if rel.Stable == "" {
+		probs = append(probs, "no stable revision")
+	}
+	if rel.Canary == "" {
+		probs = append(probs, "no canary revision")
+	}
+	if rel.Stable != "" && rel.Stable == rel.Canary {
+		probs = append(probs, fmt.Sprintf("stable and canary are the same revision %q", rel.Stable))
+	}
+	if rel.Strategy == nil {
+		probs = append(probs, "no strategy")
+	}
+	probs = append(probs, rel.Options.problems()...)
+	var plan Plan
+	if rel.Strategy != nil && rel.Stable != "" && rel.Canary != "" {
+		var err error
+		plan, err = rel.Strategy.Plan(rel.Stable, rel.Canary)
+		if err != nil {
+			probs = append(probs, "strategy: "+err.Error())
+		} else {
+			plan = plan.withDefaults(rel.Stable)
+			probs = append(probs, plan.Problems(rel.Target)...)
+		}
+	}
+	for i, b := range rel.Background {
+		if b.From < 0 || (len(plan.Steps) > 0 && b.From >= len(plan.Steps)) {
+			probs = append(probs, fmt.Sprintf("release background analysis %d starts at step %d, outside the plan", i, b.From))
+		}
+		if len(b.Analyzers) == 0 {
+			probs = append(probs, fmt.Sprintf("release background analysis %d has no analyzers", i))
+		}
+		for j, a := range b.Analyzers {
+			if a == nil {
+				probs = append(probs, fmt.Sprintf("release background analysis %d: analyzer %d is nil", i, j))
+			}
+		}
+	}
+	if rel.Resume != nil {
+		if rel.Resume.Step < 0 || rel.Resume.Step > len(plan.Steps) {
+			probs = append(probs, fmt.Sprintf("resume: step %d is outside the plan", rel.Resume.Step))
+		}
+		if rel.Resume.Fingerprint != "" && len(plan.Steps) > 0 && rel.Resume.Fingerprint != plan.Fingerprint() {
+			probs = append(probs, fmt.Sprintf("resume: the plan changed since it was recorded (fingerprint %s, now %s)", rel.Resume.Fingerprint, plan.Fingerprint()))
+		}
+	}
+	name := rel.Name
+	if name == "" {
+		name = string(rel.Stable) + "->" + string(rel.Canary)
+	}
+	if err := invalid("release "+name, probs); err != nil {
+		return nil, err
+	}
+	plan.Background = append(slices.Clip(plan.Background), rel.Background...)
+	r := &Rollout{
+		rel:  rel,
+		plan: plan,
+		opts: rel.Options.withDefaults(),
+		name: name,
+		obs:  rel.Observer,
+		done: make(chan struct{}),
+		wake: make(chan struct{}, 1),
+	}
+	r.status = Status{Release: name, Phase: PhasePending, Steps: len(plan.Steps)}
+	r.result = Result{Release: name, Strategy: plan.Strategy, Stable: rel.Stable, Canary: rel.Canary}
+	return r, nil
+}
+
+// Plan returns the plan the release runs.
+func (r *Rollout) Plan() Plan { return r.plan }
+
+// Name returns the release's name.
+func (r *Rollout) Name() string { return r.name }
+
+// Status returns a snapshot of the release.
+func (r *Rollout) Status() Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.status
+	s.Verdicts = slices.Clone(s.Verdicts)
+	return s
+}
+
+// Done is closed when the release has ended.
+func (r *Rollout) Done() <-chan struct{} { return r.done }
+
+// Wait blocks until the release ends (or ctx is done) and returns its
+// result. The error is nil only for a promoted release; otherwise it
+// matches one of the sentinels (ErrAnalysisFailed, ErrAborted, ...) and is
+// usually a [*StepError].
+func (r *Rollout) Wait(ctx context.Context) (Result, error) {
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.result, r.err
+}
+
+// Promote leaves the current pause: a pause step, a pause for inconclusive
+// analysis, a pause after a Fail (FailurePolicy.Pause), after a missed
+// deadline (PauseOnDeadline), or a user pause. It returns an error when the
+// release is not paused.
+func (r *Rollout) Promote() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.status.Phase.Final() {
+		return ErrNotRunning
+	}
+	if r.status.Phase != PhasePaused {
+		return fmt.Errorf("promote: release %s is %s, not paused", r.name, r.status.Phase)
+	}
+	r.promote = true
+	r.userPause = false
+	r.signal()
+	return nil
+}
+
+// PromoteFull skips every remaining step and analysis and applies the
+// plan's final State (moving capacity before traffic, as always).
+func (r *Rollout) PromoteFull() error {
+	return r.control(func() { r.promoteFull = true })
+}
+
+// Pause holds the release before its next step; a running pause step does
+// not end while the hold lasts. Background analysis keeps running, so a
+// Fail still rolls back. Resume (or Promote) releases the hold.
+func (r *Rollout) Pause() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.status.Phase.Final() {
+		return ErrNotRunning
+	}
+	r.userPause = true
+	r.signal()
+	return nil
+}
+
+// Resume releases a hold placed by Pause.
+func (r *Rollout) Resume() error {
+	return r.control(func() { r.userPause = false })
+}
+
+// Abort stops the release and rolls it back to the stable State. Wait then
+// returns an error matching [ErrAborted].
+func (r *Rollout) Abort() error {
+	return r.control(func() { r.abort = true })
+}
+
+// Retry starts the same release again from its first step. It is allowed
+// once the release has been rolled back (after a failure or an abort).
+func (r *Rollout) Retry(ctx context.Context) (*Rollout, error) {
+	r.mu.Lock()
+	phase := r.status.Phase
+	r.mu.Unlock()
+	if phase != PhaseRolledBack {
+		return nil, fmt.Errorf("retry: release %s is %s; only a rolled-back release can be retried", r.name, phase)
+	}
+	rel := r.rel
+	rel.Resume = nil
+	return Start(ctx, rel)
+}
+
+func (r *Rollout) control(set func()) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.status.Phase.Final() || r.status.Phase == PhaseRollingBack {
+		return ErrNotRunning
+	}
+	set()
+	if r.stepCancel != nil && (r.abort || r.promoteFull) {
+		r.stepCancel(errInterrupted)
+	}
+	r.signal()
+	return nil
+}
+
+// signal wakes the executor; callers hold r.mu or not, either is fine.
+func (r *Rollout) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *Rollout) emit(e Event) {
+	if r.obs != nil {
+		r.obs.OnEvent(e)
+	}
+}
+
+func (r *Rollout) meta() EventMeta {
+	r.mu.Lock()
+	step := r.status.Step
+	r.mu.Unlock()
+	return EventMeta{Release: r.name, Time: time.Now(), Step: step}
+}
+
+func (r *Rollout) setPhase(to Phase, pr PauseReason, reason string) {
+	r.mu.Lock()
+	from := r.status.Phase
+	r.status.Phase = to
+	r.status.PauseReason = pr
+	r.status.Reason = reason
+	r.status.Updated = time.Now()
+	step := r.status.Step
+	r.mu.Unlock()
+	if from == to && to != PhasePaused {
+		return
+	}
+	r.emit(PhaseChanged{EventMeta: EventMeta{Release: r.name, Time: time.Now(), Step: step}, From: from, To: to, PauseReason: pr, Reason: reason})
+}
+
+func (r *Rollout) currentState() State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.current
+}
+
+func (r *Rollout) addVerdict(v Verdict) {
+	r.mu.Lock()
+	r.result.Verdicts = append(r.result.Verdicts, v)
+	r.status.Verdicts = append(r.status.Verdicts, v)
+	if n := len(r.status.Verdicts) - r.opts.MaxVerdicts; n > 0 {
+		r.status.Verdicts = slices.Delete(r.status.Verdicts, 0, n)
+	}
+	r.mu.Unlock()
+}

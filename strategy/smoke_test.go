@@ -1,0 +1,66 @@
+package strategy_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/glidepath/glidepath/strategy"
+	"github.com/glidepath/glidepath/strategy/strategytest"
+)
+
+func simplePlan(a strategy.Analyzer) strategy.Strategy {
+	return strategy.StrategyFunc(func(stable, canary strategy.Revision) (strategy.Plan, error) {
+		st := strategy.State{Stable: stable, Replicas: strategy.Replicas{Stable: 4}}
+		return strategy.Plan{
+			Strategy: "test",
+			Stable:   st,
+			Steps: []strategy.Step{
+				strategy.Apply(strategy.State{Stable: stable, Canary: canary, Weight: 25, Replicas: strategy.Replicas{Stable: 4, Canary: 1}}),
+				strategy.Pause(time.Minute),
+				strategy.Analyze(a),
+				strategy.Apply(strategy.State{Stable: stable, Canary: canary, Weight: 100, Replicas: strategy.Replicas{Stable: 4, Canary: 4}}),
+				strategy.Apply(strategy.State{Stable: canary, Replicas: strategy.Replicas{Stable: 4}}),
+			},
+		}, nil
+	})
+}
+
+func TestSmoke(t *testing.T) {
+	for _, outcome := range []strategy.Outcome{strategy.Pass, strategy.Fail} {
+		t.Run(string(outcome), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tgt := strategytest.NewTarget(strategy.State{Stable: "v1", Replicas: strategy.Replicas{Stable: 4}})
+				tgt.ReadyAfter = 10 * time.Second
+				res, err := strategy.Run(t.Context(), strategy.Release{
+					Target: tgt, Stable: "v1", Canary: "v2",
+					Strategy: simplePlan(strategytest.Script("a", outcome)),
+				})
+				if outcome == strategy.Pass {
+					if err != nil || res.Phase != strategy.PhasePromoted {
+						t.Fatalf("got %v %v", res.Phase, err)
+					}
+					if got := tgt.State(); got != (strategy.State{Stable: "v2", Replicas: strategy.Replicas{Stable: 4}}) {
+						t.Fatalf("final %v", got)
+					}
+				} else {
+					if !errors.Is(err, strategy.ErrAnalysisFailed) || res.Phase != strategy.PhaseRolledBack {
+						t.Fatalf("got %v %v", res.Phase, err)
+					}
+					if got := tgt.State(); got != (strategy.State{Stable: "v1", Replicas: strategy.Replicas{Stable: 4}}) {
+						t.Fatalf("final %v", got)
+					}
+				}
+				if err := strategytest.CheckTraffic(strategy.State{Stable: "v1", Replicas: strategy.Replicas{Stable: 4}}, tgt.History()); err != nil {
+					t.Fatal(err)
+				}
+				for _, h := range tgt.History() {
+					t.Logf("%v %s", h.At.Format(time.TimeOnly), h.State)
+				}
+			})
+		})
+	}
+	_ = context.Background
+}
