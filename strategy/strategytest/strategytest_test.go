@@ -1,0 +1,190 @@
+package strategytest_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/glidepath/glidepath/strategy"
+	"github.com/glidepath/glidepath/strategy/strategytest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var initial = strategy.State{Stable: "v1", Replicas: strategy.Replicas{Stable: 3}}
+
+func TestConformanceOfFakeTarget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		strategytest.TestTarget(t, strategytest.Conformance{
+			New: func() strategy.Target {
+				tgt := strategytest.NewTarget(initial)
+				tgt.ReadyAfter = 5 * time.Second
+				tgt.HeaderRouting = true
+				return tgt
+			},
+			Initial:  initial,
+			Canary:   "v2",
+			Replicas: true,
+		})
+	})
+}
+
+func TestReadiness(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tgt := strategytest.NewTarget(initial)
+		tgt.ReadyAfter = 10 * time.Second
+		s := strategy.State{Stable: "v1", Canary: "v2", Replicas: strategy.Replicas{Stable: 3, Canary: 2}}
+		if err := tgt.Apply(t.Context(), s); err != nil {
+			t.Fatal(err)
+		}
+		obs, _ := tgt.Observe(t.Context())
+		if obs.Ready != (strategy.Replicas{Stable: 3, Canary: 0}) {
+			t.Fatalf("right after apply: ready %+v", obs.Ready)
+		}
+		time.Sleep(10 * time.Second) // fake time inside the bubble
+		obs, _ = tgt.Observe(t.Context())
+		if obs.Ready != (strategy.Replicas{Stable: 3, Canary: 2}) || !obs.Satisfies(s) {
+			t.Fatalf("after the delay: ready %+v", obs.Ready)
+		}
+		tgt.NeverReady = []strategy.Revision{"v2"}
+		obs, _ = tgt.Observe(t.Context())
+		if obs.Ready.Canary != 0 {
+			t.Fatalf("NeverReady revision reports %d ready", obs.Ready.Canary)
+		}
+	})
+}
+
+func TestFaults(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		boom := errors.New("boom")
+		tgt := strategytest.NewTarget(initial)
+		tgt.Faults = []strategytest.Fault{
+			{Op: strategytest.OpApply, After: 1, Times: 2, Err: boom},
+			{Op: strategytest.OpObserve, After: 0, For: time.Minute},
+		}
+		var errs []error
+		for range 4 {
+			errs = append(errs, tgt.Apply(t.Context(), initial))
+		}
+		if errs[0] != nil || !errors.Is(errs[1], boom) || !errors.Is(errs[2], boom) || errs[3] != nil {
+			t.Fatalf("apply errors %v, want nil, boom, boom, nil", errs)
+		}
+		if _, err := tgt.Observe(t.Context()); !errors.Is(err, strategytest.ErrInjected) {
+			t.Fatalf("observe during the fault window: %v", err)
+		}
+		time.Sleep(time.Minute)
+		if _, err := tgt.Observe(t.Context()); err != nil {
+			t.Fatalf("observe after the fault window: %v", err)
+		}
+		if got := len(tgt.History()); got != 2 {
+			t.Fatalf("history has %d entries, want the 2 successful applies", got)
+		}
+	})
+}
+
+func TestHangAndPermanent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tgt := strategytest.NewTarget(initial)
+		tgt.Faults = []strategytest.Fault{{Op: strategytest.OpApply, Times: 1, Hang: true}, {Op: strategytest.OpApply, After: 1, Permanent: true}}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		start := time.Now()
+		if err := tgt.Apply(ctx, initial); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Hour {
+			t.Fatalf("hang: %v after %v", err, time.Since(start))
+		}
+		if err := tgt.Apply(t.Context(), initial); !strategy.IsPermanent(err) {
+			t.Fatalf("permanent fault not marked: %v", err)
+		}
+	})
+}
+
+func TestCheckTraffic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tgt := strategytest.NewTarget(initial)
+		tgt.ReadyAfter = time.Minute
+		// Moving traffic onto a canary whose instances are still starting
+		// must be reported.
+		bad := strategy.State{Stable: "v1", Canary: "v2", Weight: 50, Replicas: strategy.Replicas{Stable: 3, Canary: 2}}
+		if err := tgt.Apply(t.Context(), bad); err != nil {
+			t.Fatal(err)
+		}
+		if err := strategytest.CheckTraffic(initial, tgt.History()); err == nil {
+			t.Fatal("CheckTraffic accepted traffic on unready capacity")
+		}
+		good := strategytest.NewTarget(initial)
+		good.ReadyAfter = time.Minute
+		up := bad
+		up.Weight = 0
+		_ = good.Apply(t.Context(), up)
+		time.Sleep(time.Minute)
+		_ = good.Apply(t.Context(), bad)
+		if err := strategytest.CheckTraffic(initial, good.History()); err != nil {
+			t.Fatalf("CheckTraffic rejected a capacity-first history: %v", err)
+		}
+	})
+}
+
+func TestScriptedAnalyzer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		boom := errors.New("source down")
+		a := &strategytest.Analyzer{Label: "s", Answers: []strategytest.Answer{
+			{Outcome: strategy.Pass}, {Err: boom}, {Outcome: strategy.Fail, After: time.Minute},
+		}}
+		v, err := a.Analyze(t.Context(), strategy.Input{})
+		if err != nil || v.Outcome != strategy.Pass {
+			t.Fatalf("1: %v %v", v, err)
+		}
+		if _, err := a.Analyze(t.Context(), strategy.Input{}); !errors.Is(err, boom) {
+			t.Fatalf("2: %v", err)
+		}
+		start := time.Now()
+		v, _ = a.Analyze(t.Context(), strategy.Input{})
+		if v.Outcome != strategy.Fail || time.Since(start) != time.Minute {
+			t.Fatalf("3: %v after %v", v, time.Since(start))
+		}
+		v, _ = a.Analyze(t.Context(), strategy.Input{}) // the last answer repeats
+		if v.Outcome != strategy.Fail || a.Calls() != 4 {
+			t.Fatalf("4: %v, calls %d", v, a.Calls())
+		}
+	})
+}
+
+// forgetful is a broken target: it ignores Apply, and Observe with a
+// cancelled context blocks until stop is closed.
+type forgetful struct {
+	*strategytest.Target
+	stop chan struct{}
+}
+
+func (f *forgetful) Apply(ctx context.Context, s strategy.State) error { return nil }
+func (f *forgetful) Observe(ctx context.Context) (strategy.Observation, error) {
+	if ctx.Err() != nil {
+		<-f.stop
+	}
+	return f.Target.Observe(context.WithoutCancel(ctx))
+}
+
+func TestConformanceCatchesBrokenTargets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		stop := make(chan struct{})
+		err := strategytest.CheckTarget(t.Context(), strategytest.Conformance{
+			New:         func() strategy.Target { return &forgetful{Target: strategytest.NewTarget(initial), stop: stop} },
+			Initial:     initial,
+			Canary:      "v2",
+			ReadyWithin: time.Minute,
+		})
+		close(stop)
+		if err == nil {
+			t.Fatal("the suite passed a target that ignores Apply")
+		}
+		for _, want := range []string{"ApplyThenObserve", "ApplyIsIdempotent", "CancelledContext"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("the suite did not report %s: %v", want, err)
+			}
+		}
+	})
+}
