@@ -792,17 +792,20 @@ func (r *Rollout) transition(ctx context.Context, to State, rollback bool, i int
 			return fmt.Errorf("observing the target before moving traffic: %w", err)
 		}
 		if !readyFor(obs, to, gains[:n]) {
-			mid := to
-			mid.Route = HeaderRoute{}
-			if from.Canary == to.Canary {
-				mid.Route = from.Route
-			}
-			if to.Canary != "" {
-				mid.Weight = from.Share(to.Canary)
-			}
-			expressible := from.Share(to.Stable)+from.Share(to.Canary) == 100 || (from.Stable == "" && from.Canary == "")
-			if expressible && mid.Weight >= 0 && mid.Weight <= 100 && mid != from {
+			if mid, ok := capacityFirst(from, to, gains[:n]); ok && mid != from {
 				if err := r.applyRetry(ctx, mid, rollback, i); err != nil {
+					return err
+				}
+			} else if !ok && from != (State{}) {
+				// `to` puts traffic on a revision that `from` neither runs
+				// nor has a free slot for, so no State can add its
+				// capacity under the old traffic. Refuse rather than
+				// move traffic onto capacity that is not ready.
+				return Permanent(fmt.Errorf("cannot move traffic from %s to %s: no intermediate State can make %v ready first", from, to, gains[:n]))
+			}
+			if from == (State{}) {
+				// A fresh target serves nothing yet: deploy, then wait.
+				if err := r.applyRetry(ctx, to, rollback, i); err != nil {
 					return err
 				}
 			}
@@ -815,6 +818,29 @@ func (r *Rollout) transition(ctx context.Context, to State, rollback bool, i int
 		return nil
 	}
 	return r.applyRetry(ctx, to, rollback, i)
+}
+
+// capacityFirst is the State that adds the capacity `to` wants for the
+// revisions gaining traffic while keeping from's traffic and every other
+// revision's capacity (make before break). ok is false when a gaining
+// revision has no slot in from to be added to.
+func capacityFirst(from, to State, gains []Revision) (State, bool) {
+	mid := from
+	for _, rev := range gains {
+		need := to.Desired(rev)
+		switch {
+		case from.Stable == rev:
+			mid.Replicas.Stable = max(mid.Replicas.Stable, need)
+		case from.Canary == rev:
+			mid.Replicas.Canary = max(mid.Replicas.Canary, need)
+		case mid.Canary == "" && mid.Stable != "":
+			mid.Canary, mid.Weight = rev, 0
+			mid.Replicas.Canary = need
+		default:
+			return from, false
+		}
+	}
+	return mid, true
 }
 
 func readyFor(obs Observation, to State, revs []Revision) bool {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -220,17 +221,24 @@ func (p Plan) Problems(t Target) []string {
 }
 
 // withDefaults fills a zero Stable with the plain stable revision and a zero
-// Final with the last State the plan applies.
+// Final with the last State the plan applies, and appends an Apply of Final
+// when the steps do not end on it, so a completed plan never leaves a
+// traffic split behind.
 func (p Plan) withDefaults(stable Revision) Plan {
 	if p.Stable == (State{}) {
 		p.Stable = State{Stable: stable}
 	}
-	if p.Final == (State{}) {
-		for _, s := range p.Steps {
-			if s.Kind == StepApply {
-				p.Final = s.State
-			}
+	last, found := State{}, false
+	for _, s := range p.Steps {
+		if s.Kind == StepApply {
+			last, found = s.State, true
 		}
+	}
+	if p.Final == (State{}) {
+		p.Final = last
+	}
+	if p.Final != (State{}) && (!found || last != p.Final) {
+		p.Steps = append(slices.Clip(p.Steps), Apply(p.Final).Named("final"))
 	}
 	return p
 }
