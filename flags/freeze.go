@@ -1,0 +1,135 @@
+package flags
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/open-feature/go-sdk/openfeature"
+
+	"github.com/glidepath/glidepath/strategy"
+)
+
+// BooleanEvaluator evaluates boolean flags; *openfeature.Client (and any
+// openfeature.IClient) implements it.
+type BooleanEvaluator interface {
+	BooleanValueDetails(ctx context.Context, flag string, defaultValue bool, evalCtx openfeature.EvaluationContext, options ...openfeature.Option) (openfeature.BooleanEvaluationDetails, error)
+}
+
+// FreezeGate is a [strategy.Analyzer] that holds or fails a release while
+// a boolean flag says releases are frozen (true). The flag can be served
+// by any OpenFeature provider.
+//
+// Inline (an analysis step) it evaluates the flag, waits up to Wait for a
+// freeze to lift, and then answers: Pass when not frozen, otherwise
+// Inconclusive (the executor pauses the release for a person) or, with
+// Fail set, Fail (the release rolls back). In the background it
+// re-evaluates the flag every Interval and answers as soon as releases
+// are frozen.
+//
+// A flag that cannot be evaluated is never read as "not frozen": the
+// gate returns the evaluation error, which the executor treats as
+// Inconclusive.
+type FreezeGate struct {
+	// Client evaluates the flag. Required.
+	Client BooleanEvaluator
+	// Flag is the key of the boolean flag; true means frozen. Required.
+	Flag string
+	// Context is the evaluation context the flag is evaluated with, for
+	// example a targeting key naming the service. Zero: empty.
+	Context openfeature.EvaluationContext
+	// Fail fails the release while frozen instead of holding it.
+	Fail bool
+	// Wait is how long an inline check waits for a freeze to lift before
+	// answering. Zero answers at once.
+	Wait time.Duration
+	// Interval is how often the flag is re-evaluated while waiting and in
+	// the background (default 30s).
+	Interval time.Duration
+}
+
+var _ strategy.Analyzer = (*FreezeGate)(nil)
+
+// Validate reports every problem with g at once, as an error matching
+// [strategy.ErrInvalidConfig], or nil.
+func (g *FreezeGate) Validate() error {
+	var p []string
+	if g.Client == nil {
+		p = append(p, "no client")
+	}
+	if g.Flag == "" {
+		p = append(p, "no flag")
+	}
+	if g.Wait < 0 {
+		p = append(p, fmt.Sprintf("wait %v is negative", g.Wait))
+	}
+	if g.Interval < 0 {
+		p = append(p, fmt.Sprintf("interval %v is negative", g.Interval))
+	}
+	return strategy.Invalid("freeze gate "+g.Flag, p...)
+}
+
+// Name is "freeze:<flag>".
+func (g *FreezeGate) Name() string { return "freeze:" + g.Flag }
+
+// Analyze evaluates the freeze flag (see [FreezeGate]).
+func (g *FreezeGate) Analyze(ctx context.Context, in strategy.Input) (strategy.Verdict, error) {
+	if err := g.Validate(); err != nil {
+		return strategy.Verdict{}, err
+	}
+	interval := g.Interval
+	if interval == 0 {
+		interval = 30 * time.Second
+	}
+	var deadline time.Time
+	if !in.Background {
+		deadline = time.Now().Add(g.Wait)
+	}
+	for {
+		frozen, m, err := g.evaluate(ctx)
+		if err != nil {
+			return strategy.Verdict{Analyzer: g.Name(), Measurements: []strategy.Measurement{m}}, err
+		}
+		if !frozen {
+			if !in.Background {
+				m.Outcome = strategy.Pass
+				return strategy.Verdict{Analyzer: g.Name(), Outcome: strategy.Pass, At: m.At,
+					Reason: "releases are not frozen", Measurements: []strategy.Measurement{m}}, nil
+			}
+		} else if in.Background || !time.Now().Before(deadline) {
+			out := strategy.Inconclusive
+			if g.Fail {
+				out = strategy.Fail
+			}
+			m.Outcome = out
+			return strategy.Verdict{Analyzer: g.Name(), Outcome: out, At: m.At,
+				Reason: "releases are frozen by flag " + g.Flag, Measurements: []strategy.Measurement{m}}, nil
+		}
+		wait := interval
+		if !in.Background {
+			wait = min(wait, time.Until(deadline))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if in.Background {
+				// The release ended without a freeze; the answer is not used.
+				return strategy.Verdict{Analyzer: g.Name(), Outcome: strategy.Pass, Reason: "release ended"}, nil
+			}
+			return strategy.Verdict{}, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (g *FreezeGate) evaluate(ctx context.Context) (bool, strategy.Measurement, error) {
+	d, err := g.Client.BooleanValueDetails(ctx, g.Flag, true, g.Context)
+	m := strategy.Measurement{Name: g.Flag, At: time.Now(), Condition: g.Flag + " == true"}
+	if err != nil {
+		m.Error = err.Error()
+		return false, m, fmt.Errorf("freeze flag %s: %w", g.Flag, err)
+	}
+	m.Value = fmt.Sprint(d.Value)
+	return d.Value, m, nil
+}
