@@ -1,0 +1,120 @@
+package canary
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/glidepath/glidepath/strategy"
+)
+
+// Reference cases of Argo Rollouts' basic canary arithmetic
+// (CalculateReplicaCountsForBasicCanary, utils/replicaset/canary.go, and
+// its table test), reproduced as plain inputs and expected outputs.
+func TestBasicStepArgoReference(t *testing.T) {
+	i, pc := strategy.Int, strategy.Percent
+	type rs = replicaSet
+	tests := []struct {
+		name           string
+		total, weight  int
+		surge, unavail strategy.IntOrPercent
+		stable, canary rs
+		older          []rs
+		wantS, wantC   int
+	}{
+		{"do not count extra stable instances when spec < available", 10, 100, i(3), i(0), rs{7, 8}, rs{6, 3}, nil, 7, 6},
+		{"max surge int scales up the canary", 10, 20, i(2), i(0), rs{10, 10}, rs{0, 0}, nil, 10, 2},
+		{"max surge percentage scales up the canary", 10, 20, pc(20), i(0), rs{10, 10}, rs{0, 0}, nil, 10, 2},
+		{"scale down extra stable instances", 10, 20, pc(20), i(0), rs{10, 10}, rs{2, 2}, nil, 8, 2},
+		{"do not go past max surge", 10, 30, i(2), i(0), rs{10, 10}, rs{0, 0}, nil, 10, 2},
+		{"max unavailable int scales the stable down", 10, 20, i(0), i(2), rs{10, 10}, rs{0, 0}, nil, 8, 0},
+		{"max unavailable percentage scales the stable down", 10, 20, i(0), pc(20), rs{10, 10}, rs{0, 0}, nil, 8, 0},
+		{"do not go past max unavailable", 10, 30, i(0), i(2), rs{10, 10}, rs{0, 0}, nil, 8, 0},
+		{"max surge and max unavailable together", 10, 50, i(2), i(1), rs{10, 10}, rs{0, 0}, nil, 9, 2},
+		{"canary to zero at weight 0", 10, 0, i(1), i(1), rs{10, 10}, rs{1, 1}, nil, 10, 0},
+		{"stable to zero at weight 100", 10, 100, i(1), i(1), rs{1, 1}, rs{10, 10}, nil, 0, 10},
+		{"canary not zero at a non-zero weight", 1, 20, i(1), i(0), rs{1, 1}, rs{0, 0}, nil, 1, 1},
+		{"canary not zero at a weight below 100", 1, 90, i(1), i(0), rs{1, 1}, rs{0, 0}, nil, 1, 1},
+		{"stable scales up before the canary", 10, 30, i(1), i(0), rs{1, 1}, rs{0, 0}, []rs{{3, 3}}, 7, 1},
+		{"scale down canary and stable", 10, 30, i(0), i(3), rs{8, 5}, rs{4, 4}, nil, 7, 3},
+		{"scale down stable and available canary", 10, 100, i(1), i(0), rs{10, 2}, rs{10, 8}, nil, 2, 9},
+		{"older instances go first", 10, 30, i(0), i(1), rs{8, 6}, rs{4, 2}, []rs{{3, 3}}, 8, 4},
+		{"uneven weight does not round past max surge", 10, 5, i(0), i(1), rs{10, 10}, rs{0, 0}, nil, 9, 0},
+		{"uneven weight does not round past max surge (part 2)", 10, 5, i(0), i(1), rs{9, 9}, rs{0, 0}, nil, 9, 1},
+		{"0% and 0% resolve to one unavailable", 10, 10, pc(0), pc(0), rs{10, 10}, rs{0, 0}, nil, 9, 0},
+		{"matchTrafficWeight ignored without a router: weight decides", 10, 20, pc(20), i(0), rs{10, 10}, rs{0, 0}, nil, 10, 2},
+		{"max surge honoured while the stable is unavailable", 4, 100, i(1), i(0), rs{4, 1}, rs{0, 0}, nil, 4, 1},
+		{"scale down to max unavailable within max surge", 3, 99, i(0), i(2), rs{3, 3}, rs{0, 0}, nil, 1, 0},
+		{"scale down to max unavailable within max surge (part 2)", 3, 99, i(0), i(2), rs{1, 1}, rs{0, 0}, nil, 1, 2},
+		{"max unavailable honoured while the stable is unavailable", 4, 100, i(1), i(0), rs{4, 1}, rs{1, 1}, nil, 3, 1},
+		{"abort: surge the stable before the canary goes", 4, 0, i(1), i(0), rs{0, 0}, rs{4, 4}, nil, 1, 4},
+		{"abort: keep the canary while the stable is not available", 4, 0, i(1), i(0), rs{1, 0}, rs{4, 4}, nil, 1, 4},
+		{"abort: drop one canary once the stable is available", 4, 0, i(1), i(0), rs{1, 1}, rs{4, 4}, nil, 1, 3},
+		{"full promotion ignores the step weight", 4, 100, i(4), i(4), rs{4, 4}, rs{0, 0}, nil, 0, 4},
+		{"full promotion honours max surge and max unavailable", 4, 100, i(3), i(0), rs{4, 4}, rs{0, 0}, nil, 4, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			surge, unavail := resolveFenceposts(tc.surge, tc.unavail, tc.total)
+			c, s := basicStep(basicInput{total: tc.total, weight: tc.weight, surge: surge, unavailable: unavail,
+				stable: tc.stable, canary: tc.canary, older: tc.older})
+			if c != tc.wantC || s != tc.wantS {
+				t.Errorf("got canary %d stable %d, want canary %d stable %d", c, s, tc.wantC, tc.wantS)
+			}
+		})
+	}
+}
+
+// Argo Rollouts' reference cases for the weight approximation
+// (approximateWeightedCanaryStableReplicaCounts and its table test).
+func TestApproximateSplitArgoReference(t *testing.T) {
+	tests := []struct{ total, weight, surge, canary, stable int }{
+		{0, 0, 0, 0, 0}, {0, 50, 0, 0, 0}, {0, 100, 0, 0, 0},
+		{0, 0, 1, 0, 0}, {0, 50, 1, 0, 0}, {0, 100, 1, 0, 0},
+
+		{1, 0, 0, 0, 1}, {1, 1, 0, 0, 1}, {1, 49, 0, 0, 1}, {1, 50, 0, 1, 0}, {1, 99, 0, 1, 0}, {1, 100, 0, 1, 0},
+		{1, 0, 1, 0, 1}, {1, 1, 1, 1, 1}, {1, 49, 1, 1, 1}, {1, 50, 1, 1, 1}, {1, 99, 1, 1, 1}, {1, 100, 1, 1, 0},
+
+		{2, 0, 0, 0, 2}, {2, 1, 0, 1, 1}, {2, 50, 0, 1, 1}, {2, 99, 0, 1, 1}, {2, 100, 0, 2, 0},
+		{2, 0, 1, 0, 2}, {2, 1, 1, 1, 2}, {2, 50, 1, 1, 1}, {2, 99, 1, 2, 1}, {2, 100, 1, 2, 0},
+
+		{3, 10, 0, 1, 2}, {3, 25, 0, 1, 2}, {3, 33, 0, 1, 2}, {3, 34, 0, 1, 2}, {3, 49, 0, 1, 2}, {3, 50, 0, 2, 1},
+		{3, 10, 1, 1, 3}, {3, 25, 1, 1, 3}, {3, 33, 1, 1, 2}, {3, 34, 1, 1, 2}, {3, 49, 1, 2, 2}, {3, 50, 1, 2, 2},
+
+		{10, 0, 1, 0, 10}, {10, 1, 0, 1, 9}, {10, 14, 0, 1, 9}, {10, 15, 0, 2, 8}, {10, 16, 0, 2, 8}, {10, 99, 0, 9, 1}, {10, 100, 1, 10, 0},
+		{10, 0, 1, 0, 10}, {10, 1, 1, 1, 10}, {10, 18, 1, 2, 9}, {10, 19, 1, 2, 9}, {10, 20, 1, 2, 8}, {10, 23, 1, 2, 8},
+		{10, 24, 1, 3, 8}, {10, 25, 1, 3, 8}, {10, 99, 1, 10, 1}, {10, 100, 1, 10, 0},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("replicas=%d/weight=%d/surge=%d", tc.total, tc.weight, tc.surge), func(t *testing.T) {
+			c, s := approximateSplit(tc.total, tc.weight, tc.surge)
+			if c != tc.canary || s != tc.stable {
+				t.Errorf("got canary %d stable %d, want %d %d", c, s, tc.canary, tc.stable)
+			}
+		})
+	}
+}
+
+// The documented examples of Argo's basic canary: a first reconcile from a
+// fully stable service. (Its comment also lists weight 5 with surge 1 and
+// unavailable 1 giving 1 canary and 9 stable, from before the weight was
+// approximated over spec+1 instances; the current rule, and its table
+// test, give 1 canary next to all 10 stable, 1 of 11 being closer to 5%
+// than 1 of 10.)
+func TestBasicStepDocumentedExamples(t *testing.T) {
+	tests := []struct{ total, weight, unavail, surge, canary, stable int }{
+		{10, 10, 1, 1, 1, 9},
+		{10, 30, 0, 3, 3, 10},
+		{10, 30, 5, 0, 0, 7},
+		{10, 5, 1, 1, 1, 10},
+		{1, 5, 0, 1, 1, 1},
+		{1, 95, 0, 1, 1, 1},
+	}
+	for _, tc := range tests {
+		surge, unavail := resolveFenceposts(strategy.Int(tc.surge), strategy.Int(tc.unavail), tc.total)
+		c, s := basicStep(basicInput{total: tc.total, weight: tc.weight, surge: surge, unavailable: unavail,
+			stable: replicaSet{tc.total, tc.total}})
+		if c != tc.canary || s != tc.stable {
+			t.Errorf("%+v: got canary %d stable %d", tc, c, s)
+		}
+	}
+}
