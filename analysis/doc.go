@@ -1,0 +1,106 @@
+// Package analysis judges releases with metrics: metric checks with the
+// conditions and limits Argo Rollouts users already write, composition of
+// checks, query templates, HTTP sources and webhook gates. Every analyzer
+// here is a [strategy.Analyzer].
+//
+// # Checks
+//
+// A [Check] measures a query from a [Source] — Prometheus (package
+// analysis/prometheus), an HTTP/JSON endpoint ([HTTP]) or a function
+// ([SourceFunc]) — after InitialDelay, then every Interval, Count times
+// (Count 0 means once when there is no Interval, and until the context ends
+// when there is one: the shape of background analysis). Each value is bound
+// to `result` and judged by SuccessCondition and FailureCondition,
+// expressions in the github.com/expr-lang/expr language that Argo Rollouts
+// AnalysisTemplates use:
+//
+//	result[0] >= 0.99
+//	isNaN(result) || result < 0.5
+//	default(result, 0) <= 10
+//	all(result, {# < 0.5})
+//
+// Conditions are compiled once, by Validate (or the first Analyze). Besides
+// expr's built-ins they may call isNaN, isInf, isNil, default, asFloat and
+// asInt, the functions Argo Rollouts documents.
+//
+// # How a measurement is judged
+//
+// As in Argo Rollouts (its EvaluateResult):
+//
+//   - neither condition set: every measurement is Successful;
+//   - only SuccessCondition: Successful when it holds, otherwise Failed;
+//   - only FailureCondition: Failed when it holds, otherwise Successful;
+//   - both: Failed when FailureCondition holds (even if SuccessCondition
+//     does too), Successful when only SuccessCondition holds, and
+//     Inconclusive when neither does.
+//
+// A source error, a timeout, or a condition that cannot be evaluated (for
+// example result[0] of an empty result) is a measurement error. Each
+// [strategy.Measurement] in a verdict carries the value, its outcome, the
+// condition that decided it ("!(...)" for a negated one) and any error, so
+// a person can see why a release was rolled back.
+//
+// # Limits
+//
+// After each measurement the limits are checked in Argo Rollouts' order:
+//
+//   - failed measurements > FailureLimit (default 0; -1 disables): Fail;
+//   - inconclusive measurements > InconclusiveLimit (default 0):
+//     Inconclusive;
+//   - errors in a row > ConsecutiveErrorLimit (default 4): Fail (Argo's
+//     Error phase, which aborts a rollout as a failure does);
+//   - successes in a row >= ConsecutiveSuccessLimit (when set): Pass;
+//   - Count judged measurements (errors do not count): Pass when only the
+//     failure limit applies, Fail when only the success limit applies
+//     (FailureLimit -1), Inconclusive when both apply.
+//
+// Errored measurements are retried after Interval, or ErrorRetryInterval
+// (10s) for a check without one. An error marked [strategy.Permanent] — a
+// query Prometheus rejects as bad_data — ends the check at once with an
+// Inconclusive verdict and that error: retrying cannot fix it.
+//
+// A DryRun check runs and is reported, but its verdict is always Pass; the
+// reason says what it would have been ("dry run, would be Fail: ...").
+//
+// A background check (Input.Background) with no Count runs until its
+// context ends and returns as soon as a limit decides.
+//
+// # Where glidepath differs from Argo Rollouts
+//
+// Only where Argo's users have been hurt, and always towards not passing:
+//
+//   - A check whose measurements all errored, or that never had data, never
+//     passes. Argo can report such a run Successful (for example a
+//     background run terminated with only errors); here the count being
+//     reached, the consecutive success limit or the end of background
+//     analysis give Inconclusive unless some judged measurement had data
+//     (a non-NaN number, a non-empty vector or string, or a positive
+//     SamplesQuery).
+//   - Low traffic: with MinSamples set, a measurement backed by fewer
+//     samples (data points, or the number SamplesQuery returns) is recorded
+//     but not judged and the check waits for more data, measuring again at
+//     the next interval; after NoDataLimit such measurements (default 10)
+//     the check is Inconclusive. Argo fails such a release on "no values".
+//   - A Count that cannot exceed FailureLimit is rejected (Argo only
+//     rejects a Count below it), because such a check could never fail.
+//   - Every verdict carries its measurements, bounded by HistoryLimit, and
+//     [Check.History] keeps them across runs.
+//
+// # Query templates
+//
+// A query refers to the release with {{release.name}}, {{release.stable}},
+// {{release.canary}}, {{release.weight}} and {{release.step}}, and to
+// arguments with {{args.NAME}} (Argo's placeholder syntax). The weight comes
+// from Input.CurrentState when each measurement is taken, so background
+// checks follow the release. Values are escaped for where they sit in the
+// query (see [Check.Query]); a value that cannot be made safe ends the check
+// with a permanent error. Secret arguments are replaced by "*****" in every
+// verdict, measurement and error.
+//
+// # Composition and gates
+//
+// A [Group] runs several analyzers concurrently as one; the worst outcome
+// wins, and a Fail or Inconclusive stops the others, as one failing metric
+// terminates an Argo AnalysisRun. A [Webhook] is a gate: it POSTs a signed
+// JSON description of the release and passes on 2xx, fails on 4xx.
+package analysis
