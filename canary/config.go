@@ -387,7 +387,7 @@ func (c Config) problems() []string {
 			if s.Weight < 0 || s.Weight > 100 {
 				add("%s: weight %d is outside 0..100", where, s.Weight)
 			}
-			if s.Weight > 0 {
+			if s.Weight > 0 && s.Weight <= 100 {
 				traffic = true
 			}
 		case KindPause:

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"pgregory.net/rapid"
+
 	"github.com/glidepath/glidepath/strategy"
 )
 
@@ -117,4 +119,64 @@ func TestBasicStepDocumentedExamples(t *testing.T) {
 			t.Errorf("%+v: got canary %d stable %d", tc, c, s)
 		}
 	}
+}
+
+// Every move of a basic canary stays within max surge and max
+// unavailable, and each weight ends on the approximated split, across
+// small and large services, zero and full weights, and surge and
+// unavailable given as integers and percentages.
+func TestBasicPlanWithinSurgeAndUnavailable(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(1, 300).Draw(t, "replicas")
+		fence := func(label string) strategy.IntOrPercent {
+			if rapid.Bool().Draw(t, label+" is percent") {
+				return strategy.Percent(rapid.IntRange(0, 100).Draw(t, label+"%"))
+			}
+			return strategy.Int(rapid.IntRange(0, n+2).Draw(t, label))
+		}
+		surge, unavail := fence("surge"), fence("unavailable")
+		if isZero(surge) && isZero(unavail) {
+			unavail = strategy.Int(1)
+		}
+		weights := rapid.SliceOfN(rapid.IntRange(0, 100), 1, 5).Draw(t, "weights")
+		var steps []Step
+		for _, w := range weights {
+			steps = append(steps, SetWeight(w))
+		}
+		steps = append(steps, SetWeight(1)) // something sends traffic
+		cfg := Config{Replicas: n, MaxSurge: &surge, MaxUnavailable: &unavail, Steps: steps}
+		plan, err := cfg.Plan("a", "b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		maxSurge, maxUnavail := resolveFenceposts(surge, unavail, n)
+		prev := plan.Stable
+		for i, s := range plan.Steps {
+			if s.Kind != strategy.StepApply || s.State.Canary == "" {
+				continue
+			}
+			r := s.State.Replicas
+			if r.Total() > n+maxSurge {
+				t.Fatalf("step %d (%s): %d instances exceed %d + surge %d", i, s.State, r.Total(), n, maxSurge)
+			}
+			// Right after the apply, only instances kept from before
+			// are available.
+			avail := min(prev.Replicas.Stable, r.Stable) + min(prev.Replicas.Canary, r.Canary)
+			if prev.Canary == "" {
+				avail = min(prev.Replicas.Stable, r.Stable)
+			}
+			if avail < n-maxUnavail {
+				t.Fatalf("step %d (%s after %s): %d available, below %d - %d", i, s.State, prev, avail, n, maxUnavail)
+			}
+			if s.State.Weight != instanceShare(r.Canary, r.Stable) {
+				t.Fatalf("step %d (%s): weight is not the instance share", i, s.State)
+			}
+			prev = s.State
+		}
+		// The last State before the final one is the full canary.
+		last := plan.Steps[len(plan.Steps)-3].State
+		if last.Weight != 100 || last.Replicas != (strategy.Replicas{Canary: n}) {
+			t.Fatalf("promotion ends on %s; want all %d instances on the canary", last, n)
+		}
+	})
 }
