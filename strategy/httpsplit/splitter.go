@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -297,8 +298,25 @@ func (s *Splitter) clientKey(r *http.Request) string {
 		}
 	}
 	if c := s.cfg.Sticky.Cookie; c != "" {
-		if ck, err := r.Cookie(c); err == nil && ck.Value != "" {
-			return ck.Value
+		return cookieValue(r.Header, c)
+	}
+	return ""
+}
+
+// cookieValue finds cookie name in h without parsing every cookie (which
+// http.Request.Cookie does, allocating on each request).
+func cookieValue(h http.Header, name string) string {
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if ok && k == name {
+				if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				return v
+			}
 		}
 	}
 	return ""

@@ -70,8 +70,8 @@ func TestApplyRefusesBadStates(t *testing.T) {
 	v1 := newBackend(t, "v1")
 	s, _ := newSplitter(t, strategy.State{Stable: "v1"}, httpsplit.Config{}, v1)
 	for _, st := range []strategy.State{
-		{Stable: "v1", Canary: "v9", Weight: 10},                                                        // no upstream
-		{Stable: "v1", Weight: 10},                                                                      // weight without canary
+		{Stable: "v1", Canary: "v9", Weight: 10}, // no upstream
+		{Stable: "v1", Weight: 10},               // weight without canary
 		{Stable: "v1", Canary: "v1", Weight: 10, Route: strategy.HeaderRoute{Header: "X", Regex: "("}}, // bad regex
 	} {
 		err := s.Apply(t.Context(), st)

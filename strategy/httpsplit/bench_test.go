@@ -1,0 +1,112 @@
+package httpsplit
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/glidepath/glidepath/strategy"
+)
+
+// staticTransport answers every request in memory, so that the benchmarks
+// measure the splitter and the reverse proxy rather than the network.
+type staticTransport struct{}
+
+func (staticTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("ok")),
+		ContentLength: 2, Request: r, ProtoMajor: 1, ProtoMinor: 1}, nil
+}
+
+func benchSplitter(b *testing.B, st strategy.State, sticky Sticky) *Splitter {
+	s, err := New(context.Background(), Config{
+		Upstreams: map[strategy.Revision]string{"v1": "http://127.0.0.1:1", "v2": "http://127.0.0.1:2"},
+		Initial:   st, Sticky: sticky, Transport: staticTransport{},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// BenchmarkChoose measures the routing decision alone.
+func BenchmarkChoose(b *testing.B) {
+	route := func(r strategy.HeaderRoute) strategy.State {
+		return strategy.State{Stable: "v1", Canary: "v2", Weight: 30, Route: r}
+	}
+	cases := []struct {
+		name   string
+		state  strategy.State
+		sticky Sticky
+		header http.Header
+	}{
+		{"stable-only", strategy.State{Stable: "v1"}, Sticky{}, http.Header{}},
+		{"weighted-random", route(strategy.HeaderRoute{}), Sticky{}, http.Header{}},
+		{"sticky-header", route(strategy.HeaderRoute{}), Sticky{Header: "X-User"}, http.Header{"X-User": {"user-12345"}}},
+		{"sticky-cookie", route(strategy.HeaderRoute{}), Sticky{Cookie: "k"}, http.Header{"Cookie": {"session=abc; k=4fzyo82mvyr"}}},
+		{"route-exact-miss", route(strategy.HeaderRoute{Header: "X-Canary", Exact: "yes"}), Sticky{}, http.Header{"X-Canary": {"no"}}},
+		{"route-regex-hit", route(strategy.HeaderRoute{Header: "X-Group", Regex: "team-[a-c]"}), Sticky{}, http.Header{"X-Group": {"team-b"}}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			s := benchSplitter(b, c.state, c.sticky)
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.Header = c.header
+			b.ReportAllocs()
+			for b.Loop() {
+				t := s.table.Load()
+				if t.choose(req.Header, s.clientKey(req)) == nil {
+					b.Fatal("no upstream")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkServeHTTP measures a whole proxied request against an in-memory
+// upstream: routing, the reverse proxy and the metrics.
+func BenchmarkServeHTTP(b *testing.B) {
+	s := benchSplitter(b, strategy.State{Stable: "v1", Canary: "v2", Weight: 30}, Sticky{})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest(http.MethodGet, "/path?q=1", nil)
+		for pb.Next() {
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatal(rec.Code)
+			}
+		}
+	})
+}
+
+// BenchmarkApply measures swapping the routing table.
+func BenchmarkApply(b *testing.B) {
+	s := benchSplitter(b, strategy.State{Stable: "v1"}, Sticky{})
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if err := s.Apply(ctx, strategy.State{Stable: "v1", Canary: "v2", Weight: i % 101}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestBucketSpread(t *testing.T) {
+	// Every bucket is used, and none is more than twice its share.
+	var counts [100]int
+	const n = 100000
+	for i := range n {
+		counts[bucket(hashString(fnvOffset, "v2"), "client-"+strconv.Itoa(i))]++
+	}
+	for b, c := range counts {
+		if c < n/100/2 || c > 2*n/100 {
+			t.Errorf("bucket %d holds %d of %d keys", b, c, n)
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package httpsplit_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/glidepath/glidepath/strategy"
+	"github.com/glidepath/glidepath/strategy/httpsplit"
+)
+
+// revisionServer answers every request with its revision's name.
+func revisionServer(name string) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, name)
+	}))
+}
+
+// fetch sends a GET through the splitter and returns the body.
+func fetch(h http.Handler, header ...string) string {
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Body.String()
+}
+
+// A Splitter in front of two revisions: the executor (or, here, the example)
+// applies States, and requests follow them.
+func Example() {
+	ctx := context.Background()
+	v1, v2 := revisionServer("v1"), revisionServer("v2")
+	defer v1.Close()
+	defer v2.Close()
+
+	s, err := httpsplit.New(ctx, httpsplit.Config{
+		Upstreams: map[strategy.Revision]string{"v1": v1.URL, "v2": v2.URL},
+		Initial:   strategy.State{Stable: "v1"},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.CloseIdleConnections()
+	fmt.Println("before the release:", fetch(s))
+
+	// The canary is deployed with no weight, but testers reach it by header.
+	_ = s.Apply(ctx, strategy.State{Stable: "v1", Canary: "v2",
+		Route: strategy.HeaderRoute{Header: "X-Canary", Exact: "always"}})
+	fmt.Println("weight 0:", fetch(s), "| with X-Canary:", fetch(s, "X-Canary", "always"))
+
+	_ = s.Apply(ctx, strategy.State{Stable: "v1", Canary: "v2", Weight: 100})
+	fmt.Println("weight 100:", fetch(s))
+
+	_ = s.Apply(ctx, strategy.State{Stable: "v2"})
+	fmt.Println("promoted:", fetch(s))
+	// Output:
+	// before the release: v1
+	// weight 0: v1 | with X-Canary: v2
+	// weight 100: v2
+	// promoted: v2
+}
+
+// Stats reads the per-revision numbers that the splitter also exports to
+// Prometheus.
+func ExampleSplitter_Stats() {
+	ctx := context.Background()
+	v1 := revisionServer("v1")
+	defer v1.Close()
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "broken", http.StatusInternalServerError)
+	}))
+	defer failing.Close()
+
+	s, _ := httpsplit.New(ctx, httpsplit.Config{
+		Upstreams: map[strategy.Revision]string{"v1": v1.URL, "v2": failing.URL},
+		Initial:   strategy.State{Stable: "v1"},
+	})
+	defer s.CloseIdleConnections()
+	for range 3 {
+		fetch(s)
+	}
+	_ = s.Apply(ctx, strategy.State{Stable: "v1", Canary: "v2", Weight: 100})
+	for range 2 {
+		fetch(s)
+	}
+	st := s.Stats()
+	for _, rev := range []strategy.Revision{"v1", "v2"} {
+		fmt.Printf("%s: %d requests, %d errors, error rate %.0f%%, %d latencies recorded\n",
+			rev, st[rev].Requests, st[rev].Errors, 100*st[rev].ErrorRate(), st[rev].Latency.Count)
+	}
+	// Output:
+	// v1: 3 requests, 0 errors, error rate 0%, 3 latencies recorded
+	// v2: 2 requests, 2 errors, error rate 100%, 2 latencies recorded
+}
+
+// With a sticky key the split is a function of the client: a client goes
+// to the canary while the weight is above its bucket, so raising the weight
+// only ever moves clients from stable to canary.
+func ExampleSticky() {
+	ctx := context.Background()
+	v1, v2 := revisionServer("v1"), revisionServer("v2")
+	defer v1.Close()
+	defer v2.Close()
+	s, _ := httpsplit.New(ctx, httpsplit.Config{
+		Upstreams: map[strategy.Revision]string{"v1": v1.URL, "v2": v2.URL},
+		Initial:   strategy.State{Stable: "v1"},
+		Sticky:    httpsplit.Sticky{Header: "X-User"},
+	})
+	defer s.CloseIdleConnections()
+
+	users := []string{"ada", "grace", "linus", "ken"}
+	for _, w := range []int{25, 50, 70, 90} {
+		_ = s.Apply(ctx, strategy.State{Stable: "v1", Canary: "v2", Weight: w})
+		fmt.Printf("weight %2d:", w)
+		for _, u := range users {
+			fmt.Printf(" %s(%02d)=%s", u, httpsplit.Bucket("v2", u), fetch(s, "X-User", u))
+		}
+		fmt.Println()
+	}
+	// Output:
+	// weight 25: ada(29)=v1 grace(23)=v2 linus(83)=v1 ken(63)=v1
+	// weight 50: ada(29)=v2 grace(23)=v2 linus(83)=v1 ken(63)=v1
+	// weight 70: ada(29)=v2 grace(23)=v2 linus(83)=v1 ken(63)=v2
+	// weight 90: ada(29)=v2 grace(23)=v2 linus(83)=v2 ken(63)=v2
+}
