@@ -1,0 +1,226 @@
+// Package prometheus is a metric [analysis.Source] that runs PromQL through
+// the Prometheus HTTP API.
+//
+// Instant queries return what Argo Rollouts' Prometheus provider returns: a
+// scalar becomes a float64 and an instant vector a []float64 (one number per
+// series, hence result[0] in conditions). Range queries, which Argo's
+// provider does not support, return a [][]float64 (the samples of each
+// series). A string result becomes a string.
+//
+// Server errors, timeouts and unreachable servers are measurement errors: the
+// check retries them at its next interval, within its consecutive-error
+// limit. A query the server rejects as bad_data (HTTP 400) is a permanent
+// error ([strategy.Permanent]): the check stops at once, because asking again
+// cannot help.
+package prometheus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+
+	"github.com/glidepath/glidepath/analysis"
+	"github.com/glidepath/glidepath/strategy"
+)
+
+// DefaultTimeout bounds one query when Source.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// Source runs instant queries against a Prometheus server. Use it by pointer
+// and do not change it after its first use; it is safe for concurrent use.
+// Close releases its idle connections.
+type Source struct {
+	// Address is the server's base URL, for example
+	// "http://prometheus.monitoring:9090". Required.
+	Address string
+	// HTTP configures authentication (basic auth, bearer token or token
+	// file, OAuth2) and TLS, as in a Prometheus scrape configuration. The
+	// zero value is plain HTTP.
+	HTTP config.HTTPClientConfig
+	// Timeout bounds each query, and is sent to the server as the query's
+	// evaluation timeout (default [DefaultTimeout]).
+	Timeout time.Duration
+
+	once sync.Once
+	api  v1.API
+	rt   interface{ CloseIdleConnections() }
+	err  error
+}
+
+// Validate reports every problem with the source at once.
+func (s *Source) Validate() error {
+	var probs []string
+	u, err := url.Parse(s.Address)
+	switch {
+	case s.Address == "":
+		probs = append(probs, "no Address")
+	case err != nil:
+		probs = append(probs, fmt.Sprintf("Address %q: %v", s.Address, err))
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		probs = append(probs, fmt.Sprintf("Address %q is not an http or https URL", s.Address))
+	}
+	cfg := s.HTTP
+	if err := cfg.Validate(); err != nil {
+		probs = append(probs, "HTTP: "+err.Error())
+	}
+	if s.Timeout < 0 {
+		probs = append(probs, fmt.Sprintf("Timeout is negative (%v)", s.Timeout))
+	}
+	return strategy.Invalid(fmt.Sprintf("prometheus source %q", s.Address), probs...)
+}
+
+func (s *Source) client() (v1.API, error) {
+	s.once.Do(func() {
+		if s.err = s.Validate(); s.err != nil {
+			return
+		}
+		rt, err := config.NewRoundTripperFromConfig(s.HTTP, "glidepath")
+		if err != nil {
+			s.err = strategy.Invalid(fmt.Sprintf("prometheus source %q", s.Address), "HTTP: "+err.Error())
+			return
+		}
+		if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+			s.rt = c
+		}
+		c, err := api.NewClient(api.Config{Address: s.Address, RoundTripper: rt})
+		if err != nil {
+			s.err = strategy.Invalid(fmt.Sprintf("prometheus source %q", s.Address), err.Error())
+			return
+		}
+		s.api = v1.NewAPI(c)
+	})
+	return s.api, s.err
+}
+
+// Close closes idle connections to the server. The source stays usable.
+func (s *Source) Close() error {
+	if s.rt != nil {
+		s.rt.CloseIdleConnections()
+	}
+	return nil
+}
+
+func (s *Source) timeout() time.Duration {
+	if s.Timeout > 0 {
+		return s.Timeout
+	}
+	return DefaultTimeout
+}
+
+// Measure runs q.Text as an instant query at the current time.
+func (s *Source) Measure(ctx context.Context, q analysis.Query) (any, error) {
+	a, err := s.client()
+	if err != nil {
+		return nil, strategy.Permanent(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout())
+	defer cancel()
+	v, _, _, err := a.Query(ctx, q.Text, time.Now(), v1.WithTimeout(s.timeout()))
+	if err != nil {
+		return nil, classify(err)
+	}
+	return Result(v)
+}
+
+// Range returns a source that runs range queries through s over the Window
+// that ends when each measurement is taken, at resolution Step (default
+// Window/30, at least one second). Its results are [][]float64.
+func (s *Source) Range(window, step time.Duration) analysis.Source {
+	return &rangeSource{s: s, window: window, step: step}
+}
+
+type rangeSource struct {
+	s            *Source
+	window, step time.Duration
+}
+
+func (r *rangeSource) Measure(ctx context.Context, q analysis.Query) (any, error) {
+	if r.window <= 0 || r.step < 0 {
+		return nil, strategy.Permanent(fmt.Errorf("range query needs a positive window (got %v) and a non-negative step (got %v)", r.window, r.step))
+	}
+	a, err := r.s.client()
+	if err != nil {
+		return nil, strategy.Permanent(err)
+	}
+	step := r.step
+	if step == 0 {
+		step = max(r.window/30, time.Second)
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.s.timeout())
+	defer cancel()
+	end := time.Now()
+	v, _, _, err := a.QueryRange(ctx, q.Text, v1.Range{Start: end.Add(-r.window), End: end, Step: step}, v1.WithTimeout(r.s.timeout()))
+	if err != nil {
+		return nil, classify(err)
+	}
+	return Result(v)
+}
+
+// classify marks the errors that retrying cannot fix as permanent.
+func classify(err error) error {
+	var apiErr *v1.Error
+	if errors.As(err, &apiErr) && apiErr.Type == v1.ErrBadData {
+		return strategy.Permanent(fmt.Errorf("prometheus rejected the query: %w", err))
+	}
+	return fmt.Errorf("prometheus: %w", err)
+}
+
+// Result turns a query result into the value conditions see as `result`:
+// a scalar is a float64, a vector a []float64 (one number per series, in
+// the server's order), a matrix a [][]float64 (the samples of each series;
+// histogram samples are not numbers and are refused), and a string a
+// string. A nil value is "no data" (nil).
+func Result(v model.Value) (any, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case *model.Scalar:
+		if x == nil {
+			return nil, nil
+		}
+		return float64(x.Value), nil
+	case model.Vector:
+		out := make([]float64, 0, len(x))
+		for _, s := range x {
+			if s == nil {
+				continue
+			}
+			if s.Histogram != nil {
+				return nil, errors.New("prometheus: native histogram samples are not numbers; query a function of them")
+			}
+			out = append(out, float64(s.Value))
+		}
+		return out, nil
+	case model.Matrix:
+		out := make([][]float64, 0, len(x))
+		for _, ss := range x {
+			if ss == nil {
+				continue
+			}
+			if len(ss.Histograms) > 0 {
+				return nil, errors.New("prometheus: native histogram samples are not numbers; query a function of them")
+			}
+			vals := make([]float64, len(ss.Values))
+			for i, p := range ss.Values {
+				vals[i] = float64(p.Value)
+			}
+			out = append(out, vals)
+		}
+		return out, nil
+	case *model.String:
+		if x == nil {
+			return nil, nil
+		}
+		return x.Value, nil
+	}
+	return nil, fmt.Errorf("prometheus: unsupported result type %s", v.Type())
+}
+
