@@ -1,0 +1,114 @@
+// Package rollback makes glidepath releases durable: every step is
+// recorded before it is applied, a release whose process died is resumed
+// (or rolled back) by another, two rollouts of one target never run at
+// once, and every target keeps a history from which a bad release is
+// undone with one call.
+//
+// # Manager
+//
+// [Manager] is the entry point. [Manager.Start] takes the target's lease,
+// records the release as active in a [Store], and starts it with
+// [strategy.Start] and a journal that appends each record (started, every
+// intent before its Apply, applied, step, verdict, phase, finished) to the
+// Store before the executor goes on. When the release ends its history
+// [Entry] is written and the lease released, before the Rollout's Wait
+// returns. [Manager.Resume] continues an unfinished release from its
+// journal; [Manager.Undo] returns a target to its previous good revision;
+// [Manager.History] lists finished releases; [Manager.Pending] shows an
+// unfinished one and [Manager.Abandon] gives one up.
+//
+// # Stores and journals
+//
+// [MemStore] keeps everything in memory. [FileStore] keeps it in one
+// directory: per target a lock file, a lease file and a target record
+// (rewritten atomically: temporary file, fsync, rename, fsync of the
+// directory) and one append-only journal per release. Each journal record
+// is a frame carrying its length, the length's complement and a CRC-32C
+// of its JSON payload, written with one write call and fsynced before
+// Append returns, so a record the executor acted on survives a crash.
+//
+// Damage is never ignored and never repaired into a different history.
+// A journal whose final frame is incomplete (a process died while writing
+// it) is reported with a [*CorruptError] matching [ErrTornRecord], naming
+// the file and offset, and the record is treated as not written: the
+// executor applies a State only after its intent record is complete and
+// synced, so nothing was applied after a torn record. The next write cuts
+// the torn bytes off. Any other damage (a flipped byte anywhere, a bad
+// length, a record that does not decode, including in the final record)
+// is a [*CorruptError] matching [ErrCorrupt]: reads report it, appends
+// and resumes refuse to go on, and a person decides ([Manager.Abandon]).
+//
+// A journal or store write that fails (a full disk, a read-only
+// directory) fails the executor's record, and the release stops before its
+// next Apply ([strategy.ErrJournal], phase Stopped; during a rollback,
+// Degraded). It stays active in the Store, to be resumed once the store
+// is writable again.
+//
+// # Leases and fencing
+//
+// A target's lease is held by one owner until it expires; Start, Resume,
+// Undo and Abandon acquire it, and a second rollout of the target is
+// refused with a [*LeaseHeldError] (matching [ErrLeaseHeld]) naming the
+// holder and the expiry. A running release renews its lease every
+// LeaseTTL/3 from one goroutine, stopped when the release ends. Every
+// acquisition issues a larger fencing token, and every journal append and
+// fenced record update checks, under the store's lock, that the writer's
+// token is the current one and has not expired: a process that lost its
+// lease (it stalled past its TTL and another took the target over) cannot
+// write, so its release stops before applying anything else. A lease left
+// by a dead process is taken over once it expires
+// (ResumeOptions.WaitForLease waits for that). The FileStore serialises
+// each read-check-write with flock(2), which the kernel releases when a
+// process dies, even by SIGKILL.
+//
+// # Resume
+//
+// [Replay] folds a journal into a [Progress]: the [strategy.Checkpoint]
+// to resume from (the last recorded step, failures, the State last
+// intended or applied, whether a rollback or a full promotion was under
+// way), the phase, and the times a history entry needs. Resume checks
+// that the rebuilt plan has the recorded fingerprint, then lets the
+// executor observe the target and re-run the recorded step (Apply is
+// idempotent), or roll back, as the caller chooses ([Continue],
+// [RollBack]); a release that was rolling back always rolls back.
+//
+// # History and undo
+//
+// Each target keeps its last Manager.Keep releases: revisions, strategy,
+// outcome, start and end, failure and rollback times, the verdicts that
+// decided them, whether the release was an undo or resumed, and the
+// commit time of the released revision when one was attached with
+// [Manager.SetCommitTime]: what deployment frequency, lead time, change
+// failure rate and time to restore are computed from.
+//
+// [Manager.Undo] returns the target to the most recent earlier revision
+// that was not rolled back. Within the rollback window (Manager.Window,
+// after Argo Rollouts' rollbackWindow: the target revision is one of the
+// Window most recent, the current one included) it is immediate: a
+// two-step plan through the executor, capacity first and then traffic,
+// with no steps or analysis replayed. Outside it the undo is planned by
+// the caller's strategy like any release. A revision that was rolled back
+// or undone is refused by Start unless [AllowRolledBack] is passed.
+//
+// # Failure policies
+//
+// [RollBackAtOnce] (the default), [PauseAndHold] (for releases carrying
+// migrations) and [RollBackAfter] (Flagger's analysis threshold) build
+// strategy.FailurePolicy values for strategy.Options.OnFail. The executor
+// retries a rollback with backoff; one that still cannot be applied
+// leaves the release Degraded, and the Manager keeps it active so that no
+// other release starts on the target until it is resumed (rolled back) or
+// abandoned.
+//
+// # Crash tests and soak
+//
+// The package's tests kill a child process (SIGKILL) at random points of
+// a release against a file-backed target, resume in the parent, and check
+// that every run ends promoted or rolled back, that the journal reads
+// cleanly, and that every State the target received was the recorded
+// intent at that position. The normal run does 40 kills; for a soak, set
+// GLIDEPATH_SOAK to the number of iterations (or pass -soak):
+//
+//	GLIDEPATH_SOAK=1000 go test -run TestCrashResume -v ./rollback/
+//	go test -run TestCrashResume ./rollback/ -args -soak
+package rollback

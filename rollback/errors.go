@@ -1,0 +1,97 @@
+package rollback
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors, matched with errors.Is.
+var (
+	// ErrLeaseHeld marks a rollout refused because another rollout of the
+	// same target holds its lease. The error is a [*LeaseHeldError] naming
+	// the owner and when the lease expires.
+	ErrLeaseHeld = errors.New("target is leased by another rollout")
+	// ErrLeaseLost marks a write refused because the writer no longer
+	// holds the target's lease: it expired, or another process took it
+	// over (its fencing token is newer).
+	ErrLeaseLost = errors.New("lease lost")
+	// ErrCorrupt marks a journal whose content fails its checks (a
+	// flipped byte, a bad length, a record that does not decode). It is
+	// never repaired: a person must look at it. The error is a
+	// [*CorruptError] naming the file and offset.
+	ErrCorrupt = errors.New("journal corrupt")
+	// ErrTornRecord marks a journal whose final record is incomplete: a
+	// process died while writing it. The record is treated as not written
+	// (the Apply it announced never ran, because an Apply only follows a
+	// complete, synced record) and is cut off by the next write. The error
+	// is a [*CorruptError] with Torn set.
+	ErrTornRecord = errors.New("journal ends with a torn record")
+	// ErrPending marks a release refused because the target has an
+	// unfinished release (its process died, it was stopped, or it is
+	// degraded): resume it (or abandon it) first.
+	ErrPending = errors.New("target has an unfinished release")
+	// ErrNothingToResume is returned by Resume when the target has no
+	// unfinished release, or when the recorded release had already ended.
+	ErrNothingToResume = errors.New("nothing to resume")
+	// ErrRolledBackBefore marks a release of a revision that was rolled
+	// back (or undone) on the target before. Pass [AllowRolledBack] to
+	// release it anyway.
+	ErrRolledBackBefore = errors.New("revision was rolled back before")
+	// ErrPlanChanged marks a resume whose rebuilt plan differs from the
+	// one recorded in the journal.
+	ErrPlanChanged = errors.New("plan changed since it was recorded")
+	// ErrNoPreviousRevision marks an undo with no good revision to return
+	// to in the target's history.
+	ErrNoPreviousRevision = errors.New("no previous good revision")
+	// ErrDiverged marks an undo refused because the target does not serve
+	// the revision its history says it serves (it was changed outside
+	// glidepath, or a release is half applied).
+	ErrDiverged = errors.New("target diverged from its history")
+)
+
+// LeaseHeldError is returned when a target's lease is held by someone else.
+// It matches [ErrLeaseHeld].
+type LeaseHeldError struct {
+	// Target is the leased target.
+	Target string
+	// Owner holds the lease until Expires.
+	Owner   string
+	Expires time.Time
+}
+
+func (e *LeaseHeldError) Error() string {
+	return fmt.Sprintf("rollback: target %q is leased by %q until %s", e.Target, e.Owner, e.Expires.Format(time.RFC3339Nano))
+}
+
+// Is reports whether target is ErrLeaseHeld.
+func (e *LeaseHeldError) Is(target error) bool { return target == ErrLeaseHeld }
+
+// CorruptError reports a journal that fails its checks. It matches
+// [ErrTornRecord] when Torn is set and [ErrCorrupt] otherwise.
+type CorruptError struct {
+	// Path is the journal's file (or, for an in-memory store, its name).
+	Path string
+	// Offset is the byte offset of the record that fails.
+	Offset int64
+	// Torn says the record is the final one and is incomplete.
+	Torn bool
+	// Reason says what failed.
+	Reason string
+}
+
+func (e *CorruptError) Error() string {
+	what := "corrupt record"
+	if e.Torn {
+		what = "torn final record"
+	}
+	return fmt.Sprintf("rollback: journal %s: %s at offset %d: %s", e.Path, what, e.Offset, e.Reason)
+}
+
+// Is reports whether target is ErrTornRecord (Torn) or ErrCorrupt.
+func (e *CorruptError) Is(target error) bool {
+	if e.Torn {
+		return target == ErrTornRecord
+	}
+	return target == ErrCorrupt
+}

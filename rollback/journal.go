@@ -1,0 +1,200 @@
+package rollback
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/glidepath/glidepath/strategy"
+)
+
+// Journal is a [strategy.Journal] backed by a [Store]: every record is
+// appended durably to one journal of the lease's target, fenced by the
+// lease, before the executor goes on. Set it as
+// strategy.Options.Journal; [Manager] does this for you.
+type Journal struct {
+	// Store keeps the records.
+	Store Store
+	// Lease fences every write: a Journal whose lease was lost cannot
+	// write, so its release stops before applying anything else.
+	Lease Lease
+	// Name names the journal within the target.
+	Name string
+}
+
+var _ strategy.Journal = (*Journal)(nil)
+
+// Record appends rec.
+func (j *Journal) Record(ctx context.Context, rec strategy.Record) error {
+	return j.Store.Append(ctx, j.Lease, j.Name, rec)
+}
+
+// Progress is what a journal says about its release: where it stands, how
+// to resume it, and the times and verdicts its history entry needs. Build
+// it with [Replay].
+type Progress struct {
+	// Release, Strategy, Fingerprint, Stable and Canary are from the
+	// first started record.
+	Release     string
+	Strategy    string
+	Fingerprint string
+	Stable      strategy.Revision
+	Canary      strategy.Revision
+	// Checkpoint is where a resumed release starts.
+	Checkpoint strategy.Checkpoint
+	// Phase is the last phase recorded (Progressing when none was).
+	Phase strategy.Phase
+	// Reason is the last phase's reason.
+	Reason string
+	// Finished says the last run of the release recorded its end.
+	Finished bool
+	// Starts counts the started records: 1 + the number of resumes.
+	Starts int
+	// Started is when the release first started; Updated the time of
+	// the last record.
+	Started, Updated time.Time
+	// FailedAt, RollbackStarted and RollbackFinished time the failure and
+	// rollback, when there was one.
+	FailedAt, RollbackStarted, RollbackFinished time.Time
+	// Verdicts are every verdict recorded, in order.
+	Verdicts []strategy.Verdict
+	// Intents and Applied list the States recorded as about to be applied
+	// and as applied, in order.
+	Intents, Applied []strategy.State
+	// Records is how many records were replayed.
+	Records int
+}
+
+// Pending reports whether the release still needs a process to drive it:
+// it neither reached Promoted nor RolledBack. A release that stopped
+// (context cancelled with LeaveAsRecorded, journal failure) or degraded
+// (its rollback could not be applied) is pending.
+func (p Progress) Pending() bool {
+	return p.Phase != strategy.PhasePromoted && p.Phase != strategy.PhaseRolledBack
+}
+
+// Replay folds a journal's records into the release's [Progress]. It is
+// a pure function of the records.
+func Replay(recs []strategy.Record) Progress {
+	p := Progress{Phase: strategy.PhasePending, Records: len(recs)}
+	cp := &p.Checkpoint
+	var lastVerdict *strategy.Verdict
+	for i := range recs {
+		r := &recs[i]
+		p.Updated = r.At
+		switch r.Kind {
+		case strategy.RecordStarted:
+			p.Starts++
+			if p.Starts == 1 {
+				p.Release, p.Strategy, p.Fingerprint = r.Release, r.Strategy, r.Fingerprint
+				p.Stable, p.Canary = r.Stable, r.Canary
+				p.Started = r.At
+				cp.Fingerprint = r.Fingerprint
+			}
+			p.Finished = false
+			if !p.Phase.Final() || p.Phase == strategy.PhaseStopped || p.Phase == strategy.PhaseDegraded {
+				p.Phase = strategy.PhaseProgressing
+			}
+		case strategy.RecordIntent:
+			if r.State != nil {
+				cp.State = *r.State
+				p.Intents = append(p.Intents, *r.State)
+			}
+			if r.Rollback {
+				cp.RollBack = true
+			} else if r.Promote {
+				cp.Promote = true
+			}
+		case strategy.RecordApplied:
+			if r.State != nil {
+				cp.State = *r.State
+				p.Applied = append(p.Applied, *r.State)
+			}
+		case strategy.RecordStep:
+			cp.Step = r.Step
+			cp.Failures = r.Failures
+		case strategy.RecordVerdict:
+			if r.Verdict != nil {
+				p.Verdicts = append(p.Verdicts, *r.Verdict)
+				lastVerdict = r.Verdict
+			}
+		case strategy.RecordPhase:
+			p.Phase, p.Reason = r.Phase, r.Reason
+			switch r.Phase {
+			case strategy.PhaseRollingBack:
+				cp.RollBack = true
+				if p.RollbackStarted.IsZero() {
+					p.RollbackStarted = r.At
+					p.FailedAt = r.At
+					if lastVerdict != nil && lastVerdict.Outcome == strategy.Fail && !lastVerdict.At.IsZero() {
+						p.FailedAt = lastVerdict.At
+					}
+				}
+			case strategy.PhaseRolledBack:
+				p.RollbackFinished = r.At
+			}
+		case strategy.RecordFinished:
+			p.Finished = true
+			if r.Phase != "" {
+				p.Phase = r.Phase
+			}
+			if r.Reason != "" {
+				p.Reason = r.Reason
+			}
+			if r.Phase == strategy.PhaseDegraded {
+				cp.RollBack = true
+			}
+		}
+	}
+	return p
+}
+
+// deciding picks the verdicts that decided a release: for a rollback the
+// Fail verdicts (the last few), otherwise the last verdict of each
+// analyzer.
+func (p Progress) deciding() []strategy.Verdict {
+	const most = 8
+	var out []strategy.Verdict
+	if p.Phase != strategy.PhasePromoted {
+		for _, v := range p.Verdicts {
+			if v.Outcome == strategy.Fail {
+				out = append(out, v)
+			}
+		}
+		if len(out) > most {
+			out = out[len(out)-most:]
+		}
+		return out
+	}
+	seen := map[string]int{}
+	for _, v := range p.Verdicts {
+		if k, ok := seen[v.Analyzer]; ok {
+			out[k] = v
+			continue
+		}
+		seen[v.Analyzer] = len(out)
+		out = append(out, v)
+	}
+	return slices.Clip(out)
+}
+
+// entry builds the history entry of a finished release.
+func (p Progress) entry(target string, a *Active) Entry {
+	e := Entry{
+		Target: target, Release: p.Release, Strategy: p.Strategy, Stable: p.Stable, Canary: p.Canary,
+		Outcome: p.Phase, Reason: p.Reason, Started: p.Started, Finished: p.Updated,
+		FailedAt: p.FailedAt, RollbackStarted: p.RollbackStarted, RollbackFinished: p.RollbackFinished,
+		Verdicts: p.deciding(), Resumed: max(p.Starts-1, 0), Final: p.Checkpoint.State,
+	}
+	if a != nil {
+		e.Journal, e.Undo = a.Journal, a.Undo
+		if e.Release == "" {
+			e.Release, e.Stable, e.Canary = a.Release, a.Stable, a.Canary
+		}
+		if e.Started.IsZero() || (!a.Started.IsZero() && a.Started.Before(e.Started)) {
+			e.Started = a.Started
+		}
+		e.Resumed = max(e.Resumed, a.Resumed)
+	}
+	return e
+}
