@@ -94,7 +94,9 @@ func (s *FileStore) JournalPath(target, journal string) string {
 	return filepath.Join(s.targetDir(target), "journal-"+fileName(journal)+".log")
 }
 
-func (s *FileStore) targetDir(target string) string { return filepath.Join(s.dir, "t-"+fileName(target)) }
+func (s *FileStore) targetDir(target string) string {
+	return filepath.Join(s.dir, "t-"+fileName(target))
+}
 
 // fileName turns any string into one safe file-name component.
 func fileName(name string) string {

@@ -21,7 +21,7 @@ type MemStore struct {
 
 type memTarget struct {
 	lease    Lease
-	record   []byte            // JSON of the TargetRecord
+	record   []byte              // JSON of the TargetRecord
 	journals map[string][][]byte // JSON of each record
 }
 
