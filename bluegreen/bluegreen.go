@@ -1,0 +1,240 @@
+package bluegreen
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/glidepath/glidepath/strategy"
+)
+
+// Name is the Plan.Strategy of every plan this package builds.
+const Name = "bluegreen"
+
+// DefaultScaleDownDelay is how long the old revision stays up after the
+// switch when Config.ScaleDownDelay is zero: Argo Rollouts' documented
+// default for scaleDownDelaySeconds (30 seconds).
+const DefaultScaleDownDelay = 30 * time.Second
+
+// Step names used in the plans this package builds, so that events, status
+// and tests can tell the phases apart.
+const (
+	StepPreview       = "preview"
+	StepPreviewReady  = "preview-ready"
+	StepPrePromotion  = "pre-promotion"
+	StepScaleUp       = "scale-up"
+	StepScaleUpReady  = "scale-up-ready"
+	StepGate          = "promotion-gate"
+	StepSwitch        = "switch"
+	StepPostPromotion = "post-promotion"
+	StepScaleDown     = "scale-down-delay"
+	StepFinish        = "finish"
+)
+
+// Config describes a blue-green release. The zero value is valid: a target
+// without instances, promoted automatically as soon as the new revision is
+// up, with the old revision kept for 30 seconds after the switch.
+type Config struct {
+	// Replicas is the full capacity N: how many instances the live
+	// revision runs and the new one must run before it receives traffic.
+	// 0 means the target has no instances (a feature flag, a traffic
+	// splitter in front of fixed upstreams): the States carry no replica
+	// counts and a revision counts as ready when it is up.
+	Replicas int
+	// PreviewReplicas is how many instances the new revision runs while
+	// it is previewed and analysed before promotion (Argo Rollouts'
+	// previewReplicaCount), to save resources during testing. 0 means the
+	// full Replicas. It is scaled to Replicas, and waited for, before the
+	// switch. Must not exceed Replicas.
+	PreviewReplicas int
+	// PrePromotion analyzers run against the preview before any traffic
+	// is switched (Argo's prePromotionAnalysis). A Fail rolls back; the
+	// live revision never loses traffic. None: no analysis.
+	PrePromotion []strategy.Analyzer
+	// PostPromotion analyzers run once all traffic is on the new revision
+	// (Argo's postPromotionAnalysis). A Fail switches traffic straight
+	// back to the old revision, which is still at full capacity. None: no
+	// analysis.
+	PostPromotion []strategy.Analyzer
+	// ManualPromotion pauses the release before the switch until
+	// Rollout.Promote is called (Argo's autoPromotionEnabled: false). The
+	// zero value promotes automatically, Argo's default.
+	ManualPromotion bool
+	// AutoPromotionDelay, when positive, pauses that long before the
+	// switch and then promotes automatically (Argo's autoPromotionSeconds).
+	// Promote ends the wait early. Argo ignores autoPromotionSeconds when
+	// automatic promotion is disabled; glidepath rejects the combination
+	// with ManualPromotion instead of ignoring it. 0: no delay.
+	AutoPromotionDelay time.Duration
+	// ScaleDownDelay is how long the old revision keeps running, at full
+	// capacity and without traffic, once post-promotion analysis has
+	// passed: the window in which Abort switches back in one Apply (Argo's
+	// scaleDownDelaySeconds). 0 means [DefaultScaleDownDelay], Argo's
+	// default; a negative value removes the old revision at once.
+	ScaleDownDelay time.Duration
+	// KeepAborted leaves the failed revision running, without traffic and
+	// at its preview scale, when a release is rolled back, so it can be
+	// inspected through a preview route (Argo's abortScaleDownDelaySeconds:
+	// 0). The zero value removes it in the same Apply that switches
+	// traffic back. Argo's positive abort delays (30 seconds by default)
+	// are not offered: a rollback is a list of States that the executor
+	// applies back to back, and it cannot hold one for a while.
+	KeepAborted bool
+	// ReadyTimeout bounds each wait for the new revision to be ready. 0
+	// uses the release's Options.ProgressDeadline. Missing it rolls back
+	// (or pauses, per Options.PauseOnDeadline).
+	ReadyTimeout time.Duration
+}
+
+var _ strategy.Strategy = (*Config)(nil)
+
+// Validate reports every problem with c at once, in an error matching
+// strategy.ErrInvalidConfig, or returns nil.
+func (c *Config) Validate() error {
+	var p []string
+	if c.Replicas < 0 {
+		p = append(p, fmt.Sprintf("Replicas is negative (%d)", c.Replicas))
+	}
+	if c.PreviewReplicas < 0 {
+		p = append(p, fmt.Sprintf("PreviewReplicas is negative (%d)", c.PreviewReplicas))
+	}
+	if c.PreviewReplicas > 0 && c.Replicas >= 0 && c.PreviewReplicas > c.Replicas {
+		p = append(p, fmt.Sprintf("PreviewReplicas (%d) exceeds Replicas (%d)", c.PreviewReplicas, c.Replicas))
+	}
+	if c.AutoPromotionDelay < 0 {
+		p = append(p, fmt.Sprintf("AutoPromotionDelay is negative (%v)", c.AutoPromotionDelay))
+	}
+	if c.ManualPromotion && c.AutoPromotionDelay > 0 {
+		p = append(p, fmt.Sprintf("AutoPromotionDelay (%v) has no effect with ManualPromotion: choose one", c.AutoPromotionDelay))
+	}
+	if c.ReadyTimeout < 0 {
+		p = append(p, fmt.Sprintf("ReadyTimeout is negative (%v)", c.ReadyTimeout))
+	}
+	for i, a := range c.PrePromotion {
+		if a == nil {
+			p = append(p, fmt.Sprintf("PrePromotion analyzer %d is nil", i))
+		}
+	}
+	for i, a := range c.PostPromotion {
+		if a == nil {
+			p = append(p, fmt.Sprintf("PostPromotion analyzer %d is nil", i))
+		}
+	}
+	return strategy.Invalid("bluegreen config", p...)
+}
+
+// preview is the preview scale P.
+func (c *Config) preview() int {
+	if c.PreviewReplicas == 0 {
+		return c.Replicas
+	}
+	return c.PreviewReplicas
+}
+
+// scaleDownDelay resolves ScaleDownDelay's zero and negative values.
+func (c *Config) scaleDownDelay() time.Duration {
+	switch {
+	case c.ScaleDownDelay == 0:
+		return DefaultScaleDownDelay
+	case c.ScaleDownDelay < 0:
+		return 0
+	}
+	return c.ScaleDownDelay
+}
+
+// Plan builds the blue-green plan that releases canary in place of stable.
+// It validates c first and returns its error unchanged. Plan is pure: the
+// same Config and revisions always give the same plan.
+func (c *Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
+	if err := c.Validate(); err != nil {
+		return strategy.Plan{}, err
+	}
+	n, pv := c.Replicas, c.preview()
+	both := func(weight, canaryReplicas int) strategy.State {
+		return strategy.State{Stable: stable, Canary: canary, Weight: weight,
+			Replicas: strategy.Replicas{Stable: n, Canary: canaryReplicas}}
+	}
+	live := strategy.State{Stable: stable, Replicas: strategy.Replicas{Stable: n}}
+	final := strategy.State{Stable: canary, Replicas: strategy.Replicas{Stable: n}}
+
+	steps := []strategy.Step{
+		strategy.Apply(both(0, pv)).Named(StepPreview),
+		strategy.WaitReady(c.ReadyTimeout).Named(StepPreviewReady),
+	}
+	if len(c.PrePromotion) > 0 {
+		steps = append(steps, strategy.Analyze(c.PrePromotion...).Named(StepPrePromotion))
+	}
+	if pv < n {
+		steps = append(steps,
+			strategy.Apply(both(0, n)).Named(StepScaleUp),
+			strategy.WaitReady(c.ReadyTimeout).Named(StepScaleUpReady))
+	}
+	switch {
+	case c.ManualPromotion:
+		steps = append(steps, strategy.Pause(0).Named(StepGate))
+	case c.AutoPromotionDelay > 0:
+		steps = append(steps, strategy.Pause(c.AutoPromotionDelay).Named(StepGate))
+	}
+	steps = append(steps, strategy.Apply(both(100, n)).Named(StepSwitch))
+	if len(c.PostPromotion) > 0 {
+		steps = append(steps, strategy.Analyze(c.PostPromotion...).Named(StepPostPromotion))
+	}
+	if d := c.scaleDownDelay(); d > 0 {
+		steps = append(steps, strategy.Pause(d).Named(StepScaleDown))
+	}
+	steps = append(steps, strategy.Apply(final).Named(StepFinish))
+
+	rollbackPoint := live
+	if c.KeepAborted && pv > 0 {
+		rollbackPoint = both(0, pv)
+	}
+	return strategy.Plan{
+		Strategy: Name,
+		Stable:   rollbackPoint,
+		Final:    final,
+		Steps:    steps,
+		Rollback: c.rollback(stable, canary),
+	}, nil
+}
+
+// rollback returns the Plan.Rollback hook: the States that bring the target
+// from the last applied State back to the old revision.
+func (c *Config) rollback(stable, canary strategy.Revision) func(from strategy.State) []strategy.State {
+	n, pv := c.Replicas, c.preview()
+	live := strategy.State{Stable: stable, Replicas: strategy.Replicas{Stable: n}}
+	return func(from strategy.State) []strategy.State {
+		// What the rollback ends on: the old revision alone, or, with
+		// KeepAborted, the failed revision left at zero traffic and at
+		// most its preview scale.
+		end := live
+		if c.KeepAborted {
+			keep := min(from.Desired(canary), pv)
+			if n == 0 && (from.Stable == canary || from.Canary == canary) {
+				keep = 0 // no instances: the revision is kept by naming it
+				end = strategy.State{Stable: stable, Canary: canary}
+			} else if keep > 0 {
+				end = strategy.State{Stable: stable, Canary: canary, Replicas: strategy.Replicas{Stable: n, Canary: keep}}
+			}
+		}
+		// The old revision is still at full capacity (every State before
+		// "finish"): one Apply moves all traffic back, and the executor
+		// still checks that the old revision is ready before it does.
+		if from.Stable == stable && from.Desired(stable) >= n {
+			return []strategy.State{end}
+		}
+		// The old revision was scaled down (after "finish", or a State
+		// this plan never applies): start it again at full capacity under
+		// the current traffic, then switch back. The executor waits for
+		// its capacity before the traffic moves.
+		if from.Stable == canary || from.Canary == canary {
+			restore := strategy.State{Stable: stable, Canary: canary, Weight: from.Share(canary),
+				Replicas: strategy.Replicas{Stable: n, Canary: from.Desired(canary)}}
+			if n == 0 {
+				restore.Replicas = strategy.Replicas{}
+			}
+			if restore != from && restore != end {
+				return []strategy.State{restore, end}
+			}
+		}
+		return []strategy.State{end}
+	}
+}

@@ -1,0 +1,42 @@
+// Package bluegreen plans blue-green releases: the new revision is started
+// beside the live one with no traffic, checked, scaled to full capacity,
+// and then receives all traffic in one switch, while the old revision stays
+// up long enough to switch straight back.
+//
+// A [Config] is validated with [Config.Validate] and turned into a
+// [strategy.Plan] by [Config.Plan]; *Config implements [strategy.Strategy],
+// so it is passed as Release.Strategy to [strategy.Run] or [strategy.Start].
+// The package has no I/O, goroutines or clock: the executor in package
+// strategy runs the plan.
+//
+// # The sequence
+//
+// The plan follows the sequence of events that Argo Rollouts documents for
+// its blueGreen strategy, expressed as glidepath States (old = the live
+// revision, new = the candidate, N = Config.Replicas, P = the preview scale):
+//
+//  1. preview: {Stable: old, Canary: new, Weight: 0, Replicas: {N, P}}; wait
+//     until the preview is ready.
+//  2. pre-promotion analysis against the preview. A Fail rolls back before
+//     any user has been served by the new revision.
+//  3. scale-up (only when P < N): {old, new, 0, {N, N}}; wait until ready.
+//     Traffic is never switched to a partly scaled revision.
+//  4. promotion gate: automatic, automatic after AutoPromotionDelay, or a
+//     pause until [strategy.Rollout.Promote] (ManualPromotion).
+//  5. switch: {old, new, 100, {N, N}}, all traffic in one Apply.
+//  6. post-promotion analysis. A Fail switches traffic straight back to the
+//     old revision, which is still running at full capacity: one Apply.
+//  7. scale-down delay: the old revision stays up (ScaleDownDelay, 30s by
+//     default) so that an Abort can still switch back instantly.
+//  8. finish: {Stable: new, Replicas: {N}}; the old revision is removed.
+//
+// # Rolling back
+//
+// The plan's Rollback hook returns the path back to the old revision. While
+// the old revision is at full capacity (every step before "finish"), the
+// path is a single State: traffic back on the old revision and the new one
+// removed, in one Apply. After "finish" (a background analyzer failing on
+// the last word) the old revision is started again first, under the
+// unchanged traffic, and only then receives the traffic back; the executor
+// waits for its capacity before the switch.
+package bluegreen
