@@ -94,8 +94,12 @@ func TestPlanSequence(t *testing.T) {
 	apply := func(name string, s strategy.State) planStep {
 		return planStep{name: name, kind: strategy.StepApply, state: s}
 	}
-	wait := func(name string, d time.Duration) planStep { return planStep{name: name, kind: strategy.StepWaitReady, d: d} }
-	pause := func(name string, d time.Duration) planStep { return planStep{name: name, kind: strategy.StepPause, d: d} }
+	wait := func(name string, d time.Duration) planStep {
+		return planStep{name: name, kind: strategy.StepWaitReady, d: d}
+	}
+	pause := func(name string, d time.Duration) planStep {
+		return planStep{name: name, kind: strategy.StepPause, d: d}
+	}
 	analyze := func(name string) planStep { return planStep{name: name, kind: strategy.StepAnalyze} }
 	tests := []struct {
 		name string
