@@ -456,3 +456,32 @@ func TestDynamicStableScaleRollback(t *testing.T) {
 		checkHistory(t, cfg, tgt, stableOf(cfg))
 	})
 }
+
+// A background Fail ends the release on the stable State whichever step it
+// lands in: a move of instances, a wait for readiness, an analysis or a
+// pause.
+func TestBackgroundFailAtAnyMoment(t *testing.T) {
+	for _, after := range []time.Duration{time.Second, 15 * time.Second, 45 * time.Second, 70 * time.Second, 100 * time.Second, 150 * time.Second} {
+		t.Run(after.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				bg := &strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{{After: after, Outcome: strategy.Fail}}}
+				slow := &strategytest.Analyzer{Label: "slow", Answers: []strategytest.Answer{{After: 20 * time.Second, Outcome: strategy.Pass}}}
+				cfg := canary.Config{Replicas: 7, MaxSurge: new(strategy.Int(1)), MaxUnavailable: new(strategy.Int(1)),
+					Steps:      []canary.Step{canary.SetWeight(30), canary.Analysis(slow), canary.SetWeight(60), canary.Pause(time.Hour)},
+					Background: canary.BackgroundAnalysis{Analyzers: []strategy.Analyzer{bg}}}
+				tgt := newTarget(cfg)
+				start := time.Now()
+				res, err := strategy.Run(t.Context(), release(cfg, tgt, nil))
+				if !errors.Is(err, strategy.ErrAnalysisFailed) || res.Phase != strategy.PhaseRolledBack {
+					t.Fatalf("got %s, %v; want rolled back", res.Phase, err)
+				}
+				// Background analysis starts once the canary is deployed
+				// and ready, which takes no time at weight 0.
+				if d := res.RollbackStarted.Sub(start); d != after {
+					t.Errorf("rollback started %v in; want at the failure, %v in", d, after)
+				}
+				checkHistory(t, cfg, tgt, stableOf(cfg))
+			})
+		})
+	}
+}
