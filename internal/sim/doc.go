@@ -1,0 +1,2 @@
+// Command sim is glidepath's detection benchmark placeholder.
+package main

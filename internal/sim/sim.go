@@ -1,0 +1,232 @@
+package main
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/glidepath/glidepath/analysis/judge"
+	"github.com/glidepath/glidepath/strategy"
+)
+
+// Model constants of the simulation.
+const (
+	baseErrorRate  = 0.005 // baseline failure probability per request
+	baselineFactor = 9     // baseline requests per canary request (10% canary weight)
+	latencyMedian  = 100.0 // baseline median latency, ms
+	latencySigma   = 0.5   // log-normal shape of latency
+	successMin     = 0.99  // threshold judges: success rate >= 99% per minute
+	latencyLimitX  = 1.1   // threshold judges: p99 <= 1.1 x the baseline's true p99
+	mwWindow       = 10    // fixed-window Mann–Whitney judgement every 10 minutes
+)
+
+// scenario is one kind of release.
+type scenario struct {
+	name    string
+	ratio   float64 // canary failure probability / baseline's (error scenarios)
+	latency float64 // canary latency multiplier; 0 for error scenarios
+}
+
+func (s scenario) isAA() bool {
+	return (s.latency == 0 && s.ratio == 1) || s.latency == 1
+}
+
+var scenarios = []scenario{
+	{name: "errors A/A", ratio: 1},
+	{name: "errors 2x", ratio: 2},
+	{name: "errors 4x", ratio: 4},
+	{name: "latency A/A", latency: 1},
+	{name: "latency +20%", latency: 1.2},
+}
+
+var traffics = []float64{1, 10, 100} // canary requests per second
+
+// judges compared, in table order.
+var judgeNames = []string{"flagger threshold=1", "flagger threshold=5", "argo failureLimit=2", "mann-whitney 10m window", "sequential"}
+
+const (
+	jFlagger1 = iota
+	jFlagger5
+	jArgo
+	jMW
+	jSeq
+)
+
+// minute is what one simulated minute produced.
+type minute struct {
+	nc, nb         float64 // requests
+	fc, fb         float64 // failed requests
+	p99c           float64 // canary p99 latency of the minute
+	medC, medB     float64 // median latency of the minute
+	successRateCan float64
+}
+
+// outcome of one judge on one run: the minute it rolled back, or 0.
+type outcome struct{ rolledBack int }
+
+// simulate draws one release of length minutes and returns every judge's
+// outcome on the same traffic.
+func simulate(rng *rand.Rand, sc scenario, rps float64, minutes int) [len5]outcome {
+	nc := rps * 60
+	nb := nc * baselineFactor
+	ms := make([]minute, minutes)
+	for i := range ms {
+		m := minute{nc: nc, nb: nb}
+		if sc.latency == 0 {
+			m.fc = binomial(rng, int(nc), baseErrorRate*sc.ratio)
+			m.fb = binomial(rng, int(nb), baseErrorRate)
+		} else {
+			mu := math.Log(latencyMedian)
+			m.p99c = math.Exp(mu+math.Log(sc.latency)+latencySigma*normalQuantile(orderStat(rng, int(nc), 0.99))) //nolint
+			m.medC = math.Exp(mu + math.Log(sc.latency) + latencySigma*normalQuantile(orderStat(rng, int(nc), 0.5)))
+			m.medB = math.Exp(mu + latencySigma*normalQuantile(orderStat(rng, int(nb), 0.5)))
+		}
+		m.successRateCan = 1 - m.fc/m.nc
+		ms[i] = m
+	}
+	var out [len5]outcome
+	limit := latencyLimitX * latencyMedian * math.Exp(latencySigma*2.3263478740408408)
+	failedCheck := func(m minute) bool {
+		if sc.latency == 0 {
+			return m.successRateCan < successMin
+		}
+		return m.p99c > limit
+	}
+	// Threshold judges: count failed checks, one per minute.
+	for j, allowed := range map[int]int{jFlagger1: 1, jFlagger5: 5, jArgo: 3} {
+		failed := 0
+		for i, m := range ms {
+			if failedCheck(m) {
+				failed++
+			}
+			if failed >= allowed {
+				out[j].rolledBack = i + 1
+				break
+			}
+		}
+	}
+	// Fixed-window Mann–Whitney (Kayenta's classifier) over the per-minute
+	// series from the start, judged every mwWindow minutes.
+	cmp := judge.Comparison{}
+	metric := judge.Metric{Name: "m", Direction: judge.Increase}
+	for end := mwWindow; end <= minutes; end += mwWindow {
+		base := make([]float64, 0, end)
+		can := make([]float64, 0, end)
+		for _, m := range ms[:end] {
+			if sc.latency == 0 {
+				base = append(base, m.fb/m.nb)
+				can = append(can, m.fc/m.nc)
+			} else {
+				base = append(base, m.medB)
+				can = append(can, m.medC)
+			}
+		}
+		if r := cmp.Classify(metric, base, can); r.Class == judge.MetricHigh {
+			out[jMW].rolledBack = end
+			break
+		}
+	}
+	// Sequential judge, evaluated every minute (error scenarios only).
+	if sc.latency == 0 {
+		seq := judge.Sequential{}
+		test, err := seq.NewTest()
+		if err != nil {
+			panic(err)
+		}
+		for i, m := range ms {
+			d, err := test.Observe(judge.Counts{Trials: m.nb, Failures: m.fb}, judge.Counts{Trials: m.nc, Failures: m.fc})
+			if err != nil {
+				panic(err)
+			}
+			if d.Outcome == strategy.Fail {
+				out[jSeq].rolledBack = i + 1
+				break
+			}
+			if d.Outcome == strategy.Pass {
+				break // promoted
+			}
+		}
+	} else {
+		out[jSeq].rolledBack = -1 // not applicable
+	}
+	return out
+}
+
+const len5 = 5
+
+// binomial draws Binomial(n, p) for small p by skipping geometric gaps
+// between failures: O(np) work.
+func binomial(rng *rand.Rand, n int, p float64) float64 {
+	if p <= 0 || n <= 0 {
+		return 0
+	}
+	if p >= 1 {
+		return float64(n)
+	}
+	lq := math.Log1p(-p)
+	k, pos := 0, 0
+	for {
+		u := rng.Float64()
+		gap := int(math.Floor(math.Log(1-u)/lq)) + 1
+		pos += gap
+		if pos > n || gap <= 0 {
+			return float64(k)
+		}
+		k++
+	}
+}
+
+// orderStat draws the uniform order statistic that estimates the p
+// quantile of n observations: U(k) ~ Beta(k, n+1-k) with k = round((n-1)p)+1.
+func orderStat(rng *rand.Rand, n int, p float64) float64 {
+	k := math.Round(float64(n-1)*p) + 1
+	a := gamma(rng, k)
+	b := gamma(rng, float64(n)+1-k)
+	return a / (a + b)
+}
+
+// gamma draws Gamma(shape, 1) by Marsaglia and Tsang's method.
+func gamma(rng *rand.Rand, shape float64) float64 {
+	if shape < 1 {
+		return gamma(rng, shape+1) * math.Pow(rng.Float64(), 1/shape)
+	}
+	d := shape - 1.0/3
+	c := 1 / math.Sqrt(9*d)
+	for {
+		x := rng.NormFloat64()
+		v := 1 + c*x
+		if v <= 0 {
+			continue
+		}
+		v = v * v * v
+		u := rng.Float64()
+		if math.Log(u) < 0.5*x*x+d-d*v+d*math.Log(v) {
+			return d * v
+		}
+	}
+}
+
+func normalQuantile(p float64) float64 { return -math.Sqrt2 * math.Erfcinv(2*p) }
+
+// waldMinutes is the expected length, in minutes, of Wald's SPRT that
+// knows the baseline's failure probability p0 and tests it against the
+// canary's p1 = ratio*p0 on canary requests alone, with error rates alpha
+// and beta: E1[N] = ((1-β)log((1-β)/α) + β log(β/(1-α))) / KL(p1 || p0).
+func waldMinutes(ratio, rps, alpha, beta float64) float64 {
+	p0 := baseErrorRate
+	p1 := ratio * p0
+	kl := p1*math.Log(p1/p0) + (1-p1)*math.Log((1-p1)/(1-p0))
+	n := ((1-beta)*math.Log((1-beta)/alpha) + beta*math.Log(beta/(1-alpha))) / kl
+	return n / (rps * 60)
+}
+
+// percentile of sorted ints (nearest rank).
+func percentile(s []int, p float64) float64 {
+	if len(s) == 0 {
+		return math.NaN()
+	}
+	s = slices.Clone(s)
+	slices.Sort(s)
+	i := int(math.Ceil(p*float64(len(s)))) - 1
+	return float64(s[max(i, 0)])
+}
