@@ -252,7 +252,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 	p := &Provider{
 		name:    cfg.Name,
 		metrics: map[string]*flagMetrics{},
-		events:  make(chan openfeature.Event, cmp(cfg.EventBuffer, 16)),
+		events:  make(chan openfeature.Event, orDefault(cfg.EventBuffer, 16)),
 	}
 	if p.name == "" {
 		p.name = "glidepath"
@@ -267,7 +267,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 	return p, nil
 }
 
-func cmp(v, def int) int {
+func orDefault(v, def int) int {
 	if v <= 0 {
 		return def
 	}

@@ -321,3 +321,47 @@ func TestEvaluationDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%v allocations per evaluation", allocs)
 	}
 }
+
+// Evaluations, tracking and rollout changes may run concurrently; run
+// with -race.
+func TestConcurrentUse(t *testing.T) {
+	p := newProvider(t, checkout(0))
+	src, err := p.CountSource(flags.Metrics{Flag: "new-checkout", Failures: "error"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 2000 {
+				k := fmt.Sprintf("w%d-%d", w, i)
+				flat := openfeature.FlattenedContext{openfeature.TargetingKey: k}
+				if r := p.BooleanEvaluation(ctx, "new-checkout", false, flat); r.Error() != nil {
+					t.Error(r.Error())
+					return
+				}
+				p.Track(ctx, "error", user(k), openfeature.NewTrackingEventDetails(1))
+			}
+		})
+	}
+	wg.Go(func() {
+		for pct := range 101 {
+			if err := p.SetRollout("new-checkout", flags.Rollout{Control: "off", Treatment: "on", Percent: float64(pct)}); err != nil {
+				t.Error(err)
+				return
+			}
+			for len(p.EventChannel()) > 0 {
+				<-p.EventChannel()
+			}
+		}
+	})
+	wg.Wait()
+	base, canary, err := src.Counts(ctx, offOn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base.Trials+canary.Trials != 8000 || base.Failures+canary.Failures != 8000 {
+		t.Fatalf("counted %+v and %+v, want 8000 evaluations and events in all", base, canary)
+	}
+}
