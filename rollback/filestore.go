@@ -43,7 +43,16 @@ type FileStore struct {
 	opts FileOptions
 
 	mu    sync.Mutex
-	tails map[string]int64 // journal path -> offset just past its last verified record
+	tails map[string]tail // journal path -> its state after this store's last verified write
+}
+
+// tail is what a FileStore knows of a journal it verified or wrote: the
+// offset just past its last record, and the file's size and modification
+// time then. A file that changed since (another process appended, or
+// someone damaged it) is verified again before the next write.
+type tail struct {
+	end   int64
+	mtime time.Time
 }
 
 // FileOptions tune a [FileStore]. The zero value is the production setting.
@@ -76,7 +85,7 @@ func OpenFileStore(dir string, opts FileOptions) (*FileStore, error) {
 	if dir == "" {
 		return nil, strategy.Invalid("file store", "no directory")
 	}
-	s := &FileStore{dir: dir, opts: opts, tails: map[string]int64{}}
+	s := &FileStore{dir: dir, opts: opts, tails: map[string]tail{}}
 	if err := s.fault(FileMkdir, dir); err != nil {
 		return nil, fmt.Errorf("rollback: creating store directory: %w", err)
 	}
@@ -348,9 +357,12 @@ func (s *FileStore) Append(ctx context.Context, l Lease, journal string, rec str
 				return err
 			}
 		}
-		s.mu.Lock()
-		s.tails[path] = end + int64(len(frame))
-		s.mu.Unlock()
+		end += int64(len(frame))
+		if st, err := f.Stat(); err == nil && st.Size() == end {
+			s.mu.Lock()
+			s.tails[path] = tail{end: end, mtime: st.ModTime()}
+			s.mu.Unlock()
+		}
 		return nil
 	})
 }
@@ -363,10 +375,10 @@ func (s *FileStore) verifiedEnd(f *os.File, path string) (int64, error) {
 		return 0, err
 	}
 	s.mu.Lock()
-	end, known := s.tails[path]
+	t, known := s.tails[path]
 	s.mu.Unlock()
-	if known && end == st.Size() {
-		return end, nil
+	if known && t.end == st.Size() && t.mtime.Equal(st.ModTime()) {
+		return t.end, nil
 	}
 	data := make([]byte, st.Size())
 	if _, err := f.ReadAt(data, 0); err != nil && st.Size() > 0 {
