@@ -77,7 +77,7 @@ func simulate(rng *rand.Rand, sc scenario, rps float64, minutes int) [len5]outco
 			m.fb = binomial(rng, int(nb), baseErrorRate)
 		} else {
 			mu := math.Log(latencyMedian)
-			m.p99c = math.Exp(mu+math.Log(sc.latency)+latencySigma*normalQuantile(orderStat(rng, int(nc), 0.99))) //nolint
+			m.p99c = math.Exp(mu + math.Log(sc.latency) + latencySigma*normalQuantile(orderStat(rng, int(nc), 0.99)))
 			m.medC = math.Exp(mu + math.Log(sc.latency) + latencySigma*normalQuantile(orderStat(rng, int(nc), 0.5)))
 			m.medB = math.Exp(mu + latencySigma*normalQuantile(orderStat(rng, int(nb), 0.5)))
 		}
