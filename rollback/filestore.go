@@ -86,6 +86,9 @@ func OpenFileStore(dir string, opts FileOptions) (*FileStore, error) {
 		return nil, strategy.Invalid("file store", "no directory")
 	}
 	s := &FileStore{dir: dir, opts: opts, tails: map[string]tail{}}
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		return s, nil
+	}
 	if err := s.fault(FileMkdir, dir); err != nil {
 		return nil, fmt.Errorf("rollback: creating store directory: %w", err)
 	}

@@ -239,6 +239,11 @@ type managedJournal struct {
 
 func (j *managedJournal) Record(ctx context.Context, rec strategy.Record) error {
 	err := j.journal.Record(ctx, rec)
+	if errors.Is(err, ErrLeaseLost) {
+		if rerr := j.renew.err(); rerr != nil {
+			err = fmt.Errorf("%w (renewing the lease failed: %w)", err, rerr)
+		}
+	}
 	if err == nil && j.user != nil {
 		err = j.user.Record(ctx, rec)
 	}
@@ -258,6 +263,15 @@ type renewal struct {
 	stopc chan struct{}
 	done  chan struct{}
 	once  sync.Once
+
+	mu      sync.Mutex
+	lastErr error // of the last renewal; nil once one succeeds
+}
+
+func (r *renewal) err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastErr
 }
 
 func (m *Manager) startRenewal(ctx context.Context, l Lease) *renewal {
@@ -276,9 +290,13 @@ func (m *Manager) startRenewal(ctx context.Context, l Lease) *renewal {
 				// A failed renewal is retried at the next tick; if the
 				// lease is lost, the next journal write fails and the
 				// release stops before applying anything else.
-				if nl, err := m.Store.Renew(ctx, l, ttl); err == nil {
+				nl, err := m.Store.Renew(ctx, l, ttl)
+				if err == nil {
 					l = nl
 				}
+				r.mu.Lock()
+				r.lastErr = err
+				r.mu.Unlock()
 			}
 		}
 	}()
@@ -318,6 +336,14 @@ func (m *Manager) settle(ctx context.Context, target string, lease Lease, abando
 		e.Reason = "abandoned: " + abandon
 		if e.Finished.IsZero() || e.Finished.Before(time.Now()) {
 			e.Finished = time.Now()
+		}
+	}
+	if !p.Finished || abandon != "" {
+		// Complete the journal: it ended (or is given up) without saying so.
+		end := strategy.Record{Kind: strategy.RecordFinished, Release: e.Release, At: time.Now(),
+			Step: p.Checkpoint.Step, Phase: e.Outcome, Reason: e.Reason}
+		if err := m.Store.Append(ctx, lease, a.Journal, end); err != nil && abandon == "" {
+			return Entry{}, err
 		}
 	}
 	keep := m.keep()
