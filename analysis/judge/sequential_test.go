@@ -207,7 +207,7 @@ func constant(p float64) func(float64) float64 { return func(float64) float64 { 
 func TestSequentialAnalyze(t *testing.T) {
 	cases := []struct {
 		name     string
-		src      fakeCounts
+		src      *fakeCounts
 		s        Sequential
 		bg       bool
 		want     strategy.Outcome
@@ -215,24 +215,24 @@ func TestSequentialAnalyze(t *testing.T) {
 		at       time.Duration
 		contains string
 	}{
-		{name: "regression fails", src: fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.02)}, want: strategy.Fail, at: time.Minute,
+		{name: "regression fails", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.02)}, want: strategy.Fail, at: time.Minute,
 			contains: "exceeds 1x"},
-		{name: "healthy passes", src: fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.005)}, want: strategy.Pass, at: time.Minute},
-		{name: "no failures is inconclusive", src: fakeCounts{perMin: 600, pb: constant(0), pc: constant(0)}, s: Sequential{MaxDuration: 10 * time.Minute},
+		{name: "healthy passes", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.005)}, want: strategy.Pass, at: time.Minute},
+		{name: "no failures is inconclusive", src: &fakeCounts{perMin: 600, pb: constant(0), pc: constant(0)}, s: Sequential{MaxDuration: 10 * time.Minute},
 			want: strategy.Inconclusive, at: 10 * time.Minute, contains: "no decision after 10m0s"},
-		{name: "errors within limit", src: fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.02), errs: 2}, want: strategy.Fail, at: 3 * time.Minute},
-		{name: "too many errors", src: fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.02), errs: 5}, wantErr: true, at: 4 * time.Minute},
+		{name: "errors within limit", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.02), errs: 2}, want: strategy.Fail, at: 3 * time.Minute},
+		{name: "too many errors", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.02), errs: 5}, wantErr: true, at: 4 * time.Minute},
 		// Readings at minutes 0..3 see 0, 1, 2, 0 minutes of traffic: the
 		// drop at minute 3 is a reset, so the first interval judged after
 		// it is minute 3 to 4. Too little traffic to decide before.
-		{name: "counter reset", src: fakeCounts{perMin: 60, pb: constant(0.005), pc: func(raw float64) float64 {
+		{name: "counter reset", src: &fakeCounts{perMin: 60, pb: constant(0.005), pc: func(raw float64) float64 {
 			if raw >= 3 {
 				return 0.5
 			}
 			return 0.005
 		}, reset: true},
 			want: strategy.Fail, at: 4 * time.Minute},
-		{name: "background keeps watching after a pass", bg: true, src: fakeCounts{perMin: 6000, pb: constant(0.005), pc: func(m float64) float64 {
+		{name: "background keeps watching after a pass", bg: true, src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: func(m float64) float64 {
 			if m > 20 {
 				return 0.005 * (1 + 3*(m-20)/m) // the canary degrades from minute 20
 			}
@@ -242,7 +242,7 @@ func TestSequentialAnalyze(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				src := &tc.src
+				src := tc.src
 				src.start = time.Now()
 				s := tc.s
 				s.Source = src

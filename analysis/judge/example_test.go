@@ -1,0 +1,99 @@
+package judge_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/glidepath/glidepath/analysis/judge"
+	"github.com/glidepath/glidepath/strategy"
+)
+
+// R's help-page example for wilcox.test: W = 35, p-value = 0.1272 for the
+// one-sided alternative "greater".
+func ExampleRankSum() {
+	x := []float64{0.80, 0.83, 1.89, 1.04, 1.45, 1.38, 1.91, 1.64, 0.73, 1.46}
+	y := []float64{1.15, 0.88, 0.90, 0.74, 1.21}
+	r, err := judge.RankSum(x, y, judge.Greater, 0.95)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("W = %g, p-value = %.4f, exact = %v\n", r.W, r.PValue, r.Exact)
+	fmt.Printf("shift %.3f, 95%% interval [%.2f, %v)\n", r.Estimate, r.Lower, r.Upper)
+	// Output:
+	// W = 35, p-value = 0.1272, exact = true
+	// shift 0.305, 95% interval [-0.08, +Inf)
+}
+
+func ExampleComparison() {
+	// Per-minute p50 latency (ms) and error counts of each revision.
+	data := map[string][2][]float64{
+		"latency": {{101, 99, 103, 98, 100, 102, 97, 101}, {131, 128, 135, 127, 133, 129, 130, 134}},
+		"errors":  {{0, 1, 0, 0, 2, 0, 1, 0}, {1, 0, 0, 1, 0, 0, 2, 0}},
+	}
+	src := judge.SampleFunc(func(_ context.Context, _ strategy.Input, metric string) ([]float64, []float64, error) {
+		d := data[metric]
+		return d[0], d[1], nil
+	})
+	aca := &judge.Comparison{
+		Source: src,
+		Metrics: []judge.Metric{
+			{Name: "latency", Direction: judge.Increase, AllowedIncrease: 1.1},
+			{Name: "errors", Direction: judge.Increase, NaN: judge.ReplaceNaN},
+		},
+	}
+	v, err := aca.Analyze(context.Background(), strategy.Input{})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(v.Outcome, "-", v.Reason)
+	for _, m := range v.Measurements[1:] {
+		fmt.Println(m.Name, m.Condition)
+	}
+	// Output:
+	// Fail - score 50.0 below marginal 75: latency High
+	// latency class=High
+	// errors class=Pass
+}
+
+func ExampleRateTest() {
+	test, err := (&judge.Sequential{}).NewTest() // Alpha 0.01, Regression 2
+	if err != nil {
+		panic(err)
+	}
+	// Each minute: the baseline serves 5,400 requests with 0.5% failing,
+	// the canary 600 with 1% failing.
+	for minute := 1; ; minute++ {
+		d, err := test.Observe(judge.Counts{Trials: 5400, Failures: 27}, judge.Counts{Trials: 600, Failures: 6})
+		if err != nil {
+			panic(err)
+		}
+		if d.Decided() {
+			fmt.Printf("minute %d: %s, failure rate %.1fx the baseline's\n", minute, d.Outcome, d.Ratio)
+			break
+		}
+	}
+	// Output:
+	// minute 6: Fail, failure rate 2.0x the baseline's
+}
+
+func ExampleSequential() {
+	// Cumulative counters that grow with each reading: the canary fails
+	// 3% of its requests, the baseline 0.5%.
+	var reads float64
+	src := judge.CountFunc(func(context.Context, strategy.Input) (judge.Counts, judge.Counts, error) {
+		n := reads
+		reads++
+		return judge.Counts{Trials: 9000 * n, Failures: 45 * n}, judge.Counts{Trials: 1000 * n, Failures: 30 * n}, nil
+	})
+	seq := &judge.Sequential{Source: src, Interval: time.Millisecond}
+	v, err := seq.Analyze(context.Background(), strategy.Input{})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(v.Outcome)
+	fmt.Println(v.Measurements[2].Name, v.Measurements[2].Value)
+	// Output:
+	// Fail
+	// rate ratio 6
+}
