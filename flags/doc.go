@@ -57,7 +57,27 @@
 // bucketing, nothing is stored per user) and counted per variant.
 // [Provider.CountSource] turns the counts of a trial event (or
 // evaluations) and a failure event into a judge.CountSource, so a canary
-// judge can compare treatment with control while the rollout runs.
+// judge can compare treatment with control while the rollout runs:
+//
+//	src, err := provider.CountSource(flags.Metrics{Flag: "new-checkout", Trials: "request", Failures: "error"})
+//	...
+//	res, err := strategy.Run(ctx, strategy.Release{
+//		Target: flags.NewTarget(provider, "new-checkout"),
+//		Stable: "off", Canary: "on",
+//		Strategy: canary.Config{
+//			StepWeights: []int{10, 25, 50},
+//			Interval:    5 * time.Minute,
+//			Analyzers:   []strategy.Analyzer{&judge.Sequential{Source: src}},
+//		},
+//	})
+//
+// while the application reports outcomes where they happen:
+//
+//	client.Track(ctx, "request", evalCtx, openfeature.NewTrackingEventDetails(1))
+//	client.Track(ctx, "error", evalCtx, openfeature.NewTrackingEventDetails(1))
+//
+// Compare at weights below 100%: at 100% no control is left to compare
+// with.
 //
 // # Release freezes
 //

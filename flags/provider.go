@@ -181,8 +181,11 @@ type flagState struct {
 }
 
 // flagMetrics holds a flag's evaluation counters; it survives changes to
-// the flag's definition and rollout.
+// the flag's definition and rollout. Evaluations are counted only once a
+// CountSource asked for them (on), so that evaluations of flags nobody
+// measures write no shared memory.
 type flagMetrics struct {
+	on    atomic.Bool
 	mu    sync.Mutex
 	evals map[string]*atomic.Int64
 }
@@ -475,7 +478,7 @@ func evaluate[T any](p *Provider, flagKey string, def T, flat openfeature.Flatte
 			Variant:         v.name,
 		}}
 	}
-	if d.ResolutionError == (openfeature.ResolutionError{}) {
+	if s.metrics.on.Load() && d.ResolutionError == (openfeature.ResolutionError{}) {
 		v.evals.Add(1)
 	}
 	return openfeature.GenericResolutionDetail[T]{Value: val, ProviderResolutionDetail: d}

@@ -105,8 +105,8 @@ func (m Metrics) Validate() error {
 // tracking events (and evaluations), and reports them to a canary judge:
 // it implements judge.CountSource. The baseline is the variant named by
 // the release's stable revision, the canary the one named by its canary
-// revision. Counts are cumulative from the CountSource's creation (for
-// event counts) or the flag's definition (for evaluation counts).
+// revision. Counts are cumulative from the creation of the first
+// CountSource that asked for them.
 type CountSource struct {
 	p        *Provider
 	m        Metrics
@@ -129,6 +129,10 @@ func (p *Provider) CountSource(m Metrics) (*CountSource, error) {
 	c := &CountSource{p: p, m: m, failures: p.sinkFor(m.Flag, m.Failures)}
 	if m.Trials != "" {
 		c.trials = p.sinkFor(m.Flag, m.Trials)
+	} else {
+		p.mu.Lock()
+		p.metrics[m.Flag].on.Store(true)
+		p.mu.Unlock()
 	}
 	return c, nil
 }
