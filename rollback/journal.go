@@ -46,6 +46,9 @@ type Progress struct {
 	Phase strategy.Phase
 	// Reason is the last phase's reason.
 	Reason string
+	// Cause is the reason the release first started rolling back (a
+	// resumed rollback records a reason of its own later).
+	Cause string
 	// Finished says the last run of the release recorded its end.
 	Finished bool
 	// Starts counts the started records: 1 + the number of resumes.
@@ -125,6 +128,7 @@ func Replay(recs []strategy.Record) Progress {
 				cp.RollBack = true
 				if p.RollbackStarted.IsZero() {
 					p.RollbackStarted = r.At
+					p.Cause = r.Reason
 					p.FailedAt = r.At
 					if lastVerdict != nil && lastVerdict.Outcome == strategy.Fail && !lastVerdict.At.IsZero() {
 						p.FailedAt = lastVerdict.At
@@ -185,6 +189,9 @@ func (p Progress) entry(target string, a *Active) Entry {
 		Outcome: p.Phase, Reason: p.Reason, Started: p.Started, Finished: p.Updated,
 		FailedAt: p.FailedAt, RollbackStarted: p.RollbackStarted, RollbackFinished: p.RollbackFinished,
 		Verdicts: p.deciding(), Resumed: max(p.Starts-1, 0), Final: p.Checkpoint.State,
+	}
+	if p.Cause != "" && p.Phase != strategy.PhasePromoted {
+		e.Reason = p.Cause
 	}
 	if a != nil {
 		e.Journal, e.Undo = a.Journal, a.Undo
