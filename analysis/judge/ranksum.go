@@ -353,28 +353,34 @@ type wilcoxDist struct {
 // c(k; i, j) = c(k-j; i-1, j) + c(k; i, j-1): the largest of the i+j
 // observations is either an x, which exceeds all j ys, or a y.
 func newWilcoxDist(m, n int) wilcoxDist {
-	prev := make([][]float64, n+1)
-	for j := range prev {
-		prev[j] = []float64{1} // no xs: W = 0 in one way
+	// prev[j] and cur[j] hold c(.; i-1, j) and c(.; i, j) in rows of a
+	// flat buffer; row j uses its first i*j+1 entries.
+	width := m*n + 1
+	prev := make([]float64, (n+1)*width)
+	cur := make([]float64, (n+1)*width)
+	for j := 0; j <= n; j++ {
+		prev[j*width] = 1 // no xs: W = 0 in one way
 	}
-	cur := make([][]float64, n+1)
 	for i := 1; i <= m; i++ {
-		cur[0] = []float64{1} // no ys: W = 0 in one way
+		cur[0] = 1 // no ys: W = 0 in one way
 		for j := 1; j <= n; j++ {
-			c := make([]float64, i*j+1)
-			for k := range c {
-				if k-j >= 0 && k-j < len(prev[j]) {
-					c[k] += prev[j][k-j]
+			row := cur[j*width : j*width+i*j+1]
+			left := cur[(j-1)*width : (j-1)*width+i*(j-1)+1] // c(.; i, j-1)
+			down := prev[j*width : j*width+(i-1)*j+1]        // c(.; i-1, j)
+			for k := range row {
+				var c float64
+				if k-j >= 0 && k-j < len(down) {
+					c = down[k-j]
 				}
-				if k < len(cur[j-1]) {
-					c[k] += cur[j-1][k]
+				if k < len(left) {
+					c += left[k]
 				}
+				row[k] = c
 			}
-			cur[j] = c
 		}
 		prev, cur = cur, prev
 	}
-	d := wilcoxDist{m: m, n: n, count: prev[n]}
+	d := wilcoxDist{m: m, n: n, count: prev[n*width : n*width+m*n+1]}
 	for _, c := range d.count {
 		d.total += c
 	}
