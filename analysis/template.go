@@ -1,6 +1,8 @@
 package analysis
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -272,13 +274,27 @@ func (r *redactor) redactErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	out := &redactedError{msg: r.apply(err.Error())}
+	msg := r.apply(err.Error())
+	if msg == err.Error() {
+		return err // nothing to hide
+	}
+	out := &redactedError{msg: msg}
+	for _, s := range []error{context.Canceled, context.DeadlineExceeded, strategy.ErrInvalidConfig} {
+		if errors.Is(err, s) {
+			out.kinds = append(out.kinds, s)
+		}
+	}
 	if strategy.IsPermanent(err) {
 		return strategy.Permanent(out)
 	}
 	return out
 }
 
-type redactedError struct{ msg string }
+// redactedError keeps only the sentinels of the error it replaces.
+type redactedError struct {
+	msg   string
+	kinds []error
+}
 
-func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Error() string   { return e.msg }
+func (e *redactedError) Unwrap() []error { return e.kinds }
