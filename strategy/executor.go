@@ -117,37 +117,9 @@ func (r *Rollout) record(ctx context.Context, rec Record) error {
 }
 
 func (r *Rollout) drive(ctx context.Context, rs *runState) error {
-	rec := Record{Kind: RecordStarted, Step: 0, Strategy: r.plan.Strategy, Stable: r.rel.Stable, Canary: r.rel.Canary}
-	if r.opts.Journal != nil {
-		rec.Fingerprint = r.plan.Fingerprint()
+	if err := r.begin(ctx); err != nil {
+		return err
 	}
-	if err := r.record(ctx, rec); err != nil {
-		r.setPhase(PhaseStopped, "", "the journal could not record the start; nothing was applied")
-		return &StepError{Step: -1, Kind: ErrJournal, Err: err}
-	}
-	r.emit(ReleaseStarted{EventMeta: r.meta(), Strategy: r.plan.Strategy, Stable: r.rel.Stable, Canary: r.rel.Canary,
-		Steps: len(r.plan.Steps), Resumed: r.rel.Resume != nil})
-	r.setPhase(PhaseProgressing, "", "")
-
-	var obs Observation
-	err := r.retry(ctx, func(c context.Context) error {
-		var e error
-		obs, e = r.rel.Target.Observe(c)
-		return e
-	}, nil)
-	if err != nil {
-		if ctx.Err() != nil && r.opts.OnCancel == LeaveAsRecorded {
-			r.setPhase(PhaseStopped, "", "cancelled before anything was applied")
-			return &StepError{Step: -1, Kind: ErrStopped, Err: context.Cause(ctx)}
-		}
-		r.setPhase(PhaseStopped, "", "the target could not be observed; nothing was applied")
-		return &StepError{Step: -1, Kind: ErrTarget, Err: err}
-	}
-	r.mu.Lock()
-	r.current = obs.State
-	r.status.State = obs.State
-	r.mu.Unlock()
-
 	i := 0
 	if cp := r.rel.Resume; cp != nil {
 		i = cp.Step
@@ -192,6 +164,44 @@ func (r *Rollout) drive(ctx context.Context, rs *runState) error {
 	r.setStep(len(r.plan.Steps))
 	r.setPhase(PhasePromoted, "", "every step completed")
 	_ = r.record(ctx, Record{Kind: RecordPhase, Step: len(r.plan.Steps), Phase: PhasePromoted})
+	return nil
+}
+
+// begin records and announces the start, and observes the target. It is
+// kept out of drive so that drive's stack frame, live for the whole
+// release, stays small.
+func (r *Rollout) begin(ctx context.Context) error {
+	rec := Record{Kind: RecordStarted, Step: 0, Strategy: r.plan.Strategy, Stable: r.rel.Stable, Canary: r.rel.Canary}
+	if r.opts.Journal != nil {
+		rec.Fingerprint = r.plan.Fingerprint()
+	}
+	if err := r.record(ctx, rec); err != nil {
+		r.setPhase(PhaseStopped, "", "the journal could not record the start; nothing was applied")
+		return &StepError{Step: -1, Kind: ErrJournal, Err: err}
+	}
+	r.emit(ReleaseStarted{EventMeta: r.meta(), Strategy: r.plan.Strategy, Stable: r.rel.Stable, Canary: r.rel.Canary,
+		Steps: len(r.plan.Steps), Resumed: r.rel.Resume != nil})
+	r.setPhase(PhaseProgressing, "", "")
+
+	var obs Observation
+	err := r.retry(ctx, func(c context.Context) error {
+		var e error
+		obs, e = r.rel.Target.Observe(c)
+		return e
+	}, nil)
+	if err != nil {
+		if ctx.Err() != nil && r.opts.OnCancel == LeaveAsRecorded {
+			r.setPhase(PhaseStopped, "", "cancelled before anything was applied")
+			return &StepError{Step: -1, Kind: ErrStopped, Err: context.Cause(ctx)}
+		}
+		r.setPhase(PhaseStopped, "", "the target could not be observed; nothing was applied")
+		return &StepError{Step: -1, Kind: ErrTarget, Err: err}
+	}
+	r.mu.Lock()
+	r.current = obs.State
+	r.status.State = obs.State
+	r.mu.Unlock()
+
 	return nil
 }
 
@@ -425,7 +435,6 @@ func classify(ctx context.Context, err error) stepOut {
 
 // runStep runs step i under a context that control calls can interrupt.
 func (r *Rollout) runStep(ctx context.Context, rs *runState, i int) stepOut {
-	step := r.plan.Steps[i]
 	sctx, cancel := context.WithCancelCause(ctx)
 	r.mu.Lock()
 	r.stepCancel = cancel
@@ -444,25 +453,41 @@ func (r *Rollout) runStep(ctx context.Context, rs *runState, i int) stepOut {
 	}
 	r.mu.Unlock()
 
+	started := r.stepStarted(i)
+	out, verdicts := r.execStep(ctx, sctx, i)
+	r.stepDone(i, started, out, verdicts)
+	return out
+}
+
+func (r *Rollout) stepStarted(i int) time.Time {
 	started := time.Now()
-	r.emit(StepStarted{EventMeta: r.meta(), Step: step})
-	var out stepOut
-	var verdicts []Verdict
+	r.emit(StepStarted{EventMeta: r.meta(), Step: r.plan.Steps[i]})
+	return started
+}
+
+// execStep does the work of step i.
+func (r *Rollout) execStep(ctx, sctx context.Context, i int) (stepOut, []Verdict) {
+	step := &r.plan.Steps[i]
 	switch step.Kind {
 	case StepApply:
-		out = r.stepErr(ctx, sctx, r.transition(sctx, step.State, false, i))
+		return r.stepErr(ctx, sctx, r.transition(sctx, step.State, false, i)), nil
 	case StepWaitReady:
 		timeout := step.Timeout
 		if timeout == 0 {
 			timeout = r.opts.ProgressDeadline
 		}
-		cur := r.currentState()
-		out = r.stepErr(ctx, sctx, r.waitFor(sctx, cur, nil, timeout))
+		return r.stepErr(ctx, sctx, r.waitFor(sctx, r.currentState(), nil, timeout)), nil
 	case StepPause:
-		out = r.pauseStep(ctx, sctx, step.Duration)
+		return r.pauseStep(ctx, sctx, step.Duration), nil
 	case StepAnalyze:
-		out, verdicts = r.analyze(ctx, sctx, i, step.Analyzers)
+		return r.analyze(ctx, sctx, i, step.Analyzers)
 	}
+	return stepOut{kind: outTarget, err: fmt.Errorf("unknown step kind %q", step.Kind)}, nil
+}
+
+// stepDone records the result of step i and announces it.
+func (r *Rollout) stepDone(i int, started time.Time, out stepOut, verdicts []Verdict) {
+	step := &r.plan.Steps[i]
 	finished := time.Now()
 	sr := StepResult{Index: i, Kind: step.Kind, Name: step.Name, State: step.State, Started: started, Finished: finished, Verdicts: verdicts}
 	if out.err != nil {
@@ -477,8 +502,7 @@ func (r *Rollout) runStep(ctx context.Context, rs *runState, i int) stepOut {
 	if sr.Error != "" {
 		evErr = errors.New(sr.Error)
 	}
-	r.emit(StepFinished{EventMeta: r.meta(), Step: step, Duration: finished.Sub(started), Err: evErr})
-	return out
+	r.emit(StepFinished{EventMeta: r.meta(), Step: *step, Duration: finished.Sub(started), Err: evErr})
 }
 
 func hasNonPass(evs []bgResult) bool {
