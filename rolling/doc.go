@@ -1,0 +1,59 @@
+// Package rolling plans rolling updates: N instances of the stable
+// revision are replaced by the new revision in batches bounded by a maximum
+// surge and a maximum number of unavailable instances, as a Kubernetes
+// Deployment's RollingUpdate strategy does, with what a Deployment cannot
+// do on top: analysis after every batch, automatic rollback by the same
+// rules in reverse, and a partition that stops part-way for approval.
+//
+// A [Config] is validated with [Config.Validate] and turned into a
+// [strategy.Plan] by [Config.Plan]; *Config implements [strategy.Strategy].
+// The package has no I/O, goroutines or clock: the executor in package
+// strategy runs the plan.
+//
+// # Batches
+//
+// Surge and unavailable are resolved against N as Kubernetes resolves
+// maxSurge and maxUnavailable ([strategy.SurgeAndUnavailable]: a
+// percentage of surge rounds up, one of unavailable rounds down, and when
+// both come to zero one instance may be unavailable). The plan then
+// reproduces the Deployment controller's sequence:
+//
+//   - scale the new revision up until old + new reaches N + surge (and no
+//     further than N new instances);
+//   - scale the old revision down as far as keeps at least N - unavailable
+//     instances available, where new instances that have not been waited
+//     for do not count as available;
+//   - repeat both while either can still move, then wait until the new
+//     instances are ready, hold them for MinReady (minReadySeconds) and run
+//     the analyzers;
+//
+// until all N instances run the new revision.
+//
+// Each State is {Stable: old, Canary: new, Weight: w, Replicas: {old, new}}.
+// Weight is the new revision's share of the ready instances, in percent: it
+// changes only after the wait that made the instances ready, the way a
+// Service spreads requests over ready endpoints, so a traffic-splitting
+// target follows the instances and traffic never reaches an instance that
+// is still starting. A revision with at least one ready instance gets at
+// least 1%. The final State is {Stable: new, Replicas: {Stable: N}}.
+//
+// # Rolling back
+//
+// The plan's Rollback hook rolls back by the same rules in reverse: the old
+// revision is scaled up within the surge, the new one scaled down within the
+// unavailable budget, batch by batch, never a big-bang switch. A
+// rollback is a list of States with no wait steps, so the hook makes the
+// executor wait for the old revision's new instances the only way it can:
+// each batch moves some traffic back to the old revision, and the executor
+// does not move traffic onto capacity that is not ready. Instances of the
+// new revision that receive no traffic (Weight 0) are not counted as
+// available on the way back.
+//
+// # Deadlines
+//
+// ProgressDeadline bounds every wait for a batch, so the clock restarts
+// whenever a batch has made progress: this is what Kubernetes'
+// progressDeadlineSeconds means (the time a Deployment may go without
+// progress). Missing it rolls the release back, or pauses it when the
+// release's Options.PauseOnDeadline is set.
+package rolling

@@ -1,0 +1,379 @@
+package rolling
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/glidepath/glidepath/strategy"
+)
+
+// Name is the Plan.Strategy of every plan this package builds.
+const Name = "rolling"
+
+// DefaultMaxSurge and DefaultMaxUnavailable apply when both MaxSurge and
+// MaxUnavailable are left zero: Kubernetes' defaults for a Deployment's
+// RollingUpdate strategy (25% each).
+var (
+	DefaultMaxSurge       = strategy.Percent(25)
+	DefaultMaxUnavailable = strategy.Percent(25)
+)
+
+// Config describes a rolling update. The zero value is valid: a target
+// without instances, switched in one batch.
+type Config struct {
+	// Replicas is N, the number of instances of the stable revision to
+	// replace. 0 means the target has no instances (a feature flag, a
+	// traffic splitter in front of fixed upstreams): the plan is a single
+	// batch that starts the new revision, waits until it is up and moves
+	// all traffic to it.
+	Replicas int
+	// MaxSurge is how many instances may run above N during the update,
+	// as a count or a percentage of N rounded up (Kubernetes' maxSurge).
+	// MaxUnavailable is how many of the N may be unavailable, as a count
+	// or a percentage of N rounded down (maxUnavailable). When both are
+	// the zero value, [DefaultMaxSurge] and [DefaultMaxUnavailable] (25%
+	// each) apply; Kubernetes rejects an explicit zero for both, and so
+	// does Validate for "0%" and "0%". When both resolve to 0 for a
+	// given N, one instance may be unavailable, so the update can move.
+	MaxSurge, MaxUnavailable strategy.IntOrPercent
+	// MinReady is how long new instances must stay ready before the next
+	// batch counts them as available (Kubernetes' minReadySeconds). 0:
+	// available as soon as ready.
+	MinReady time.Duration
+	// ProgressDeadline bounds the wait for each batch to become ready (the
+	// clock restarts with each batch, as Kubernetes' progressDeadlineSeconds
+	// does). 0 uses the release's Options.ProgressDeadline. Missing it rolls
+	// back (or pauses, per Options.PauseOnDeadline).
+	ProgressDeadline time.Duration
+	// Partition, when positive, stops the update once that many instances
+	// run the new revision and waits for Rollout.Promote before updating
+	// the rest. Must be less than Replicas. 0: no partition.
+	Partition int
+	// Analysis runs after every batch, once the batch is ready and has
+	// been held for MinReady. A Fail rolls back batch by batch. None: no
+	// analysis.
+	Analysis []strategy.Analyzer
+}
+
+var _ strategy.Strategy = (*Config)(nil)
+
+// Validate reports every problem with c at once, in an error matching
+// strategy.ErrInvalidConfig, or returns nil.
+func (c *Config) Validate() error {
+	var p []string
+	if c.Replicas < 0 {
+		p = append(p, fmt.Sprintf("Replicas is negative (%d)", c.Replicas))
+	}
+	surgeOK, unavailOK := true, true
+	if err := c.MaxSurge.Check(); err != nil {
+		p = append(p, "MaxSurge: "+err.Error())
+		surgeOK = false
+	}
+	if err := c.MaxUnavailable.Check(); err != nil {
+		p = append(p, "MaxUnavailable: "+err.Error())
+		unavailOK = false
+	}
+	if surgeOK && unavailOK && !c.defaultBounds() && isZero(c.MaxSurge) && isZero(c.MaxUnavailable) {
+		p = append(p, fmt.Sprintf("MaxSurge (%s) and MaxUnavailable (%s) are both zero: the update could never move", c.MaxSurge, c.MaxUnavailable))
+	}
+	if c.MinReady < 0 {
+		p = append(p, fmt.Sprintf("MinReady is negative (%v)", c.MinReady))
+	}
+	if c.ProgressDeadline < 0 {
+		p = append(p, fmt.Sprintf("ProgressDeadline is negative (%v)", c.ProgressDeadline))
+	}
+	if c.Partition < 0 {
+		p = append(p, fmt.Sprintf("Partition is negative (%d)", c.Partition))
+	}
+	if c.Partition > 0 && c.Partition >= c.Replicas {
+		p = append(p, fmt.Sprintf("Partition (%d) must be less than Replicas (%d)", c.Partition, c.Replicas))
+	}
+	for i, a := range c.Analysis {
+		if a == nil {
+			p = append(p, fmt.Sprintf("Analysis analyzer %d is nil", i))
+		}
+	}
+	return strategy.Invalid("rolling config", p...)
+}
+
+// isZero reports whether v is 0 or "0%".
+func isZero(v strategy.IntOrPercent) bool {
+	return v.Scaled(100, true) == 0
+}
+
+// defaultBounds reports whether both bounds were left unset.
+func (c *Config) defaultBounds() bool {
+	return c.MaxSurge == (strategy.IntOrPercent{}) && c.MaxUnavailable == (strategy.IntOrPercent{})
+}
+
+// Bounds resolves MaxSurge and MaxUnavailable against Replicas, defaults
+// included, as the plan uses them: surge is how many instances may run
+// above Replicas, unavailable how many of Replicas may be unavailable.
+// Call Validate first; malformed values resolve to 0.
+func (c *Config) Bounds() (surge, unavailable int) {
+	ms, mu := c.MaxSurge, c.MaxUnavailable
+	if c.defaultBounds() {
+		ms, mu = DefaultMaxSurge, DefaultMaxUnavailable
+	}
+	return strategy.SurgeAndUnavailable(ms, mu, max(c.Replicas, 0))
+}
+
+// Step names of the plans this package builds. Batch steps are named
+// "batch K: <what>", K counting from 1.
+const (
+	StepPartition = "partition"
+	StepFinish    = "finish"
+)
+
+// Plan builds the rolling update that replaces stable with canary. It
+// validates c first and returns its error unchanged. Plan is pure: the same
+// Config and revisions always give the same plan.
+func (c *Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
+	if err := c.Validate(); err != nil {
+		return strategy.Plan{}, err
+	}
+	n := c.Replicas
+	surge, unavail := c.Bounds()
+	live := strategy.State{Stable: stable, Replicas: strategy.Replicas{Stable: n}}
+	final := strategy.State{Stable: canary, Replicas: strategy.Replicas{Stable: n}}
+	plan := strategy.Plan{Strategy: Name, Stable: live, Final: final}
+
+	var steps []strategy.Step
+	batch := 0
+	if n == 0 {
+		// No instances: one batch that moves all traffic once the new
+		// revision is up (the executor waits for it before the switch).
+		steps = append(steps,
+			strategy.Apply(strategy.State{Stable: stable, Canary: canary, Weight: 100}).Named("batch 1: traffic"),
+			strategy.WaitReady(c.ProgressDeadline).Named("batch 1: ready"))
+		steps = c.afterBatch(steps, 1, true)
+		steps = append(steps, strategy.Apply(final).Named(StepFinish))
+		plan.Steps = steps
+		plan.Rollback = func(strategy.State) []strategy.State { return []strategy.State{live} }
+		return plan, nil
+	}
+
+	f := &fleet{stable: stable, canary: canary, n: n, maxTotal: n + surge, minAvail: n - unavail,
+		grow: &pool{}, shrink: &pool{want: n, ready: n}}
+	targets := []int{n}
+	if c.Partition > 0 {
+		targets = []int{c.Partition, n}
+	}
+	for ti, target := range targets {
+		for f.grow.want < target || f.shrink.want > n-target {
+			batch++
+			states, scaledUp := f.round(target, n-target)
+			for _, s := range states {
+				steps = append(steps, strategy.Apply(s.state).Named(fmt.Sprintf("batch %d: %s", batch, s.what)))
+			}
+			if scaledUp {
+				steps = append(steps, strategy.WaitReady(c.ProgressDeadline).Named(fmt.Sprintf("batch %d: ready", batch)))
+			}
+			f.grow.ready, f.shrink.ready = f.grow.want, f.shrink.want
+			if s, ok := f.reweight(); ok {
+				steps = append(steps, strategy.Apply(s).Named(fmt.Sprintf("batch %d: traffic", batch)))
+			}
+			steps = c.afterBatch(steps, batch, scaledUp)
+		}
+		if ti < len(targets)-1 {
+			steps = append(steps, strategy.Pause(0).Named(StepPartition))
+		}
+	}
+	steps = append(steps, strategy.Apply(final).Named(StepFinish))
+	plan.Steps = steps
+	plan.Rollback = c.rollback(stable, canary)
+	return plan, nil
+}
+
+// afterBatch appends the MinReady hold (when new instances came up) and
+// the analysis of batch k.
+func (c *Config) afterBatch(steps []strategy.Step, k int, scaledUp bool) []strategy.Step {
+	if scaledUp && c.MinReady > 0 {
+		steps = append(steps, strategy.Pause(c.MinReady).Named(fmt.Sprintf("batch %d: min ready", k)))
+	}
+	if len(c.Analysis) > 0 {
+		steps = append(steps, strategy.Analyze(c.Analysis...).Named(fmt.Sprintf("batch %d: analysis", k)))
+	}
+	return steps
+}
+
+// pool is one revision's instances as the planner models them: how many
+// are asked for, and how many of those count as available.
+type pool struct{ want, ready int }
+
+// fleet models the two revisions during an update (grow = canary, shrink =
+// stable) or a rollback (the other way round).
+type fleet struct {
+	stable, canary strategy.Revision
+	n              int
+	maxTotal       int // N + surge
+	minAvail       int // N - unavailable
+	grow, shrink   *pool
+	back           bool // rolling back: grow is the stable revision
+	weight         int  // canary's traffic share in the last State
+}
+
+type planned struct {
+	state strategy.State
+	what  string
+}
+
+// state renders the fleet as a State with the current weight, adjusted so
+// that a revision without instances gets no traffic.
+func (f *fleet) state() strategy.State {
+	s, c := f.shrink, f.grow
+	if f.back {
+		s, c = f.grow, f.shrink
+	}
+	switch {
+	case c.want == 0:
+		f.weight = 0
+	case s.want == 0:
+		f.weight = 100
+	}
+	return strategy.State{Stable: f.stable, Canary: f.canary, Weight: f.weight,
+		Replicas: strategy.Replicas{Stable: s.want, Canary: c.want}}
+}
+
+// round scales the growing revision up and the shrinking one down, as the
+// Deployment controller's successive syncs do, until neither can move
+// without instances becoming available. It returns the States in order
+// and whether anything was scaled up. growTo caps the growing revision and
+// shrinkTo floors the shrinking one.
+func (f *fleet) round(growTo, shrinkTo int) ([]planned, bool) {
+	var out []planned
+	scaledUp := false
+	emit := func(what string) {
+		if f.grow.want == 0 && f.shrink.want == 0 {
+			// Zero replicas means "no instances" to a target; fold this
+			// State into the scale-up that follows.
+			return
+		}
+		out = append(out, planned{f.state(), what})
+	}
+	for range 2*f.n + 4 { // each pass moves at least one instance or ends
+		moved := false
+		// Scale up: total stays within N + surge.
+		if up := min(f.maxTotal-(f.grow.want+f.shrink.want), growTo-f.grow.want); up > 0 {
+			f.grow.want += up
+			scaledUp, moved = true, true
+			emit("scale up")
+		}
+		// Scale down: unready instances first (they cost no
+		// availability), then as many as keep minAvail available.
+		avail := f.grow.ready + f.shrink.ready
+		budget := (f.shrink.want - f.shrink.ready) + max(0, avail-f.minAvail)
+		if down := min(f.shrink.want-shrinkTo, budget); down > 0 {
+			f.shrink.want -= down
+			f.shrink.ready = min(f.shrink.ready, f.shrink.want)
+			moved = true
+			emit("scale down")
+		}
+		if !moved {
+			break
+		}
+	}
+	return out, scaledUp
+}
+
+// reweight sets the canary's weight to its share of the available
+// instances, returning the State when the weight changed.
+func (f *fleet) reweight() (strategy.State, bool) {
+	s, c := f.shrink, f.grow
+	if f.back {
+		s, c = f.grow, f.shrink
+	}
+	w := shareOf(s.ready, c.ready)
+	if c.want == 0 {
+		w = 0
+	}
+	if w == f.weight {
+		return strategy.State{}, false
+	}
+	f.weight = w
+	return f.state(), true
+}
+
+// shareOf is the canary's percentage of ready instances: rounded to the
+// nearest percent, but at least 1 when the canary has a ready instance and
+// at most 99 when the stable revision has one.
+func shareOf(stableReady, canaryReady int) int {
+	switch {
+	case canaryReady <= 0:
+		return 0
+	case stableReady <= 0:
+		return 100
+	}
+	w := (200*canaryReady + stableReady + canaryReady) / (2 * (stableReady + canaryReady))
+	return min(max(w, 1), 99)
+}
+
+// rollback returns the Plan.Rollback hook: a rolling update back to the
+// stable revision, from whatever State was applied last.
+func (c *Config) rollback(stable, canary strategy.Revision) func(from strategy.State) []strategy.State {
+	n := c.Replicas
+	surge, unavail := c.Bounds()
+	live := strategy.State{Stable: stable, Replicas: strategy.Replicas{Stable: n}}
+	return func(from strategy.State) []strategy.State {
+		known := func(r strategy.Revision) bool { return r == "" || r == stable || r == canary }
+		if from == live || !known(from.Stable) || !known(from.Canary) || from.Desired(canary) == 0 && from.Share(canary) == 0 {
+			// Nothing of the new revision runs (or the State is not one
+			// this plan makes): the executor applies live capacity first.
+			return []strategy.State{live}
+		}
+		o, nw, w := from.Desired(stable), from.Desired(canary), from.Share(canary)
+		nwReady := nw
+		if w == 0 {
+			nwReady = 0 // no traffic: not counted as available
+		}
+		f := &fleet{stable: stable, canary: canary, n: n, maxTotal: n + surge, minAvail: n - unavail,
+			grow: &pool{want: o, ready: o}, shrink: &pool{want: nw, ready: nwReady}, back: true, weight: w}
+		var out []strategy.State
+		add := func(s strategy.State) {
+			last := from
+			if len(out) > 0 {
+				last = out[len(out)-1]
+			}
+			if s != last {
+				out = append(out, s)
+			}
+		}
+		// A State with the new revision in the stable slot (the final
+		// State, or a promotion under way) is first expressed with the
+		// old revision back in its slot and the same traffic.
+		add(f.state())
+		for range 4*(n+surge) + 8 {
+			if f.grow.want >= n && f.shrink.want == 0 {
+				break
+			}
+			states, _ := f.round(n, 0)
+			for _, s := range states {
+				add(s.state)
+			}
+			if f.grow.ready >= f.grow.want || f.weight == 0 {
+				continue
+			}
+			// Move some traffic back to the old revision: the executor
+			// waits for its new instances before it does, which is the
+			// wait this batch needs.
+			w := shareOf(f.grow.want, f.shrink.ready)
+			if f.shrink.want == 0 {
+				w = 0
+			}
+			w = min(w, f.weight-1)
+			f.weight = w
+			add(f.state())
+			f.grow.ready = f.grow.want
+			if f.weight == 0 {
+				f.shrink.ready = 0
+			}
+		}
+		add(live)
+		return out
+	}
+}
+
+// BoundedRollback is the largest ratio of Replicas to surge + unavailable
+// for which a rollback keeps within the surge and unavailable bounds from
+// every State of the plan. See the package documentation, "Rolling back".
+const BoundedRollback = 50
