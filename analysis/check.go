@@ -396,9 +396,9 @@ type run struct {
 	ms     []strategy.Measurement
 
 	count, successful, failed, inconclusive, errors, noData int
-	consecErrors, consecSuccess                              int
-	dataSeen                                                 bool
-	last                                                     strategy.Measurement
+	consecErrors, consecSuccess                             int
+	dataSeen                                                bool
+	last                                                    strategy.Measurement
 }
 
 // measureKind classifies one measurement.

@@ -185,10 +185,10 @@ func escapePromQL(v string, at Placeholder) (string, error) {
 			switch r {
 			case '\\':
 				b.WriteString(`\\`)
-			case '"':
-				b.WriteString(`\"`)
-			case '\'':
-				b.WriteString(`\'`)
+			case at.Quote:
+				// PromQL accepts only the enclosing quote escaped.
+				b.WriteRune('\\')
+				b.WriteRune(r)
 			case '\n':
 				b.WriteString(`\n`)
 			case '\r':

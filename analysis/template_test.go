@@ -1,0 +1,224 @@
+package analysis_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+
+	"github.com/glidepath/glidepath/analysis"
+	"github.com/glidepath/glidepath/analysis/analysistest"
+	"github.com/glidepath/glidepath/strategy"
+	"github.com/glidepath/glidepath/strategy/strategytest"
+)
+
+// render runs a one-measurement check and returns the query its source saw.
+func render(t *testing.T, query string, in strategy.Input, args ...analysis.Arg) (string, error) {
+	t.Helper()
+	src := analysistest.Values(1.0)
+	c := &analysis.Check{Label: "q", Source: src, Query: query, Args: args}
+	require.NoError(t, c.Validate())
+	_, err := c.Analyze(context.Background(), in)
+	if err != nil {
+		return "", err
+	}
+	require.Equal(t, 1, src.Calls())
+	return src.Queries()[0].Text, nil
+}
+
+func TestTemplateRelease(t *testing.T) {
+	in := input()
+	in.Current = func() strategy.State { s := in.State; s.Weight = 35; return s }
+	got, err := render(t, `r{name="{{release.name}}",s="{{ release.stable }}",c="{{release.canary}}"} * {{release.weight}} + {{release.step}} {{args.window}}`,
+		in, analysis.Arg{Name: "window", Value: "5m"})
+	require.NoError(t, err)
+	assert.Equal(t, `r{name="shop",s="v1",c="v2"} * 35 + 2 5m`, got)
+}
+
+// A revision name cannot change a PromQL query, whatever it holds.
+func TestTemplateInjection(t *testing.T) {
+	payloads := []string{
+		`x"} or vector(1) #`,
+		`a\"b`,
+		`\`,
+		`}{__name__=~".+`,
+		`{{args.secret}}`,
+		"line\nbreak\x00",
+		`'single'`,
+		"back`tick",
+	}
+	for _, p := range payloads {
+		t.Run(strconv.Quote(p), func(t *testing.T) {
+			in := input()
+			in.Canary = strategy.Revision(p)
+			got, err := render(t, `up{rev="{{release.canary}}"} == 1`, in)
+			require.NoError(t, err)
+			require.True(t, strings.HasPrefix(got, `up{rev="`) && strings.HasSuffix(got, `"} == 1`), got)
+			lit := strings.TrimSuffix(strings.TrimPrefix(got, `up{rev=`), `} == 1`)
+			unq, err := strconv.Unquote(lit)
+			require.NoError(t, err, "the value must stay one string literal: %s", lit)
+			assert.Equal(t, p, unq)
+
+			got, err = render(t, `up{rev='{{release.canary}}'}`, in)
+			require.NoError(t, err)
+			body := strings.TrimSuffix(strings.TrimPrefix(got, `up{rev='`), `'}`)
+			assert.Equal(t, p, unescapeSingle(t, body))
+
+			// After =~ the value is also a literal regular expression.
+			got, err = render(t, `up{rev=~"{{release.canary}}"}`, in)
+			require.NoError(t, err)
+			unq, err = strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(got, `up{rev=~`), `}`))
+			require.NoError(t, err)
+			assert.Equal(t, regexpQuote(p), unq)
+
+			// Outside a literal, only names and numbers are allowed.
+			_, err = render(t, `rate(x[{{release.canary}}])`, in)
+			require.Error(t, err)
+			assert.True(t, strategy.IsPermanent(err))
+		})
+	}
+	// A raw string literal cannot hold a backtick: the check refuses it.
+	in := input()
+	in.Canary = "back`tick"
+	_, err := render(t, "up{rev=`{{release.canary}}`}", in)
+	require.Error(t, err)
+	in.Canary = `no"escapes\here`
+	got, err := render(t, "up{rev=`{{release.canary}}`}", in)
+	require.NoError(t, err)
+	assert.Equal(t, "up{rev=`no\"escapes\\here`}", got)
+}
+
+// Every string survives a double-quoted literal intact.
+func TestTemplateEscapingProperty(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		v := rapid.String().Draw(rt, "revision")
+		in := input()
+		in.Canary = strategy.Revision(v)
+		src := analysistest.Values(1.0)
+		c := &analysis.Check{Label: "q", Source: src, Query: `up{rev="{{release.canary}}"}`}
+		_, err := c.Analyze(context.Background(), in)
+		if err != nil {
+			rt.Fatalf("render %q: %v", v, err)
+		}
+		got := src.Queries()[0].Text
+		unq, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(got, `up{rev=`), `}`))
+		if err != nil || unq != v {
+			rt.Fatalf("%q rendered as %s", v, got)
+		}
+	})
+}
+
+func unescapeSingle(t *testing.T, s string) string {
+	t.Helper()
+	// Turn the single-quoted body into a double-quoted one for strconv.
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) && s[i+1] == '\'' {
+			b.WriteByte('\'')
+			i++
+			continue
+		}
+		if s[i] == '"' {
+			b.WriteString(`\"`)
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	out, err := strconv.Unquote(`"` + b.String() + `"`)
+	require.NoError(t, err, s)
+	return out
+}
+
+func regexpQuote(s string) string {
+	const special = `\.+*?()|[]{}^$`
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(special, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+const secret = "s3cr3t-t0ken"
+
+// Secret arguments never appear in verdicts, measurements, errors, events
+// or logs, even when a source puts the whole query in its error.
+func TestSecretsNeverLeak(t *testing.T) {
+	leaky := analysistest.Func(func(_ context.Context, call int, q analysis.Query) (any, error) {
+		if call == 0 {
+			return nil, fmt.Errorf("GET %s: connection refused", q.Text)
+		}
+		return nil, strategy.Permanent(fmt.Errorf("bad query %q", q.Text))
+	})
+	c := &analysis.Check{Label: "m", Source: leaky, Query: `x{token="{{args.token}}"}`, Interval: time.Minute, Count: 1,
+		Args: []analysis.Arg{{Name: "token", Value: secret, Secret: true}}}
+	v, err, _ := analyze(t, c, input())
+	require.Error(t, err)
+	assert.Len(t, v.Measurements, 2)
+	assertNoSecret(t, fmt.Sprintf("%+v %v %+v", v, err, c.History()))
+	assert.Contains(t, v.Measurements[0].Error, `x{token="*****"}`)
+
+	// The same through a whole release, with its events logged.
+	var logs bytes.Buffer
+	synctest.Test(t, func(t *testing.T) {
+		tgt := strategytest.NewTarget(strategy.State{Stable: "v1", Replicas: strategy.Replicas{Stable: 2}})
+		chk := &analysis.Check{Label: "m", Source: leaky, Query: `x{token="{{args.token}}"}`, Interval: time.Minute, Count: 1,
+			Args: []analysis.Arg{{Name: "token", Value: secret, Secret: true}}}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		_, err := strategy.Run(ctx, strategy.Release{
+			Target: tgt, Stable: "v1", Canary: "v2",
+			Strategy: strategy.StrategyFunc(func(stable, canary strategy.Revision) (strategy.Plan, error) {
+				return strategy.Plan{Strategy: "t", Steps: []strategy.Step{
+					strategy.Apply(strategy.State{Stable: stable, Canary: canary, Weight: 10, Replicas: strategy.Replicas{Stable: 2, Canary: 1}}),
+					strategy.Analyze(chk),
+				}}, nil
+			}),
+			Observer: strategy.SlogObserver(slog.New(slog.NewTextHandler(&logs, nil))),
+		})
+		// The inconclusive verdict pauses the release until the context ends.
+		require.Error(t, err)
+	})
+	assert.Contains(t, logs.String(), "*****")
+	assertNoSecret(t, logs.String())
+}
+
+// An HTTP source's transport error carries the URL, with the secret in its
+// escaped form: that is redacted too.
+func TestSecretsRedactedInEscapedForm(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	srv.Close() // nothing listens: the error names the URL
+	pass := "p@ss word/" + secret
+	c := &analysis.Check{Label: "m", Source: &analysis.HTTP{}, Query: srv.URL + "/m?token={{args.token}}", ConsecutiveErrorLimit: new(0),
+		Args: []analysis.Arg{{Name: "token", Value: pass, Secret: true}}}
+	v, err := c.Analyze(context.Background(), input())
+	require.NoError(t, err)
+	require.Equal(t, strategy.Fail, v.Outcome)
+	text := fmt.Sprintf("%+v", v)
+	assert.Contains(t, text, "token=*****")
+	assertNoSecret(t, text)
+	assert.NotContains(t, text, "p%40ss")
+}
+
+func assertNoSecret(t *testing.T, s string) {
+	t.Helper()
+	if strings.Contains(s, secret) {
+		t.Fatalf("secret leaked: %s", s)
+	}
+}
+
+var _ = errors.New
