@@ -91,6 +91,13 @@ func (s Step) String() string {
 // Background attaches analyzers that run alongside a plan from step From
 // (an index into Plan.Steps) until the release ends. Any Fail verdict rolls
 // the release back whatever step it is in, pauses included.
+//
+// Each analyzer is called once, with Input.Background set, and is expected
+// to keep analysing until its context is cancelled at the end of the
+// release, returning early only to report a problem. An early Pass is
+// recorded and not restarted; an Inconclusive pauses the release, and the
+// analyzer is started again when a person promotes it; a tolerated Fail
+// (FailurePolicy.FailuresAllowed) starts it again at once.
 type Background struct {
 	From      int        `json:"from"`
 	Analyzers []Analyzer `json:"-"`
