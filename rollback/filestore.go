@@ -363,6 +363,9 @@ func (s *FileStore) Append(ctx context.Context, l Lease, journal string, rec str
 		end += int64(len(frame))
 		if st, err := f.Stat(); err == nil && st.Size() == end {
 			s.mu.Lock()
+			if len(s.tails) >= 1024 { // forget finished journals; a forgotten one is verified again
+				clear(s.tails)
+			}
 			s.tails[path] = tail{end: end, mtime: st.ModTime()}
 			s.mu.Unlock()
 		}

@@ -120,6 +120,13 @@ func Replay(recs []strategy.Record) Progress {
 			if r.Verdict != nil {
 				p.Verdicts = append(p.Verdicts, *r.Verdict)
 				lastVerdict = r.Verdict
+				// A Fail tolerated since the last step record is not in
+				// that record's count yet; counting every Fail verdict
+				// since (several analyzers of one step may fail together)
+				// errs towards rolling back sooner, never later.
+				if r.Verdict.Outcome == strategy.Fail {
+					cp.Failures++
+				}
 			}
 		case strategy.RecordPhase:
 			p.Phase, p.Reason = r.Phase, r.Reason

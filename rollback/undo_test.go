@@ -197,3 +197,38 @@ func TestCommitTimeBeforeRelease(t *testing.T) {
 		}
 	})
 }
+
+// TestResumeImmediateUndo stops an immediate undo while it waits for the
+// previous revision's capacity; the resume runs the recorded undo plan.
+func TestResumeImmediateUndo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := rollback.NewMemStore()
+		m := newManager(store, "a")
+		m.Window = 2
+		tgt := promoted(t, m) // ReadyAfter 10s
+		ctx, cancel := context.WithCancel(t.Context())
+		ro, err := m.Undo(ctx, "svc", strategy.Release{Target: tgt, Options: strategy.Options{OnCancel: strategy.LeaveAsRecorded}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		advance(5 * time.Second)
+		cancel()
+		if res, err := ro.Wait(t.Context()); !errors.Is(err, strategy.ErrStopped) || tgt.State().Weight != 0 || tgt.State().Canary != "v2" {
+			t.Fatalf("stopped undo: %s %v, target %v", res.Phase, err, tgt.State())
+		}
+		ro, err = newManager(store, "b").Resume(t.Context(), "svc", strategy.Release{Target: tgt}, rollback.ResumeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := ro.Wait(t.Context()); err != nil || res.Strategy != "undo" || tgt.State() != stateOf("v2") {
+			t.Fatalf("resumed undo: %v %v, target %v", res.Strategy, err, tgt.State())
+		}
+		if err := strategytest.CheckTraffic(v1State, tgt.History()); err != nil {
+			t.Fatal(err)
+		}
+		hist, _ := m.History(t.Context(), "svc")
+		if e := hist[len(hist)-1]; !e.Undo || e.Resumed != 1 || e.Outcome != strategy.PhasePromoted {
+			t.Fatalf("entry %+v", e)
+		}
+	})
+}
