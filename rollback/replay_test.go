@@ -21,7 +21,9 @@ func TestReplay(t *testing.T) {
 		return rec
 	}
 	state := func(s strategy.State) func(*strategy.Record) { return func(r *strategy.Record) { r.State = &s } }
-	fail := func(r *strategy.Record) { r.Verdict = &strategy.Verdict{Analyzer: "a", Outcome: strategy.Fail, At: r.At} }
+	fail := func(r *strategy.Record) {
+		r.Verdict = &strategy.Verdict{Analyzer: "a", Outcome: strategy.Fail, At: r.At}
+	}
 	started := r(strategy.RecordStarted, 0, func(r *strategy.Record) { r.Fingerprint, r.Stable, r.Canary, r.Strategy = "fp", "v1", "v2", "canary" })
 	base := []strategy.Record{started,
 		r(strategy.RecordIntent, 0, state(s1)), r(strategy.RecordApplied, 0, state(s1)),
@@ -37,7 +39,9 @@ func TestReplay(t *testing.T) {
 
 	rolling := append(append([]strategy.Record{}, base...),
 		r(strategy.RecordVerdict, 2, fail),
-		r(strategy.RecordPhase, 2, func(r *strategy.Record) { r.Phase, r.Reason, r.Rollback = strategy.PhaseRollingBack, "analysis failed", true }),
+		r(strategy.RecordPhase, 2, func(r *strategy.Record) {
+			r.Phase, r.Reason, r.Rollback = strategy.PhaseRollingBack, "analysis failed", true
+		}),
 		r(strategy.RecordIntent, 2, func(r *strategy.Record) { s := strategy.State{Stable: "v1"}; r.State, r.Rollback = &s, true }))
 	p = rollback.Replay(rolling)
 	if !p.Checkpoint.RollBack || !p.Pending() || p.Cause != "analysis failed" || !p.FailedAt.Equal(rolling[len(rolling)-3].At) {
