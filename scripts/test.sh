@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs everything glidepath's tests need, then the checks: gofmt, go vet,
+# staticcheck (pinned) and go test -race over every module.
+#
+# On Debian as root it installs missing system packages (the prometheus
+# server used by the real-Prometheus tests). Elsewhere it says what to
+# install; those tests skip when the binary is missing, except under CI=true.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STATICCHECK_VERSION=v0.8.2
+GOBIN_DIR="$(go env GOPATH)/bin"
+
+need_pkgs=()
+command -v prometheus >/dev/null 2>&1 || need_pkgs+=(prometheus)
+if ((${#need_pkgs[@]})); then
+	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+		echo "==> installing ${need_pkgs[*]} (Debian packages)"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq >/dev/null
+		apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+		# The package may start a server of its own; the tests start theirs.
+		if command -v service >/dev/null 2>&1; then service prometheus stop >/dev/null 2>&1 || true; fi
+		pkill -x prometheus >/dev/null 2>&1 || true
+	else
+		echo "==> missing: ${need_pkgs[*]} (Debian: apt-get install ${need_pkgs[*]});" \
+			"the tests that need them will skip (and fail under CI=true)"
+	fi
+fi
+
+if [[ ! -x "$GOBIN_DIR/staticcheck" ]] || ! "$GOBIN_DIR/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
+	echo "==> installing staticcheck $STATICCHECK_VERSION"
+	(cd / && GOFLAGS= go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION")
+fi
+
+status=0
+for mod in $(find . -name go.mod -not -path "./.git/*" -printf '%h\n' | sort); do
+	echo "==> module $mod"
+	(
+		cd "$mod"
+		unformatted=$(gofmt -l .)
+		if [[ -n $unformatted ]]; then
+			echo "gofmt: these files need formatting:"; echo "$unformatted"; exit 1
+		fi
+		echo "--> go vet"; go vet ./...
+		echo "--> staticcheck"; "$GOBIN_DIR/staticcheck" ./...
+		echo "--> go test -race"; go test -race -count=1 ./...
+	) || status=1
+done
+exit $status
