@@ -249,3 +249,55 @@ func TestResumeChecks(t *testing.T) {
 		_ = context.Background
 	})
 }
+
+// TestResumeWithBackgroundAnalysis resumes a release that carries
+// background analysis of its own (Release.Background), whose plan
+// fingerprint includes those analyzers.
+func TestResumeWithBackgroundAnalysis(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := rollback.NewMemStore()
+		tgt := strategytest.NewTarget(v1State)
+		rel := func() strategy.Release {
+			bg := &strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{{Block: true}}}
+			return strategy.Release{Target: tgt, Stable: "v1", Canary: "v2",
+				Strategy:   canaryPlan(strategytest.Script("checks", strategy.Pass)),
+				Background: []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{bg}}},
+				Options:    strategy.Options{OnCancel: strategy.LeaveAsRecorded}}
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		ro, err := newManager(store, "a").Start(ctx, "svc", rel())
+		if err != nil {
+			t.Fatal(err)
+		}
+		advance(30 * time.Second)
+		cancel()
+		if _, err := ro.Wait(t.Context()); !errors.Is(err, strategy.ErrStopped) {
+			t.Fatal(err)
+		}
+		r := rel()
+		r.Stable, r.Canary = "", ""
+		ro, err = newManager(store, "b").Resume(t.Context(), "svc", r, rollback.ResumeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := ro.Wait(t.Context()); err != nil || tgt.State() != stateOf("v2") {
+			t.Fatalf("resumed: %s %v", res.Phase, err)
+		}
+		// A different background analyzer is a different plan.
+		m := newManager(store, "c")
+		tgt2 := strategytest.NewTarget(stateOf("v2"))
+		ctx, cancel = context.WithCancel(t.Context())
+		first := rel()
+		first.Target, first.Stable, first.Canary = tgt2, "v2", "v3"
+		ro, _ = m.Start(ctx, "svc", first)
+		advance(30 * time.Second)
+		cancel()
+		ro.Wait(t.Context())
+		other := rel()
+		other.Target, other.Stable, other.Canary = tgt2, "", ""
+		other.Background[0].Analyzers = []strategy.Analyzer{strategytest.Script("another", strategy.Pass)}
+		if _, err := m.Resume(t.Context(), "svc", other, rollback.ResumeOptions{}); !errors.Is(err, rollback.ErrPlanChanged) {
+			t.Fatalf("changed background: %v", err)
+		}
+	})
+}
