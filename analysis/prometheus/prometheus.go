@@ -223,4 +223,3 @@ func Result(v model.Value) (any, error) {
 	}
 	return nil, fmt.Errorf("prometheus: unsupported result type %s", v.Type())
 }
-
