@@ -83,6 +83,10 @@ func (r *Rollout) run(ctx context.Context) {
 }
 
 func (r *Rollout) finish(ctx context.Context, err error) {
+	st := r.Status()
+	// The release is over; recording its end must not depend on a
+	// context that may already be cancelled.
+	r.recordEnd(context.WithoutCancel(ctx), Record{Kind: RecordFinished, Step: st.Step, Phase: st.Phase, Reason: st.Reason})
 	now := time.Now()
 	r.mu.Lock()
 	r.err = err
@@ -94,12 +98,8 @@ func (r *Rollout) finish(ctx context.Context, err error) {
 		r.result.Err = err.Error()
 	}
 	res := r.result
-	step := r.status.Step
 	r.mu.Unlock()
-	// The release is over; recording its end must not depend on a
-	// context that may already be cancelled.
-	_ = r.record(context.WithoutCancel(ctx), Record{Kind: RecordFinished, Step: step, Phase: res.Phase, Reason: res.Reason})
-	r.emit(ReleaseFinished{EventMeta: EventMeta{Release: r.name, Time: now, Step: step}, Result: res, Err: err})
+	r.emit(ReleaseFinished{EventMeta: EventMeta{Release: r.name, Time: now, Step: st.Step}, Result: res, Err: err})
 }
 
 func (r *Rollout) record(ctx context.Context, rec Record) error {
@@ -156,6 +156,7 @@ func (r *Rollout) drive(ctx context.Context, rs *runState) error {
 	// Every step ran: stop background analysis and take its last word.
 	r.stopBackground(rs)
 	for _, ev := range r.takeBg() {
+		r.recordEnd(ctx, Record{Kind: RecordVerdict, Step: len(r.plan.Steps) - 1, Verdict: &ev.verdict})
 		if ev.verdict.Outcome == Fail {
 			rs.failures = r.opts.OnFail.FailuresAllowed // no more tolerance at the end
 			return r.rollback(ctx, rs, len(r.plan.Steps)-1, ErrAnalysisFailed, errors.New(ev.verdict.String()))
@@ -163,7 +164,7 @@ func (r *Rollout) drive(ctx context.Context, rs *runState) error {
 	}
 	r.setStep(len(r.plan.Steps))
 	r.setPhase(PhasePromoted, "", "every step completed")
-	_ = r.record(ctx, Record{Kind: RecordPhase, Step: len(r.plan.Steps), Phase: PhasePromoted})
+	r.recordEnd(ctx, Record{Kind: RecordPhase, Step: len(r.plan.Steps), Phase: PhasePromoted})
 	return nil
 }
 
@@ -214,8 +215,31 @@ func (r *Rollout) setStep(i int) {
 // advance records that step i is done and returns i+1. A journal error
 // is surfaced by the next apply, which records its intent first.
 func (r *Rollout) advance(ctx context.Context, rs *runState, i int) int {
-	_ = r.record(ctx, Record{Kind: RecordStep, Step: i + 1, Failures: rs.failures})
+	if err := r.record(ctx, Record{Kind: RecordStep, Step: i + 1, Failures: rs.failures}); err != nil {
+		// The next Apply records its intent first and stops the release
+		// if the journal is still failing; note the lost record.
+		r.journalErr(err)
+	}
 	return i + 1
+}
+
+// journalErr keeps the first journal error that did not stop the release.
+func (r *Rollout) journalErr(err error) {
+	r.mu.Lock()
+	if r.result.JournalErr == "" {
+		r.result.JournalErr = err.Error()
+	}
+	r.mu.Unlock()
+}
+
+// recordEnd records something that no Apply depends on (a verdict, a pause,
+// a final phase); a failure is kept in Result.JournalErr, and the next
+// Apply, which records its intent first, stops the release if the journal
+// is still failing.
+func (r *Rollout) recordEnd(ctx context.Context, rec Record) {
+	if err := r.record(ctx, rec); err != nil {
+		r.journalErr(err)
+	}
 }
 
 // handle turns a step's outcome into what happens next.
@@ -286,7 +310,7 @@ func (r *Rollout) react(ctx context.Context, rs *runState, i int) (flow, error) 
 			return r.promoteFullNow(ctx, rs, i)
 		}
 		for _, ev := range r.takeBg() {
-			_ = r.record(ctx, Record{Kind: RecordVerdict, Step: i, Verdict: &ev.verdict})
+			r.recordEnd(ctx, Record{Kind: RecordVerdict, Step: i, Verdict: &ev.verdict})
 			switch ev.verdict.Outcome {
 			case Fail:
 				f, err := r.onFail(ctx, rs, i, ev.verdict, true)
@@ -343,7 +367,7 @@ func (r *Rollout) onFail(ctx context.Context, rs *runState, i int, v Verdict, ba
 // hold pauses the release until something ends the pause, and says what.
 func (r *Rollout) hold(ctx context.Context, reason PauseReason, why string) (action, Verdict) {
 	r.setPhase(PhasePaused, reason, why)
-	_ = r.record(ctx, Record{Kind: RecordPhase, Step: r.Status().Step, Phase: PhasePaused, Reason: why})
+	r.recordEnd(ctx, Record{Kind: RecordPhase, Step: r.Status().Step, Phase: PhasePaused, Reason: why})
 	for {
 		r.mu.Lock()
 		switch {
@@ -411,7 +435,7 @@ func (r *Rollout) promoteFullNow(ctx context.Context, rs *runState, i int) (flow
 	}
 	r.setStep(len(r.plan.Steps))
 	r.setPhase(PhasePromoted, "", "promoted fully, remaining steps skipped")
-	_ = r.record(ctx, Record{Kind: RecordPhase, Step: len(r.plan.Steps), Phase: PhasePromoted, Promote: true})
+	r.recordEnd(ctx, Record{Kind: RecordPhase, Step: len(r.plan.Steps), Phase: PhasePromoted, Promote: true})
 	return flowEnd, nil
 }
 
@@ -727,7 +751,7 @@ func (r *Rollout) rollback(parent context.Context, rs *runState, i int, kind, ca
 	r.result.RollbackFinished = finished
 	r.mu.Unlock()
 	r.setPhase(PhaseRolledBack, "", stepErr.Error())
-	_ = r.record(ctx, Record{Kind: RecordPhase, Step: i, Phase: PhaseRolledBack, Reason: stepErr.Error(), Rollback: true})
+	r.recordEnd(ctx, Record{Kind: RecordPhase, Step: i, Phase: PhaseRolledBack, Reason: stepErr.Error(), Rollback: true})
 	r.emit(RollbackFinished{EventMeta: r.meta(), State: r.currentState(), Duration: finished.Sub(started)})
 	return stepErr
 }

@@ -577,3 +577,25 @@ func TestSlogObserver(t *testing.T) {
 		}
 	})
 }
+
+func TestResumeFingerprintIncludesReleaseBackground(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tgt := strategytest.NewTarget(stable4)
+		j := &recordingJournal{tgt: tgt}
+		rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Apply(at(100, 4))), strategy.Options{Journal: j})
+		rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{&strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{{Block: true}}}}}}
+		if _, err := strategy.Run(t.Context(), rel); err != nil {
+			t.Fatal(err)
+		}
+		fp := j.all()[0].rec.Fingerprint
+		rel.Options.Journal = nil
+		rel.Resume = &strategy.Checkpoint{Fingerprint: fp, Step: 1}
+		if _, err := strategy.Validate(rel); err != nil {
+			t.Fatalf("the recorded fingerprint does not match the same release: %v", err)
+		}
+		rel.Background = nil
+		if _, err := strategy.Validate(rel); !errors.Is(err, strategy.ErrInvalidConfig) || !strings.Contains(err.Error(), "plan changed") {
+			t.Fatalf("a changed plan was accepted for resume: %v", err)
+		}
+	})
+}

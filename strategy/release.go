@@ -230,6 +230,11 @@ type Result struct {
 	Finished time.Time `json:"finished"`
 	// Err is the error Run returned, as text.
 	Err string `json:"error,omitempty"`
+	// JournalErr is set when the journal could not record how the release
+	// ended (the target itself is as Phase says); a resume from that
+	// journal finds the release unfinished and re-runs its last step,
+	// which applies nothing new.
+	JournalErr string `json:"journalError,omitempty"`
 }
 
 // Checkpoint is where a recorded release stands; a resumed release starts
@@ -242,7 +247,8 @@ type Checkpoint struct {
 	// its beginning (an Apply is idempotent).
 	Step int
 	// State is the last State that may have been applied (intended or
-	// confirmed): the executor re-applies it before going on.
+	// confirmed), for information: the executor observes the target to
+	// learn where it stands, then re-runs Step (Apply is idempotent).
 	State State
 	// Failures is the count of Fail verdicts tolerated so far.
 	Failures int

@@ -114,14 +114,6 @@ func prepare(rel Release) (*Rollout, error) {
 			}
 		}
 	}
-	if rel.Resume != nil {
-		if rel.Resume.Step < 0 || rel.Resume.Step > len(plan.Steps) {
-			probs = append(probs, fmt.Sprintf("resume: step %d is outside the plan", rel.Resume.Step))
-		}
-		if rel.Resume.Fingerprint != "" && len(plan.Steps) > 0 && rel.Resume.Fingerprint != plan.Fingerprint() {
-			probs = append(probs, fmt.Sprintf("resume: the plan changed since it was recorded (fingerprint %s, now %s)", rel.Resume.Fingerprint, plan.Fingerprint()))
-		}
-	}
 	name := rel.Name
 	if name == "" {
 		name = string(rel.Stable) + "->" + string(rel.Canary)
@@ -130,6 +122,20 @@ func prepare(rel Release) (*Rollout, error) {
 		return nil, err
 	}
 	plan.Background = append(slices.Clip(plan.Background), rel.Background...)
+	// The fingerprint the executor records covers the release's own
+	// background analysis too, so a resume compares against the same.
+	if rel.Resume != nil {
+		var rp []string
+		if rel.Resume.Step < 0 || rel.Resume.Step > len(plan.Steps) {
+			rp = append(rp, fmt.Sprintf("resume: step %d is outside the plan", rel.Resume.Step))
+		}
+		if rel.Resume.Fingerprint != "" && len(plan.Steps) > 0 && rel.Resume.Fingerprint != plan.Fingerprint() {
+			rp = append(rp, fmt.Sprintf("resume: the plan changed since it was recorded (fingerprint %s, now %s)", rel.Resume.Fingerprint, plan.Fingerprint()))
+		}
+		if err := invalid("release "+name, rp); err != nil {
+			return nil, err
+		}
+	}
 	r := &Rollout{
 		rel:  rel,
 		plan: plan,
