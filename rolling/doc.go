@@ -49,6 +49,25 @@
 // new revision that receive no traffic (Weight 0) are not counted as
 // available on the way back.
 //
+// Weights are whole percentages, so there are at most as many such waits as
+// the new revision's weight when the release failed. That is enough for
+// every fleet with Replicas <= [BoundedRollback] * (surge + unavailable),
+// which the package's property test checks from every State of every plan.
+// For larger fleets with small bounds (say 1,000 instances moved one at a
+// time) the rollback still never exceeds N + surge instances, but once the
+// weight reaches 0 the remaining new instances get no traffic and are
+// removed without waiting for the old revision's replacements, so fewer
+// than N - unavailable instances may serve traffic for a while.
+//
+// # Budgets that allow every instance to be unavailable
+//
+// With MaxUnavailable at 100% (or N = 1 with surge 0) the old revision may
+// reach zero instances while the new ones are still starting. Kubernetes
+// accepts that gap; glidepath keeps the traffic where it was until the new
+// instances are ready, and the batch's traffic step is where the executor
+// waits for them (bounded by the release's Options.ProgressDeadline rather
+// than Config.ProgressDeadline).
+//
 // # Deadlines
 //
 // ProgressDeadline bounds every wait for a batch, so the clock restarts

@@ -93,9 +93,18 @@ func (m *model) apply(s strategy.State, where string) error {
 		}
 	}
 	for _, r := range []strategy.Revision{s.Stable, s.Canary} {
-		if r != "" && s.Share(r) > prev.Share(r) {
-			m.ready[r] = s.Desired(r) // the executor waited for it
+		if r == "" || s.Share(r) <= prev.Share(r) {
+			continue
 		}
+		// The executor waits for r's capacity before moving traffic; if
+		// it is not there, it first adds it to the previous State (make
+		// before break), which must keep within the surge too.
+		if have := prev.Desired(r); have < s.Desired(r) && m.n > 0 {
+			if t := prev.Replicas.Total() + s.Desired(r) - have; t > m.n+m.surge {
+				return fmt.Errorf("%s: moving traffic onto %s makes the executor add its capacity first: %d instances, more than N+surge = %d", where, r, t, m.n+m.surge)
+			}
+		}
+		m.ready[r] = s.Desired(r) // the executor waited for it
 	}
 	if m.n > 0 && !m.skipAvail {
 		if a, need := m.available(s), m.n-m.unavail; a < need {
@@ -105,12 +114,18 @@ func (m *model) apply(s strategy.State, where string) error {
 	return nil
 }
 
-func (m *model) wait() {
+func (m *model) wait(where string) error {
+	for _, r := range []strategy.Revision{m.cur.Stable, m.cur.Canary} {
+		if r != "" && m.cur.Share(r) > 0 && m.cur.Desired(r) == 0 && m.n > 0 {
+			return fmt.Errorf("%s: %s receives traffic with no instance: the wait can never end", where, r)
+		}
+	}
 	for _, r := range []strategy.Revision{m.cur.Stable, m.cur.Canary} {
 		if r != "" {
 			m.ready[r] = m.cur.Desired(r)
 		}
 	}
+	return nil
 }
 
 // replay runs the plan through the model and, from every point of it, the
@@ -140,7 +155,9 @@ func replay(p strategy.Plan, n, surge, unavail int, boundedRollback bool) error 
 				return err
 			}
 		case strategy.StepWaitReady:
-			m.wait()
+			if err := m.wait(where); err != nil {
+				return err
+			}
 		}
 		if err := rollbackFrom(m, where); err != nil {
 			return err

@@ -166,9 +166,14 @@ func (c *Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
 			for _, s := range states {
 				steps = append(steps, strategy.Apply(s.state).Named(fmt.Sprintf("batch %d: %s", batch, s.what)))
 			}
-			if scaledUp {
+			if scaledUp && (f.shrink.want > 0 || f.weight == 100) {
 				steps = append(steps, strategy.WaitReady(c.ProgressDeadline).Named(fmt.Sprintf("batch %d: ready", batch)))
 			}
+			// Otherwise the old revision has no instance left but still
+			// has traffic (a budget that lets every instance be
+			// unavailable): no State is ready until the traffic moves, and
+			// the executor waits for the new instances before it moves it,
+			// bounded by the release's progress deadline.
 			f.grow.ready, f.shrink.ready = f.grow.want, f.shrink.want
 			if s, ok := f.reweight(); ok {
 				steps = append(steps, strategy.Apply(s).Named(fmt.Sprintf("batch %d: traffic", batch)))
@@ -225,10 +230,13 @@ func (f *fleet) state() strategy.State {
 	if f.back {
 		s, c = f.grow, f.shrink
 	}
+	// All traffic goes to the only revision left once it is ready. Before
+	// that the weight stays: moving traffic onto capacity that is not
+	// ready would make the executor add capacity first, beyond the surge.
 	switch {
-	case c.want == 0:
+	case c.want == 0 && s.ready >= s.want:
 		f.weight = 0
-	case s.want == 0:
+	case s.want == 0 && c.ready >= c.want:
 		f.weight = 100
 	}
 	return strategy.State{Stable: f.stable, Canary: f.canary, Weight: f.weight,
@@ -357,9 +365,6 @@ func (c *Config) rollback(stable, canary strategy.Revision) func(from strategy.S
 			// waits for its new instances before it does, which is the
 			// wait this batch needs.
 			w := shareOf(f.grow.want, f.shrink.ready)
-			if f.shrink.want == 0 {
-				w = 0
-			}
 			w = min(w, f.weight-1)
 			f.weight = w
 			add(f.state())
