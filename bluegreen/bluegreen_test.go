@@ -577,3 +577,31 @@ func TestServedUnreadyCatchesViolations(t *testing.T) {
 		}
 	})
 }
+
+// PromoteFull during pre-promotion analysis of a small preview still
+// scales the new revision to full capacity before it takes the traffic.
+func TestPromoteFullFromSmallPreview(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tgt := newTarget()
+		ev := newEvents()
+		slow := &strategytest.Analyzer{Label: "pre", Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: time.Hour}}}
+		r, err := strategy.Start(t.Context(), strategy.Release{Target: tgt, Stable: oldRev, Canary: newRev, Observer: ev,
+			Strategy: &bluegreen.Config{Replicas: 4, PreviewReplicas: 1, PrePromotion: []strategy.Analyzer{slow}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.awaitStep(t, r, bluegreen.StepPrePromotion)
+		if err := r.PromoteFull(); err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.Wait(t.Context())
+		if err != nil || res.Phase != strategy.PhasePromoted || tgt.State() != final4 {
+			t.Fatalf("PromoteFull: %v %v %v", res.Phase, err, tgt.State())
+		}
+		hist := tgt.History()
+		if err := strategytest.CheckTraffic(live4, hist); err != nil {
+			t.Error(err)
+		}
+		checkServedReady(t, hist)
+	})
+}

@@ -246,7 +246,7 @@ func TestAnalysisFailRollsBackWithinBounds(t *testing.T) {
 	}
 }
 
-// rollbackRecorder finds the Apply that fails after k successes.
+// Rollout.Pause holds the release between batches; Resume carries on.
 func TestPauseAndResumeBetweenBatches(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := strategytest.NewTarget(live(4))

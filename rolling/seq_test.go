@@ -51,10 +51,9 @@ var (
 
 func TestBounds(t *testing.T) {
 	tests := []struct {
-		n                 int
-		surge, unav       strategy.IntOrPercent
-		wantS, wantU      int
-		defaultsOverriden bool
+		n            int
+		surge, unav  strategy.IntOrPercent
+		wantS, wantU int
 	}{
 		// Defaults: 25% each; surge rounds up, unavailable down.
 		{n: 0, wantS: 0, wantU: 1},
