@@ -166,7 +166,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	})
 	c := &analysis.Check{Label: "m", Source: leaky, Query: `x{token="{{args.token}}"}`, Interval: time.Minute, Count: 1,
 		Args: []analysis.Arg{{Name: "token", Value: secret, Secret: true}}}
-	v, err, _ := analyze(t, c, input())
+	v, _, err := analyze(t, c, input())
 	require.Error(t, err)
 	assert.Len(t, v.Measurements, 2)
 	assertNoSecret(t, fmt.Sprintf("%+v %v %+v", v, err, c.History()))
