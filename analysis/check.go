@@ -76,7 +76,9 @@ type Check struct {
 	Interval time.Duration
 	// Count is how many measurements to judge. Zero means one when
 	// Interval is zero, and "until the context ends" otherwise (for
-	// background analysis). Errored measurements do not count.
+	// background analysis; an inline check without a Count then ends
+	// only when a limit decides). Errored measurements, and measurements
+	// waiting for MinSamples, do not count.
 	Count int
 
 	// FailureLimit is how many failed measurements are tolerated: the
