@@ -741,9 +741,20 @@ func (r *Rollout) rollback(parent context.Context, rs *runState, i int, kind, ca
 	if err := r.record(ctx, Record{Kind: RecordPhase, Step: i, Phase: PhaseRollingBack, Reason: stepErr.Error(), Rollback: true}); err != nil {
 		return r.degrade(i, stepErr, err)
 	}
-	for _, s := range r.rollbackPath(from) {
+	path := r.rollbackPath(from)
+	for k, s := range path {
+		prev := r.currentState()
 		if err := r.transition(ctx, s, true, i); err != nil {
 			return r.degrade(i, stepErr, err)
+		}
+		// A path State that adds instances (a strategy's batch-by-batch
+		// rollback) is waited for before the next one removes others.
+		if k < len(path)-1 {
+			if grown := grownRevisions(prev, s); len(grown) > 0 {
+				if err := r.waitFor(ctx, s, grown, r.opts.ProgressDeadline); err != nil {
+					return r.degrade(i, stepErr, err)
+				}
+			}
 		}
 	}
 	finished := time.Now()
@@ -889,6 +900,18 @@ func capacityFirst(from, to State, gains []Revision) (State, bool) {
 		}
 	}
 	return mid, true
+}
+
+// grownRevisions lists the revisions to which `to` gives more instances
+// than `from` did.
+func grownRevisions(from, to State) []Revision {
+	var out []Revision
+	for _, rev := range [2]Revision{to.Stable, to.Canary} {
+		if rev != "" && to.Desired(rev) > from.Desired(rev) {
+			out = append(out, rev)
+		}
+	}
+	return out
 }
 
 func readyFor(obs Observation, to State, revs []Revision) bool {

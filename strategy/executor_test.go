@@ -599,3 +599,56 @@ func TestResumeFingerprintIncludesReleaseBackground(t *testing.T) {
 		}
 	})
 }
+
+func TestStrategyRollbackPathWaitsForAddedInstances(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tgt := strategytest.NewTarget(stable4)
+		tgt.ReadyAfter = 15 * time.Second
+		half := func(s, c int) strategy.State {
+			return strategy.State{Stable: "v1", Canary: "v2", Weight: 50, Replicas: strategy.Replicas{Stable: s, Canary: c}}
+		}
+		s := strategy.StrategyFunc(func(_, _ strategy.Revision) (strategy.Plan, error) {
+			return strategy.Plan{Strategy: "batches", Stable: stable4, Final: final4,
+				Steps: []strategy.Step{strategy.Apply(half(4, 2)), strategy.Apply(half(2, 2)),
+					strategy.Analyze(strategytest.Script("bad", strategy.Fail))},
+				// Back batch by batch: add old instances, and only once they
+				// are ready remove new ones.
+				Rollback: func(from strategy.State) []strategy.State {
+					return []strategy.State{half(4, 2), half(4, 1), stable4}
+				}}, nil
+		})
+		if _, err := strategy.Run(t.Context(), release(tgt, s, strategy.Options{})); !errors.Is(err, strategy.ErrAnalysisFailed) {
+			t.Fatal(err)
+		}
+		h := tgt.History()
+		n := len(h)
+		if h[n-3].State != half(4, 2) || h[n-2].State != half(4, 1) || h[n-2].At.Sub(h[n-3].At) != 15*time.Second {
+			t.Fatalf("the rollback did not wait for the added instances: %v then %v after %v", h[n-3].State, h[n-2].State, h[n-2].At.Sub(h[n-3].At))
+		}
+		if err := strategytest.CheckTraffic(stable4, h); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestInstancelessRevisionMustBeUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// A target without instances (a splitter in front of fixed
+		// upstreams): the canary's upstream is down, so a wait-ready step
+		// must not pass even though no traffic goes to it yet.
+		plain := strategy.State{Stable: "v1"}
+		tgt := strategytest.NewTarget(plain)
+		tgt.NeverReady = []strategy.Revision{"v2"}
+		a := strategytest.Script("pre", strategy.Pass)
+		s := strategy.StrategyFunc(func(_, _ strategy.Revision) (strategy.Plan, error) {
+			return strategy.Plan{Strategy: "preview", Steps: []strategy.Step{
+				strategy.Apply(strategy.State{Stable: "v1", Canary: "v2"}), strategy.WaitReady(time.Minute), strategy.Analyze(a),
+				strategy.Apply(strategy.State{Stable: "v2"}),
+			}}, nil
+		})
+		_, err := strategy.Run(t.Context(), release(tgt, s, strategy.Options{}))
+		if !errors.Is(err, strategy.ErrDeadlineExceeded) || a.Calls() != 0 || tgt.State() != plain {
+			t.Fatalf("%v, analysis calls %d, state %s", err, a.Calls(), tgt.State())
+		}
+	})
+}

@@ -180,13 +180,17 @@ func (o Observation) Satisfies(desired State) bool {
 	return true
 }
 
-// Needs is the ready capacity rev needs before s may be applied with
-// traffic on it: its desired instance count, and at least 1 when it
-// receives traffic (by weight or by header route).
+// Needs is the ready capacity rev needs in s: its desired instance count,
+// and at least 1 (up) when it receives traffic (by weight or by header
+// route). In a State without instance counts (Replicas zero: a target
+// without instances) every revision s names needs to be up.
 func (s State) Needs(rev Revision) int {
+	if rev == "" || (rev != s.Stable && rev != s.Canary) {
+		return 0
+	}
 	n := s.Desired(rev)
 	receives := s.Share(rev) > 0 || (rev == s.Canary && !s.Route.IsZero())
-	if receives && n < 1 {
+	if (receives || s.Replicas == Replicas{}) && n < 1 {
 		n = 1
 	}
 	return n
