@@ -1,0 +1,267 @@
+package dora_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/glidepath/glidepath/dora"
+	"github.com/glidepath/glidepath/rollback"
+	"github.com/glidepath/glidepath/strategy"
+)
+
+// at is 2025-03-<day> <hh>:<mm> UTC.
+func at(day, hh, mm int) time.Time { return time.Date(2025, 3, day, hh, mm, 0, 0, time.UTC) }
+
+const (
+	promoted   = strategy.PhasePromoted
+	rolledBack = strategy.PhaseRolledBack
+	degraded   = strategy.PhaseDegraded
+	stopped    = strategy.PhaseStopped
+)
+
+// history is a hand-built week of releases of target "web" (and one of
+// another target), in no particular order.
+func history() []dora.Release {
+	return []dora.Release{
+		// Before the window: not counted.
+		{Target: "web", Name: "r0", Previous: "v0", Revision: "v1", Outcome: promoted,
+			Started: at(1, 0, 0).Add(-2 * time.Hour), Finished: at(1, 0, 0).Add(-time.Hour), CommitTime: at(1, 0, 0).Add(-5 * time.Hour)},
+		// A deployment with a lead time of 10:30 - 06:30 = 4h.
+		{Target: "web", Name: "r1", Previous: "v1", Revision: "v2", Outcome: promoted,
+			Started: at(1, 10, 0), Finished: at(1, 10, 30), CommitTime: at(1, 6, 30)},
+		// Rolled back: a failure, restored 09:21:30 - 09:20 = 1m30s after
+		// the Fail verdict. Not a deployment, so its commit time is not a
+		// lead time.
+		{Target: "web", Name: "r2", Previous: "v2", Revision: "v3", Outcome: rolledBack,
+			Started: at(2, 9, 0), Finished: at(2, 9, 22), CommitTime: at(2, 8, 0),
+			FailedAt: at(2, 9, 20), RestoredAt: at(2, 9, 21).Add(30 * time.Second)},
+		// A deployment (lead time 12:00 Mar 3 - 12:00 Mar 2 = 24h) that
+		// the undo below takes away: a failure too.
+		{Target: "web", Name: "r3", Previous: "v2", Revision: "v4", Outcome: promoted,
+			Started: at(3, 11, 0), Finished: at(3, 12, 0), CommitTime: at(2, 12, 0)},
+		// The undo of v4: restores the service 14:00 - 12:00 = 2h after
+		// the deployment that caused the failure.
+		{Target: "web", Name: "u1", Previous: "v4", Revision: "v2", Outcome: promoted, Undo: true,
+			Started: at(3, 13, 50), Finished: at(3, 14, 0)},
+		// The same revision name on another target is not undone by it.
+		{Target: "api", Name: "a1", Previous: "v2", Revision: "v4", Outcome: promoted,
+			Started: at(3, 10, 0), Finished: at(3, 11, 0)},
+		// A deployment with a lead time of 09:00 - 07:00 = 2h.
+		{Target: "web", Name: "r4", Previous: "v2", Revision: "v5", Outcome: promoted,
+			Started: at(5, 8, 0), Finished: at(5, 9, 0), CommitTime: at(5, 7, 0)},
+		// Degraded: a failure, never restored.
+		{Target: "web", Name: "r5", Previous: "v5", Revision: "v6", Outcome: degraded,
+			Started: at(6, 10, 0), Finished: at(6, 10, 15), FailedAt: at(6, 10, 10)},
+		// Abandoned: neither a deployment nor a failure.
+		{Target: "web", Name: "r6", Previous: "v5", Revision: "v7", Outcome: stopped,
+			Started: at(6, 11, 0), Finished: at(6, 12, 0)},
+		// A deployment without a commit time: no lead time.
+		{Target: "web", Name: "r7", Previous: "v5", Revision: "v8", Outcome: promoted,
+			Started: at(7, 20, 0), Finished: at(7, 21, 0)},
+		// A deployment whose commit time is after it (clock skew): its
+		// lead time is not positive and is left out.
+		{Target: "web", Name: "r9", Previous: "v8", Revision: "v10", Outcome: promoted,
+			Started: at(7, 21, 30), Finished: at(7, 22, 0), CommitTime: at(7, 22, 30)},
+		// At the window's end, which is excluded.
+		{Target: "web", Name: "r8", Previous: "v10", Revision: "v11", Outcome: promoted,
+			Started: at(7, 23, 30), Finished: at(8, 0, 0), CommitTime: at(7, 23, 0)},
+	}
+}
+
+// The week of March 1 to 8 (7 days), worked out by hand:
+//
+//   - Deployments: promoted, not undos, finished in [Mar 1, Mar 8):
+//     r1, r3, a1, r4, r7, r9 = 6 (r0 is before, r8 at the excluded end,
+//     u1 is an undo). PerDay = 6 / 7 = 0.857142...
+//   - Lead times: r1 4h, r3 24h, r4 2h (a1 and r7 have no commit time,
+//     r9's is negative) → sorted 2h, 4h, 24h; median 4h, from 3.
+//   - Changes: the 6 deployments + r2 (rolled back) + r5 (degraded) = 8
+//     (r6 stopped is not a change). Failures: r2, r5 and r3 (undone by
+//     u1; a1 has the same revisions but another target) = 3.
+//     Rate 3 / 8 = 0.375.
+//   - Restores in the window: r2 1m30s (verdict to stable), r3 2h
+//     (deployment to undo) → median (90s + 7200s) / 2 = 3645s = 1h0m45s,
+//     from 2. r5 is never restored.
+//   - Undos: u1 = 1. Unfinished: r6 = 1.
+func TestComputeWeek(t *testing.T) {
+	w := dora.Window{From: at(1, 0, 0), To: at(8, 0, 0)}
+	m, err := dora.Compute(history(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := dora.Metrics{
+		Window:      w,
+		Deployments: 6, PerDay: 6.0 / 7,
+		LeadTime: 4 * time.Hour, LeadTimes: 3,
+		Changes: 8, Failures: 3, FailureRate: 0.375,
+		TimeToRestore: time.Hour + 45*time.Second, Restores: 2,
+		Undos: 1, Unfinished: 1,
+	}
+	if m != want {
+		t.Errorf("got  %+v\nwant %+v", m, want)
+	}
+}
+
+// A window holding the undo but not the release it undid, worked out by
+// hand (March 3, 13:00 to March 4, 00:00):
+//
+//   - No change finished in it: 0 deployments, 0 changes, rate 0.
+//   - The undo restored r3 in it: 1 restore of 14:00 - 12:00 = 2h.
+//   - Undos: 1.
+//
+// And a window holding r3 but ending before the undo (March 3, 11:30 to
+// 13:00): r3 is a deployment (lead time 24h) and, undone later, a failure
+// (1 of 1); its restore belongs to the next window.
+func TestFailureAndRestoreBelongToTheirOwnWindows(t *testing.T) {
+	after, err := dora.Compute(history(), dora.Window{From: at(3, 13, 0), To: at(4, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Changes != 0 || after.Failures != 0 || after.FailureRate != 0 || after.Deployments != 0 ||
+		after.Restores != 1 || after.TimeToRestore != 2*time.Hour || after.Undos != 1 {
+		t.Errorf("window with the undo: %+v", after)
+	}
+	before, err := dora.Compute(history(), dora.Window{From: at(3, 11, 30), To: at(3, 13, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Deployments != 1 || before.Changes != 1 || before.Failures != 1 || before.FailureRate != 1 ||
+		before.LeadTime != 24*time.Hour || before.Restores != 0 || before.Undos != 0 {
+		t.Errorf("window with r3 only: %+v", before)
+	}
+}
+
+// With an even number of lead times the median is the mean of the two
+// middle ones: 1h, 2h, 5h, 9h → (2h + 5h) / 2 = 3h30m. The mean (4h15m)
+// would differ.
+func TestMedianOfEvenCount(t *testing.T) {
+	var h []dora.Release
+	for i, lt := range []time.Duration{9 * time.Hour, time.Hour, 5 * time.Hour, 2 * time.Hour} {
+		fin := at(10+i, 12, 0)
+		h = append(h, dora.Release{Target: "web", Revision: strategy.Revision(rune('a' + i)), Outcome: promoted,
+			Started: fin.Add(-time.Minute), Finished: fin, CommitTime: fin.Add(-lt)})
+	}
+	m, err := dora.Compute(h, dora.Window{From: at(10, 0, 0), To: at(20, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.LeadTime != 3*time.Hour+30*time.Minute || m.LeadTimes != 4 {
+		t.Errorf("median lead time %v of %d, want 3h30m of 4", m.LeadTime, m.LeadTimes)
+	}
+	// 4 deployments in 10 days.
+	if m.PerDay != 0.4 {
+		t.Errorf("PerDay = %v, want 0.4", m.PerDay)
+	}
+}
+
+// An undo restores only the latest promoted release of the revision it
+// took away; an earlier release of the same revision (later replaced,
+// then released again) is not counted as failed twice. A rolled-back undo
+// restores nothing.
+func TestUndoMatchesLatestRelease(t *testing.T) {
+	h := []dora.Release{
+		{Target: "web", Name: "x1", Previous: "v1", Revision: "v2", Outcome: promoted, Started: at(1, 9, 0), Finished: at(1, 10, 0)},
+		{Target: "web", Name: "x2", Previous: "v2", Revision: "v3", Outcome: promoted, Started: at(2, 9, 0), Finished: at(2, 10, 0)},
+		{Target: "web", Name: "x3", Previous: "v3", Revision: "v2", Outcome: promoted, Started: at(3, 9, 0), Finished: at(3, 10, 0)},
+		{Target: "web", Name: "bad undo", Previous: "v2", Revision: "v3", Outcome: rolledBack, Undo: true, Started: at(3, 10, 30), Finished: at(3, 10, 40)},
+		{Target: "web", Name: "undo", Previous: "v2", Revision: "v3", Outcome: promoted, Undo: true, Started: at(3, 11, 0), Finished: at(3, 11, 30)},
+	}
+	m, err := dora.Compute(h, dora.Window{From: at(1, 0, 0), To: at(4, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// x3 (finished 10:00 on the 3rd) is the one undone: 1 failure of 3,
+	// restored 11:30 - 10:00 = 1h30m later. The rolled-back undo is not
+	// an undo in the count.
+	if m.Changes != 3 || m.Failures != 1 || m.Restores != 1 || m.TimeToRestore != 90*time.Minute || m.Undos != 1 {
+		t.Errorf("got %+v", m)
+	}
+}
+
+// Every invalid release and window problem is named at once.
+func TestComputeValidates(t *testing.T) {
+	h := []dora.Release{
+		{Name: "ok", Outcome: promoted, Finished: at(2, 0, 0)},
+		{Name: "no outcome", Finished: at(2, 0, 0)},
+		{Name: "no finish", Outcome: promoted},
+		{Name: "backwards", Outcome: promoted, Started: at(3, 0, 0), Finished: at(2, 0, 0)},
+		{Name: "restored early", Outcome: rolledBack, Finished: at(2, 0, 0), FailedAt: at(2, 0, 0), RestoredAt: at(1, 0, 0)},
+	}
+	_, err := dora.Compute(h, dora.Window{To: at(1, 0, 0)})
+	if !errors.Is(err, strategy.ErrInvalidConfig) {
+		t.Fatalf("Compute = %v, want ErrInvalidConfig", err)
+	}
+	for _, want := range []string{
+		"window: From is zero",
+		"release 1 (no outcome): no outcome",
+		"release 2 (no finish): no finish time",
+		"release 3 (backwards): finished (2025-03-02T00:00:00Z) before it started (2025-03-03T00:00:00Z)",
+		"release 4 (restored early): restored (2025-03-01T00:00:00Z) before it failed (2025-03-02T00:00:00Z)",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "(ok)") {
+		t.Errorf("a valid release was reported:\n%v", err)
+	}
+	err = dora.Window{From: at(2, 0, 0), To: at(2, 0, 0)}.Validate()
+	if !errors.Is(err, strategy.ErrInvalidConfig) || !strings.Contains(err.Error(), "is not after From") {
+		t.Errorf("empty window: %v", err)
+	}
+}
+
+// No releases: zero metrics, no division by zero.
+func TestComputeEmpty(t *testing.T) {
+	w := dora.Window{From: at(1, 0, 0), To: at(2, 0, 0)}
+	m, err := dora.Compute(nil, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m != (dora.Metrics{Window: w}) {
+		t.Errorf("got %+v", m)
+	}
+	var b strings.Builder
+	if _, err := m.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"0.00/day", "lead time for changes  n/a", "change failure rate    n/a", "time to restore        n/a"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// FromEntry carries every field the metrics use; the undo's revisions
+// swap roles (an undo's Stable is the revision it took away).
+func TestFromEntry(t *testing.T) {
+	e := rollback.Entry{Target: "web", Release: "undo v4->v2", Strategy: "undo", Stable: "v4", Canary: "v2",
+		Outcome: promoted, Undo: true, Started: at(3, 13, 50), Finished: at(3, 14, 0),
+		FailedAt: at(3, 13, 51), RollbackFinished: at(3, 13, 52), CommitTime: at(1, 0, 0)}
+	got := dora.FromHistory([]rollback.Entry{e})
+	want := dora.Release{Target: "web", Name: "undo v4->v2", Previous: "v4", Revision: "v2", Outcome: promoted, Undo: true,
+		Started: at(3, 13, 50), Finished: at(3, 14, 0), CommitTime: at(1, 0, 0), FailedAt: at(3, 13, 51), RestoredAt: at(3, 13, 52)}
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("FromHistory = %+v\nwant %+v", got, want)
+	}
+}
+
+type failWriter struct{ n int }
+
+func (f *failWriter) Write(p []byte) (int, error) {
+	if f.n == 0 {
+		return 0, errors.New("disk full")
+	}
+	f.n--
+	return len(p), nil
+}
+
+// A write error is returned, not swallowed.
+func TestWriteToError(t *testing.T) {
+	m := dora.Metrics{Window: dora.Window{From: at(1, 0, 0), To: at(2, 0, 0)}}
+	if _, err := m.WriteTo(&failWriter{n: 1}); err == nil || err.Error() != "disk full" {
+		t.Errorf("WriteTo = %v, want the writer's error", err)
+	}
+}
