@@ -33,6 +33,14 @@ var (
 	ErrStopped = errors.New("release stopped, target left as recorded")
 	// ErrNotRunning is returned by Rollout controls after the release ended.
 	ErrNotRunning = errors.New("release is not running")
+	// ErrPlanComplete is the cause (context.Cause) with which background
+	// analysis is cancelled when every step but the final one has run.
+	// An analyzer that returns a verdict, rather than an error, once its
+	// context is cancelled with this cause has its last word acted on
+	// before the release is promoted: a background check that never saw
+	// data can say Inconclusive, and the release pauses instead of
+	// promoting.
+	ErrPlanComplete = errors.New("plan complete")
 )
 
 // StepError carries the step at which a release stopped and the last cause.

@@ -61,7 +61,7 @@ type stepOut struct {
 type runState struct {
 	failures  int
 	bgCtx     context.Context
-	bgCancel  context.CancelFunc
+	bgCancel  context.CancelCauseFunc
 	bgWG      sync.WaitGroup
 	bgStarted []bool
 }
@@ -75,7 +75,7 @@ func (r *Rollout) run(ctx context.Context) {
 	r.mu.Unlock()
 
 	var rs runState
-	rs.bgCtx, rs.bgCancel = context.WithCancel(ctx)
+	rs.bgCtx, rs.bgCancel = context.WithCancelCause(ctx)
 	rs.bgStarted = make([]bool, len(r.plan.Background))
 	err := r.drive(ctx, &rs)
 	r.stopBackground(&rs)
@@ -133,9 +133,19 @@ func (r *Rollout) drive(ctx context.Context, rs *runState) error {
 			return err
 		}
 	}
+	last := len(r.plan.Steps) - 1
 	for i < len(r.plan.Steps) {
 		r.setStep(i)
-		r.startBackground(rs, i)
+		if i == last && len(r.plan.Background) > 0 {
+			// Before the final step, background analysis gets its last
+			// word: it is cancelled with ErrPlanComplete, and a verdict it
+			// returns then is acted on like any other.
+			r.startBackground(rs, i)
+			rs.bgCancel(ErrPlanComplete)
+			rs.bgWG.Wait()
+		} else {
+			r.startBackground(rs, i)
+		}
 		f, err := r.react(ctx, rs, i)
 		switch f {
 		case flowEnd:
@@ -151,15 +161,6 @@ func (r *Rollout) drive(ctx context.Context, rs *runState) error {
 			return err
 		case flowNext:
 			i = r.advance(ctx, rs, i)
-		}
-	}
-	// Every step ran: stop background analysis and take its last word.
-	r.stopBackground(rs)
-	for _, ev := range r.takeBg() {
-		r.recordEnd(ctx, Record{Kind: RecordVerdict, Step: len(r.plan.Steps) - 1, Verdict: &ev.verdict})
-		if ev.verdict.Outcome == Fail {
-			rs.failures = r.opts.OnFail.FailuresAllowed // no more tolerance at the end
-			return r.rollback(ctx, rs, len(r.plan.Steps)-1, ErrAnalysisFailed, errors.New(ev.verdict.String()))
 		}
 	}
 	r.setStep(len(r.plan.Steps))
@@ -690,8 +691,10 @@ func (r *Rollout) launchBg(rs *runState, g, k int) {
 	go func() {
 		defer rs.bgWG.Done()
 		v, err := a.Analyze(ctx, in)
-		if ctx.Err() != nil {
-			return // the release ended or is rolling back; the answer no longer matters
+		if ctx.Err() != nil && (err != nil || context.Cause(ctx) != ErrPlanComplete) {
+			// The release is rolling back or was promoted by hand, or
+			// the analyzer had no last word: the answer no longer matters.
+			return
 		}
 		v = normalize(a, v, err)
 		r.addVerdict(v)
@@ -715,9 +718,13 @@ func (r *Rollout) takeBg() []bgResult {
 }
 
 func (r *Rollout) stopBackground(rs *runState) {
-	rs.bgCancel()
+	rs.bgCancel(errBackgroundStopped)
 	rs.bgWG.Wait()
 }
+
+// errBackgroundStopped cancels background analysis whose answer no longer
+// matters (a rollback, an abort, a PromoteFull).
+var errBackgroundStopped = errors.New("background analysis stopped")
 
 // rollback returns the target to the plan's stable State, on a fresh
 // context bounded by RollbackTimeout, and returns the error that ends the

@@ -652,3 +652,74 @@ func TestInstancelessRevisionMustBeUp(t *testing.T) {
 		}
 	})
 }
+
+// lastWord is a background analyzer that watches until cancelled and then
+// says what it saw.
+type lastWord struct{ final strategy.Outcome }
+
+func (l lastWord) Name() string { return "last-word" }
+func (l lastWord) Analyze(ctx context.Context, in strategy.Input) (strategy.Verdict, error) {
+	<-ctx.Done()
+	if context.Cause(ctx) != strategy.ErrPlanComplete {
+		return strategy.Verdict{}, ctx.Err()
+	}
+	return strategy.Verdict{Outcome: l.final, Reason: "no data seen"}, nil
+}
+
+func TestBackgroundLastWordBeforeFinalStep(t *testing.T) {
+	for _, final := range []strategy.Outcome{strategy.Pass, strategy.Inconclusive, strategy.Fail} {
+		t.Run(string(final), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tgt := strategytest.NewTarget(stable4)
+				rel := release(tgt, planOf(strategy.Apply(at(50, 2)), strategy.Pause(time.Minute), strategy.Apply(at(100, 4))), strategy.Options{})
+				rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{lastWord{final}}}}
+				r, _ := strategy.Start(t.Context(), rel)
+				time.Sleep(2 * time.Minute)
+				synctest.Wait()
+				switch final {
+				case strategy.Pass:
+					if res, err := r.Wait(t.Context()); err != nil || res.Phase != strategy.PhasePromoted {
+						t.Fatalf("%s %v", res.Phase, err)
+					}
+				case strategy.Inconclusive:
+					st := r.Status()
+					if st.Phase != strategy.PhasePaused || st.PauseReason != strategy.PauseInconclusive || tgt.State() == final4 {
+						t.Fatalf("did not pause before promoting: %+v", st)
+					}
+					_ = r.Promote()
+					if res, err := r.Wait(t.Context()); err != nil || tgt.State() != final4 {
+						t.Fatalf("%s %v", res.Phase, err)
+					}
+				case strategy.Fail:
+					if _, err := r.Wait(t.Context()); !errors.Is(err, strategy.ErrAnalysisFailed) || tgt.State() != stable4 {
+						t.Fatalf("%v %s", err, tgt.State())
+					}
+				}
+			})
+		})
+	}
+}
+
+type badConfig struct{ strategytest.Analyzer }
+
+func (b *badConfig) Validate() error {
+	return strategy.Invalid("check "+b.Label, "interval is negative", "unparseable condition \"result >\"")
+}
+
+func TestAnalyzersAreValidatedUpFront(t *testing.T) {
+	tgt := strategytest.NewTarget(stable4)
+	rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(&badConfig{strategytest.Analyzer{Label: "rate"}})), strategy.Options{})
+	rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{&badConfig{strategytest.Analyzer{Label: "latency"}}}}}
+	_, err := strategy.Run(t.Context(), rel)
+	if !errors.Is(err, strategy.ErrInvalidConfig) {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"step 1 (analyze): analyzer 0 (rate): interval is negative", "(rate): unparseable condition", "release background analysis 0: analyzer 0 (latency): interval is negative"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if len(tgt.History()) != 0 {
+		t.Fatal("applied a release with invalid analyzers")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -200,9 +201,7 @@ func (p Plan) Problems(t Target) []string {
 				probs = append(probs, where+": no analyzers")
 			}
 			for j, a := range s.Analyzers {
-				if a == nil {
-					probs = append(probs, fmt.Sprintf("%s: analyzer %d is nil", where, j))
-				}
+				probs = append(probs, analyzerProblems(fmt.Sprintf("%s: analyzer %d", where, j), a)...)
 			}
 		default:
 			probs = append(probs, fmt.Sprintf("step %d: unknown kind %q", i, s.Kind))
@@ -216,9 +215,7 @@ func (p Plan) Problems(t Target) []string {
 			probs = append(probs, fmt.Sprintf("background analysis %d has no analyzers", i))
 		}
 		for j, a := range b.Analyzers {
-			if a == nil {
-				probs = append(probs, fmt.Sprintf("background analysis %d: analyzer %d is nil", i, j))
-			}
+			probs = append(probs, analyzerProblems(fmt.Sprintf("background analysis %d: analyzer %d", i, j), a)...)
 		}
 	}
 	if routes && t != nil && !CanRouteHeaders(t) {
@@ -248,4 +245,38 @@ func (p Plan) withDefaults(stable Revision) Plan {
 		p.Steps = append(slices.Clip(p.Steps), Apply(p.Final).Named("final"))
 	}
 	return p
+}
+
+// Validator is implemented by analyzers (and other parts) that can check
+// their own configuration. The executor calls it before anything is
+// applied and rejects the release with every problem it reports.
+type Validator interface {
+	Validate() error
+}
+
+func analyzerProblems(where string, a Analyzer) []string {
+	if a == nil {
+		return []string{where + " is nil"}
+	}
+	v, ok := a.(Validator)
+	if !ok {
+		return nil
+	}
+	err := v.Validate()
+	if err == nil {
+		return nil
+	}
+	// An error built by Invalid lists one problem a line; keep them apart.
+	var out []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "- "))
+		if line == "" || strings.HasPrefix(line, ErrInvalidConfig.Error()+":") {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s (%s): %s", where, AnalyzerName(a), line))
+	}
+	if len(out) == 0 {
+		out = append(out, fmt.Sprintf("%s (%s): %v", where, AnalyzerName(a), err))
+	}
+	return out
 }

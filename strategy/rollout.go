@@ -109,9 +109,7 @@ func prepare(rel Release) (*Rollout, error) {
 			probs = append(probs, fmt.Sprintf("release background analysis %d has no analyzers", i))
 		}
 		for j, a := range b.Analyzers {
-			if a == nil {
-				probs = append(probs, fmt.Sprintf("release background analysis %d: analyzer %d is nil", i, j))
-			}
+			probs = append(probs, analyzerProblems(fmt.Sprintf("release background analysis %d: analyzer %d", i, j), a)...)
 		}
 	}
 	name := rel.Name
