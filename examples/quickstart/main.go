@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/glidepath/glidepath/analysis"
+	"github.com/glidepath/glidepath/canary"
+	"github.com/glidepath/glidepath/examples/quickstart/demo"
+	"github.com/glidepath/glidepath/strategy"
+	"github.com/glidepath/glidepath/strategy/httpsplit"
+)
+
+// options tune the run; main sets them from flags, tests shorten them.
+type options struct {
+	Good     bool          // v2 is healthy and should be promoted
+	Rate     int           // requests per second sent through the splitter
+	Interval time.Duration // time at each weight
+	Weights  []int         // canary weights, in order
+}
+
+func defaultOptions() options {
+	return options{Rate: 200, Interval: 2500 * time.Millisecond, Weights: []int{10, 25, 50}}
+}
+
+func main() {
+	opts := defaultOptions()
+	flag.BoolVar(&opts.Good, "good", false, "release a healthy v2 (it is promoted) instead of a bad one (it is rolled back)")
+	flag.IntVar(&opts.Rate, "rate", opts.Rate, "requests per second sent through the splitter")
+	flag.DurationVar(&opts.Interval, "interval", opts.Interval, "time spent at each canary weight")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Stdout, opts); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
+	}
+}
+
+// maxErrorRate is the canary error rate above which the release fails.
+const maxErrorRate = 0.01
+
+// run plays the whole scenario and writes its story to w. It returns nil
+// when the release ended as expected: rolled back for a bad v2, promoted
+// for a good one, with no request lost either way.
+func run(ctx context.Context, w io.Writer, opts options) (err error) {
+	// 1. Two revisions of a service. v2 has a bug unless -good.
+	failEvery := 20 // 5% of v2's requests fail
+	if opts.Good {
+		failEvery = 0
+	}
+	v1, err := demo.StartBackend("v1", 0)
+	if err != nil {
+		return err
+	}
+	defer v1.Close()
+	v2, err := demo.StartBackend("v2", failEvery)
+	if err != nil {
+		return err
+	}
+	defer v2.Close()
+
+	// 2. The splitter: a reverse proxy that is also a glidepath Target.
+	split, err := httpsplit.New(ctx, httpsplit.Config{
+		Upstreams:      map[strategy.Revision]string{"v1": v1.URL, "v2": v2.URL},
+		Initial:        strategy.State{Stable: "v1"},
+		RevisionHeader: "X-Revision", // lets the load generator count who served what
+	})
+	if err != nil {
+		return err
+	}
+	defer split.CloseIdleConnections()
+	url, shutdown, err := demo.Serve(split)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, shutdown(context.WithoutCancel(ctx))) }()
+
+	// 3. Analysis over the splitter's own metrics: v2's error rate since
+	// it started serving, judged once at least 20 requests back it.
+	errorRate := analysis.SourceFunc(func(ctx context.Context, q analysis.Query) (any, error) {
+		st := split.Stats()[q.Input.Canary]
+		if q.Text == "requests" {
+			return float64(st.Requests), nil
+		}
+		return st.ErrorRate(), nil
+	})
+	check := func(label string, count int, every time.Duration) *analysis.Check {
+		return &analysis.Check{
+			Label:              label,
+			Count:              count, // 0 with an Interval: until the release ends
+			Source:             errorRate,
+			Query:              "error rate",
+			SamplesQuery:       "requests",
+			MinSamples:         20,
+			NoDataLimit:        1000,
+			SuccessCondition:   fmt.Sprintf("result <= %g", maxErrorRate),
+			Interval:           every,
+			ErrorRetryInterval: every,
+		}
+	}
+	every := max(opts.Interval/5, 50*time.Millisecond)
+	cfg := canary.Config{
+		StepWeights: opts.Weights,
+		Interval:    opts.Interval,
+		// At the end of each step...
+		Analyzers: []strategy.Analyzer{check("v2 error rate <= 1%", 1, every)},
+		// ...and continuously, so a bad canary is caught mid-step.
+		Background: canary.BackgroundAnalysis{Analyzers: []strategy.Analyzer{check("v2 error rate <= 1% (continuous)", 0, every)}},
+	}
+
+	// 4. Load, a reporter, and the release.
+	mode := "v2 answers 1 request in 20 with HTTP 500 (a bad release)"
+	if opts.Good {
+		mode = "v2 is healthy (a good release)"
+	}
+	fmt.Fprintf(w, "glidepath quickstart: a canary release of v2 behind an HTTP traffic splitter\n\n")
+	fmt.Fprintf(w, "  stable   v1 at %s, healthy\n", v1.URL)
+	fmt.Fprintf(w, "  canary   v2 at %s, %s\n", v2.URL, mode)
+	fmt.Fprintf(w, "  splitter %s, receiving %d requests/s\n", url, opts.Rate)
+	fmt.Fprintf(w, "  plan     weights %v%%, %v at each, then promote\n", opts.Weights, opts.Interval)
+	fmt.Fprintf(w, "  analysis v2's error rate must stay <= %.0f%%: checked every %v and at the end of each step\n\n", 100*maxErrorRate, every)
+
+	load := demo.StartLoad(ctx, url, opts.Rate, "X-Revision")
+	stopped := false
+	defer func() {
+		if !stopped {
+			load.Stop()
+		}
+	}()
+	rep := demo.NewReporter(w, "v1", "v2", split.Stats)
+	rep.Describe = describe
+	rep.Header()
+	// Let v1 serve alone for a moment, as it did before the release.
+	if err := pause(ctx, min(time.Second, opts.Interval)); err != nil {
+		return err
+	}
+	res, relErr := strategy.Run(ctx, strategy.Release{
+		Target:   split,
+		Stable:   "v1",
+		Canary:   "v2",
+		Strategy: cfg,
+		Observer: rep,
+		Options:  strategy.Options{PollInterval: 100 * time.Millisecond, ProgressDeadline: 30 * time.Second},
+	})
+	// Keep the load on a moment after the release, to show where traffic
+	// goes now.
+	after := split.Stats()
+	if err := pause(ctx, min(time.Second, opts.Interval)); err != nil {
+		return err
+	}
+	rep.Line("after the release")
+	counts := load.Stop()
+	stopped = true
+	tail := split.Stats().Sub(after)
+
+	// 5. The summary.
+	fmt.Fprintf(w, "\nSummary\n")
+	switch res.Phase {
+	case strategy.PhaseRolledBack:
+		fmt.Fprintf(w, "  outcome          rolled back: all traffic is on v1 again\n")
+		for _, v := range res.Verdicts {
+			if v.Outcome == strategy.Fail {
+				fmt.Fprintf(w, "  why              %q said %s\n", v.Analyzer, describe(v))
+				break
+			}
+		}
+		if !res.FailedAt.IsZero() && !rep.CanaryTrafficAt().IsZero() {
+			fmt.Fprintf(w, "  time to detect   %v (from v2's first requests to the failing verdict)\n",
+				res.FailedAt.Sub(rep.CanaryTrafficAt()).Round(time.Millisecond))
+		}
+		if !res.RollbackFinished.IsZero() {
+			fmt.Fprintf(w, "  time to restore  %v (from the verdict to all traffic back on v1)\n",
+				res.RollbackFinished.Sub(res.FailedAt).Round(time.Microsecond))
+		}
+	case strategy.PhasePromoted:
+		fmt.Fprintf(w, "  outcome          promoted: v2 passed every check and now serves all traffic\n")
+	default:
+		fmt.Fprintf(w, "  outcome          %s: %v\n", res.Phase, relErr)
+	}
+	fmt.Fprintf(w, "  release took     %v\n", res.Finished.Sub(res.Started).Round(time.Millisecond))
+	fmt.Fprintf(w, "  requests         %d sent, %d answered, %d lost\n", counts.Sent, counts.Answered, counts.Lost)
+	for _, rev := range []string{"v1", "v2"} {
+		fmt.Fprintf(w, "    served by %s    %d (%d answered with a 5xx)\n", rev, counts.Served[rev], counts.Failed[rev])
+	}
+	final := split.State()
+	fmt.Fprintf(w, "  now              %s serves all traffic (%d of the last %d requests)\n",
+		final.Stable, tail[final.Stable].Requests, tail["v1"].Requests+tail["v2"].Requests)
+
+	// 6. Did it go as it should?
+	var problems []error
+	if counts.Lost > 0 || counts.Answered != counts.Sent {
+		problems = append(problems, fmt.Errorf("%d of %d requests got no answer", counts.Sent-counts.Answered, counts.Sent))
+	}
+	switch {
+	case opts.Good && res.Phase != strategy.PhasePromoted:
+		problems = append(problems, fmt.Errorf("the good release was not promoted: %s: %w", res.Phase, relErr))
+	case !opts.Good && res.Phase != strategy.PhaseRolledBack:
+		problems = append(problems, fmt.Errorf("the bad release was not rolled back: %s: %v", res.Phase, relErr))
+	}
+	if len(problems) == 0 {
+		if opts.Good {
+			fmt.Fprintf(w, "\nv2 was promoted and no request was lost.\n")
+		} else {
+			fmt.Fprintf(w, "\nThe bad v2 was caught and rolled back, and no request was lost.\n")
+		}
+	}
+	return errors.Join(problems...)
+}
+
+// describe renders an error-rate verdict: its outcome and the last value
+// measured, as a percentage.
+func describe(v strategy.Verdict) string {
+	out := strings.ToUpper(string(v.Outcome))
+	for i := len(v.Measurements) - 1; i >= 0; i-- {
+		m := v.Measurements[i]
+		if f, err := strconv.ParseFloat(m.Value, 64); err == nil && m.Outcome != "" {
+			op := "<="
+			if f > maxErrorRate {
+				op = ">"
+			}
+			return fmt.Sprintf("%s: v2's error rate is %.1f%% %s %.0f%%", out, 100*f, op, 100*maxErrorRate)
+		}
+	}
+	return fmt.Sprintf("%s (%s)", out, v.Reason)
+}
+
+// pause waits for d or until ctx ends.
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
