@@ -41,23 +41,13 @@
 //
 // The plan's Rollback hook rolls back by the same rules in reverse: the old
 // revision is scaled up within the surge, the new one scaled down within the
-// unavailable budget, batch by batch, never a big-bang switch. A
-// rollback is a list of States with no wait steps, so the hook makes the
-// executor wait for the old revision's new instances the only way it can:
-// each batch moves some traffic back to the old revision, and the executor
-// does not move traffic onto capacity that is not ready. Instances of the
-// new revision that receive no traffic (Weight 0) are not counted as
-// available on the way back.
-//
-// Weights are whole percentages, so there are at most as many such waits as
-// the new revision's weight when the release failed. That is enough for
-// every fleet with Replicas <= [BoundedRollback] * (surge + unavailable),
-// which the package's property test checks from every State of every plan.
-// For larger fleets with small bounds (say 1,000 instances moved one at a
-// time) the rollback still never exceeds N + surge instances, but once the
-// weight reaches 0 the remaining new instances get no traffic and are
-// removed without waiting for the old revision's replacements, so fewer
-// than N - unavailable instances may serve traffic for a while.
+// unavailable budget, batch by batch, never a big-bang switch. The executor
+// waits for the instances each rollback State adds before it applies the
+// next one, so the new revision is scaled down only once the old revision's
+// replacements are ready, and traffic follows the ready instances back.
+// Instances of the new revision that receive no traffic (Weight 0) are not
+// counted as available on the way back. The package's property test checks
+// both bounds from every State of every plan.
 //
 // # Budgets that allow every instance to be unavailable
 //

@@ -26,7 +26,6 @@ type model struct {
 	n, surge, unavail int
 	cur               strategy.State
 	ready             map[strategy.Revision]int
-	skipAvail         bool // check only the surge bound
 }
 
 func newModel(n, surge, unavail int, start strategy.State) *model {
@@ -87,7 +86,7 @@ func (m *model) apply(s strategy.State, where string) error {
 		return err
 	}
 	// Capacity first: the new replicas under the old traffic.
-	if m.n > 0 && !m.skipAvail {
+	if m.n > 0 {
 		if a, need := m.available(prev), m.n-m.unavail; a < need {
 			return fmt.Errorf("%s: %d available instances while %s is applied, fewer than N-unavailable = %d", where, a, s, need)
 		}
@@ -106,7 +105,7 @@ func (m *model) apply(s strategy.State, where string) error {
 		}
 		m.ready[r] = s.Desired(r) // the executor waited for it
 	}
-	if m.n > 0 && !m.skipAvail {
+	if m.n > 0 {
 		if a, need := m.available(s), m.n-m.unavail; a < need {
 			return fmt.Errorf("%s: %d available instances in %s, fewer than N-unavailable = %d", where, a, s, need)
 		}
@@ -128,24 +127,35 @@ func (m *model) wait(where string) error {
 	return nil
 }
 
+// rollback replays a rollback path: the executor waits for the instances
+// each State adds before it applies the next.
+func (m *model) rollback(path []strategy.State, where string) error {
+	for i, s := range path {
+		prev := m.cur
+		if err := m.apply(s, fmt.Sprintf("%s, state %d", where, i)); err != nil {
+			return err
+		}
+		for _, r := range []strategy.Revision{s.Stable, s.Canary} {
+			if r != "" && s.Desired(r) > prev.Desired(r) {
+				m.ready[r] = s.Desired(r)
+			}
+		}
+	}
+	return nil
+}
+
 // replay runs the plan through the model and, from every point of it, the
 // plan's rollback. It returns the first violation.
-func replay(p strategy.Plan, n, surge, unavail int, boundedRollback bool) error {
+func replay(p strategy.Plan, n, surge, unavail int) error {
 	live := strategy.State{Stable: "v1", Replicas: strategy.Replicas{Stable: n}}
 	m := newModel(n, surge, unavail, live)
 	rollbackFrom := func(m *model, at string) error {
 		rb := m.clone()
-		rb.skipAvail = !boundedRollback
 		path := p.Rollback(rb.cur)
 		if len(path) == 0 || path[len(path)-1] != live {
 			return fmt.Errorf("rollback from %s (%s) ends on %v, want %v", rb.cur, at, path, live)
 		}
-		for i, s := range path {
-			if err := rb.apply(s, fmt.Sprintf("rollback from %s (%s), state %d", m.cur, at, i)); err != nil {
-				return err
-			}
-		}
-		return nil
+		return rb.rollback(path, fmt.Sprintf("rollback from %s (%s)", m.cur, at))
 	}
 	for i, s := range p.Steps {
 		where := fmt.Sprintf("step %d (%s)", i, s)
@@ -194,19 +204,43 @@ func TestPropertyBounds(t *testing.T) {
 			t.Fatal(err)
 		}
 		surge, unavail := cfg.Bounds()
-		// Beyond BoundedRollback, a rollback keeps the surge bound but may
-		// count fewer available instances (see the package documentation).
-		bounded := cfg.Replicas <= rolling.BoundedRollback*(surge+unavail)
-		if err := replay(p, cfg.Replicas, surge, unavail, bounded); err != nil {
+		if err := replay(p, cfg.Replicas, surge, unavail); err != nil {
 			t.Fatalf("N=%d surge=%d unavailable=%d: %v", cfg.Replicas, surge, unavail, err)
 		}
 		// The rollback from the final State too.
 		m := newModel(cfg.Replicas, surge, unavail, p.Final)
-		m.skipAvail = !bounded
-		for i, s := range p.Rollback(p.Final) {
-			if err := m.apply(s, fmt.Sprintf("rollback from final, state %d", i)); err != nil {
+		if err := m.rollback(p.Rollback(p.Final), "rollback from final"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// A large fleet moved one instance at a time keeps both bounds on the way
+// back too, from every State of the plan.
+func TestLargeFleetRollbackBounds(t *testing.T) {
+	cfg := rolling.Config{Replicas: 1000, MaxSurge: strategy.Int(1), MaxUnavailable: strategy.Int(0)}
+	p, err := cfg.Plan("v1", "v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Replaying a rollback from each of the ~4,000 States is quadratic;
+	// sample every 97th step and the last ones.
+	m := newModel(1000, 1, 0, strategy.State{Stable: "v1", Replicas: strategy.Replicas{Stable: 1000}})
+	for i, s := range p.Steps {
+		switch s.Kind {
+		case strategy.StepApply:
+			if err := m.apply(s.State, fmt.Sprintf("step %d", i)); err != nil {
+				t.Fatal(err)
+			}
+		case strategy.StepWaitReady:
+			if err := m.wait(fmt.Sprintf("step %d", i)); err != nil {
 				t.Fatal(err)
 			}
 		}
-	})
+		if i%97 == 0 || i > len(p.Steps)-4 {
+			if err := m.clone().rollback(p.Rollback(m.cur), fmt.Sprintf("rollback from step %d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }

@@ -358,27 +358,15 @@ func (c *Config) rollback(stable, canary strategy.Revision) func(from strategy.S
 			for _, s := range states {
 				add(s.state)
 			}
-			if f.grow.ready >= f.grow.want || f.weight == 0 {
-				continue
-			}
-			// Move some traffic back to the old revision: the executor
-			// waits for its new instances before it does, which is the
-			// wait this batch needs.
-			w := shareOf(f.grow.want, f.shrink.ready)
-			w = min(w, f.weight-1)
-			f.weight = w
-			add(f.state())
+			// The executor waits for the instances a rollback State adds
+			// before it applies the next State, so the old revision's new
+			// instances are ready here; traffic follows them back.
 			f.grow.ready = f.grow.want
-			if f.weight == 0 {
-				f.shrink.ready = 0
+			if s, ok := f.reweight(); ok {
+				add(s)
 			}
 		}
 		add(live)
 		return out
 	}
 }
-
-// BoundedRollback is the largest ratio of Replicas to surge + unavailable
-// for which a rollback keeps within the surge and unavailable bounds from
-// every State of the plan. See the package documentation, "Rolling back".
-const BoundedRollback = 50
