@@ -8,8 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/glidepath/glidepath/analysis"
@@ -137,10 +135,11 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 		}
 	}()
 	rep := demo.NewReporter(w, "v1", "v2", split.Stats)
+	describe := demo.DescribeErrorRate("v2", maxErrorRate)
 	rep.Describe = describe
 	rep.Header()
 	// Let v1 serve alone for a moment, as it did before the release.
-	if err := pause(ctx, min(time.Second, opts.Interval)); err != nil {
+	if err := demo.Pause(ctx, min(time.Second, opts.Interval)); err != nil {
 		return err
 	}
 	res, relErr := strategy.Run(ctx, strategy.Release{
@@ -154,7 +153,7 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 	// Keep the load on a moment after the release, to show where traffic
 	// goes now.
 	after := split.Stats()
-	if err := pause(ctx, min(time.Second, opts.Interval)); err != nil {
+	if err := demo.Pause(ctx, min(time.Second, opts.Interval)); err != nil {
 		return err
 	}
 	rep.Line("after the release")
@@ -162,85 +161,11 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 	stopped = true
 	tail := split.Stats().Sub(after)
 
-	// 5. The summary.
-	fmt.Fprintf(w, "\nSummary\n")
-	switch res.Phase {
-	case strategy.PhaseRolledBack:
-		fmt.Fprintf(w, "  outcome          rolled back: all traffic is on v1 again\n")
-		for _, v := range res.Verdicts {
-			if v.Outcome == strategy.Fail {
-				fmt.Fprintf(w, "  why              %q said %s\n", v.Analyzer, describe(v))
-				break
-			}
-		}
-		if !res.FailedAt.IsZero() && !rep.CanaryTrafficAt().IsZero() {
-			fmt.Fprintf(w, "  time to detect   %v (from v2's first requests to the failing verdict)\n",
-				res.FailedAt.Sub(rep.CanaryTrafficAt()).Round(time.Millisecond))
-		}
-		if !res.RollbackFinished.IsZero() {
-			fmt.Fprintf(w, "  time to restore  %v (from the verdict to all traffic back on v1)\n",
-				res.RollbackFinished.Sub(res.FailedAt).Round(time.Microsecond))
-		}
-	case strategy.PhasePromoted:
-		fmt.Fprintf(w, "  outcome          promoted: v2 passed every check and now serves all traffic\n")
-	default:
-		fmt.Fprintf(w, "  outcome          %s: %v\n", res.Phase, relErr)
-	}
-	fmt.Fprintf(w, "  release took     %v\n", res.Finished.Sub(res.Started).Round(time.Millisecond))
-	fmt.Fprintf(w, "  requests         %d sent, %d answered, %d lost\n", counts.Sent, counts.Answered, counts.Lost)
-	for _, rev := range []string{"v1", "v2"} {
-		fmt.Fprintf(w, "    served by %s    %d (%d answered with a 5xx)\n", rev, counts.Served[rev], counts.Failed[rev])
-	}
-	final := split.State()
-	fmt.Fprintf(w, "  now              %s serves all traffic (%d of the last %d requests)\n",
-		final.Stable, tail[final.Stable].Requests, tail["v1"].Requests+tail["v2"].Requests)
-
-	// 6. Did it go as it should?
-	var problems []error
-	if counts.Lost > 0 || counts.Answered != counts.Sent {
-		problems = append(problems, fmt.Errorf("%d of %d requests got no answer", counts.Sent-counts.Answered, counts.Sent))
-	}
-	switch {
-	case opts.Good && res.Phase != strategy.PhasePromoted:
-		problems = append(problems, fmt.Errorf("the good release was not promoted: %s: %w", res.Phase, relErr))
-	case !opts.Good && res.Phase != strategy.PhaseRolledBack:
-		problems = append(problems, fmt.Errorf("the bad release was not rolled back: %s: %v", res.Phase, relErr))
-	}
-	if len(problems) == 0 {
-		if opts.Good {
-			fmt.Fprintf(w, "\nv2 was promoted and no request was lost.\n")
-		} else {
-			fmt.Fprintf(w, "\nThe bad v2 was caught and rolled back, and no request was lost.\n")
-		}
-	}
-	return errors.Join(problems...)
-}
-
-// describe renders an error-rate verdict: its outcome and the last value
-// measured, as a percentage.
-func describe(v strategy.Verdict) string {
-	out := strings.ToUpper(string(v.Outcome))
-	for i := len(v.Measurements) - 1; i >= 0; i-- {
-		m := v.Measurements[i]
-		if f, err := strconv.ParseFloat(m.Value, 64); err == nil && m.Outcome != "" {
-			op := "<="
-			if f > maxErrorRate {
-				op = ">"
-			}
-			return fmt.Sprintf("%s: v2's error rate is %.1f%% %s %.0f%%", out, 100*f, op, 100*maxErrorRate)
-		}
-	}
-	return fmt.Sprintf("%s (%s)", out, v.Reason)
-}
-
-// pause waits for d or until ctx ends.
-func pause(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	// 5. The summary, which also checks that the release ended as it
+	// should and that no request was lost.
+	return demo.Summarize(w, demo.Outcome{
+		Good: opts.Good, Stable: "v1", Canary: "v2",
+		Result: res, Err: relErr, Reporter: rep, Load: counts,
+		After: tail, Final: split.State(), Describe: describe,
+	})
 }

@@ -1,0 +1,142 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/glidepath/glidepath/strategy"
+	"github.com/glidepath/glidepath/strategy/httpsplit"
+)
+
+// DescribeErrorRate returns a [Reporter].Describe for checks that measure
+// an error rate (a fraction) against limit: the outcome and the last value
+// measured, as a percentage.
+func DescribeErrorRate(canary strategy.Revision, limit float64) func(strategy.Verdict) string {
+	return func(v strategy.Verdict) string {
+		out := strings.ToUpper(string(v.Outcome))
+		for i := len(v.Measurements) - 1; i >= 0; i-- {
+			m := v.Measurements[i]
+			if m.Outcome == "" {
+				continue
+			}
+			if f, ok := firstNumber(m.Value); ok {
+				op := "<="
+				if f > limit {
+					op = ">"
+				}
+				return fmt.Sprintf("%s: %s's error rate is %.1f%% %s %.0f%%", out, canary, 100*f, op, 100*limit)
+			}
+		}
+		return fmt.Sprintf("%s (%s)", out, short(v.Reason, 60))
+	}
+}
+
+// firstNumber reads "0.05" or "[0.05]", the ways a measurement's value is
+// written for a scalar and a one-series vector.
+func firstNumber(s string) (float64, bool) {
+	s = strings.Trim(s, "[] ")
+	if i := strings.IndexAny(s, " ,"); i >= 0 {
+		s = s[:i]
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
+}
+
+// Outcome is everything [Summarize] reports on.
+type Outcome struct {
+	// Good says which ending is expected: promoted (true) or rolled back.
+	Good bool
+	// Stable and Canary are the release's revisions.
+	Stable, Canary strategy.Revision
+	// Result and Err are what strategy.Run returned.
+	Result strategy.Result
+	Err    error
+	// Reporter is the release's observer (for when the canary first got
+	// traffic).
+	Reporter *Reporter
+	// Load is what the load generator counted.
+	Load LoadCounts
+	// After is the splitter's traffic after the release ended.
+	After httpsplit.Stats
+	// Final is the State the splitter serves at the end.
+	Final strategy.State
+	// Describe renders the failing verdict.
+	Describe func(strategy.Verdict) string
+}
+
+// Summarize prints the summary of a release and returns an error when it
+// did not end as expected or a request was lost.
+func Summarize(w io.Writer, o Outcome) error {
+	res := o.Result
+	fmt.Fprintf(w, "\nSummary\n")
+	switch res.Phase {
+	case strategy.PhaseRolledBack:
+		fmt.Fprintf(w, "  outcome          rolled back: all traffic is on %s again\n", o.Stable)
+		for _, v := range res.Verdicts {
+			if v.Outcome == strategy.Fail && o.Describe != nil {
+				fmt.Fprintf(w, "  why              %q said %s\n", v.Analyzer, o.Describe(v))
+				break
+			}
+		}
+		if at := o.Reporter.CanaryTrafficAt(); !res.FailedAt.IsZero() && !at.IsZero() {
+			fmt.Fprintf(w, "  time to detect   %v (from %s's first requests to the failing verdict)\n",
+				res.FailedAt.Sub(at).Round(time.Millisecond), o.Canary)
+		}
+		if !res.RollbackFinished.IsZero() {
+			fmt.Fprintf(w, "  time to restore  %v (from the verdict to all traffic back on %s)\n",
+				res.RollbackFinished.Sub(res.FailedAt).Round(time.Microsecond), o.Stable)
+		}
+	case strategy.PhasePromoted:
+		fmt.Fprintf(w, "  outcome          promoted: %s passed every check and now serves all traffic\n", o.Canary)
+	default:
+		fmt.Fprintf(w, "  outcome          %s: %v\n", res.Phase, o.Err)
+	}
+	fmt.Fprintf(w, "  release took     %v\n", res.Finished.Sub(res.Started).Round(time.Millisecond))
+	c := o.Load
+	fmt.Fprintf(w, "  requests         %d sent, %d answered, %d lost\n", c.Sent, c.Answered, c.Lost)
+	for _, rev := range []strategy.Revision{o.Stable, o.Canary} {
+		fmt.Fprintf(w, "    served by %-4s  %d (%d answered with a 5xx)\n", rev, c.Served[string(rev)], c.Failed[string(rev)])
+	}
+	var total uint64
+	for _, st := range o.After {
+		total += st.Requests
+	}
+	fmt.Fprintf(w, "  now              %s serves all traffic (%d of the last %d requests)\n",
+		o.Final.Stable, o.After[o.Final.Stable].Requests, total)
+
+	var problems []error
+	if c.Lost > 0 || c.Answered != c.Sent {
+		problems = append(problems, fmt.Errorf("%d of %d requests got no answer", c.Sent-c.Answered, c.Sent))
+	}
+	switch {
+	case o.Good && res.Phase != strategy.PhasePromoted:
+		problems = append(problems, fmt.Errorf("the good release was not promoted: %s: %w", res.Phase, o.Err))
+	case !o.Good && res.Phase != strategy.PhaseRolledBack:
+		problems = append(problems, fmt.Errorf("the bad release was not rolled back: %s: %v", res.Phase, o.Err))
+	}
+	if len(problems) == 0 {
+		if o.Good {
+			fmt.Fprintf(w, "\n%s was promoted and no request was lost.\n", o.Canary)
+		} else {
+			fmt.Fprintf(w, "\nThe bad %s was caught and rolled back, and no request was lost.\n", o.Canary)
+		}
+	}
+	return errors.Join(problems...)
+}
+
+// Pause waits for d or until ctx ends.
+func Pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
