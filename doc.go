@@ -79,8 +79,3 @@
 // Prometheus and [github.com/glidepath/glidepath/dora] computes DORA's four
 // key metrics from the history.
 package glidepath
-
-import "github.com/glidepath/glidepath/strategy"
-
-// Keep the doc links above resolvable.
-var _ strategy.Target = nil

@@ -128,6 +128,11 @@ type RollbackFinished struct {
 	State State
 	// Duration is from the start of the rollback to the stable State.
 	Duration time.Duration
+	// FailedAt is when the verdict, deadline, abort or cancellation that
+	// caused the rollback was reached: time to restore is Time - FailedAt.
+	FailedAt time.Time
+	// Cause is the error that caused the rollback (a *StepError).
+	Cause error
 }
 
 // ReleaseDegraded is emitted when a rollback could not be applied.
@@ -137,7 +142,10 @@ type ReleaseDegraded struct {
 	Err  error
 }
 
-// ReleaseFinished is emitted last, with the result.
+// ReleaseFinished is emitted last, with the result. It is the one event
+// every started release emits: a release stopped before it began (its
+// journal refused the start record) emits ReleaseFinished without a
+// ReleaseStarted.
 type ReleaseFinished struct {
 	EventMeta
 	Result Result

@@ -770,7 +770,10 @@ func (r *Rollout) rollback(parent context.Context, rs *runState, i int, kind, ca
 	r.mu.Unlock()
 	r.setPhase(PhaseRolledBack, "", stepErr.Error())
 	r.recordEnd(ctx, Record{Kind: RecordPhase, Step: i, Phase: PhaseRolledBack, Reason: stepErr.Error(), Rollback: true})
-	r.emit(RollbackFinished{EventMeta: r.meta(), State: r.currentState(), Duration: finished.Sub(started)})
+	r.mu.Lock()
+	failedAt := r.result.FailedAt
+	r.mu.Unlock()
+	r.emit(RollbackFinished{EventMeta: r.meta(), State: r.currentState(), Duration: finished.Sub(started), FailedAt: failedAt, Cause: stepErr})
 	return stepErr
 }
 
