@@ -283,6 +283,11 @@ func (r *Rollout) meta() EventMeta {
 func (r *Rollout) setPhase(to Phase, pr PauseReason, reason string) {
 	r.mu.Lock()
 	from := r.status.Phase
+	if to == PhasePaused && from != PhasePaused {
+		// Promote is only accepted while paused, so a flag still set
+		// here was meant for a pause that has already ended.
+		r.promote = false
+	}
 	r.status.Phase = to
 	r.status.PauseReason = pr
 	r.status.Reason = reason
