@@ -1,0 +1,304 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	promclient "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/glidepath/glidepath/analysis"
+	"github.com/glidepath/glidepath/analysis/prometheus"
+	"github.com/glidepath/glidepath/canary"
+	"github.com/glidepath/glidepath/examples/quickstart/demo"
+	"github.com/glidepath/glidepath/strategy"
+	"github.com/glidepath/glidepath/strategy/httpsplit"
+)
+
+// DefaultPrometheus is where Debian's prometheus package installs the server.
+const DefaultPrometheus = "/usr/bin/prometheus"
+
+// options tune the run; main sets them from flags, tests shorten them.
+type options struct {
+	Good       bool          // v2 is healthy and should be promoted
+	Rate       int           // requests per second sent through the splitter
+	Interval   time.Duration // time at each weight
+	Weights    []int         // canary weights, in order
+	Prometheus string        // path of the prometheus binary
+}
+
+func defaultOptions() options {
+	return options{Rate: 200, Interval: 3 * time.Second, Weights: []int{10, 25, 50}, Prometheus: DefaultPrometheus}
+}
+
+func main() {
+	opts := defaultOptions()
+	flag.BoolVar(&opts.Good, "good", false, "release a healthy v2 (it is promoted) instead of a bad one (it is rolled back)")
+	flag.IntVar(&opts.Rate, "rate", opts.Rate, "requests per second sent through the splitter")
+	flag.DurationVar(&opts.Interval, "interval", opts.Interval, "time spent at each canary weight")
+	flag.StringVar(&opts.Prometheus, "prometheus", opts.Prometheus, "path of the prometheus server binary")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Stdout, opts); err != nil {
+		fmt.Fprintln(os.Stderr, "prometheus example:", err)
+		os.Exit(1)
+	}
+}
+
+// maxErrorRate is the canary error rate above which the release fails.
+const maxErrorRate = 0.01
+
+// The PromQL the checks run; {{release.canary}} is expanded (and escaped)
+// by the check.
+const (
+	errorRateQuery = `sum(increase(glidepath_httpsplit_errors_total{revision="{{release.canary}}"}[1m]))
+  / sum(increase(glidepath_httpsplit_requests_total{revision="{{release.canary}}"}[1m]))`
+	requestsQuery = `sum(increase(glidepath_httpsplit_requests_total{revision="{{release.canary}}"}[1m]))`
+)
+
+func run(ctx context.Context, w io.Writer, opts options) (err error) {
+	failEvery := 20 // 5% of v2's requests fail
+	if opts.Good {
+		failEvery = 0
+	}
+	v1, err := demo.StartBackend("v1", 0)
+	if err != nil {
+		return err
+	}
+	defer v1.Close()
+	v2, err := demo.StartBackend("v2", failEvery)
+	if err != nil {
+		return err
+	}
+	defer v2.Close()
+
+	// The splitter registers its metrics in a registry served on a
+	// separate loopback port for Prometheus to scrape.
+	reg := promclient.NewRegistry()
+	split, err := httpsplit.New(ctx, httpsplit.Config{
+		Upstreams:      map[strategy.Revision]string{"v1": v1.URL, "v2": v2.URL},
+		Initial:        strategy.State{Stable: "v1"},
+		RevisionHeader: "X-Revision",
+		Registerer:     reg,
+	})
+	if err != nil {
+		return err
+	}
+	defer split.CloseIdleConnections()
+	url, shutdown, err := demo.Serve(split)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, shutdown(context.WithoutCancel(ctx))) }()
+	metricsURL, shutdownMetrics, err := demo.Serve(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, shutdownMetrics(context.WithoutCancel(ctx))) }()
+
+	fmt.Fprintf(w, "glidepath + Prometheus: a canary release of v2 judged by PromQL\n\n")
+	prom, err := startPrometheus(ctx, opts.Prometheus, metricsURL)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, prom.stop()) }()
+	src := &prometheus.Source{Address: prom.url, Timeout: 5 * time.Second}
+	defer src.Close()
+	fmt.Fprintf(w, "  prometheus %s, scraping the splitter's metrics at %s/metrics every 1s\n", prom.url, metricsURL)
+	if err := waitForScrape(ctx, src); err != nil {
+		return fmt.Errorf("%w\nprometheus output:\n%s", err, prom.logs.String())
+	}
+
+	every := max(opts.Interval/4, time.Second) // no faster than the scrape interval
+	check := func(label string, count int) *analysis.Check {
+		return &analysis.Check{
+			Label:              label,
+			Source:             src,
+			Query:              errorRateQuery,
+			SamplesQuery:       requestsQuery,
+			MinSamples:         20,
+			NoDataLimit:        1000,
+			SuccessCondition:   fmt.Sprintf("result[0] <= %g", maxErrorRate),
+			Count:              count,
+			Interval:           every,
+			ErrorRetryInterval: every,
+		}
+	}
+	cfg := canary.Config{
+		StepWeights: opts.Weights,
+		Interval:    opts.Interval,
+		Analyzers:   []strategy.Analyzer{check("v2 error rate <= 1%", 1)},
+		Background:  canary.BackgroundAnalysis{Analyzers: []strategy.Analyzer{check("v2 error rate <= 1% (continuous)", 0)}},
+	}
+
+	mode := "v2 answers 1 request in 20 with HTTP 500 (a bad release)"
+	if opts.Good {
+		mode = "v2 is healthy (a good release)"
+	}
+	fmt.Fprintf(w, "  stable     v1 at %s, healthy\n", v1.URL)
+	fmt.Fprintf(w, "  canary     v2 at %s, %s\n", v2.URL, mode)
+	fmt.Fprintf(w, "  splitter   %s, receiving %d requests/s\n", url, opts.Rate)
+	fmt.Fprintf(w, "  plan       weights %v%%, %v at each, then promote\n", opts.Weights, opts.Interval)
+	fmt.Fprintf(w, "  analysis   PromQL: v2's error rate over the last minute <= %.0f%%, every %v and at the end of each step\n\n", 100*maxErrorRate, every)
+
+	load := demo.StartLoad(ctx, url, opts.Rate, "X-Revision")
+	stopped := false
+	defer func() {
+		if !stopped {
+			load.Stop()
+		}
+	}()
+	rep := demo.NewReporter(w, "v1", "v2", split.Stats)
+	describe := demo.DescribeErrorRate("v2", maxErrorRate)
+	rep.Describe = describe
+	rep.Header()
+	if err := demo.Pause(ctx, min(time.Second, opts.Interval)); err != nil {
+		return err
+	}
+	res, relErr := strategy.Run(ctx, strategy.Release{
+		Target:   split,
+		Stable:   "v1",
+		Canary:   "v2",
+		Strategy: cfg,
+		Observer: rep,
+		Options:  strategy.Options{PollInterval: 100 * time.Millisecond, ProgressDeadline: 30 * time.Second},
+	})
+	after := split.Stats()
+	if err := demo.Pause(ctx, min(time.Second, opts.Interval)); err != nil {
+		return err
+	}
+	rep.Line("after the release")
+	counts := load.Stop()
+	stopped = true
+	return demo.Summarize(w, demo.Outcome{
+		Good: opts.Good, Stable: "v1", Canary: "v2",
+		Result: res, Err: relErr, Reporter: rep, Load: counts,
+		After: split.Stats().Sub(after), Final: split.State(), Describe: describe,
+	})
+}
+
+// server is a running Prometheus.
+type server struct {
+	url  string
+	cmd  *exec.Cmd
+	dir  string
+	logs *bytes.Buffer
+	done chan error
+}
+
+// startPrometheus starts bin on a free loopback port, scraping target every
+// second, with its configuration and storage in a new temporary directory.
+func startPrometheus(ctx context.Context, bin, target string) (*server, error) {
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("the prometheus server is needed (Debian: apt-get install prometheus; or pass -prometheus PATH): %w", err)
+	}
+	dir, err := os.MkdirTemp("", "glidepath-prometheus-")
+	if err != nil {
+		return nil, err
+	}
+	host := target[len("http://"):]
+	cfg := fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: glidepath-splitter
+    static_configs:
+      - targets: [%q]
+`, host)
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	addr, err := freePort()
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	s := &server{url: "http://" + addr, dir: dir, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	// The server is stopped by stop, not by ctx: it must be waited for
+	// and its directory removed whatever happens.
+	s.cmd = exec.CommandContext(context.WithoutCancel(ctx), bin,
+		"--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr,
+		"--log.level=warn")
+	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	if err := s.cmd.Start(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	// Wait, boundedly, until it is ready.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/-/ready", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		select {
+		case err := <-s.done:
+			s.done <- err
+			_ = s.stop()
+			return nil, fmt.Errorf("prometheus exited: %v\n%s", err, s.logs.String())
+		default:
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			_ = s.stop()
+			return nil, fmt.Errorf("prometheus was not ready within 30s\n%s", s.logs.String())
+		}
+		if err := demo.Pause(ctx, 100*time.Millisecond); err != nil {
+			_ = s.stop()
+			return nil, err
+		}
+	}
+}
+
+// stop kills the server, waits for it and removes its directory.
+func (s *server) stop() error {
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	return os.RemoveAll(s.dir)
+}
+
+// waitForScrape waits (at most 30s) until Prometheus has scraped the
+// splitter twice, so that increase() has data.
+func waitForScrape(ctx context.Context, src *prometheus.Source) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, err := src.Measure(ctx, analysis.Query{Text: `count_over_time(glidepath_httpsplit_canary_weight[1m])`})
+		if vec, ok := v.([]float64); err == nil && ok && len(vec) == 1 && vec[0] >= 2 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("prometheus did not scrape the splitter within 30s (last error: %v)", err)
+		}
+		if err := demo.Pause(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := l.Addr().String()
+	return addr, l.Close()
+}
