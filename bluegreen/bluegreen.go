@@ -41,10 +41,11 @@ type Config struct {
 	// counts and a revision counts as ready when it is up.
 	Replicas int
 	// PreviewReplicas is how many instances the new revision runs while
-	// it is previewed and analysed before promotion (Argo Rollouts'
-	// previewReplicaCount), to save resources during testing. 0 means the
-	// full Replicas. It is scaled to Replicas, and waited for, before the
-	// switch. Must not exceed Replicas.
+	// it is previewed, analysed and waiting at the promotion gate (Argo
+	// Rollouts' previewReplicaCount), to save resources during testing. 0
+	// means the full Replicas. Once the gate opens it is scaled to
+	// Replicas, and waited for, before the switch. Must not exceed
+	// Replicas.
 	PreviewReplicas int
 	// PrePromotion analyzers run against the preview before any traffic
 	// is switched (Argo's prePromotionAnalysis). A Fail rolls back; the
@@ -55,9 +56,11 @@ type Config struct {
 	// back to the old revision, which is still at full capacity. None: no
 	// analysis.
 	PostPromotion []strategy.Analyzer
-	// ManualPromotion pauses the release before the switch until
-	// Rollout.Promote is called (Argo's autoPromotionEnabled: false). The
-	// zero value promotes automatically, Argo's default.
+	// ManualPromotion pauses the release after pre-promotion analysis,
+	// with the new revision at its preview scale, until Rollout.Promote is
+	// called (Argo's autoPromotionEnabled: false); then the new revision
+	// is scaled to Replicas, waited for, and switched to. The zero value
+	// promotes automatically, Argo's default.
 	ManualPromotion bool
 	// AutoPromotionDelay, when positive, pauses that long before the
 	// switch and then promotes automatically (Argo's autoPromotionSeconds).
@@ -163,16 +166,18 @@ func (c *Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
 	if len(c.PrePromotion) > 0 {
 		steps = append(steps, strategy.Analyze(c.PrePromotion...).Named(StepPrePromotion))
 	}
-	if pv < n {
-		steps = append(steps,
-			strategy.Apply(both(0, n)).Named(StepScaleUp),
-			strategy.WaitReady(c.ReadyTimeout).Named(StepScaleUpReady))
-	}
+	// The gate comes before the scale-up, as in Argo Rollouts: a release
+	// waiting for a person runs only the preview scale.
 	switch {
 	case c.ManualPromotion:
 		steps = append(steps, strategy.Pause(0).Named(StepGate))
 	case c.AutoPromotionDelay > 0:
 		steps = append(steps, strategy.Pause(c.AutoPromotionDelay).Named(StepGate))
+	}
+	if pv < n {
+		steps = append(steps,
+			strategy.Apply(both(0, n)).Named(StepScaleUp),
+			strategy.WaitReady(c.ReadyTimeout).Named(StepScaleUpReady))
 	}
 	steps = append(steps, strategy.Apply(both(100, n)).Named(StepSwitch))
 	if len(c.PostPromotion) > 0 {

@@ -115,8 +115,8 @@ func TestPlanSequence(t *testing.T) {
 			PostPromotion: []strategy.Analyzer{post}, ManualPromotion: true, ScaleDownDelay: time.Minute, ReadyTimeout: 5 * time.Minute}, []planStep{
 			apply("preview", st(oldRev, newRev, 0, 4, 1)), wait("preview-ready", 5*time.Minute),
 			analyze("pre-promotion"),
-			apply("scale-up", st(oldRev, newRev, 0, 4, 4)), wait("scale-up-ready", 5*time.Minute),
 			pause("promotion-gate", 0),
+			apply("scale-up", st(oldRev, newRev, 0, 4, 4)), wait("scale-up-ready", 5*time.Minute),
 			apply("switch", st(oldRev, newRev, 100, 4, 4)),
 			analyze("post-promotion"),
 			pause("scale-down-delay", time.Minute),
@@ -367,34 +367,60 @@ func TestPostPromotionFailSwitchesBackInOneApply(t *testing.T) {
 }
 
 func TestManualGateWaitsForPromote(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		tgt := newTarget()
-		ev := newEvents()
-		r, err := strategy.Start(t.Context(), strategy.Release{Target: tgt, Stable: oldRev, Canary: newRev, Observer: ev,
-			Strategy: &bluegreen.Config{Replicas: 4, ManualPromotion: true, ScaleDownDelay: -1}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev.awaitStep(t, r, bluegreen.StepGate)
-		// A day later it is still waiting, with no traffic on the new revision.
-		timer := time.NewTimer(24 * time.Hour)
-		<-timer.C
-		synctest.Wait()
-		s := r.Status()
-		if s.Phase != strategy.PhasePaused || s.PauseReason != strategy.PauseStep || r.Plan().Steps[s.Step].Name != bluegreen.StepGate {
-			t.Fatalf("status %+v, want paused at the gate", s)
-		}
-		if got := tgt.State(); got != st(oldRev, newRev, 0, 4, 4) {
-			t.Fatalf("target %v while waiting for promotion", got)
-		}
-		if err := r.Promote(); err != nil {
-			t.Fatal(err)
-		}
-		res, err := r.Wait(t.Context())
-		if err != nil || res.Phase != strategy.PhasePromoted || tgt.State() != final4 {
-			t.Fatalf("after Promote: %v %v %v", res.Phase, err, tgt.State())
-		}
-	})
+	for _, preview := range []int{0, 1} {
+		t.Run(fmt.Sprintf("preview=%d", preview), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tgt := newTarget()
+				ev := newEvents()
+				r, err := strategy.Start(t.Context(), strategy.Release{Target: tgt, Stable: oldRev, Canary: newRev, Observer: ev,
+					Strategy: &bluegreen.Config{Replicas: 4, PreviewReplicas: preview, ManualPromotion: true, ScaleDownDelay: -1}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ev.awaitStep(t, r, bluegreen.StepGate)
+				// A day later it is still waiting, with no traffic on the
+				// new revision and only its preview scale running.
+				timer := time.NewTimer(24 * time.Hour)
+				<-timer.C
+				synctest.Wait()
+				s := r.Status()
+				if s.Phase != strategy.PhasePaused || s.PauseReason != strategy.PauseStep || r.Plan().Steps[s.Step].Name != bluegreen.StepGate {
+					t.Fatalf("status %+v, want paused at the gate", s)
+				}
+				pv := 4
+				if preview > 0 {
+					pv = preview
+				}
+				if got := tgt.State(); got != st(oldRev, newRev, 0, 4, pv) {
+					t.Fatalf("target %v while waiting for promotion, want the preview scale %d", got, pv)
+				}
+				promoted := time.Now()
+				if err := r.Promote(); err != nil {
+					t.Fatal(err)
+				}
+				res, err := r.Wait(t.Context())
+				if err != nil || res.Phase != strategy.PhasePromoted || tgt.State() != final4 {
+					t.Fatalf("after Promote: %v %v %v", res.Phase, err, tgt.State())
+				}
+				// After Promote the new revision is brought to full
+				// capacity, and waited for, before it takes the traffic.
+				want := []strategy.State{st(oldRev, newRev, 0, 4, pv), st(oldRev, newRev, 100, 4, 4), final4}
+				if preview > 0 {
+					want = []strategy.State{st(oldRev, newRev, 0, 4, pv), st(oldRev, newRev, 0, 4, 4), st(oldRev, newRev, 100, 4, 4), final4}
+				}
+				if got := tgt.States(); !slices.Equal(got, want) {
+					t.Fatalf("history %v\nwant %v", got, want)
+				}
+				hist := tgt.History()
+				if preview > 0 {
+					if d := hist[2].At.Sub(promoted); d != 20*time.Second {
+						t.Errorf("switched %v after Promote, want the 20s the new instances take to start", d)
+					}
+				}
+				checkServedReady(t, hist)
+			})
+		})
+	}
 }
 
 func TestAutoPromotionDelay(t *testing.T) {

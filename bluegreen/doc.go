@@ -19,16 +19,32 @@
 //     until the preview is ready.
 //  2. pre-promotion analysis against the preview. A Fail rolls back before
 //     any user has been served by the new revision.
-//  3. scale-up (only when P < N): {old, new, 0, {N, N}}; wait until ready.
+//  3. promotion gate: automatic, automatic after AutoPromotionDelay, or a
+//     pause until [strategy.Rollout.Promote] (ManualPromotion). While it
+//     waits, the new revision runs at its preview scale only.
+//  4. scale-up (only when P < N): {old, new, 0, {N, N}}; wait until ready.
 //     Traffic is never switched to a partly scaled revision.
-//  4. promotion gate: automatic, automatic after AutoPromotionDelay, or a
-//     pause until [strategy.Rollout.Promote] (ManualPromotion).
 //  5. switch: {old, new, 100, {N, N}}, all traffic in one Apply.
 //  6. post-promotion analysis. A Fail switches traffic straight back to the
 //     old revision, which is still running at full capacity: one Apply.
 //  7. scale-down delay: the old revision stays up (ScaleDownDelay, 30s by
 //     default) so that an Abort can still switch back instantly.
 //  8. finish: {Stable: new, Replicas: {N}}; the old revision is removed.
+//
+// # Defaults and differences from Argo Rollouts
+//
+// The defaults are Argo's: automatic promotion, no preview scale-down
+// (PreviewReplicas 0 runs the full N), a 30-second scale-down delay. Where
+// glidepath differs, it says so in the field's documentation:
+//
+//   - ScaleDownDelay 0 means the 30-second default; a negative value
+//     removes the old revision at once (Argo's scaleDownDelaySeconds: 0).
+//   - AutoPromotionDelay with ManualPromotion is rejected by Validate
+//     rather than silently ignored.
+//   - After a rollback the failed revision is removed at once, or kept
+//     with KeepAborted (Argo's abortScaleDownDelaySeconds: 0). Argo's
+//     default of removing it 30 seconds after an abort has no equivalent:
+//     a rollback ends the release, and nothing runs after it.
 //
 // # Rolling back
 //

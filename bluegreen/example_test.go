@@ -32,9 +32,9 @@ func ExampleConfig_Plan() {
 	// preview: apply stable=v1 canary=v2 weight=0% replicas=4/1
 	// preview-ready: wait until ready
 	// pre-promotion: analyze [smoke-tests]
+	// promotion-gate: pause until promoted
 	// scale-up: apply stable=v1 canary=v2 weight=0% replicas=4/4
 	// scale-up-ready: wait until ready
-	// promotion-gate: pause until promoted
 	// switch: apply stable=v1 canary=v2 weight=100% replicas=4/4
 	// post-promotion: analyze [error-rate]
 	// scale-down-delay: pause 1m0s
