@@ -128,3 +128,28 @@ func ExampleSticky() {
 	// weight 70: ada(29)=v2 grace(23)=v2 linus(83)=v1 ken(63)=v2
 	// weight 90: ada(29)=v2 grace(23)=v2 linus(83)=v2 ken(63)=v2
 }
+
+// Observe reports each revision's health: 1 when its upstream answers the
+// health path with 2xx. The executor does not move traffic onto a revision
+// reported down.
+func ExampleSplitter_Observe() {
+	ctx := context.Background()
+	up := revisionServer("v1")
+	defer up.Close()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	s, _ := httpsplit.New(ctx, httpsplit.Config{
+		Upstreams:  map[strategy.Revision]string{"v1": up.URL, "v2": down.URL},
+		Initial:    strategy.State{Stable: "v1", Canary: "v2"},
+		HealthPath: "/ready",
+	})
+	defer s.CloseIdleConnections()
+	obs, _ := s.Observe(ctx)
+	fmt.Println(obs.State, "ready:", obs.Ready.Stable, obs.Ready.Canary)
+	fmt.Println("may 10% go to v2?", obs.Satisfies(strategy.State{Stable: "v1", Canary: "v2", Weight: 10}))
+	// Output:
+	// stable=v1 canary=v2 weight=0% ready: 1 0
+	// may 10% go to v2? false
+}

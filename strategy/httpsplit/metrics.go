@@ -215,8 +215,8 @@ func sat(a, b uint64) uint64 {
 	return a - b
 }
 
-// Stats returns a snapshot of every revision the splitter has routed to
-// (or been configured with): the same numbers it exports to Prometheus.
+// Stats returns a snapshot of every revision that a State served by the
+// splitter has named: the same numbers it exports to Prometheus.
 func (s *Splitter) Stats() Stats {
 	s.mu.Lock()
 	revs := maps.Clone(s.revs)

@@ -472,3 +472,58 @@ func waitFor(t *testing.T, cond func() bool) {
 		<-tick.C
 	}
 }
+
+func TestForwardedHeadersAndHost(t *testing.T) {
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "host=%s xff=%s path=%s query=%s", r.Host, r.Header.Get("X-Forwarded-For"), r.URL.Path, r.URL.RawQuery)
+	}))
+	defer echo.Close()
+	for _, preserve := range []bool{false, true} {
+		s, front := newSplitter(t, strategy.State{Stable: "v1"}, httpsplit.Config{
+			Upstreams:    map[strategy.Revision]string{"v1": echo.URL + "/base"},
+			PreserveHost: preserve,
+		})
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, front.URL+"/a/b?x=1", nil)
+		req.Host = "shop.example"
+		resp, err := front.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		wantHost := strings.TrimPrefix(echo.URL, "http://")
+		if preserve {
+			wantHost = "shop.example"
+		}
+		want := fmt.Sprintf("host=%s xff=127.0.0.1 path=/base/a/b query=x=1", wantHost)
+		if string(body) != want {
+			t.Errorf("PreserveHost %v: upstream saw %q, want %q", preserve, body, want)
+		}
+		if got := s.Pick(req); got != "v1" {
+			t.Errorf("Pick = %s", got)
+		}
+	}
+}
+
+func TestPickFollowsTheStickyKey(t *testing.T) {
+	s, _ := newSplitter(t, strategy.State{Stable: "v1", Canary: "v2", Weight: 40}, httpsplit.Config{
+		Sticky: httpsplit.Sticky{Header: "X-User", Cookie: "k"},
+	}, newBackend(t, "v1"), newBackend(t, "v2"))
+	for i := range 200 {
+		key := fmt.Sprintf("u%d", i)
+		want := strategy.Revision("v1")
+		if httpsplit.Bucket("v2", key) < 40 {
+			want = "v2"
+		}
+		byHeader := httptest.NewRequest(http.MethodGet, "/", nil)
+		byHeader.Header.Set("X-User", key)
+		byCookie := httptest.NewRequest(http.MethodGet, "/", nil)
+		byCookie.Header.Set("Cookie", `other=1; k="`+key+`"`)
+		if got := s.Pick(byHeader); got != want {
+			t.Fatalf("header key %s: Pick = %s, want %s", key, got, want)
+		}
+		if got := s.Pick(byCookie); got != want {
+			t.Fatalf("cookie key %s: Pick = %s, want %s", key, got, want)
+		}
+	}
+}
