@@ -2,6 +2,7 @@ package flags
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,7 +26,10 @@ type BooleanEvaluator interface {
 // Inconclusive (the executor pauses the release for a person) or, with
 // Fail set, Fail (the release rolls back). In the background it
 // re-evaluates the flag every Interval and answers as soon as releases
-// are frozen.
+// are frozen, and evaluates it once more when the executor asks
+// background analysis for its last word before the final step
+// ([strategy.ErrPlanComplete]), so a freeze that began since the last
+// poll still stops the promotion.
 //
 // A flag that cannot be evaluated is never read as "not frozen": the
 // gate returns the evaluation error, which the executor treats as
@@ -97,13 +101,7 @@ func (g *FreezeGate) Analyze(ctx context.Context, in strategy.Input) (strategy.V
 					Reason: "releases are not frozen", Measurements: []strategy.Measurement{m}}, nil
 			}
 		} else if in.Background || !time.Now().Before(deadline) {
-			out := strategy.Inconclusive
-			if g.Fail {
-				out = strategy.Fail
-			}
-			m.Outcome = out
-			return strategy.Verdict{Analyzer: g.Name(), Outcome: out, At: m.At,
-				Reason: "releases are frozen by flag " + g.Flag, Measurements: []strategy.Measurement{m}}, nil
+			return g.frozen(m), nil
 		}
 		wait := interval
 		if !in.Background {
@@ -114,13 +112,50 @@ func (g *FreezeGate) Analyze(ctx context.Context, in strategy.Input) (strategy.V
 		case <-ctx.Done():
 			t.Stop()
 			if in.Background {
-				// The release ended without a freeze; the answer is not used.
-				return strategy.Verdict{Analyzer: g.Name(), Outcome: strategy.Pass, Reason: "release ended"}, nil
+				return g.lastWord(ctx, interval)
 			}
 			return strategy.Verdict{}, ctx.Err()
 		case <-t.C:
 		}
 	}
+}
+
+// frozen is the verdict while releases are frozen, measured by m.
+func (g *FreezeGate) frozen(m strategy.Measurement) strategy.Verdict {
+	out := strategy.Inconclusive
+	if g.Fail {
+		out = strategy.Fail
+	}
+	m.Outcome = out
+	return strategy.Verdict{Analyzer: g.Name(), Outcome: out, At: m.At,
+		Reason: "releases are frozen by flag " + g.Flag, Measurements: []strategy.Measurement{m}}
+}
+
+// lastWord answers when a background gate's context ends. Before the
+// final step of a plan (cause strategy.ErrPlanComplete) the executor acts
+// on the answer, so the flag is evaluated once more, within one Interval:
+// a freeze that began since the last poll holds (or fails) the release
+// instead of letting it promote, and a flag that cannot be evaluated
+// holds it (Inconclusive). Otherwise the release is rolling back or was
+// promoted by hand, and the answer is not used.
+func (g *FreezeGate) lastWord(ctx context.Context, interval time.Duration) (strategy.Verdict, error) {
+	if !errors.Is(context.Cause(ctx), strategy.ErrPlanComplete) {
+		return strategy.Verdict{Analyzer: g.Name(), Outcome: strategy.Pass, Reason: "release ended"}, nil
+	}
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), interval)
+	defer cancel()
+	frozen, m, err := g.evaluate(ectx)
+	switch {
+	case err != nil:
+		m.Outcome = strategy.Inconclusive
+		return strategy.Verdict{Analyzer: g.Name(), Outcome: strategy.Inconclusive, At: m.At,
+			Reason: "before promotion: " + err.Error(), Measurements: []strategy.Measurement{m}}, nil
+	case frozen:
+		return g.frozen(m), nil
+	}
+	m.Outcome = strategy.Pass
+	return strategy.Verdict{Analyzer: g.Name(), Outcome: strategy.Pass, At: m.At,
+		Reason: "releases are not frozen", Measurements: []strategy.Measurement{m}}, nil
 }
 
 func (g *FreezeGate) evaluate(ctx context.Context) (bool, strategy.Measurement, error) {

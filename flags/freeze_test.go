@@ -3,6 +3,7 @@ package flags_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -183,4 +184,44 @@ func TestFreezeGateHoldsRelease(t *testing.T) {
 			t.Fatalf("final rollout %+v", r)
 		}
 	})
+}
+
+// A background gate has a last word before the final step: a freeze that
+// began after its last poll still stops the promotion. Unfrozen, the
+// release promotes.
+func TestFreezeGateLastWord(t *testing.T) {
+	for _, frozen := range []bool{true, false} {
+		t.Run(fmt.Sprintf("frozen=%v", frozen), func(t *testing.T) {
+			inBubble(t, false, func(t *testing.T, p *flags.Provider, client *openfeature.Client) {
+				// Polled hourly: the freeze at 5m falls between polls.
+				gate := &flags.FreezeGate{Client: client, Flag: "release-freeze", Fail: true, Interval: time.Hour}
+				if frozen {
+					time.AfterFunc(5*time.Minute, func() { setFrozen(t, p, true) })
+				}
+				plan := strategy.StrategyFunc(func(stable, canary strategy.Revision) (strategy.Plan, error) {
+					return strategy.Plan{Strategy: "test", Steps: []strategy.Step{
+						strategy.Apply(strategy.State{Stable: stable, Canary: canary, Weight: 50}),
+						strategy.Pause(10 * time.Minute),
+						strategy.Apply(strategy.State{Stable: canary}),
+					}}, nil
+				})
+				res, err := strategy.Run(t.Context(), strategy.Release{Target: flags.NewTarget(p, "new-checkout"),
+					Stable: "off", Canary: "on", Strategy: plan,
+					Background: []strategy.Background{{Analyzers: []strategy.Analyzer{gate}}}})
+				final, _ := p.Rollout("new-checkout")
+				if frozen {
+					if !errors.Is(err, strategy.ErrAnalysisFailed) || res.Phase != strategy.PhaseRolledBack || final != (flags.Rollout{Control: "off"}) {
+						t.Fatalf("a freeze before promotion: %s %v, rollout %+v", res.Phase, err, final)
+					}
+					if len(res.Verdicts) == 0 || res.Verdicts[len(res.Verdicts)-1].Outcome != strategy.Fail {
+						t.Fatalf("verdicts %v", res.Verdicts)
+					}
+					return
+				}
+				if err != nil || res.Phase != strategy.PhasePromoted || final != (flags.Rollout{Control: "on"}) {
+					t.Fatalf("no freeze: %s %v, rollout %+v", res.Phase, err, final)
+				}
+			})
+		})
+	}
 }
