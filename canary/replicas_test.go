@@ -180,3 +180,72 @@ func TestBasicPlanWithinSurgeAndUnavailable(t *testing.T) {
 		}
 	})
 }
+
+// Argo Rollouts' traffic-routed arithmetic (trafficWeightToReplicas and
+// CalculateReplicaCountsForTrafficRoutedCanary's table): the canary gets
+// ceil(weight × spec / 100) instances, or what setCanaryScale says, and
+// the stable keeps spec unless dynamic stable scale sizes it from its own
+// share.
+func TestRoutedArgoReference(t *testing.T) {
+	for _, tc := range []struct{ total, weight, want int }{
+		{10, 0, 0}, {10, 20, 2}, {10, 25, 3}, {10, 33, 4}, {10, 99, 10}, {10, 100, 10},
+		{0, 50, 0}, {1, 1, 1}, {3, 34, 2},
+	} {
+		if got := weightToReplicas(tc.total, tc.weight); got != tc.want {
+			t.Errorf("weightToReplicas(%d, %d) = %d, want %d", tc.total, tc.weight, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		name                  string
+		scale                 Scale
+		total, weight         int
+		wantCanary int
+	}{
+		{"setCanaryScale.replicas ignores the weight", Replicas(9), 1, 100, 9},
+		{"setCanaryScale.weight is a share of spec, above 100% too", PercentOfReplicas(200), 4, 100, 8},
+		{"matchTrafficWeight sizes from the weight", MatchTrafficWeight(), 10, 20, 2},
+	} {
+		if got := tc.scale.count(tc.total, tc.weight); got != tc.wantCanary {
+			t.Errorf("%s: canary %d, want %d", tc.name, got, tc.wantCanary)
+		}
+	}
+	// Dynamic stable scale at weight 10 of 10 instances: 1 canary, 9 stable.
+	cfg := Config{Replicas: 10, TrafficRouting: true, DynamicStableScale: true, Steps: []Step{SetWeight(10)}}
+	p, err := cfg.Plan("a", "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strategy.State{Stable: "a", Canary: "b", Weight: 10, Replicas: strategy.Replicas{Stable: 9, Canary: 1}}
+	found := false
+	for _, s := range p.Steps {
+		found = found || s.Kind == strategy.StepApply && s.State == want
+	}
+	if !found {
+		t.Errorf("no step applies %s", want)
+	}
+}
+
+// Argo Rollouts' default max surge and max unavailable for a canary are
+// both 25%. (Its constants are the strings "25", which its deprecated
+// IntOrString parser reads as percentages; its documentation says 25%.)
+// Surge rounds up, unavailable down, unavailable never exceeds the
+// instance count, and a service of no instances has none unavailable.
+func TestDefaultFenceposts(t *testing.T) {
+	var c Config
+	surge, unavail := c.surgeAndUnavailable()
+	if surge != strategy.Percent(25) || unavail != strategy.Percent(25) {
+		t.Fatalf("defaults %s / %s, want 25%% / 25%%", surge, unavail)
+	}
+	for _, tc := range []struct{ total, surge, unavail int }{
+		{0, 0, 0}, {1, 1, 0}, {3, 1, 0}, {4, 1, 1}, {10, 3, 2}, {100, 25, 25}, {101, 26, 25},
+	} {
+		s, u := resolveFenceposts(surge, unavail, tc.total)
+		if s != tc.surge || u != tc.unavail {
+			t.Errorf("%d instances: surge %d unavailable %d, want %d %d", tc.total, s, u, tc.surge, tc.unavail)
+		}
+	}
+	// An unavailable budget above the instance count is capped at it.
+	if _, u := resolveFenceposts(strategy.Int(0), strategy.Int(9), 4); u != 4 {
+		t.Errorf("unavailable 9 of 4 resolves to %d, want 4", u)
+	}
+}
