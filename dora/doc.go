@@ -47,15 +47,17 @@
 //     glidepath does not know when the failure began, so, as Four Keys
 //     does, the time runs from the deployment that caused the failure
 //     (its Finished) to the restoration (the undo's Finished). A restore
-//     belongs to the window in which the service was restored; the
+//     belongs to the window in which its failure began (FailedAt, or the
+//     undone deployment's Finished), as Four Keys groups incidents by
+//     the time they were opened, whenever the restoration came; the
 //     statistic is the median. A degraded release is never restored.
 //
 // Undos are remediations, not changes: they count in none of the four
 // (Metrics.Undos reports them). Stopped releases (abandoned, or left for a
 // resume that never came) are neither deployments nor failures
 // (Metrics.Unfinished). A release is in a window when From <= t < To for
-// the time that matters to the metric (Finished, RestoredAt, or the
-// undo's Finished).
+// the time that matters to the metric (Finished, or FailedAt for the
+// restore of a rollback).
 //
 // # What these numbers are not
 //

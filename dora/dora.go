@@ -125,9 +125,9 @@ type Metrics struct {
 	Failures    int
 	FailureRate float64
 
-	// TimeToRestore is the median time to restore of the failures
-	// restored in the window; Restores counts them (0: TimeToRestore is
-	// meaningless).
+	// TimeToRestore is the median time to restore of the failures that
+	// began in the window and were restored (then or later); Restores
+	// counts them (0: TimeToRestore is meaningless).
 	TimeToRestore time.Duration
 	Restores      int
 
@@ -139,9 +139,8 @@ type Metrics struct {
 }
 
 // Compute returns the four key metrics of history over w. history may
-// hold several targets and any order; releases outside w still matter
-// when an undo inside it restores one, or an undo after it marks one
-// inside it failed. It returns an error matching [strategy.ErrInvalidConfig]
+// hold several targets and any order; an undo after w still marks a
+// deployment inside it failed, and times its restore. It returns an error matching [strategy.ErrInvalidConfig]
 // naming every invalid release and window problem, and computes nothing
 // then.
 func Compute(history []Release, w Window) (Metrics, error) {
@@ -168,13 +167,14 @@ func Compute(history []Release, w Window) (Metrics, error) {
 			}
 			continue
 		}
+		// A restore belongs to the window in which its failure began.
 		undo, isUndone := undone[i]
-		if isUndone && w.Contains(undo.Finished) {
+		if isUndone && w.Contains(r.Finished) {
 			// Restored by the undo: from the deployment that caused
 			// the failure to the restoration.
 			restores = append(restores, undo.Finished.Sub(r.Finished))
 		}
-		if r.Outcome == strategy.PhaseRolledBack && !r.FailedAt.IsZero() && !r.RestoredAt.IsZero() && w.Contains(r.RestoredAt) {
+		if r.Outcome == strategy.PhaseRolledBack && !r.FailedAt.IsZero() && !r.RestoredAt.IsZero() && w.Contains(r.FailedAt) {
 			restores = append(restores, r.RestoredAt.Sub(r.FailedAt))
 		}
 		if !w.Contains(r.Finished) {

@@ -108,19 +108,25 @@ func TestComputeWeek(t *testing.T) {
 // hand (March 3, 13:00 to March 4, 00:00):
 //
 //   - No change finished in it: 0 deployments, 0 changes, rate 0.
-//   - The undo restored r3 in it: 1 restore of 14:00 - 12:00 = 2h.
+//   - The failure the undo repaired began before it (with r3), so its
+//     restore is not this window's: 0 restores.
 //   - Undos: 1.
 //
 // And a window holding r3 but ending before the undo (March 3, 11:30 to
 // 13:00): r3 is a deployment (lead time 24h) and, undone later, a failure
-// (1 of 1); its restore belongs to the next window.
-func TestFailureAndRestoreBelongToTheirOwnWindows(t *testing.T) {
+// (1 of 1), restored 14:00 - 12:00 = 2h after it. Four Keys likewise
+// groups an incident's time to restore by when the incident was opened.
+//
+// And a rollback whose failure is detected just before a window ends and
+// restored just after it: the restore belongs to the window of the
+// failure.
+func TestFailureAndRestoreBelongToTheWindowOfTheFailure(t *testing.T) {
 	after, err := dora.Compute(history(), dora.Window{From: at(3, 13, 0), To: at(4, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if after.Changes != 0 || after.Failures != 0 || after.FailureRate != 0 || after.Deployments != 0 ||
-		after.Restores != 1 || after.TimeToRestore != 2*time.Hour || after.Undos != 1 {
+		after.Restores != 0 || after.TimeToRestore != 0 || after.Undos != 1 {
 		t.Errorf("window with the undo: %+v", after)
 	}
 	before, err := dora.Compute(history(), dora.Window{From: at(3, 11, 30), To: at(3, 13, 0)})
@@ -128,8 +134,27 @@ func TestFailureAndRestoreBelongToTheirOwnWindows(t *testing.T) {
 		t.Fatal(err)
 	}
 	if before.Deployments != 1 || before.Changes != 1 || before.Failures != 1 || before.FailureRate != 1 ||
-		before.LeadTime != 24*time.Hour || before.Restores != 0 || before.Undos != 0 {
+		before.LeadTime != 24*time.Hour || before.Restores != 1 || before.TimeToRestore != 2*time.Hour || before.Undos != 0 {
 		t.Errorf("window with r3 only: %+v", before)
+	}
+
+	edge := []dora.Release{{Target: "web", Name: "late", Previous: "v1", Revision: "v2", Outcome: rolledBack,
+		Started: at(9, 23, 50), Finished: at(10, 0, 5), FailedAt: at(9, 23, 58), RestoredAt: at(10, 0, 3)}}
+	day9, err := dora.Compute(edge, dora.Window{From: at(9, 0, 0), To: at(10, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day10, err := dora.Compute(edge, dora.Window{From: at(10, 0, 0), To: at(11, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The change itself finished on the 10th: its failure counts there;
+	// the restore (5 minutes) is the 9th's, when the failure began.
+	if day9.Restores != 1 || day9.TimeToRestore != 5*time.Minute || day9.Changes != 0 {
+		t.Errorf("day of the failure: %+v", day9)
+	}
+	if day10.Restores != 0 || day10.Changes != 1 || day10.Failures != 1 {
+		t.Errorf("day of the restoration: %+v", day10)
 	}
 }
 
