@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"pgregory.net/rapid"
 
 	"github.com/glidepath/glidepath"
 	"github.com/glidepath/glidepath/bluegreen"
@@ -299,4 +300,55 @@ func (p pauseEvents) OnEvent(e strategy.Event) {
 	if pc, ok := e.(strategy.PhaseChanged); ok && pc.To == strategy.PhasePaused {
 		p <- pc
 	}
+}
+
+// Any Change either is rejected by Validate, with Recommend returning the
+// same error, or gets the rule the decision table names for it, a reason
+// naming that rule, and a strategy that plans without error; Recommend
+// never panics.
+func TestRecommendProperty(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		c := glidepath.Change{
+			Risk:            glidepath.Risk(rapid.IntRange(-1, 4).Draw(t, "risk")),
+			Stateful:        rapid.Bool().Draw(t, "stateful"),
+			InstantCutover:  rapid.Bool().Draw(t, "cutover"),
+			WeightedRouting: rapid.Bool().Draw(t, "routing"),
+			Replicas:        rapid.IntRange(-1, 50).Draw(t, "replicas"),
+			Bake:            time.Duration(rapid.Int64Range(-1, int64(time.Hour)).Draw(t, "bake")),
+		}
+		for i := range rapid.IntRange(0, 3).Draw(t, "analyzers") {
+			c.Analyzers = append(c.Analyzers, strategytest.Script(fmt.Sprintf("check-%d", i), strategy.Pass))
+		}
+		rec, err := glidepath.Recommend(c)
+		if verr := c.Validate(); verr != nil {
+			if err == nil || err.Error() != verr.Error() {
+				t.Fatalf("invalid change %+v: Recommend = %v, Validate = %v", c, err, verr)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("valid change %+v: %v", c, err)
+		}
+		want := 5
+		switch {
+		case c.InstantCutover:
+			want = 1
+		case c.Stateful:
+			want = 2
+		case c.Risk == glidepath.RiskLow:
+			want = 3
+		case len(c.Analyzers) > 0:
+			want = 4
+		}
+		if rec.Rule != want || !strings.HasPrefix(rec.Reasons[0], fmt.Sprintf("rule %d", want)) {
+			t.Fatalf("change %+v: rule %d (%q), want %d", c, rec.Rule, rec.Reasons[0], want)
+		}
+		if rec.FailurePolicy.Pause != c.Stateful {
+			t.Fatalf("change %+v: pause on fail %v", c, rec.FailurePolicy.Pause)
+		}
+		plan, err := rec.Strategy.Plan("v1", "v2")
+		if err != nil || plan.Strategy != rec.Kind {
+			t.Fatalf("change %+v: plan %q, %v; kind %s", c, plan.Strategy, err, rec.Kind)
+		}
+	})
 }
