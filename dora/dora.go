@@ -86,6 +86,7 @@ func stamp(t time.Time) string { return t.Format(time.RFC3339) }
 // Window is the half-open interval [From, To) over which metrics are
 // computed. Both ends are required and To must be after From.
 type Window struct {
+	// From is the first instant in the window; To the first after it.
 	From, To time.Time
 }
 

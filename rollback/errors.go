@@ -56,10 +56,12 @@ type LeaseHeldError struct {
 	// Target is the leased target.
 	Target string
 	// Owner holds the lease until Expires.
-	Owner   string
+	Owner string
+	// Expires is when the lease lapses unless its holder renews it.
 	Expires time.Time
 }
 
+// Error names the target, the holder and the lease's expiry.
 func (e *LeaseHeldError) Error() string {
 	return fmt.Sprintf("rollback: target %q is leased by %q until %s", e.Target, e.Owner, e.Expires.Format(time.RFC3339Nano))
 }
@@ -80,6 +82,7 @@ type CorruptError struct {
 	Reason string
 }
 
+// Error names the journal, the offset and what failed there.
 func (e *CorruptError) Error() string {
 	what := "corrupt record"
 	if e.Torn {
