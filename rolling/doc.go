@@ -37,6 +37,27 @@
 // is still starting. A revision with at least one ready instance gets at
 // least 1%. The final State is {Stable: new, Replicas: {Stable: N}}.
 //
+// The package's tests replay the Deployment controller's rules
+// (NewRSNewReplicas, reconcileOldReplicaSets) independently for random N
+// and bounds and check that every plan scales through the same replica
+// counts in the same order, including the walk-through in the Kubernetes
+// documentation (3 replicas, 25%/25%: new 1, old 2, new 2, old 1, new 3,
+// old 0).
+//
+// # Differences from Kubernetes
+//
+//   - Defaults: a Deployment defaults maxSurge and maxUnavailable to 25%
+//     each, field by field. Config's bounds are plain values whose zero
+//     value is the integer 0, so an unset field cannot be told from an
+//     explicit 0: the 25% defaults apply only when both fields are left
+//     zero. Set both when you set one.
+//   - Validation: like Kubernetes, Validate rejects a negative count, a
+//     percentage without its "%" ("25"), a percentage that is not a whole
+//     number, a maxUnavailable above 100% and both bounds zero. It also
+//     rejects a MaxSurge above 100%, which a Deployment accepts: a surge
+//     of more than N extra instances never helps a batch, since no batch
+//     starts more than N.
+//
 // # Rolling back
 //
 // The plan's Rollback hook rolls back by the same rules in reverse: the old

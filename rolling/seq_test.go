@@ -118,6 +118,11 @@ func TestValidate(t *testing.T) {
 	}{
 		{"zero value", rolling.Config{}, ""},
 		{"over 100%", rolling.Config{Replicas: 4, MaxUnavailable: pct(120)}, `MaxUnavailable: "120%" is over 100%`},
+		{"surge over 100%", rolling.Config{Replicas: 4, MaxSurge: pct(150), MaxUnavailable: i(1)}, `MaxSurge: "150%" is over 100%`},
+		{"percent sign missing in unavailable", rolling.Config{Replicas: 4, MaxSurge: i(1), MaxUnavailable: strategy.IntOrPercent{Str: "25"}},
+			`MaxUnavailable: "25" is not a percentage`},
+		{"100% unavailable", rolling.Config{Replicas: 4, MaxSurge: i(0), MaxUnavailable: pct(100)}, ""},
+		{"100% surge", rolling.Config{Replicas: 4, MaxSurge: pct(100), MaxUnavailable: i(0)}, ""},
 		{"negative percent", rolling.Config{Replicas: 4, MaxSurge: pct(-5)}, `MaxSurge: "-5%" is negative`},
 		{"fractional percent", rolling.Config{Replicas: 4, MaxSurge: strategy.IntOrPercent{Str: "2.5%"}}, "not a whole-number percentage"},
 		{"both zero percent", rolling.Config{Replicas: 4, MaxSurge: pct(0), MaxUnavailable: pct(0)}, "are both zero"},
