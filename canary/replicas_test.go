@@ -196,10 +196,10 @@ func TestRoutedArgoReference(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
-		name                  string
-		scale                 Scale
-		total, weight         int
-		wantCanary int
+		name          string
+		scale         Scale
+		total, weight int
+		wantCanary    int
 	}{
 		{"setCanaryScale.replicas ignores the weight", Replicas(9), 1, 100, 9},
 		{"setCanaryScale.weight is a share of spec, above 100% too", PercentOfReplicas(200), 4, 100, 8},
