@@ -259,8 +259,10 @@ func (c *Check) compile() (*compiled, error) {
 		add("FailureLimit and ConsecutiveSuccessLimit are both disabled: the check could never decide")
 	}
 	if c.Count > 0 {
-		if c.FailureLimit >= 0 && c.Count <= c.FailureLimit {
-			add("Count %d can never exceed FailureLimit %d: the check could never fail", c.Count, c.FailureLimit)
+		// Argo Rollouts' rules: count must be >= failureLimit and >=
+		// inconclusiveLimit.
+		if c.Count < c.FailureLimit {
+			add("Count %d is smaller than FailureLimit %d", c.Count, c.FailureLimit)
 		}
 		if c.Count < c.InconclusiveLimit {
 			add("Count %d is smaller than InconclusiveLimit %d", c.Count, c.InconclusiveLimit)
@@ -509,6 +511,9 @@ func (r *run) measure(ctx context.Context) (measureKind, error) {
 	}
 	outcome, cond, err := r.judge(value)
 	if err != nil {
+		if isNil(value) || isEmptySlice(value) {
+			err = fmt.Errorf("%w (the result is empty: guard the condition with len(result) > 0 or use default(result, ...))", err)
+		}
 		return fail(fmt.Errorf("evaluating %s: %w", cond, err))
 	}
 	m.Outcome, m.Condition = outcome, cond

@@ -284,11 +284,11 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		assert.Contains(t, msg, want)
 	}
 
-	named := &analysis.Check{Label: "latency", Source: analysistest.Values(1.0), Count: 2, Interval: time.Second, FailureLimit: 2, ConsecutiveSuccessLimit: 3}
+	named := &analysis.Check{Label: "latency", Source: analysistest.Values(1.0), Count: 2, Interval: time.Second, FailureLimit: 3, ConsecutiveSuccessLimit: 3}
 	err = named.Validate()
 	require.ErrorIs(t, err, strategy.ErrInvalidConfig)
 	assert.Contains(t, err.Error(), `check "latency"`)
-	assert.Contains(t, err.Error(), "Count 2 can never exceed FailureLimit 2")
+	assert.Contains(t, err.Error(), "Count 2 is smaller than FailureLimit 3")
 	assert.Contains(t, err.Error(), "Count 2 is smaller than ConsecutiveSuccessLimit 3")
 
 	// An invalid check never measures, and says why.

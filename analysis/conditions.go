@@ -53,7 +53,9 @@ var condFuncs = []expr.Option{
 		case string:
 			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		default:
-			if f, ok := toFloat(v); ok && f == math.Trunc(f) && !math.IsInf(f, 0) {
+			// As in Argo Rollouts, a number is truncated towards zero
+			// (asInt(1.9) == 1); a string must hold an integer.
+			if f, ok := toFloat(v); ok && !math.IsNaN(f) && math.Abs(f) < 1<<63 {
 				return int64(f), nil
 			}
 			return nil, fmt.Errorf("asInt: cannot convert %v", v)

@@ -19,9 +19,20 @@
 //	default(result, 0) <= 10
 //	all(result, {# < 0.5})
 //
-// Conditions are compiled once, by Validate (or the first Analyze). Besides
-// expr's built-ins they may call isNaN, isInf, isNil, default, asFloat and
-// asInt, the functions Argo Rollouts documents.
+// Conditions are compiled once, by Validate (or the first Analyze), so a
+// condition that does not compile, or that cannot return a bool, is a
+// validation error rather than a failed measurement. Besides expr's
+// built-ins they may call the functions Argo Rollouts documents:
+//
+//   - isNaN(x) and isInf(x): whether a number is NaN or ±Inf (false for
+//     values that are not numbers, where Argo reports an error);
+//   - isNil(x): whether x is nil (no data);
+//   - default(x, fallback): x, or fallback when x is nil or an empty
+//     vector (Argo only replaces nil, and an empty vector is what an
+//     instant query that matched no series returns);
+//   - asFloat(x) and asInt(x): a number from a string ("0.95") or another
+//     number; asInt truncates towards zero (asInt(1.9) == 1) and rejects
+//     strings that are not integers ("1.1"), as Argo does.
 //
 // # How a measurement is judged
 //
@@ -35,7 +46,8 @@
 //     Inconclusive when neither does.
 //
 // A source error, a timeout, or a condition that cannot be evaluated (for
-// example result[0] of an empty result) is a measurement error. Each
+// example result[0] of an empty result; the error then says how to guard
+// the condition) is a measurement error. Each
 // [strategy.Measurement] in a verdict carries the value, its outcome, the
 // condition that decided it ("!(...)" for a negated one) and any error, so
 // a person can see why a release was rolled back.
@@ -55,7 +67,7 @@
 //     (FailureLimit -1), Inconclusive when both apply.
 //
 // Errored measurements are retried after Interval, or ErrorRetryInterval
-// (10s) for a check without one. An error marked [strategy.Permanent] — a
+// (10s) for a check without one (see below for how this differs from Argo). An error marked [strategy.Permanent] — a
 // query Prometheus rejects as bad_data — ends the check at once with an
 // Inconclusive verdict and that error: retrying cannot fix it.
 //
@@ -64,6 +76,18 @@
 //
 // A background check (Input.Background) with no Count runs until its
 // context ends and returns as soon as a limit decides.
+//
+// # Validation
+//
+// [Check.Validate] names the check and lists every problem at once. Besides
+// missing fields, negative durations and limits, and conditions or
+// placeholders that do not parse, it applies Argo Rollouts' rules for a
+// metric: Count must be at least FailureLimit and InconclusiveLimit (so
+// Count 2 with FailureLimit 2 is accepted, and Count 1 with FailureLimit 2
+// is not), a Count above one needs an Interval, FailureLimit may not be
+// below -1, and FailureLimit -1 needs a ConsecutiveSuccessLimit (otherwise
+// nothing could decide). A Count smaller than ConsecutiveSuccessLimit is
+// rejected too: such a check could never pass.
 //
 // # Where glidepath differs from Argo Rollouts
 //
@@ -81,8 +105,10 @@
 //     but not judged and the check waits for more data, measuring again at
 //     the next interval; after NoDataLimit such measurements (default 10)
 //     the check is Inconclusive. Argo fails such a release on "no values".
-//   - A Count that cannot exceed FailureLimit is rejected (Argo only
-//     rejects a Count below it), because such a check could never fail.
+//   - Errored measurements are retried after Interval (Argo retries them
+//     after 10 seconds whatever the interval), so a flapping metrics
+//     server is not queried five times in a minute and the
+//     consecutive-error limit spans that many intervals.
 //   - Every verdict carries its measurements, bounded by HistoryLimit, and
 //     [Check.History] keeps them across runs.
 //
