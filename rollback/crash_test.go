@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -193,7 +194,7 @@ func TestHelperProcess(t *testing.T) {
 	}
 }
 
-func helper(t *testing.T, mode, dir string, env ...string) *exec.Cmd {
+func helper(_ crashT, mode, dir string, env ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), append([]string{helperEnv + "=" + mode, dirEnv + "=" + dir}, env...)...)
 	cmd.Stderr = os.Stderr
@@ -205,36 +206,97 @@ func crashIterations() int {
 		return n
 	}
 	if *soak {
-		return 500
+		return 2000
 	}
 	if testing.Short() {
-		return 10
+		return 40
 	}
-	return 40
+	return 200
 }
 
+// crashParallel is how many crash iterations run at once. An iteration
+// spends most of its time waiting for the killed child's lease to expire,
+// not computing, so they overlap well even on a small machine.
+const crashParallel = 8
+
+// crashT is what an iteration needs of its test: *testing.T, or an
+// iterT in a worker goroutine.
+type crashT interface {
+	Helper()
+	TempDir() string
+	Context() context.Context
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+}
+
+// iterT runs one iteration in a goroutine other than the test's: its
+// failures are collected for the test goroutine to report, and Fatal ends
+// the iteration's goroutine only.
+type iterT struct {
+	*testing.T
+	mu   *sync.Mutex
+	errs *[]string
+}
+
+func (t iterT) Errorf(format string, args ...any) {
+	t.mu.Lock()
+	*t.errs = append(*t.errs, fmt.Sprintf(format, args...))
+	t.mu.Unlock()
+}
+
+func (t iterT) Fatalf(format string, args ...any) {
+	t.Errorf(format, args...)
+	runtime.Goexit()
+}
+
+func (t iterT) Fatal(args ...any) { t.Fatalf("%s", fmt.Sprint(args...)) }
+
 // TestCrashResume kills a release at random points with SIGKILL and
-// resumes it in this process, continuing or rolling back.
+// resumes it in this process, continuing or rolling back: 200 times in a
+// normal run, 40 with -short, more for a soak (see the package docs).
 func TestCrashResume(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	if s, err := strconv.ParseUint(os.Getenv("GLIDEPATH_SEED"), 10, 64); err == nil {
 		seed = s
 	}
 	n := crashIterations()
-	t.Logf("seed %d (GLIDEPATH_SEED reproduces it), %d iterations", seed, n)
-	outcomes := map[string]int{}
+	t.Logf("seed %d (GLIDEPATH_SEED reproduces it), %d iterations, %d at a time", seed, n, crashParallel)
+	var (
+		mu       sync.Mutex
+		errs     []string
+		outcomes = map[string]int{}
+		wg       sync.WaitGroup
+		slots    = make(chan struct{}, crashParallel)
+	)
 	for i := range n {
-		rng := rand.New(rand.NewPCG(seed, uint64(i)))
-		what := crashOnce(t, i, rng)
-		outcomes[what]++
-		if t.Failed() {
-			t.Fatalf("iteration %d failed (seed %d)", i, seed)
+		mu.Lock()
+		failed := len(errs) > 0
+		mu.Unlock()
+		if failed {
+			break
 		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			rng := rand.New(rand.NewPCG(seed, uint64(i)))
+			what := crashOnce(iterT{T: t, mu: &mu, errs: &errs}, i, rng)
+			mu.Lock()
+			outcomes[what]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for _, e := range errs {
+		t.Error(e)
+	}
+	if len(errs) > 0 {
+		t.Fatalf("seed %d (GLIDEPATH_SEED reproduces it)", seed)
 	}
 	t.Logf("outcomes: %v", outcomes)
 }
 
-func crashOnce(t *testing.T, i int, rng *rand.Rand) string {
+func crashOnce(t crashT, i int, rng *rand.Rand) string {
 	t.Helper()
 	dir := t.TempDir()
 	tgt := fileTarget{filepath.Join(dir, "target.jsonl")}

@@ -106,9 +106,11 @@
 // a release against a file-backed target, resume in the parent, and check
 // that every run ends promoted or rolled back, that the journal reads
 // cleanly, and that every State the target received was the recorded
-// intent at that position. The normal run does 40 kills; for a soak, set
-// GLIDEPATH_SOAK to the number of iterations (or pass -soak):
+// intent at that position. The normal run does 200 kills, eight at a
+// time (a few seconds; 40 with -short); for a soak, set GLIDEPATH_SOAK to
+// the number of iterations (or pass -soak for 2000), and GLIDEPATH_SEED
+// to replay a run whose seed a failure printed:
 //
-//	GLIDEPATH_SOAK=1000 go test -run TestCrashResume -v ./rollback/
+//	GLIDEPATH_SOAK=10000 go test -run TestCrashResume -v ./rollback/
 //	go test -run TestCrashResume ./rollback/ -args -soak
 package rollback
