@@ -179,6 +179,12 @@ func TestHelperProcess(t *testing.T) {
 					strategy.Apply(strategy.State{Stable: canary}),
 				}}, nil
 			})}
+		paused := make(chan struct{}, 1)
+		rel.Observer = strategy.ObserverFunc(func(e strategy.Event) {
+			if pc, ok := e.(strategy.PhaseChanged); ok && pc.To == strategy.PhasePaused {
+				paused <- struct{}{}
+			}
+		})
 		ro, err := m.Start(ctx, "svc", rel)
 		if err != nil {
 			fmt.Println("refused", err)
@@ -186,8 +192,9 @@ func TestHelperProcess(t *testing.T) {
 		}
 		fmt.Println("started")
 		io.Copy(io.Discard, os.Stdin) // hold the release until the parent closes stdin
-		for ro.Promote() != nil {
-			<-time.After(time.Millisecond) // the pause step may not have begun yet
+		<-paused
+		if err := ro.Promote(); err != nil {
+			fmt.Println("promote", err)
 		}
 		res, err := ro.Wait(ctx)
 		fmt.Println("done", res.Phase, err)
