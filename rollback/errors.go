@@ -74,7 +74,8 @@ func (e *LeaseHeldError) Is(target error) bool { return target == ErrLeaseHeld }
 type CorruptError struct {
 	// Path is the journal's file (or, for an in-memory store, its name).
 	Path string
-	// Offset is the byte offset of the record that fails.
+	// Offset is the byte offset of the record that fails in a journal
+	// file (for an in-memory store, the record's index).
 	Offset int64
 	// Torn says the record is the final one and is incomplete.
 	Torn bool
