@@ -23,7 +23,9 @@
 // TARGETING_KEY_MISSING for an evaluation without a targeting key during a
 // rollout; the provider then resolves the control variant, and the SDK
 // client returns the caller's default value, as specification requirement
-// 1.4.10 demands, so pass the control value as the default).
+// 1.4.10 demands, so pass the control value as the default). DEFAULT and
+// TARGETING_MATCH are never used: a flag has no targeting rules, and the
+// provider never falls back to a value of its own.
 //
 // Every change made with [Provider.SetFlag] or [Provider.SetRollout]
 // emits PROVIDER_CONFIGURATION_CHANGED with the flag key in FlagChanges.
