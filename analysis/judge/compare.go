@@ -65,8 +65,9 @@ const (
 	MetricHigh Classification = "High"
 	// MetricLow: the canary is significantly lower than the baseline.
 	MetricLow Classification = "Low"
-	// MetricNoData: a revision had no observations; the metric does not
-	// count towards the score.
+	// MetricNoData: a revision had no observations. The metric does not
+	// count towards its group's score, but NoData on half or more of the
+	// metrics, or on a critical metric, fails the judgement.
 	MetricNoData Classification = "NoData"
 	// MetricNoDataFail: a revision had no observations and the metric
 	// must have data; it counts as a failure.
@@ -99,16 +100,17 @@ type Metric struct {
 	// a significant shift, to be classified Low; 0.9 tolerates a 10%
 	// decrease. Zero means 1.
 	AllowedDecrease float64
-	// Critical fails the whole judgement (score 0) when this metric fails
-	// beyond CriticalIncrease / CriticalDecrease or has no data it must
-	// have.
+	// Critical fails the whole judgement (score 0) when this metric is
+	// High beyond CriticalIncrease, Low beyond CriticalDecrease, or has no
+	// data.
 	Critical bool
 	// CriticalIncrease and CriticalDecrease are the ratios of means at
 	// which a High or Low critical metric fails the judgement. Zero
 	// means 1: any failure of a critical metric is critical.
 	CriticalIncrease, CriticalDecrease float64
 	// MustHaveData classifies a metric without observations as
-	// NoDataFail rather than NoData.
+	// NoDataFail rather than NoData: it counts as a failure in its group's
+	// score. (A Critical metric without data fails the judgement anyway.)
 	MustHaveData bool
 }
 
@@ -326,7 +328,9 @@ type MetricResult struct {
 	// Test is the rank-sum test of canary against baseline (zero when no
 	// test was run).
 	Test RankSumResult
-	// Ratio is mean(canary) / mean(baseline), Kayenta's effect size.
+	// Ratio is mean(canary) / mean(baseline), Kayenta's effect size (1
+	// when both means are zero, ±Inf when only the baseline's is; NaN
+	// without data).
 	Ratio float64
 	// NBaseline and NCanary count the observations tested, after NaN and
 	// outlier handling.
@@ -348,9 +352,14 @@ func (c *Comparison) Classify(m Metric, baseline, canary []float64) MetricResult
 			which = "baseline"
 		}
 		r.Class, r.Reason = MetricNoData, "no "+which+" data"
-		if m.MustHaveData {
+		switch {
+		case m.Critical:
+			// As in Kayenta, a critical metric without data fails the
+			// judgement, whether or not it must have data.
+			r.CriticalFailure = true
+			r.Reason += " for a critical metric"
+		case m.MustHaveData:
 			r.Class = MetricNoDataFail
-			r.CriticalFailure = m.Critical
 		}
 		return r
 	}
@@ -361,7 +370,7 @@ func (c *Comparison) Classify(m Metric, baseline, canary []float64) MetricResult
 			return r
 		}
 	}
-	r.Ratio = mean(can) / mean(base)
+	r.Ratio = meanRatio(base, can)
 	sb, sc := slices.Sorted(slices.Values(base)), slices.Sorted(slices.Values(can))
 	if slices.Equal(sb, sc) {
 		r.Class, r.Reason = MetricPass, "canary and baseline observations are identical"
@@ -411,9 +420,28 @@ func (c *Comparison) prepare(v []float64, nan NaNStrategy) []float64 {
 	return out
 }
 
-// removeOutliers drops values beyond factor interquartile ranges outside
-// the quartiles (R's default quantile definition). With a zero IQR nothing
-// is dropped, so constant series with rare spikes keep their spikes.
+// meanRatio is Kayenta's effect size, mean(canary) / mean(baseline). When
+// the baseline's mean is zero Kayenta reports 1, which would let an
+// allowance such as AllowedIncrease 1.2 pass a canary that fails where the
+// baseline never did; here the ratio is then +Inf (or -Inf) unless the
+// canary's mean is zero too.
+func meanRatio(base, can []float64) float64 {
+	mb, mc := mean(base), mean(can)
+	switch {
+	case mb != 0:
+		return mc / mb
+	case mc == 0:
+		return 1
+	}
+	return math.Inf(int(math.Copysign(1, mc)))
+}
+
+// removeOutliers drops values outside Kayenta's reduced-sensitivity fences:
+// below min(P1, Q1 - factor·IQR) or above max(P99, Q3 + factor·IQR), with
+// percentiles by linear interpolation (R's default, type 7). With a zero
+// IQR nothing is dropped, so a series that is mostly one value keeps its
+// rare departures (a count of errors that is usually zero keeps its
+// errors).
 func removeOutliers(v []float64, factor float64) []float64 {
 	s := slices.Sorted(slices.Values(v))
 	q1, q3 := quantile(s, 0.25), quantile(s, 0.75)
@@ -421,7 +449,8 @@ func removeOutliers(v []float64, factor float64) []float64 {
 	if iqr == 0 {
 		return v
 	}
-	lo, hi := q1-factor*iqr, q3+factor*iqr
+	lo := math.Min(quantile(s, 0.01), q1-factor*iqr)
+	hi := math.Max(quantile(s, 0.99), q3+factor*iqr)
 	out := v[:0:0]
 	for _, x := range v {
 		if x >= lo && x <= hi {
@@ -465,10 +494,16 @@ type Report struct {
 
 // Score combines metric results into Kayenta's group-weighted score. A
 // group's score is the percentage of its metrics classified Pass among
-// those classified Pass, High, Low or NoDataFail; groups without such
-// metrics are left out (they add nothing). The summary is the sum of group
-// scores times their weights over 100; groups without a weight share what
-// remains of 100 equally.
+// those classified Pass, High, Low or NoDataFail; a group without such
+// metrics (only NoData or Error) has no score of its own and counts as
+// 100, as in Kayenta, so missing data neither helps nor hurts the others.
+// The summary is the sum of group scores times their weights over 100,
+// rounded to two decimals; groups without a weight share what remains of
+// 100 equally. The returned map holds the scores of the groups that had
+// one.
+//
+// Score does not apply the rules that override the summary (critical
+// failures, too many metrics without data); [Comparison.Judge] does.
 func Score(results []MetricResult, weights map[string]float64) (score float64, groups map[string]float64) {
 	type tally struct{ pass, total int }
 	t := map[string]*tally{}
@@ -504,19 +539,23 @@ func Score(results []MetricResult, weights map[string]float64) (score float64, g
 	}
 	groups = map[string]float64{}
 	for _, g := range order {
-		if t[g].total == 0 {
-			continue
+		gs := 100.0
+		if t[g].total > 0 {
+			gs = 100 * float64(t[g].pass) / float64(t[g].total)
+			groups[g] = gs
 		}
-		gs := 100 * float64(t[g].pass) / float64(t[g].total)
-		groups[g] = gs
 		w, ok := weights[g]
 		if !ok {
 			w = share
 		}
 		score += gs * w / 100
 	}
-	return score, groups
+	return math.Round(score*100) / 100, groups
 }
+
+// noDataShare is Kayenta's limit on metrics without data: when at least
+// half of the metrics are NoData the judgement fails with score 0.
+const noDataShare = 0.5
 
 // Judge runs one judgement: it reads every metric from the source,
 // classifies it and scores the canary. It returns an error only when the
@@ -555,7 +594,7 @@ func (c *Comparison) judge(ctx context.Context, in strategy.Input) (Report, erro
 		return rep, fmt.Errorf("judge: no metric could be judged: %w", firstErr)
 	}
 	rep.Score, rep.GroupScores = Score(rep.Metrics, c.GroupWeights)
-	var failed, critical []string
+	var failed, critical, noData []string
 	scored := false
 	for _, r := range rep.Metrics {
 		switch r.Class {
@@ -564,6 +603,8 @@ func (c *Comparison) judge(ctx context.Context, in strategy.Input) (Report, erro
 			scored = true
 		case MetricPass:
 			scored = true
+		case MetricNoData:
+			noData = append(noData, r.Name)
 		}
 		if r.CriticalFailure {
 			critical = append(critical, r.Name+" "+string(r.Class))
@@ -575,6 +616,10 @@ func (c *Comparison) judge(ctx context.Context, in strategy.Input) (Report, erro
 		rep.Score = 0
 		rep.Outcome = strategy.Fail
 		rep.Reason = "critical metric failed: " + strings.Join(critical, ", ")
+	case float64(len(noData)) >= noDataShare*float64(len(rep.Metrics)):
+		rep.Score = 0
+		rep.Outcome = strategy.Fail
+		rep.Reason = fmt.Sprintf("%d of %d metrics had no data (50%% or more): %s", len(noData), len(rep.Metrics), strings.Join(noData, ", "))
 	case !scored:
 		rep.Outcome = strategy.Inconclusive
 		rep.Reason = "no metric had data to compare"
@@ -607,10 +652,13 @@ func (rep Report) Verdict(analyzer string, at time.Time) strategy.Verdict {
 	})
 	for _, r := range rep.Metrics {
 		m := strategy.Measurement{Name: r.Name, At: at, Value: r.Reason, Condition: "class=" + string(r.Class)}
-		switch r.Class {
-		case MetricPass, MetricNoData:
+		switch {
+		case r.CriticalFailure:
+			m.Outcome = strategy.Fail
+			m.Condition += " (critical)"
+		case r.Class == MetricPass, r.Class == MetricNoData:
 			m.Outcome = strategy.Pass
-		case MetricError:
+		case r.Class == MetricError:
 			m.Outcome = strategy.Inconclusive
 			if r.Err != nil {
 				m.Error = r.Err.Error()

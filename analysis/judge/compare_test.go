@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -54,6 +55,48 @@ func TestClassifyHighLowPass(t *testing.T) {
 	}
 }
 
+// TestClassifyKayentaRules checks the classifier rules of Kayenta's
+// MannWhitneyClassifier and NetflixACAJudge one by one.
+func TestClassifyKayentaRules(t *testing.T) {
+	c := &Comparison{}
+	cases := []struct {
+		name             string
+		m                Metric
+		baseline, canary []float64
+		class            Classification
+		critical         bool
+		ratio            float64
+	}{
+		{"critical without data fails the judgement", Metric{Name: "m", Critical: true}, []float64{1}, nil, MetricNoData, true, math.NaN()},
+		{"critical that must have data: NoData, critical", Metric{Name: "m", Critical: true, MustHaveData: true}, nil, []float64{1}, MetricNoData, true, math.NaN()},
+		{"must have data, not critical: NoDataFail", Metric{Name: "m", MustHaveData: true}, nil, []float64{1}, MetricNoDataFail, false, math.NaN()},
+		{"critical High beyond criticalIncrease", Metric{Name: "m", Critical: true, CriticalIncrease: 5}, highBaseline, highCanary, MetricHigh, true, 118.0 / 9.8},
+		{"critical High below criticalIncrease", Metric{Name: "m", Critical: true, CriticalIncrease: 15}, highBaseline, highCanary, MetricHigh, false, 118.0 / 9.8},
+		{"critical Low beyond criticalDecrease", Metric{Name: "m", Critical: true, CriticalDecrease: 0.5}, highCanary, highBaseline, MetricLow, true, 9.8 / 118},
+		{"critical Pass is not critical", Metric{Name: "m", Critical: true}, []float64{1, 2, 3}, []float64{1, 2, 3.1}, MetricPass, false, 6.1 / 6},
+		{"baseline mean zero, canary higher: +Inf ratio, High despite an allowance", Metric{Name: "m", AllowedIncrease: 1.2},
+			[]float64{0, 0, 0, 0, 0, 0}, []float64{3, 4, 5, 6, 7, 8}, MetricHigh, false, math.Inf(1)},
+		{"both means zero: ratio 1", Metric{Name: "m"}, []float64{0, 0, 0}, []float64{-1, 0, 1}, MetricPass, false, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.Classify(tc.m, tc.baseline, tc.canary)
+			if r.Class != tc.class || r.CriticalFailure != tc.critical {
+				t.Fatalf("class = %s critical = %v, want %s %v (%s)", r.Class, r.CriticalFailure, tc.class, tc.critical, r.Reason)
+			}
+			if !(math.IsNaN(tc.ratio) && math.IsNaN(r.Ratio)) && math.Abs(r.Ratio-tc.ratio) > 1e-12 && r.Ratio != tc.ratio {
+				t.Errorf("ratio = %v, want %v", r.Ratio, tc.ratio)
+			}
+		})
+	}
+	// Kayenta's classifier test data at its confidence level (98%): R
+	// gives W = 25, estimate 20 and interval [17.5, 28.9].
+	r := c.Classify(Metric{Name: "m"}, highBaseline, highCanary)
+	if tt := r.Test; tt.W != 25 || tt.Estimate != 20 || math.Abs(tt.Lower-17.5) > 1e-12 || math.Abs(tt.Upper-28.9) > 1e-12 || tt.ConfLevel != 0.98 {
+		t.Errorf("test = %+v", tt)
+	}
+}
+
 func TestClassifyToleranceAndReport(t *testing.T) {
 	// The canary is shifted by +1.05. R: wilcox.test(can, base, conf.int =
 	// TRUE, conf.level = 0.98) gives W = 61, p = 0.001087801088, estimate
@@ -97,17 +140,39 @@ func TestNaNStrategies(t *testing.T) {
 }
 
 func TestOutlierRemoval(t *testing.T) {
-	base := []float64{10, 11, 12, 10, 11, 12, 10, 11, 12, 11}
-	can := []float64{10, 11, 12, 10, 11, 12, 10, 11, 12, 1000, 1000}
-	if got := removeOutliers(can, 3); len(got) != 9 {
-		t.Errorf("kept %v", got)
+	var base, can []float64
+	for i := range 100 {
+		base = append(base, float64(10+i%3))
+		can = append(can, float64(10+(i+1)%3))
+	}
+	can = append(can, 1000)
+	// Q1 10, Q3 12: the Tukey fence at factor 3 is [4, 18] and P99 of the
+	// 101 values is 12, so the spike goes.
+	if got := removeOutliers(can, 3); len(got) != 100 || slices.Contains(got, 1000) {
+		t.Errorf("kept %d values", len(got))
 	}
 	with := (&Comparison{OutlierFactor: 3}).Classify(Metric{Name: "m"}, base, can)
-	if with.NCanary != 9 || with.Class != MetricPass {
+	if with.NCanary != 100 || with.Class != MetricPass {
 		t.Errorf("with outlier removal: %s n=%d", with.Class, with.NCanary)
 	}
-	if without := (&Comparison{}).Classify(Metric{Name: "m"}, base, can); without.NCanary != 11 {
+	if without := (&Comparison{}).Classify(Metric{Name: "m"}, base, can); without.NCanary != 101 {
 		t.Errorf("without: n=%d", without.NCanary)
+	}
+	// Kayenta's reduced sensitivity: a fence never cuts inside the 1st and
+	// 99th percentiles, so in a small sample the largest values (here two
+	// of eleven) are beyond P99's reach and stay.
+	small := []float64{10, 11, 12, 10, 11, 12, 10, 11, 12, 1000, 1000}
+	if got := removeOutliers(small, 3); len(got) != 11 {
+		t.Errorf("small sample: kept %v", got)
+	}
+	// A factor of 1.5 is Tukey's test: with 200 values in [0, 1] and one at
+	// 3, the fence [-0.75, 1.75] and P99 < 1 drop it.
+	var u []float64
+	for i := range 200 {
+		u = append(u, float64(i)/199)
+	}
+	if got := removeOutliers(append(u, 3), 1.5); len(got) != 200 {
+		t.Errorf("Tukey 1.5: kept %d", len(got))
 	}
 	// A zero interquartile range keeps everything.
 	if got := removeOutliers([]float64{0, 0, 0, 0, 0, 9}, 3); len(got) != 6 {
@@ -120,15 +185,15 @@ func TestScoreKayentaWeights(t *testing.T) {
 		{Name: "a1", Groups: []string{"A"}, Class: MetricPass},
 		{Name: "a2", Groups: []string{"A"}, Class: MetricHigh},
 		{Name: "b1", Groups: []string{"B"}, Class: MetricPass},
-		{Name: "c1", Groups: []string{"C"}, Class: MetricNoData}, // left out
+		{Name: "c1", Groups: []string{"C"}, Class: MetricNoData}, // counts as 100
 		{Name: "d1", Groups: []string{"D"}, Class: MetricNoDataFail},
 	}
 	// A weighs 60; B, C and D share the remaining 40 (13.33 each); C has
-	// no data and adds nothing; D scores 0.
+	// no data and counts as 100, as in Kayenta; D scores 0. The summary
+	// is rounded to two decimals: 30 + 26.666... = 56.67.
 	score, groups := Score(res, map[string]float64{"A": 60})
-	want := 50*0.6 + 100*(40.0/3)/100
-	if math.Abs(score-want) > 1e-9 {
-		t.Errorf("score = %v, want %v", score, want)
+	if score != 56.67 {
+		t.Errorf("score = %v, want 56.67", score)
 	}
 	if groups["A"] != 50 || groups["B"] != 100 || groups["D"] != 0 {
 		t.Errorf("groups = %v", groups)
@@ -199,9 +264,23 @@ func TestJudgeOutcomes(t *testing.T) {
 	if rep := judge(Comparison{Metrics: ms, MarginalScore: 10, PassScore: 20}); rep.Outcome != strategy.Pass {
 		t.Errorf("below critical increase: %s %q", rep.Outcome, rep.Reason)
 	}
-	// No data anywhere never passes.
-	if rep := judge(Comparison{Metrics: names("nodata")}); rep.Outcome != strategy.Inconclusive {
-		t.Errorf("no data: %s", rep.Outcome)
+	// No data anywhere never passes: half or more of the metrics without
+	// data fail the judgement with score 0, as in Kayenta.
+	if rep := judge(Comparison{Metrics: names("nodata")}); rep.Outcome != strategy.Fail || rep.Score != 0 {
+		t.Errorf("no data: %s %v", rep.Outcome, rep.Score)
+	}
+	if rep := judge(Comparison{Metrics: names("ok1", "nodata")}); rep.Outcome != strategy.Fail || !strings.Contains(rep.Reason, "1 of 2 metrics had no data") {
+		t.Errorf("half without data: %s %q", rep.Outcome, rep.Reason)
+	}
+	// Below half, a metric without data neither helps nor hurts.
+	if rep := judge(Comparison{Metrics: names("ok1", "ok2", "nodata")}); rep.Outcome != strategy.Pass || rep.Score != 100 {
+		t.Errorf("one in three without data: %s %v %q", rep.Outcome, rep.Score, rep.Reason)
+	}
+	// A critical metric without data fails the judgement, as in Kayenta.
+	ms = names("ok1", "ok2", "ok3", "nodata")
+	ms[3].Critical = true
+	if rep := judge(Comparison{Metrics: ms}); rep.Outcome != strategy.Fail || rep.Score != 0 || !strings.Contains(rep.Reason, "nodata NoData") {
+		t.Errorf("critical without data: %s %v %q", rep.Outcome, rep.Score, rep.Reason)
 	}
 	// A metric that could not be read keeps a perfect score from passing.
 	if rep := judge(Comparison{Metrics: names("ok1", "down")}); rep.Outcome != strategy.Inconclusive || !strings.Contains(rep.Reason, "source down") {

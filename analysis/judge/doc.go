@@ -26,17 +26,19 @@
 //
 // For each [Metric], NaN observations are removed or replaced with zero
 // ([NaNStrategy], Kayenta's nanStrategy "remove" / "replace"), outliers are
-// optionally dropped (beyond OutlierFactor interquartile ranges outside the
-// quartiles; Kayenta's judge uses a factor of 3), and the canary's
-// observations are compared with the baseline's by the two-sided Wilcoxon
-// rank-sum (Mann–Whitney U) test ([RankSum]), which also estimates the
-// shift (Hodges–Lehmann) with a confidence interval at ConfidenceLevel
-// (default 0.98, the level of Kayenta's NetflixACAJudge).
+// optionally dropped with Kayenta's reduced-sensitivity fences (below
+// min(P1, Q1 − f·IQR) or above max(P99, Q3 + f·IQR) for OutlierFactor f;
+// Kayenta's judge always applies f = 3), and the canary's observations are
+// compared with the baseline's by the two-sided Wilcoxon rank-sum
+// (Mann–Whitney U) test ([RankSum]), which also estimates the shift
+// (Hodges–Lehmann) with a confidence interval at ConfidenceLevel (default
+// 0.98, the level of Kayenta's NetflixACAJudge).
 //
 // A metric is classified as in Kayenta's Mann–Whitney classifier:
 //
-//   - NoData when either revision has no observations (NoDataFail when
-//     the metric MustHaveData);
+//   - NoData when either revision has no observations. A Critical metric
+//     without data fails the whole judgement (Kayenta marks it critical);
+//     otherwise a metric that MustHaveData is NoDataFail;
 //   - Pass when the two samples are identical or all equal;
 //   - High when the direction allows an increase, the lower confidence
 //     bound exceeds Tolerance (default 0.25) times the absolute estimate,
@@ -46,18 +48,39 @@
 //     the estimate and the ratio of means at most AllowedDecrease;
 //   - Pass otherwise; Error when the observations cannot be read or tested.
 //
+// A Critical metric classified High with a ratio of at least
+// CriticalIncrease, or Low with a ratio of at most CriticalDecrease (both
+// default 1), fails the whole judgement.
+//
 // The score follows Kayenta's weighted-sum scorer: a group's score is 100
-// times its Pass metrics over its Pass, High, Low and NoDataFail metrics
-// (groups with none of those are left out); the summary is the sum of
-// group scores times their weights over 100, where groups without a weight
-// share what remains of 100 equally. A critical metric classified High
-// (beyond CriticalIncrease), Low (beyond CriticalDecrease) or NoDataFail
-// sets the score to 0 and fails the judgement. Otherwise a score below
+// times its Pass metrics over its Pass, High, Low and NoDataFail metrics,
+// and a group with none of those (only NoData or Error metrics) counts as
+// 100; the summary is the sum of group scores times their weights over
+// 100, rounded to two decimals, where groups without a weight share what
+// remains of 100 equally. The summary is then overridden as in Kayenta: a
+// critical failure sets it to 0 and fails the judgement, and so does
+// NoData on half or more of the metrics. Otherwise a score below
 // MarginalScore (default 75) fails, a score below PassScore (default 95)
-// is Inconclusive (Kayenta's "marginal"), and higher scores pass. Two
-// safety rules are glidepath's own: a judgement in which no metric could
-// be scored is Inconclusive rather than Fail, and one in which some
-// metric could not be read never passes.
+// is Inconclusive (Kayenta's "marginal"), and higher scores pass.
+//
+// Where glidepath departs from Kayenta, it is towards not passing a
+// release it knows too little about:
+//
+//   - A metric that could not be read or tested (Error) keeps the
+//     judgement from passing (it is Inconclusive at best), and a
+//     judgement in which no metric could be read is an error.
+//   - A metric with no observations at all is NoData even when NaNs are
+//     replaced with zero (Kayenta passes it).
+//   - When the baseline's mean is zero and the canary's is not, the ratio
+//     of means is ±Inf rather than Kayenta's 1, so an effect-size
+//     allowance cannot pass a canary that fails where the baseline never
+//     does.
+//   - Outlier removal is off unless OutlierFactor is set, and with a zero
+//     interquartile range it drops nothing, so a count that is usually
+//     zero keeps its rare non-zero values.
+//   - Small tie-free samples (fewer than 50 observations each) use the
+//     exact distribution for the interval, as R's wilcox.test does;
+//     Kayenta's own port always uses the normal approximation.
 //
 // [RankSum] reproduces R's wilcox.test defaults: the exact null
 // distribution when both samples have fewer than 50 observations and no

@@ -3,11 +3,13 @@ package judge
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 )
 
-// Reference values below were produced by R 4's wilcox.test with its
-// defaults (exact = NULL, correct = TRUE) and conf.int = TRUE.
+// Reference values below were produced by R's wilcox.test (checked with
+// R 4.2.2) with its defaults (exact = NULL, correct = TRUE) and
+// conf.int = TRUE. The help page's own examples are marked "help".
 
 // R's help page for wilcox.test, two-sample example (Hollander & Wolfe,
 // permeability constants): W = 35, p-value = 0.1272 for the "greater"
@@ -20,6 +22,23 @@ var (
 	depX = []float64{1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30}
 	depY = []float64{0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29}
 )
+
+// Ozone of R's airquality data set in May and August, missing days left
+// out.
+var (
+	ozoneMay = []float64{41, 36, 12, 18, 28, 23, 19, 8, 7, 16, 11, 14, 18, 14, 34, 6, 30, 11, 1, 11, 4, 32, 23, 45, 115, 37}
+	ozoneAug = []float64{39, 9, 16, 78, 35, 66, 122, 89, 110, 44, 28, 65, 22, 59, 23, 31, 44, 21, 9, 45, 168, 73, 76, 118, 84, 85}
+)
+
+// TestHollanderWolfeLargeSample: the help page's "H&W large sample
+// approximation", wilcox.test(x, y, alternative = "greater", exact =
+// FALSE, correct = FALSE), prints W = 35, p-value = 0.1103 (R 4.2.2:
+// 0.110335680959923).
+func TestHollanderWolfeLargeSample(t *testing.T) {
+	xs, ys := slices.Sorted(slices.Values(hwX)), slices.Sorted(slices.Values(hwY))
+	z := shiftStat{x: xs, y: ys}.z(0, Greater, false)
+	near(t, "p-value", pnormUpper(z), 0.110335680959923, 1e-12)
+}
 
 type rsCase struct {
 	name                string
@@ -53,6 +72,12 @@ func TestRankSumMatchesR(t *testing.T) {
 		{"large no ties", u, v, TwoSided, 0.95, 1169, 0.00713913382103246, -0.930056238628408, -1.6200207320189, -0.225938474223485, false, e, r, r},
 		{"large greater", u, v, Greater, 0.95, 1169, 0.996489878093627, -0.930056238628408, -1.49399513366732, inf, false, e, r, r},
 		{"integer ties", []float64{0, 0, 1, 1, 1, 2, 3, 0, 1, 2}, []float64{1, 2, 2, 3, 3, 4, 2, 1, 3, 5, 2}, TwoSided, 0.95, 19.5, 0.0112535989475706, -1.00000215018615, -2.00002862174149, -4.53212760413698e-05, false, e, r, r},
+		// The help page's formula example: wilcox.test(Ozone ~ Month, data
+		// = airquality, subset = Month %in% c(5, 8)) prints W = 127.5,
+		// p-value = 0.0001208 (ties: normal approximation).
+		{"help airquality May vs August", ozoneMay, ozoneAug, TwoSided, 0.95, 127.5, 0.000120807830768774, -31.9999587219324, -52.9999854162704, -14.9999789830252, false, 1e-10, r, r},
+		// Kayenta's MannWhitney test: control 1..4, experiment 10..40.
+		{"kayenta 4x4", []float64{10, 20, 30, 40}, []float64{1, 2, 3, 4}, TwoSided, 0.95, 16, 0.0285714285714286, 22.5, 6, 39, true, 1e-12, e, e},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
