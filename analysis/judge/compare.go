@@ -674,26 +674,47 @@ func (rep Report) Verdict(analyzer string, at time.Time) strategy.Verdict {
 // Analyze runs Count judgements, Interval apart, and returns the verdict
 // of the first that fails or else of the last. It implements
 // [strategy.Analyzer].
+//
+// When ctx ends first it returns the last verdict and the context's cause,
+// except at the end of a release for background analysis (ctx cancelled
+// with [strategy.ErrPlanComplete]): then the last judgement is its last
+// word, and a release that ended before the first judgement gets an
+// Inconclusive verdict, so it is not promoted on no data.
 func (c *Comparison) Analyze(ctx context.Context, in strategy.Input) (strategy.Verdict, error) {
 	if err := c.Validate(); err != nil {
 		return strategy.Verdict{}, err
 	}
 	n := max(c.Count, 1)
 	var last strategy.Verdict
+	judged := false
+	stopped := func() (strategy.Verdict, error) {
+		if in.Background && errors.Is(context.Cause(ctx), strategy.ErrPlanComplete) {
+			if judged {
+				return last, nil
+			}
+			return strategy.Verdict{Analyzer: c.Name(), Outcome: strategy.Inconclusive, At: time.Now(),
+				Reason: "the release ended before the first judgement"}, nil
+		}
+		return last, context.Cause(ctx)
+	}
 	for i := range n {
 		if c.Interval > 0 {
 			t := time.NewTimer(c.Interval)
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return last, context.Cause(ctx)
+				return stopped()
 			case <-t.C:
 			}
 		}
 		rep, err := c.judge(ctx, in)
 		if err != nil {
+			if ctx.Err() != nil {
+				return stopped()
+			}
 			return strategy.Verdict{}, err
 		}
+		judged = true
 		last = rep.Verdict(c.Name(), time.Now())
 		if n > 1 {
 			last.Reason = fmt.Sprintf("judgement %d of %d: %s", i+1, n, last.Reason)

@@ -384,3 +384,32 @@ func TestAnalyzeCancelled(t *testing.T) {
 		}
 	})
 }
+
+// Background comparison has a last word at the end of a release: its last
+// judgement, or Inconclusive when it never judged.
+func TestComparisonLastWord(t *testing.T) {
+	same := map[string][2][]float64{"m": {{1, 2, 3}, {1, 2, 3}}}
+	for _, tc := range []struct {
+		name  string
+		after time.Duration
+		want  strategy.Outcome
+	}{
+		{"after a judgement", 90 * time.Minute, strategy.Pass},
+		{"before any judgement", 30 * time.Minute, strategy.Inconclusive},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithCancelCause(t.Context())
+				time.AfterFunc(tc.after, func() { cancel(strategy.ErrPlanComplete) })
+				c := &Comparison{Source: samples(same, nil), Metrics: []Metric{{Name: "m"}}, Interval: time.Hour, Count: 3}
+				v, err := c.Analyze(ctx, strategy.Input{Background: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v.Outcome != tc.want {
+					t.Errorf("verdict %s: %s", v.Outcome, v.Reason)
+				}
+			})
+		})
+	}
+}

@@ -146,7 +146,12 @@
 //
 // Inline analysis that reaches neither by MaxDuration (default 30 minutes)
 // is Inconclusive. Background analysis never passes early: it watches
-// until it fails the release or the release ends.
+// until it fails the release or the release ends. At the end of the
+// release (strategy.ErrPlanComplete) it has a last word, Pass when the
+// canary served requests without a regression being found and
+// Inconclusive when it served none, so a release that saw no data is not
+// promoted. A background [Comparison] likewise answers with its last
+// judgement, or Inconclusive when it never judged.
 //
 // Caveats. The Poisson model treats each request's failure as rare; for
 // failure probabilities of a few percent the conditional binomial is an

@@ -2,6 +2,7 @@ package judge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -24,7 +25,11 @@ import (
 // The zero value of every field but Source is a documented default.
 // Sequential is a [strategy.Analyzer]; in background analysis it never
 // returns Pass early: it keeps watching until it fails the canary or the
-// release ends.
+// release ends. When the release ends with every step done (its context
+// cancelled with [strategy.ErrPlanComplete]) it has a last word: Pass when
+// the canary served requests and no regression was found, Inconclusive
+// when it never served a request or the counters could never be read, so
+// a release that saw no data is not promoted.
 type Sequential struct {
 	// Label names the analyzer in verdicts; empty means "sequential".
 	Label string
@@ -303,7 +308,9 @@ func (t *RateTest) decision() Decision {
 }
 
 // Analyze polls the source every Interval and returns as soon as the test
-// decides; inline analysis returns Inconclusive after MaxDuration. It
+// decides; inline analysis returns Inconclusive after MaxDuration. When ctx
+// ends first it returns an Inconclusive verdict and the context's cause,
+// except for the last word of background analysis (see [Sequential]). It
 // implements [strategy.Analyzer].
 func (s *Sequential) Analyze(ctx context.Context, in strategy.Input) (strategy.Verdict, error) {
 	if err := s.Validate(); err != nil {
@@ -321,20 +328,32 @@ func (s *Sequential) Analyze(ctx context.Context, in strategy.Input) (strategy.V
 	havePrev := false
 	errs := 0
 	d := test.decision()
+	stopped := func() (strategy.Verdict, error) {
+		if in.Background && errors.Is(context.Cause(ctx), strategy.ErrPlanComplete) {
+			if d.Canary.Trials > 0 {
+				return s.verdict(d, strategy.Pass, "the release ended with no regression found: "+d.String()), nil
+			}
+			return s.verdict(d, strategy.Inconclusive, "the release ended before the canary served a request: "+d.String()), nil
+		}
+		return s.verdict(d, strategy.Inconclusive, "stopped before a decision: "+d.String()), context.Cause(ctx)
+	}
 	for {
 		if havePrev || errs > 0 {
+			if !in.Background && time.Since(start) >= maxDur {
+				return s.verdict(d, strategy.Inconclusive, fmt.Sprintf("no decision after %v: %s", maxDur, d)), nil
+			}
 			t := time.NewTimer(interval)
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return s.verdict(d, strategy.Inconclusive, "stopped before a decision: "+d.String()), context.Cause(ctx)
+				return stopped()
 			case <-t.C:
 			}
 		}
 		b, c, err := s.Source.Counts(ctx, in)
 		if err != nil {
 			if ctx.Err() != nil {
-				return s.verdict(d, strategy.Inconclusive, "stopped before a decision: "+d.String()), context.Cause(ctx)
+				return stopped()
 			}
 			errs++
 			if errs > limit {
@@ -371,8 +390,6 @@ func (s *Sequential) Analyze(ctx context.Context, in strategy.Input) (strategy.V
 			// the weight grows) still fails the release.
 		case d.Outcome == strategy.Pass:
 			return s.verdict(d, strategy.Pass, fmt.Sprintf("a failure rate %.3gx the baseline's or worse is ruled out: %s", test.rhoP, d)), nil
-		case time.Since(start) >= maxDur:
-			return s.verdict(d, strategy.Inconclusive, fmt.Sprintf("no decision after %v: %s", maxDur, d)), nil
 		}
 	}
 }

@@ -316,3 +316,57 @@ func TestSequentialRollsBackRelease(t *testing.T) {
 		}
 	})
 }
+
+// At the end of a release (ErrPlanComplete) background analysis has a last
+// word: Pass when the canary served requests and no regression was found,
+// Inconclusive when it never served any. Any other cancellation is an
+// error.
+func TestSequentialLastWord(t *testing.T) {
+	cases := []struct {
+		name   string
+		perMin float64
+		cause  error
+		want   strategy.Outcome
+		err    bool
+	}{
+		{"healthy canary", 600, strategy.ErrPlanComplete, strategy.Pass, false},
+		{"canary without traffic", 0, strategy.ErrPlanComplete, strategy.Inconclusive, false},
+		{"rollback", 600, errors.New("rolling back"), strategy.Inconclusive, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				src := &fakeCounts{start: time.Now(), perMin: tc.perMin, pb: constant(0.005), pc: constant(0.005)}
+				ctx, cancel := context.WithCancelCause(t.Context())
+				time.AfterFunc(5*time.Minute+time.Second, func() { cancel(tc.cause) })
+				v, err := (&Sequential{Source: src}).Analyze(ctx, strategy.Input{Background: true})
+				if (err != nil) != tc.err {
+					t.Fatalf("err = %v", err)
+				}
+				if v.Outcome != tc.want {
+					t.Errorf("verdict %s: %s", v.Outcome, v.Reason)
+				}
+			})
+		})
+	}
+}
+
+// Counters that keep going backwards cannot keep inline analysis past
+// MaxDuration.
+func TestSequentialMaxDurationWithResets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n float64
+		src := CountFunc(func(context.Context, strategy.Input) (Counts, Counts, error) {
+			n++
+			return Counts{Trials: 1e6 / n, Failures: 10 / n}, Counts{Trials: 1e5 / n, Failures: 1 / n}, nil
+		})
+		start := time.Now()
+		v, err := (&Sequential{Source: src, MaxDuration: 10 * time.Minute}).Analyze(t.Context(), strategy.Input{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Outcome != strategy.Inconclusive || time.Since(start) != 10*time.Minute {
+			t.Errorf("%s after %v: %s", v.Outcome, time.Since(start), v.Reason)
+		}
+	})
+}
