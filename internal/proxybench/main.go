@@ -65,7 +65,8 @@ type result struct {
 	Errors   int
 	Elapsed  time.Duration
 	P50, P99 time.Duration
-	Rate     int // 0 for the closed-loop run
+	Rate     int    // 0 for the closed-loop run
+	FirstErr string // the first error, when Errors > 0
 }
 
 // RPS is answered requests per second.
@@ -149,6 +150,9 @@ func run(ctx context.Context, w io.Writer, o options) ([]result, error) {
 			d := round[0]
 			fmt.Fprintf(w, "  %-26s %10.0f %9s %9s %8d %9.2fx %9s\n", r.Name, r.RPS(), ms(r.P50), ms(r.P99), r.Errors,
 				r.RPS()/d.RPS(), ms(r.P99-d.P99))
+			if r.Errors > 0 {
+				fmt.Fprintf(w, "    first error: %s\n", r.FirstErr)
+			}
 		}
 		if len(round) >= 2 {
 			s, d := round[1], round[0]
@@ -268,6 +272,9 @@ func measure(ctx context.Context, name, url string, concurrency int, d time.Dura
 	r := result{Name: name, Requests: len(all), Elapsed: elapsed}
 	for _, e := range errs {
 		r.Errors += e
+	}
+	if firstErr != nil {
+		r.FirstErr = firstErr.Error()
 	}
 	if len(all) == 0 {
 		return r, fmt.Errorf("%s: no request succeeded (first error: %v)", name, firstErr)
