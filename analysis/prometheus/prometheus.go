@@ -5,7 +5,12 @@
 // scalar becomes a float64 and an instant vector a []float64 (one number per
 // series, hence result[0] in conditions). Range queries, which Argo's
 // provider does not support, return a [][]float64 (the samples of each
-// series). A string result becomes a string.
+// series). A string result becomes a string. As in Argo, an instant query
+// that matched no series gives an empty []float64 (result[0] is then a
+// measurement error; guard it with len(result) > 0 or default(result, x)),
+// and NaN samples (0/0 of a rate with no requests) are passed on as NaN for
+// isNaN(...) to test; with analysis.Check.MinSamples set, neither counts as
+// data.
 //
 // Server errors, timeouts and unreachable servers are measurement errors: the
 // check retries them at its next interval, within its consecutive-error
@@ -51,8 +56,9 @@ type Source struct {
 
 	once sync.Once
 	api  v1.API
-	rt   interface{ CloseIdleConnections() }
 	err  error
+	mu   sync.Mutex // guards rt, which Close may read while a first query sets it
+	rt   interface{ CloseIdleConnections() }
 }
 
 // Validate reports every problem with the source at once.
@@ -88,7 +94,9 @@ func (s *Source) client() (v1.API, error) {
 			return
 		}
 		if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+			s.mu.Lock()
 			s.rt = c
+			s.mu.Unlock()
 		}
 		c, err := api.NewClient(api.Config{Address: s.Address, RoundTripper: rt})
 		if err != nil {
@@ -100,10 +108,14 @@ func (s *Source) client() (v1.API, error) {
 	return s.api, s.err
 }
 
-// Close closes idle connections to the server. The source stays usable.
+// Close closes idle connections to the server. The source stays usable,
+// and Close may be called at any time, concurrently with queries.
 func (s *Source) Close() error {
-	if s.rt != nil {
-		s.rt.CloseIdleConnections()
+	s.mu.Lock()
+	rt := s.rt
+	s.mu.Unlock()
+	if rt != nil {
+		rt.CloseIdleConnections()
 	}
 	return nil
 }

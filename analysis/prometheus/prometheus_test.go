@@ -277,3 +277,22 @@ func FuzzResponse(f *testing.F) {
 		}
 	})
 }
+
+// Close may be called while the first queries are being made.
+func TestCloseConcurrentWithQueries(t *testing.T) {
+	f := newFake(t)
+	f.set(200, success(scalarBody))
+	s := &prometheus.Source{Address: f.srv.URL}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, err := s.Measure(context.Background(), analysis.Query{Text: "1"})
+			assert.NoError(t, err)
+		}()
+		go func() { defer wg.Done(); _ = s.Close() }()
+	}
+	wg.Wait()
+	require.NoError(t, s.Close())
+}
