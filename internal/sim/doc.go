@@ -46,7 +46,12 @@
 // probability ratio test that knows the baseline's failure rate exactly
 // (α 0.01, β 0.05) — a floor no judge can beat on average — its value when
 // decisions can only happen once a minute, and the sequential judge's mean
-// time relative to that. A summary checks the sequential judge's goals:
+// time relative to that. On the error A/A rows it gives the same test's
+// expected time to accept a healthy canary (against the 2× the sequential
+// judge is tuned for), with the share of runs the sequential judge passed
+// and its mean time to Pass relative to that floor. Means taken over the
+// runs that decided are biased low when few runs decide in 30 minutes, so
+// a ratio below 1 there is not a judge beating the floor. A summary checks the sequential judge's goals:
 // false rollbacks at most 1% on A/A at every traffic level, and 2×
 // regressions detected at least twice as fast (median) as the best
 // threshold configuration whose false-rollback rate is no worse.

@@ -61,8 +61,9 @@ type minute struct {
 	successRateCan float64
 }
 
-// outcome of one judge on one run: the minute it rolled back, or 0.
-type outcome struct{ rolledBack int }
+// outcome of one judge on one run: the minute it rolled back, or 0, and
+// for the sequential judge the minute it passed the release, or 0.
+type outcome struct{ rolledBack, passed int }
 
 // simulate draws one release of length minutes and returns every judge's
 // outcome on the same traffic.
@@ -143,6 +144,7 @@ func simulate(rng *rand.Rand, sc scenario, rps float64, minutes int) [len5]outco
 				break
 			}
 			if d.Outcome == strategy.Pass {
+				out[jSeq].passed = i + 1
 				break // promoted
 			}
 		}
@@ -217,6 +219,18 @@ func waldMinutes(ratio, rps, alpha, beta float64) float64 {
 	p1 := ratio * p0
 	kl := p1*math.Log(p1/p0) + (1-p1)*math.Log((1-p1)/(1-p0))
 	n := ((1-beta)*math.Log((1-beta)/alpha) + beta*math.Log(beta/(1-alpha))) / kl
+	return n / (rps * 60)
+}
+
+// waldPassMinutes is the expected length, in minutes, of the same SPRT
+// (canary failure probability p0 against ratio*p0) when the canary is as
+// good as the baseline: the time it needs to accept p0, E0[N] =
+// ((1-α)log(β/(1-α)) + α log((1-β)/α)) / -KL(p0 || p1).
+func waldPassMinutes(ratio, rps, alpha, beta float64) float64 {
+	p0 := baseErrorRate
+	p1 := ratio * p0
+	drift := p0*math.Log(p1/p0) + (1-p0)*math.Log((1-p1)/(1-p0)) // -KL(p0 || p1)
+	n := ((1-alpha)*math.Log(beta/(1-alpha)) + alpha*math.Log((1-beta)/alpha)) / drift
 	return n / (rps * 60)
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 
@@ -22,7 +23,7 @@ func TestDeterministic(t *testing.T) {
 	if one != two {
 		t.Fatalf("tables differ between 1 and 2 workers:\n%s\n---\n%s", one, two)
 	}
-	for _, want := range []string{"errors A/A", "latency +20%", "Wald SPRT floor", "sequential", "Goals:"} {
+	for _, want := range []string{"errors A/A", "latency +20%", "Wald SPRT floor", "Wald SPRT to pass", "sequential", "Goals:"} {
 		if !strings.Contains(one, want) {
 			t.Errorf("table lacks %q", want)
 		}
@@ -64,5 +65,21 @@ func TestThresholdJudgesDetect(t *testing.T) {
 				t.Errorf("%s: %d rollbacks, median %v, want all at %d", judgeNames[j], len(c.times[j]), percentile(c.times[j], 0.5), want)
 			}
 		}
+	}
+}
+
+// The Wald floors match the closed forms: with p0 = 0.005, α = 0.01 and
+// β = 0.05, E1[N] for 2x is 4.1769/KL(0.01||0.005) requests and E0[N] is
+// 2.9103/KL(0.005||0.01) requests.
+func TestWaldFloors(t *testing.T) {
+	kl1 := 0.01*math.Log(2) + 0.99*math.Log(0.99/0.995)
+	kl0 := 0.005*math.Log(0.5) + 0.995*math.Log(0.995/0.99)
+	e1 := (0.95*math.Log(0.95/0.01) + 0.05*math.Log(0.05/0.99)) / kl1 / 600
+	e0 := -(0.99*math.Log(0.05/0.99) + 0.01*math.Log(0.95/0.01)) / kl0 / 600
+	if got := waldMinutes(2, 10, 0.01, 0.05); math.Abs(got-e1) > 1e-9 || math.Abs(got-3.58) > 0.01 {
+		t.Errorf("E1[N] = %v min, want %v", got, e1)
+	}
+	if got := waldPassMinutes(2, 10, 0.01, 0.05); math.Abs(got-e0) > 1e-9 || math.Abs(got-3.14) > 0.01 {
+		t.Errorf("E0[N] = %v min, want %v", got, e0)
 	}
 }
