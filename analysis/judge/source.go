@@ -23,7 +23,10 @@ func (f SampleFunc) Samples(ctx context.Context, in strategy.Input, metric strin
 // Counts are the cumulative trials and failures of one revision, for
 // example requests served and requests that failed.
 type Counts struct {
-	Trials   float64
+	// Trials is how many attempts there were (requests served); float64
+	// so that counters read from Prometheus need no conversion.
+	Trials float64
+	// Failures is how many of the trials failed; at most Trials.
 	Failures float64
 }
 
