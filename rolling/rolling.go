@@ -18,6 +18,16 @@ var (
 	DefaultMaxUnavailable = strategy.Percent(25)
 )
 
+// MaxReplicas is the largest Replicas a Config accepts (2^24): far beyond
+// any fleet released in batches, and small enough that no count or
+// percentage of it can overflow.
+const MaxReplicas = 1 << 24
+
+// maxPlanSteps bounds the size of a plan, so that a fleet moved a few
+// instances at a time cannot make Plan run out of memory: a plan of a
+// million steps is about a gigabyte to build.
+const maxPlanSteps = 1_000_000
+
 // Config describes a rolling update. The zero value is valid: a target
 // without instances, switched in one batch.
 type Config struct {
@@ -25,7 +35,7 @@ type Config struct {
 	// replace. 0 means the target has no instances (a feature flag, a
 	// traffic splitter in front of fixed upstreams): the plan is a single
 	// batch that starts the new revision, waits until it is up and moves
-	// all traffic to it.
+	// all traffic to it. At most [MaxReplicas].
 	Replicas int
 	// MaxSurge is how many instances may run above N during the update,
 	// as a count or a percentage of N rounded up (Kubernetes' maxSurge).
@@ -58,11 +68,27 @@ type Config struct {
 var _ strategy.Strategy = (*Config)(nil)
 
 // Validate reports every problem with c at once, in an error matching
-// strategy.ErrInvalidConfig, or returns nil.
+// strategy.ErrInvalidConfig, or returns nil. A configuration whose plan
+// would exceed a million steps (a large fleet moved one instance at a
+// time) is rejected too, with a request for larger bounds.
 func (c *Config) Validate() error {
+	p := c.problems()
+	if len(p) == 0 {
+		if _, err := c.build("stable", "canary"); err != nil {
+			return err
+		}
+	}
+	return strategy.Invalid("rolling config", p...)
+}
+
+// problems lists what is wrong with c without building the plan.
+func (c *Config) problems() []string {
 	var p []string
 	if c.Replicas < 0 {
 		p = append(p, fmt.Sprintf("Replicas is negative (%d)", c.Replicas))
+	}
+	if c.Replicas > MaxReplicas {
+		p = append(p, fmt.Sprintf("Replicas (%d) is more than %d", c.Replicas, MaxReplicas))
 	}
 	surgeOK, unavailOK := true, true
 	if err := c.MaxSurge.Check(); err != nil {
@@ -93,7 +119,7 @@ func (c *Config) Validate() error {
 			p = append(p, fmt.Sprintf("Analysis analyzer %d is nil", i))
 		}
 	}
-	return strategy.Invalid("rolling config", p...)
+	return p
 }
 
 // isZero reports whether v is 0 or "0%".
@@ -118,6 +144,17 @@ func (c *Config) Bounds() (surge, unavailable int) {
 	return strategy.SurgeAndUnavailable(ms, mu, max(c.Replicas, 0))
 }
 
+// limits are the plan's bounds on the fleet: at most maxTotal instances,
+// at least minAvail available. A surge above N changes nothing (no batch
+// starts more than N new instances) and an unavailable budget above N
+// means N, as in Kubernetes; clamping both keeps the sums from
+// overflowing.
+func (c *Config) limits() (maxTotal, minAvail int) {
+	n := max(c.Replicas, 0)
+	surge, unavail := c.Bounds()
+	return n + min(surge, n), n - min(unavail, n)
+}
+
 // Step names of the plans this package builds. Batch steps are named
 // "batch K: <what>", K counting from 1.
 const (
@@ -129,11 +166,28 @@ const (
 // validates c first and returns its error unchanged. Plan is pure: the same
 // Config and revisions always give the same plan.
 func (c *Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
-	if err := c.Validate(); err != nil {
-		return strategy.Plan{}, err
+	if p := c.problems(); len(p) > 0 {
+		return strategy.Plan{}, strategy.Invalid("rolling config", p...)
 	}
+	return c.build(stable, canary)
+}
+
+// build builds the plan of a Config without static problems; it fails
+// only when the plan would be too large.
+func (c *Config) build(stable, canary strategy.Revision) (strategy.Plan, error) {
 	n := c.Replicas
-	surge, unavail := c.Bounds()
+	maxTotal, minAvail := c.limits()
+	tooBig := func() (strategy.Plan, error) {
+		return strategy.Plan{}, strategy.Invalid("rolling config", fmt.Sprintf(
+			"the plan would take more than %d steps (%d instances, at most %d moving at a time): raise MaxSurge or MaxUnavailable",
+			maxPlanSteps, n, maxTotal-minAvail))
+	}
+	// Each batch raises the ready new instances by at most
+	// maxTotal-minAvail and takes at least two steps (the last one, one):
+	// reject a plan that is bound to be too large before building it.
+	if per := maxTotal - minAvail; n > 0 && per > 0 && 2*((n+per-1)/per)-1 > maxPlanSteps {
+		return tooBig()
+	}
 	live := strategy.State{Stable: stable, Replicas: strategy.Replicas{Stable: n}}
 	final := strategy.State{Stable: canary, Replicas: strategy.Replicas{Stable: n}}
 	plan := strategy.Plan{Strategy: Name, Stable: live, Final: final}
@@ -153,7 +207,7 @@ func (c *Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
 		return plan, nil
 	}
 
-	f := &fleet{stable: stable, canary: canary, n: n, maxTotal: n + surge, minAvail: n - unavail,
+	f := &fleet{stable: stable, canary: canary, n: n, maxTotal: maxTotal, minAvail: minAvail,
 		grow: &pool{}, shrink: &pool{want: n, ready: n}}
 	targets := []int{n}
 	if c.Partition > 0 {
@@ -179,6 +233,9 @@ func (c *Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
 				steps = append(steps, strategy.Apply(s).Named(fmt.Sprintf("batch %d: traffic", batch)))
 			}
 			steps = c.afterBatch(steps, batch, scaledUp)
+			if len(steps) > maxPlanSteps {
+				return tooBig()
+			}
 		}
 		if ti < len(targets)-1 {
 			steps = append(steps, strategy.Pause(0).Named(StepPartition))
@@ -320,7 +377,7 @@ func shareOf(stableReady, canaryReady int) int {
 // stable revision, from whatever State was applied last.
 func (c *Config) rollback(stable, canary strategy.Revision) func(from strategy.State) []strategy.State {
 	n := c.Replicas
-	surge, unavail := c.Bounds()
+	maxTotal, minAvail := c.limits()
 	live := strategy.State{Stable: stable, Replicas: strategy.Replicas{Stable: n}}
 	return func(from strategy.State) []strategy.State {
 		known := func(r strategy.Revision) bool { return r == "" || r == stable || r == canary }
@@ -334,7 +391,7 @@ func (c *Config) rollback(stable, canary strategy.Revision) func(from strategy.S
 		if w == 0 {
 			nwReady = 0 // no traffic: not counted as available
 		}
-		f := &fleet{stable: stable, canary: canary, n: n, maxTotal: n + surge, minAvail: n - unavail,
+		f := &fleet{stable: stable, canary: canary, n: n, maxTotal: maxTotal, minAvail: minAvail,
 			grow: &pool{want: o, ready: o}, shrink: &pool{want: nw, ready: nwReady}, back: true, weight: w}
 		var out []strategy.State
 		add := func(s strategy.State) {
@@ -350,7 +407,7 @@ func (c *Config) rollback(stable, canary strategy.Revision) func(from strategy.S
 		// State, or a promotion under way) is first expressed with the
 		// old revision back in its slot and the same traffic.
 		add(f.state())
-		for range 4*(n+surge) + 8 {
+		for range 4*maxTotal + 8 {
 			if f.grow.want >= n && f.shrink.want == 0 {
 				break
 			}
