@@ -604,13 +604,22 @@ func (r *Rollout) pauseStep(ctx, sctx context.Context, d time.Duration) stepOut 
 func (r *Rollout) analyze(ctx, sctx context.Context, i int, analyzers []Analyzer) (stepOut, []Verdict) {
 	cur := r.currentState()
 	in := Input{Release: r.name, Stable: r.rel.Stable, Canary: r.rel.Canary, State: cur, Step: i, Current: r.currentState}
+	actx := sctx
+	if t := r.plan.Steps[i].Timeout; t > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeoutCause(sctx, t, fmt.Errorf("analysis did not decide within the step's timeout of %v", t))
+		defer cancel()
+	}
 	verdicts := make([]Verdict, len(analyzers))
 	var wg sync.WaitGroup
 	for k, a := range analyzers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err := a.Analyze(sctx, in)
+			v, err := a.Analyze(actx, in)
+			if err != nil && actx.Err() != nil && sctx.Err() == nil {
+				err = fmt.Errorf("%w (%w)", context.Cause(actx), err)
+			}
 			verdicts[k] = normalize(a, v, err)
 		}()
 	}

@@ -723,3 +723,21 @@ func TestAnalyzersAreValidatedUpFront(t *testing.T) {
 		t.Fatal("applied a release with invalid analyzers")
 	}
 }
+
+func TestAnalysisStepTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tgt := strategytest.NewTarget(stable4)
+		forever := &strategytest.Analyzer{Label: "forever", Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: 24 * time.Hour}}}
+		r, _ := strategy.Start(t.Context(), release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(forever).Within(5*time.Minute), strategy.Apply(at(100, 4))), strategy.Options{}))
+		time.Sleep(5 * time.Minute)
+		waitPhase(t, r, strategy.PhasePaused)
+		st := r.Status()
+		if st.PauseReason != strategy.PauseInconclusive || !strings.Contains(st.Reason, "within the step's timeout of 5m0s") {
+			t.Fatalf("status %+v", st)
+		}
+		_ = r.Abort()
+		if _, err := r.Wait(t.Context()); !errors.Is(err, strategy.ErrAborted) {
+			t.Fatal(err)
+		}
+	})
+}

@@ -42,7 +42,10 @@ type Step struct {
 	State State `json:"state,omitzero"`
 	// Duration is how long a StepPause lasts; 0 waits for Promote.
 	Duration time.Duration `json:"duration,omitempty"`
-	// Timeout bounds a StepWaitReady; 0 uses the release's ProgressDeadline.
+	// Timeout bounds a StepWaitReady (0 uses the release's
+	// ProgressDeadline) or a StepAnalyze (0: no bound; an analyzer still
+	// running when it passes has its context cancelled, and an error it
+	// returns then makes the step Inconclusive).
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// Analyzers are run by a StepAnalyze.
 	Analyzers []Analyzer `json:"-"`
@@ -60,6 +63,9 @@ func Pause(d time.Duration) Step { return Step{Kind: StepPause, Duration: d} }
 
 // Analyze returns a step that runs analyzers inline.
 func Analyze(analyzers ...Analyzer) Step { return Step{Kind: StepAnalyze, Analyzers: analyzers} }
+
+// Within returns a copy of s bounded by timeout (see Step.Timeout).
+func (s Step) Within(timeout time.Duration) Step { s.Timeout = timeout; return s }
 
 // Named returns a copy of s labelled name.
 func (s Step) Named(name string) Step { s.Name = name; return s }
@@ -189,9 +195,6 @@ func (p Plan) Problems(t Target) []string {
 				routes = true
 			}
 		case StepWaitReady:
-			if s.Timeout < 0 {
-				probs = append(probs, fmt.Sprintf("%s: negative timeout %v", where, s.Timeout))
-			}
 		case StepPause:
 			if s.Duration < 0 {
 				probs = append(probs, fmt.Sprintf("%s: negative duration %v", where, s.Duration))
@@ -205,6 +208,9 @@ func (p Plan) Problems(t Target) []string {
 			}
 		default:
 			probs = append(probs, fmt.Sprintf("step %d: unknown kind %q", i, s.Kind))
+		}
+		if s.Timeout < 0 {
+			probs = append(probs, fmt.Sprintf("%s: negative timeout %v", where, s.Timeout))
 		}
 	}
 	for i, b := range p.Background {
