@@ -127,6 +127,7 @@
 //
 // A [Group] runs several analyzers concurrently as one; the worst outcome
 // wins, and a Fail or Inconclusive stops the others, as one failing metric
-// terminates an Argo AnalysisRun. A [Webhook] is a gate: it POSTs a signed
+// terminates an Argo AnalysisRun; at the end of a release a background
+// group answers with its members' last words. A [Webhook] is a gate: it POSTs a signed
 // JSON description of the release and passes on 2xx, fails on 4xx.
 package analysis

@@ -20,6 +20,13 @@ import (
 //
 // The verdict carries every member's measurements; each member's reason is
 // listed in the group's reason, worst first.
+//
+// When ctx is cancelled with [strategy.ErrPlanComplete] (background
+// analysis at the end of a release) the members' last words are the
+// group's: it returns the worst of the verdicts its members returned
+// without an error, and no error, so a member that never saw data holds
+// the release. Members that answered with an error have no say; when none
+// had a last word the group returns the context's cause.
 type Group struct {
 	// Label names the group in verdicts. Required.
 	Label string
@@ -95,11 +102,16 @@ func (g *Group) Analyze(ctx context.Context, in strategy.Input) (strategy.Verdic
 	}
 	_ = eg.Wait()
 
-	// A member cut short by another's decision has no say.
+	// A member cut short by another's decision has no say, and neither has
+	// one that answered the end of the release (ErrPlanComplete) with an
+	// error rather than a last word.
+	planDone := ctx.Err() != nil && errors.Is(context.Cause(ctx), strategy.ErrPlanComplete)
 	cut := make([]bool, len(verdicts))
+	said := false
 	for i := range verdicts {
-		cut[i] = errs[i] != nil && context.Cause(mctx) == stop &&
-			(errors.Is(errs[i], stop) || errors.Is(errs[i], context.Canceled))
+		cut[i] = errs[i] != nil && (planDone || context.Cause(mctx) == stop &&
+			(errors.Is(errs[i], stop) || errors.Is(errs[i], context.Canceled)))
+		said = said || !cut[i]
 	}
 	out := strategy.Verdict{Analyzer: g.Label, Outcome: strategy.Pass, At: time.Now()}
 	var firstErr error
@@ -116,7 +128,7 @@ func (g *Group) Analyze(ctx context.Context, in strategy.Input) (strategy.Verdic
 		}
 	}
 	out.Reason = reasons(verdicts, cut)
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && !(planDone && said) {
 		return out, context.Cause(ctx)
 	}
 	return out, firstErr

@@ -111,3 +111,45 @@ func TestGroupBackground(t *testing.T) {
 		assert.Equal(t, 6, b.Calls())
 	})
 }
+
+// At the end of a release the members' last words are the group's: a
+// member that never had data holds the release, and a member that answers
+// with an error has no say.
+func TestGroupLastWord(t *testing.T) {
+	waitThenErr := strategy.AnalyzerFunc(func(ctx context.Context, _ strategy.Input) (strategy.Verdict, error) {
+		<-ctx.Done()
+		return strategy.Verdict{}, context.Cause(ctx)
+	})
+	run := func(t *testing.T, cause error, members ...strategy.Analyzer) (strategy.Verdict, error) {
+		var v strategy.Verdict
+		var err error
+		synctest.Test(t, func(t *testing.T) {
+			in := input()
+			in.Background = true
+			ctx, cancel := context.WithCancelCause(t.Context())
+			time.AfterFunc(5*time.Minute+time.Second, func() { cancel(cause) })
+			v, err = (&analysis.Group{Label: "g", Analyzers: members}).Analyze(ctx, in)
+		})
+		return v, err
+	}
+	ok := func() strategy.Analyzer {
+		return &analysis.Check{Label: "ok", Source: analysistest.Values(good), Interval: time.Minute, SuccessCondition: "result >= 0.9"}
+	}
+	empty := &analysis.Check{Label: "empty", Source: analysistest.Values([]float64{}), Interval: time.Minute,
+		SuccessCondition: "len(result) == 0 || result[0] >= 0.9"}
+
+	v, err := run(t, strategy.ErrPlanComplete, ok(), empty, waitThenErr)
+	require.NoError(t, err)
+	assert.Equal(t, strategy.Inconclusive, v.Outcome, v.Reason)
+	assert.Contains(t, v.Reason, "empty: Inconclusive (stopped: no measurement had data)")
+
+	v, err = run(t, strategy.ErrPlanComplete, ok(), waitThenErr)
+	require.NoError(t, err)
+	assert.Equal(t, strategy.Pass, v.Outcome, v.Reason)
+
+	_, err = run(t, strategy.ErrPlanComplete, waitThenErr)
+	require.ErrorIs(t, err, strategy.ErrPlanComplete, "no member had a last word")
+
+	_, err = run(t, errors.New("rolling back"), ok())
+	require.Error(t, err, "any other cancellation is an error")
+}
