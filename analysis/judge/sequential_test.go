@@ -370,3 +370,33 @@ func TestSequentialMaxDurationWithResets(t *testing.T) {
 		}
 	})
 }
+
+// The false-alarm bound does not depend on how often the test looks: the
+// same hour of A/A traffic looked at every six seconds (600 looks) fails
+// no more often than Alpha allows.
+func TestRateTestFalseAlarmsManyLooks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	const runs = 300
+	fails := 0
+	for range runs {
+		test, err := (&Sequential{Alpha: 0.05}).NewTest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 600 {
+			d, err := test.Observe(Counts{Trials: 540, Failures: binomial(rng, 540, 0.005)}, Counts{Trials: 60, Failures: binomial(rng, 60, 0.005)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Outcome == strategy.Fail {
+				fails++
+				break
+			}
+		}
+	}
+	// Alpha is 5%: about 15 of 300 at most; allow 30.
+	if fails > 30 {
+		t.Fatalf("%d of %d A/A runs failed with 600 looks, more than twice Alpha", fails, runs)
+	}
+	t.Logf("A/A false alarms with 600 looks: %d of %d (alpha 0.05)", fails, runs)
+}
