@@ -77,7 +77,8 @@ type Check struct {
 	// Count is how many measurements to judge. Zero means one when
 	// Interval is zero, and "until the context ends" otherwise (for
 	// background analysis; an inline check without a Count then ends
-	// only when a limit decides). Errored measurements, and measurements
+	// only when a limit decides, so give it a Count or bound its step
+	// with strategy.Step.Within). Errored measurements, and measurements
 	// waiting for MinSamples, do not count.
 	Count int
 
