@@ -223,7 +223,8 @@ type Config struct {
 
 	// Replicas is the full instance count of the service. The zero value
 	// is a target without instances (a traffic splitter in front of fixed
-	// upstreams, a feature flag): States carry weights only.
+	// upstreams, a feature flag): States carry weights only. At most
+	// [MaxReplicas].
 	Replicas int
 	// TrafficRouting says that the target routes traffic by weight
 	// independently of its instance counts (a mesh, an ingress, a load
@@ -245,6 +246,15 @@ type Config struct {
 	// 0 uses the release's progress deadline.
 	ReadyTimeout time.Duration
 }
+
+// MaxReplicas is the largest instance count a Config accepts (2^24), for
+// Replicas and for a SetCanaryScale: far beyond any service released by
+// canary, and small enough that no weight or percentage of it overflows.
+const MaxReplicas = 1 << 24
+
+// maxPlanSteps bounds the size of a plan, so that a large basic canary
+// moved a few instances at a time cannot make Plan run out of memory.
+const maxPlanSteps = 500_000
 
 // defaultFencepost is Argo Rollouts' default max surge and max unavailable.
 var defaultFencepost = strategy.Percent(25)
@@ -324,7 +334,11 @@ func (c Config) backgroundStart() int {
 }
 
 // Validate reports every problem with the configuration at once, in an
-// error matching [strategy.ErrInvalidConfig], or returns nil.
+// error matching [strategy.ErrInvalidConfig], or returns nil. Besides the
+// fields themselves it walks the steps, so it also rejects traffic sent
+// to a canary scaled to no instance, a basic canary that cannot reach a
+// weight within its bounds, and a plan that would exceed half a million
+// steps (a large basic canary moved one instance at a time).
 func (c Config) Validate() error {
 	probs := c.problems()
 	if len(probs) == 0 {
@@ -342,6 +356,9 @@ func (c Config) problems() []string {
 	// Instances.
 	if c.Replicas < 0 {
 		add("Replicas is negative (%d)", c.Replicas)
+	}
+	if c.Replicas > MaxReplicas {
+		add("Replicas (%d) is more than %d", c.Replicas, MaxReplicas)
 	}
 	if c.ReadyTimeout < 0 {
 		add("ReadyTimeout is negative (%v)", c.ReadyTimeout)
@@ -401,6 +418,9 @@ func (c Config) problems() []string {
 			case ScaleReplicas, ScalePercent:
 				if s.Scale.Value < 0 {
 					add("%s: negative %s %d", where, s.Scale.Mode, s.Scale.Value)
+				} else if s.Scale.Mode == ScaleReplicas && s.Scale.Value > MaxReplicas ||
+					s.Scale.Mode == ScalePercent && s.Scale.Value > 100*MaxReplicas/max(c.Replicas, 1) {
+					add("%s: %s gives the canary more than %d instances", where, s.Scale, MaxReplicas)
 				}
 			case ScaleMatchWeight:
 				if s.Scale.Value != 0 {

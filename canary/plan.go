@@ -2,6 +2,7 @@ package canary
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/glidepath/glidepath/strategy"
 )
@@ -54,6 +55,7 @@ type builder struct {
 	steps  []strategy.Step
 	probs  []string
 	label  string // names the steps emitted for the current config step
+	tooBig bool   // the plan reached maxPlanSteps
 }
 
 func (c Config) build(stable, canary strategy.Revision) (strategy.Plan, []string) {
@@ -68,6 +70,11 @@ func (c Config) build(stable, canary strategy.Revision) (strategy.Plan, []string
 	}
 	surge, unavailable := c.surgeAndUnavailable()
 	b.surge, b.unavail = resolveFenceposts(surge, unavailable, c.Replicas)
+	if b.mode == modeBasic && b.basicMoves(c.steps()) > maxPlanSteps/2 {
+		// Each move is two steps (scale, wait): reject a plan bound to
+		// be too large before building it.
+		return strategy.Plan{}, []string{b.tooBigProblem()}
+	}
 
 	planStable := strategy.State{Stable: stable, Replicas: strategy.Replicas{Stable: c.Replicas}}
 	final := strategy.State{Stable: canary, Replicas: strategy.Replicas{Stable: c.Replicas}}
@@ -120,7 +127,7 @@ func (c Config) build(stable, canary strategy.Revision) (strategy.Plan, []string
 }
 
 func (b *builder) apply(s strategy.State) {
-	if s == b.cur {
+	if s == b.cur || b.full() {
 		return
 	}
 	b.steps = append(b.steps, strategy.Apply(s).Named(b.label))
@@ -128,7 +135,28 @@ func (b *builder) apply(s strategy.State) {
 }
 
 func (b *builder) wait() {
+	if b.full() {
+		return
+	}
 	b.steps = append(b.steps, strategy.WaitReady(b.c.ReadyTimeout).Named(b.label))
+}
+
+// full reports whether the plan has reached maxPlanSteps, naming the
+// problem the first time.
+func (b *builder) full() bool {
+	if len(b.steps) < maxPlanSteps {
+		return false
+	}
+	if !b.tooBig {
+		b.tooBig = true
+		b.probs = append(b.probs, b.tooBigProblem())
+	}
+	return true
+}
+
+func (b *builder) tooBigProblem() string {
+	return fmt.Sprintf("the plan would take more than %d steps (%d instances, at most %d moving at a time): raise MaxSurge or MaxUnavailable",
+		maxPlanSteps, b.n, b.surge+b.unavail)
 }
 
 // moveTo emits the States that take the target from b.cur to the given
@@ -180,6 +208,33 @@ func (b *builder) moveRouted(where string, weight int, route strategy.HeaderRout
 	b.apply(target)
 }
 
+// basicMoves is a lower bound on the moves a basic canary makes through
+// steps and the promotion: each weight's instance split is reached moving
+// at most surge+unavailable instances of each revision at a time.
+func (b *builder) basicMoves(steps []Step) int {
+	per := 2 * (b.surge + b.unavail)
+	if per <= 0 {
+		return 0
+	}
+	moves, prev := 0, 0
+	for _, s := range append(slices.Clip(steps), SetWeight(100)) {
+		if s.Kind != KindSetWeight || s.Weight < 0 || s.Weight > 100 {
+			continue
+		}
+		c, _ := approximateSplit(b.n, s.Weight, b.surge)
+		moves += (abs(c-prev) + per - 1) / per
+		prev = c
+	}
+	return moves
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
 // moveBasic walks a basic canary to weight one reconcile at a time, each
 // within max surge and max unavailable, waiting for the instances after
 // each. The traffic weight of each State is the canary's share of the
@@ -188,6 +243,9 @@ func (b *builder) moveBasic(where string, weight int) {
 	c, s := b.cur.Replicas.Canary, b.cur.Replicas.Stable
 	wantC, wantS := approximateSplit(b.n, weight, b.surge)
 	for range 4*b.n + 8 {
+		if b.tooBig {
+			return
+		}
 		nc, ns := basicStep(basicInput{total: b.n, weight: weight, surge: b.surge, unavailable: b.unavail,
 			canary: replicaSet{c, c}, stable: replicaSet{s, s}})
 		if nc == c && ns == s {
@@ -198,7 +256,7 @@ func (b *builder) moveBasic(where string, weight int) {
 			Replicas: strategy.Replicas{Stable: s, Canary: c}})
 		b.wait()
 	}
-	if c != wantC || s != wantS {
+	if (c != wantC || s != wantS) && !b.tooBig {
 		b.probs = append(b.probs, fmt.Sprintf("%s: cannot reach %d canary and %d stable instances within max surge %d and max unavailable %d (stopped at %d and %d)",
 			where, wantC, wantS, b.surge, b.unavail, c, s))
 	}

@@ -2,6 +2,7 @@ package canary_test
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -265,6 +266,16 @@ func TestValidate(t *testing.T) {
 		{"traffic onto a canary scaled to nothing", canary.Config{Replicas: 4, TrafficRouting: true, Steps: []canary.Step{
 			canary.SetCanaryScale(canary.Replicas(0)), canary.SetWeight(10),
 		}}, []string{"Steps[1] (setWeight): sends traffic to the canary while its scale (replicas=0) gives it no instance"}},
+		{"too many instances", canary.Config{Replicas: canary.MaxReplicas + 1, Steps: []canary.Step{canary.SetWeight(10)}},
+			[]string{"Replicas (16777217) is more than 16777216"}},
+		{"canary scales too large", canary.Config{Replicas: 4, TrafficRouting: true, Steps: []canary.Step{
+			canary.SetCanaryScale(canary.Replicas(canary.MaxReplicas + 1)), canary.SetCanaryScale(canary.PercentOfReplicas(math.MaxInt)),
+			canary.SetWeight(10),
+		}}, []string{"Steps[0] (setCanaryScale): replicas=16777217 gives the canary more than 16777216 instances",
+			"Steps[1] (setCanaryScale): percent="}},
+		{"plan too large", canary.Config{Replicas: 2_000_000, MaxSurge: new(strategy.Int(1)), MaxUnavailable: new(strategy.Int(0)),
+			Steps: []canary.Step{canary.SetWeight(50)}},
+			[]string{"the plan would take more than 500000 steps (2000000 instances, at most 1 moving at a time): raise MaxSurge or MaxUnavailable"}},
 		{"header route onto a canary with no instance", canary.Config{Replicas: 4, TrafficRouting: true, Steps: []canary.Step{
 			canary.SetHeaderRoute(strategy.HeaderRoute{Header: "x", Exact: "1"}), canary.Analysis(a),
 		}}, []string{"Steps[0] (setHeaderRoute): sends traffic to the canary"}},

@@ -44,12 +44,17 @@ type basicInput struct {
 // resolveFenceposts resolves max surge and max unavailable against total
 // as Argo Rollouts does: surge rounds up, unavailable rounds down, both zero
 // become one unavailable, unavailable never exceeds total, and a service of
-// no instances may have none unavailable.
+// no instances may have none unavailable. A surge above total is clamped to
+// total, which moves the instances the same way.
 func resolveFenceposts(maxSurge, maxUnavailable strategy.IntOrPercent, total int) (surge, unavailable int) {
 	surge, unavailable = strategy.SurgeAndUnavailable(maxSurge, maxUnavailable, total)
 	if total == 0 {
 		unavailable = 0
 	}
+	// A surge above total changes nothing (neither revision ever runs
+	// more than total instances); clamping it keeps total+surge from
+	// overflowing.
+	surge = min(surge, max(total, 0))
 	unavailable = min(unavailable, total)
 	return surge, unavailable
 }
@@ -186,7 +191,7 @@ func weightToReplicas(total, weight int) int {
 	if total <= 0 || weight <= 0 {
 		return 0
 	}
-	return (total*weight + 99) / 100
+	return int((int64(total)*int64(weight) + 99) / 100)
 }
 
 // instanceShare is the canary's share of the instances, in percent,

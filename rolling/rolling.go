@@ -24,9 +24,9 @@ var (
 const MaxReplicas = 1 << 24
 
 // maxPlanSteps bounds the size of a plan, so that a fleet moved a few
-// instances at a time cannot make Plan run out of memory: a plan of a
-// million steps is about a gigabyte to build.
-const maxPlanSteps = 1_000_000
+// instances at a time cannot make Plan run out of memory: a plan of half
+// a million steps takes about half a gigabyte to build.
+const maxPlanSteps = 500_000
 
 // Config describes a rolling update. The zero value is valid: a target
 // without instances, switched in one batch.
@@ -69,8 +69,8 @@ var _ strategy.Strategy = (*Config)(nil)
 
 // Validate reports every problem with c at once, in an error matching
 // strategy.ErrInvalidConfig, or returns nil. A configuration whose plan
-// would exceed a million steps (a large fleet moved one instance at a
-// time) is rejected too, with a request for larger bounds.
+// would exceed half a million steps (a large fleet moved one instance at
+// a time) is rejected too, with a request for larger bounds.
 func (c *Config) Validate() error {
 	p := c.problems()
 	if len(p) == 0 {

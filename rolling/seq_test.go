@@ -127,7 +127,7 @@ func TestValidate(t *testing.T) {
 		{"bounds beyond N", rolling.Config{Replicas: 10, MaxSurge: i(math.MaxInt), MaxUnavailable: i(math.MaxInt)}, ""},
 		{"too many replicas", rolling.Config{Replicas: rolling.MaxReplicas + 1}, "Replicas (16777217) is more than 16777216"},
 		{"plan too large", rolling.Config{Replicas: 2_000_000, MaxSurge: i(1), MaxUnavailable: i(0)},
-			"the plan would take more than 1000000 steps (2000000 instances, at most 1 moving at a time): raise MaxSurge or MaxUnavailable"},
+			"the plan would take more than 500000 steps (2000000 instances, at most 1 moving at a time): raise MaxSurge or MaxUnavailable"},
 		{"negative percent", rolling.Config{Replicas: 4, MaxSurge: pct(-5)}, `MaxSurge: "-5%" is negative`},
 		{"fractional percent", rolling.Config{Replicas: 4, MaxSurge: strategy.IntOrPercent{Str: "2.5%"}}, "not a whole-number percentage"},
 		{"both zero percent", rolling.Config{Replicas: 4, MaxSurge: pct(0), MaxUnavailable: pct(0)}, "are both zero"},
