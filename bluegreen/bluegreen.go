@@ -188,8 +188,11 @@ func (c *Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
 	}
 	steps = append(steps, strategy.Apply(final).Named(StepFinish))
 
+	// The rollback point: the old revision alone or, with KeepAborted,
+	// the failed revision kept beside it with no traffic (for a target
+	// without instances, kept by naming it).
 	rollbackPoint := live
-	if c.KeepAborted && pv > 0 {
+	if c.KeepAborted {
 		rollbackPoint = both(0, pv)
 	}
 	return strategy.Plan{

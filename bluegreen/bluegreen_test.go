@@ -163,6 +163,11 @@ func TestRollbackPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keep0, err := (&bluegreen.Config{KeepAborted: true}).Plan(oldRev, newRev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := st(oldRev, newRev, 0, 0, 0)
 	tests := []struct {
 		name       string
 		plan       strategy.Plan
@@ -170,6 +175,8 @@ func TestRollbackPaths(t *testing.T) {
 		want       []strategy.State
 		wantStable strategy.State
 	}{
+		{"keep without instances: the revision stays named", keep0, st(oldRev, newRev, 100, 0, 0), []strategy.State{named}, named},
+		{"keep without instances: nothing started", keep0, st(oldRev, "", 0, 0, 0), []strategy.State{st(oldRev, "", 0, 0, 0)}, named},
 		{"before anything", p, live4, []strategy.State{live4}, live4},
 		{"preview", p, st(oldRev, newRev, 0, 4, 2), []strategy.State{live4}, live4},
 		{"switched: one apply", p, st(oldRev, newRev, 100, 4, 4), []strategy.State{live4}, live4},
