@@ -77,11 +77,16 @@ type Config struct {
 	// KeepAborted leaves the failed revision running, without traffic and
 	// at its preview scale, when a release is rolled back, so it can be
 	// inspected through a preview route (Argo's abortScaleDownDelaySeconds:
-	// 0). The zero value removes it in the same Apply that switches
-	// traffic back. Argo's positive abort delays (30 seconds by default)
-	// are not offered: a rollback is a list of States that the executor
-	// applies back to back, and it cannot hold one for a while.
+	// 0).
 	KeepAborted bool
+	// AbortScaleDownDelay, when positive, keeps the failed revision up,
+	// without traffic, for that long after traffic has switched back, and
+	// then removes it (Argo's abortScaleDownDelaySeconds). The zero value
+	// removes it in the same Apply that switches traffic back, so a
+	// rollback is one Apply; Argo's default is 30 seconds. It must be
+	// shorter than the release's Options.RollbackTimeout (5m by default),
+	// and cannot be combined with KeepAborted.
+	AbortScaleDownDelay time.Duration
 	// ReadyTimeout bounds each wait for the new revision to be ready. 0
 	// uses the release's Options.ProgressDeadline. Missing it rolls back
 	// (or pauses, per Options.PauseOnDeadline).
@@ -111,6 +116,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ReadyTimeout < 0 {
 		p = append(p, fmt.Sprintf("ReadyTimeout is negative (%v)", c.ReadyTimeout))
+	}
+	if c.AbortScaleDownDelay < 0 {
+		p = append(p, fmt.Sprintf("AbortScaleDownDelay is negative (%v)", c.AbortScaleDownDelay))
+	}
+	if c.KeepAborted && c.AbortScaleDownDelay > 0 {
+		p = append(p, fmt.Sprintf("AbortScaleDownDelay (%v) has no effect with KeepAborted: choose one", c.AbortScaleDownDelay))
 	}
 	for i, a := range c.PrePromotion {
 		if a == nil {
@@ -200,7 +211,8 @@ func (c *Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
 		Stable:   rollbackPoint,
 		Final:    final,
 		Steps:    steps,
-		Rollback: c.rollback(stable, canary),
+		Rollback:      c.rollback(stable, canary),
+		RollbackDelay: c.AbortScaleDownDelay,
 	}, nil
 }
 
@@ -227,6 +239,14 @@ func (c *Config) rollback(stable, canary strategy.Revision) func(from strategy.S
 		// "finish"): one Apply moves all traffic back, and the executor
 		// still checks that the old revision is ready before it does.
 		if from.Stable == stable && from.Desired(stable) >= n {
+			if c.AbortScaleDownDelay > 0 && from.Canary == canary {
+				// Traffic back now; the failed revision goes after the
+				// delay, which the executor holds before the last State.
+				back := strategy.State{Stable: stable, Canary: canary, Replicas: from.Replicas}
+				if back != from && back != end {
+					return []strategy.State{back, end}
+				}
+			}
 			return []strategy.State{end}
 		}
 		// The old revision was scaled down (after "finish", or a State

@@ -638,3 +638,29 @@ func TestPromoteFullFromSmallPreview(t *testing.T) {
 		checkServedReady(t, hist)
 	})
 }
+
+func TestAbortScaleDownDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		live := strategy.State{Stable: oldRev, Replicas: strategy.Replicas{Stable: 4}}
+		tgt := strategytest.NewTarget(live)
+		cfg := &bluegreen.Config{Replicas: 4, AbortScaleDownDelay: 40 * time.Second,
+			PostPromotion: []strategy.Analyzer{strategytest.Script("errors", strategy.Fail)}}
+		res, err := strategy.Run(t.Context(), strategy.Release{Target: tgt, Stable: oldRev, Canary: newRev, Strategy: cfg})
+		if !errors.Is(err, strategy.ErrAnalysisFailed) || tgt.State() != live {
+			t.Fatalf("%s %v %s", res.Phase, err, tgt.State())
+		}
+		h := tgt.History()
+		n := len(h)
+		back := strategy.State{Stable: oldRev, Canary: newRev, Replicas: strategy.Replicas{Stable: 4, Canary: 4}}
+		if h[n-2].State != back || h[n-1].At.Sub(h[n-2].At) != 40*time.Second {
+			t.Fatalf("want traffic back at once and the failed revision removed 40s later; got %s then %s after %v",
+				h[n-2].State, h[n-1].State, h[n-1].At.Sub(h[n-2].At))
+		}
+		if err := strategytest.CheckTraffic(live, h); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := (&bluegreen.Config{KeepAborted: true, AbortScaleDownDelay: time.Second}).Validate(); err == nil {
+		t.Fatal("KeepAborted with a delay was accepted")
+	}
+}

@@ -41,10 +41,11 @@
 //     removes the old revision at once (Argo's scaleDownDelaySeconds: 0).
 //   - AutoPromotionDelay with ManualPromotion is rejected by Validate
 //     rather than silently ignored.
-//   - After a rollback the failed revision is removed at once, or kept
-//     with KeepAborted (Argo's abortScaleDownDelaySeconds: 0). Argo's
-//     default of removing it 30 seconds after an abort has no equivalent:
-//     a rollback ends the release, and nothing runs after it.
+//   - After a rollback the failed revision is removed in the same Apply
+//     that switches traffic back (the zero AbortScaleDownDelay), after
+//     AbortScaleDownDelay, or never with KeepAborted (Argo's
+//     abortScaleDownDelaySeconds: 0). Argo's default is 30 seconds;
+//     glidepath's is a one-Apply rollback.
 //
 // # Rolling back
 //

@@ -753,12 +753,27 @@ func (r *Rollout) rollback(parent context.Context, rs *runState, i int, kind, ca
 	defer cancel()
 	from := r.currentState()
 	r.setPhase(PhaseRollingBack, "", stepErr.Error())
-	r.emit(RollbackStarted{EventMeta: r.meta(), From: from, To: r.plan.Stable, Cause: stepErr})
+	path := r.rollbackPath(from)
+	to := r.plan.Stable
+	if len(path) > 0 {
+		to = path[len(path)-1]
+	}
+	r.emit(RollbackStarted{EventMeta: r.meta(), From: from, To: to, Cause: stepErr})
 	if err := r.record(ctx, Record{Kind: RecordPhase, Step: i, Phase: PhaseRollingBack, Reason: stepErr.Error(), Rollback: true}); err != nil {
 		return r.degrade(i, stepErr, err)
 	}
-	path := r.rollbackPath(from)
 	for k, s := range path {
+		if k == len(path)-1 && k > 0 && r.plan.RollbackDelay > 0 {
+			// Keep the failed revision, without traffic, for a while.
+			t := time.NewTimer(r.plan.RollbackDelay)
+			select {
+			case <-t.C:
+			case <-parent.Done():
+				t.Stop()
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
 		prev := r.currentState()
 		if err := r.transition(ctx, s, true, i); err != nil {
 			return r.degrade(i, stepErr, err)

@@ -3,6 +3,7 @@ package strategy
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -93,10 +94,11 @@ func (v IntOrPercent) Scaled(total int, roundUp bool) int {
 	if err != nil || p < 0 {
 		return 0
 	}
+	prod := int64(p) * int64(total)
 	if roundUp {
-		return (p*total + 99) / 100
+		prod += 99
 	}
-	return p * total / 100
+	return int(min(prod/100, int64(math.MaxInt)))
 }
 
 // SurgeAndUnavailable resolves max surge and max unavailable against a

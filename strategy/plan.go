@@ -128,6 +128,12 @@ type Plan struct {
 	// remove the canary). It is called with the last State applied and
 	// returns the States to apply in order; the last must equal Stable.
 	Rollback func(from State) []State `json:"-"`
+	// RollbackDelay, when positive, is how long a rollback waits before
+	// it applies the last State of its path: the failed revision stays up,
+	// without traffic, for that long (Argo Rollouts' abort scale-down
+	// delay), unless the release's context is cancelled. It must be
+	// shorter than the release's Options.RollbackTimeout.
+	RollbackDelay time.Duration `json:"rollbackDelay,omitempty"`
 }
 
 // Fingerprint identifies the plan's serializable content (strategy, states,
@@ -212,6 +218,9 @@ func (p Plan) Problems(t Target) []string {
 		if s.Timeout < 0 {
 			probs = append(probs, fmt.Sprintf("%s: negative timeout %v", where, s.Timeout))
 		}
+	}
+	if p.RollbackDelay < 0 {
+		probs = append(probs, fmt.Sprintf("negative rollback delay %v", p.RollbackDelay))
 	}
 	for i, b := range p.Background {
 		if b.From < 0 || b.From >= len(p.Steps) && len(p.Steps) > 0 {

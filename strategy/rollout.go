@@ -101,6 +101,9 @@ func prepare(rel Release) (*Rollout, error) {
 			probs = append(probs, plan.Problems(rel.Target)...)
 		}
 	}
+	if d, t := plan.RollbackDelay, rel.Options.withDefaults().RollbackTimeout; d > 0 && d >= t {
+		probs = append(probs, fmt.Sprintf("the strategy's rollback delay %v is not shorter than Options.RollbackTimeout %v", d, t))
+	}
 	for i, b := range rel.Background {
 		if b.From < 0 || (len(plan.Steps) > 0 && b.From >= len(plan.Steps)) {
 			probs = append(probs, fmt.Sprintf("release background analysis %d starts at step %d, outside the plan", i, b.From))
