@@ -207,10 +207,10 @@ func (c *Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
 		rollbackPoint = both(0, pv)
 	}
 	return strategy.Plan{
-		Strategy: Name,
-		Stable:   rollbackPoint,
-		Final:    final,
-		Steps:    steps,
+		Strategy:      Name,
+		Stable:        rollbackPoint,
+		Final:         final,
+		Steps:         steps,
 		Rollback:      c.rollback(stable, canary),
 		RollbackDelay: c.AbortScaleDownDelay,
 	}, nil
