@@ -41,7 +41,14 @@ func TestRecommendEveryRule(t *testing.T) {
 	rollingCfg := func(surge, unavailable strategy.IntOrPercent, partition int, analyzers []strategy.Analyzer) check {
 		return func(t *testing.T, rec glidepath.Recommendation) {
 			cfg := rec.Strategy.(*rolling.Config)
-			if cfg.MaxSurge != surge || cfg.MaxUnavailable != unavailable || cfg.Partition != partition || !slices.Equal(cfg.Analysis, analyzers) {
+			orDefault := func(p *strategy.IntOrPercent, def strategy.IntOrPercent) strategy.IntOrPercent {
+				if p == nil {
+					return def
+				}
+				return *p
+			}
+			if orDefault(cfg.MaxSurge, rolling.DefaultMaxSurge) != surge || orDefault(cfg.MaxUnavailable, rolling.DefaultMaxUnavailable) != unavailable ||
+				cfg.Partition != partition || !slices.Equal(cfg.Analysis, analyzers) {
 				t.Errorf("rolling config %+v", cfg)
 			}
 		}
@@ -99,10 +106,10 @@ func TestRecommendEveryRule(t *testing.T) {
 			2, glidepath.KindRolling, false, true, []string{"rule 2"}, rollingCfg(strategy.Int(0), strategy.Int(1), 0, metrics)},
 		{"3 low risk with metrics", glidepath.Change{Risk: glidepath.RiskLow, Replicas: 8, Analyzers: metrics},
 			3, glidepath.KindRolling, false, false, []string{"rule 3, low risk", "judge every batch"},
-			rollingCfg(strategy.IntOrPercent{}, strategy.IntOrPercent{}, 0, metrics)},
+			rollingCfg(rolling.DefaultMaxSurge, rolling.DefaultMaxUnavailable, 0, metrics)},
 		{"3 low risk without metrics", glidepath.Change{Risk: glidepath.RiskLow, Replicas: 8},
 			3, glidepath.KindRolling, false, false, []string{"rule 3", "readiness is the only gate"},
-			rollingCfg(strategy.IntOrPercent{}, strategy.IntOrPercent{}, 0, nil)},
+			rollingCfg(rolling.DefaultMaxSurge, rolling.DefaultMaxUnavailable, 0, nil)},
 		{"4 medium risk with metrics, routed", glidepath.Change{Risk: glidepath.RiskMedium, Replicas: 10, WeightedRouting: true, Analyzers: metrics},
 			4, glidepath.KindCanary, false, false, []string{"rule 4, medium risk", "(10, 25, 50, 75%)", "held for 5m0s"},
 			canaryShorthand([]int{10, 25, 50, 75}, 5*time.Minute, true)},

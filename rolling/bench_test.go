@@ -22,7 +22,7 @@ func BenchmarkPlan1000Default(b *testing.B) { benchPlan(b, rolling.Config{Replic
 
 // One instance at a time: 1,000 batches.
 func BenchmarkPlan1000OneByOne(b *testing.B) {
-	benchPlan(b, rolling.Config{Replicas: 1000, MaxSurge: strategy.Int(1), MaxUnavailable: strategy.Int(0)})
+	benchPlan(b, rolling.Config{Replicas: 1000, MaxSurge: new(strategy.Int(1)), MaxUnavailable: new(strategy.Int(0))})
 }
 
 func BenchmarkRollbackFromFinal1000(b *testing.B) {

@@ -112,8 +112,8 @@ func TestPlanMatchesDeploymentController(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := rolling.Config{
 			Replicas:       rapid.IntRange(1, 60).Draw(t, "N"),
-			MaxSurge:       intOrPercent(t, "surge"),
-			MaxUnavailable: intOrPercent(t, "unavailable"),
+			MaxSurge:       new(intOrPercent(t, "surge")),
+			MaxUnavailable: new(intOrPercent(t, "unavailable")),
 		}
 		if cfg.Validate() != nil {
 			t.Skip("both bounds zero")

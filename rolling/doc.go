@@ -16,7 +16,11 @@
 // maxSurge and maxUnavailable ([strategy.SurgeAndUnavailable]: a
 // percentage of surge rounds up, one of unavailable rounds down, and when
 // both come to zero one instance may be unavailable). The plan then
-// reproduces the Deployment controller's sequence:
+// reproduces the Deployment controller's sequence. A nil MaxSurge or
+// MaxUnavailable is 25%, each field defaulted on its own, as in a
+// Deployment (new(strategy.Int(0)) is an explicit 0).
+//
+// The controller's sequence:
 //
 //   - scale the new revision up until old + new reaches N + surge (and no
 //     further than N new instances);
@@ -46,11 +50,6 @@
 //
 // # Differences from Kubernetes
 //
-//   - Defaults: a Deployment defaults maxSurge and maxUnavailable to 25%
-//     each, field by field. Config's bounds are plain values whose zero
-//     value is the integer 0, so an unset field cannot be told from an
-//     explicit 0: the 25% defaults apply only when both fields are left
-//     zero. Set both when you set one.
 //   - Validation: like Kubernetes, Validate rejects a negative count, a
 //     percentage without its "%" ("25"), a percentage that is not a whole
 //     number, a maxUnavailable above 100% and both bounds zero. It also

@@ -42,8 +42,8 @@ func ExampleConfig_Plan() {
 func ExampleConfig_Bounds() {
 	for _, cfg := range []rolling.Config{
 		{Replicas: 10}, // 25% and 25%
-		{Replicas: 10, MaxSurge: strategy.Percent(15), MaxUnavailable: strategy.Int(0)},
-		{Replicas: 3, MaxSurge: strategy.Percent(0), MaxUnavailable: strategy.Percent(10)},
+		{Replicas: 10, MaxSurge: new(strategy.Percent(15)), MaxUnavailable: new(strategy.Int(0))},
+		{Replicas: 3, MaxSurge: new(strategy.Percent(0)), MaxUnavailable: new(strategy.Percent(10))},
 	} {
 		s, u := cfg.Bounds()
 		fmt.Printf("N=%d: surge %d, unavailable %d\n", cfg.Replicas, s, u)
@@ -56,7 +56,7 @@ func ExampleConfig_Bounds() {
 
 // Validate names every problem at once.
 func ExampleConfig_Validate() {
-	cfg := &rolling.Config{Replicas: 4, MaxSurge: strategy.IntOrPercent{Str: "25"}, MaxUnavailable: strategy.Percent(150), Partition: 4}
+	cfg := &rolling.Config{Replicas: 4, MaxSurge: new(strategy.IntOrPercent{Str: "25"}), MaxUnavailable: new(strategy.Percent(150)), Partition: 4}
 	fmt.Println(cfg.Validate())
 	// Output:
 	// invalid configuration: rolling config
@@ -72,8 +72,8 @@ func Example_rollback() {
 		Target: target, Stable: "v1", Canary: "v2",
 		Strategy: &rolling.Config{
 			Replicas:       3,
-			MaxSurge:       strategy.Int(1),
-			MaxUnavailable: strategy.Int(0),
+			MaxSurge:       new(strategy.Int(1)),
+			MaxUnavailable: new(strategy.Int(0)),
 			Analysis:       []strategy.Analyzer{strategytest.Script("error-rate", strategy.Pass, strategy.Fail)},
 		},
 	})

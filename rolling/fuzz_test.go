@@ -32,7 +32,7 @@ func FuzzPlan(f *testing.F) {
 	f.Add(math.MaxInt, false, math.MaxInt, true, 100, math.MaxInt)
 	f.Add(math.MinInt, true, math.MinInt, false, math.MinInt, math.MinInt)
 	f.Fuzz(func(t *testing.T, n int, sp bool, s int, up bool, u int, partition int) {
-		cfg := rolling.Config{Replicas: n, MaxSurge: bound(sp, s), MaxUnavailable: bound(up, u), Partition: partition}
+		cfg := rolling.Config{Replicas: n, MaxSurge: new(bound(sp, s)), MaxUnavailable: new(bound(up, u)), Partition: partition}
 		verr := cfg.Validate()
 		p, perr := cfg.Plan("v1", "v2")
 		if (verr == nil) != (perr == nil) {

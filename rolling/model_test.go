@@ -190,8 +190,8 @@ func TestPropertyBounds(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := rolling.Config{
 			Replicas:       rapid.IntRange(0, 200).Draw(t, "N"),
-			MaxSurge:       intOrPercent(t, "surge"),
-			MaxUnavailable: intOrPercent(t, "unavailable"),
+			MaxSurge:       new(intOrPercent(t, "surge")),
+			MaxUnavailable: new(intOrPercent(t, "unavailable")),
 		}
 		if cfg.Replicas > 1 && rapid.Bool().Draw(t, "partitioned") {
 			cfg.Partition = rapid.IntRange(1, cfg.Replicas-1).Draw(t, "partition")
@@ -218,7 +218,7 @@ func TestPropertyBounds(t *testing.T) {
 // A large fleet moved one instance at a time keeps both bounds on the way
 // back too, from every State of the plan.
 func TestLargeFleetRollbackBounds(t *testing.T) {
-	cfg := rolling.Config{Replicas: 1000, MaxSurge: strategy.Int(1), MaxUnavailable: strategy.Int(0)}
+	cfg := rolling.Config{Replicas: 1000, MaxSurge: new(strategy.Int(1)), MaxUnavailable: new(strategy.Int(0))}
 	p, err := cfg.Plan("v1", "v2")
 	if err != nil {
 		t.Fatal(err)

@@ -10,9 +10,9 @@ import (
 // Name is the Plan.Strategy of every plan this package builds.
 const Name = "rolling"
 
-// DefaultMaxSurge and DefaultMaxUnavailable apply when both MaxSurge and
-// MaxUnavailable are left zero: Kubernetes' defaults for a Deployment's
-// RollingUpdate strategy (25% each).
+// DefaultMaxSurge and DefaultMaxUnavailable apply when MaxSurge or
+// MaxUnavailable is nil: Kubernetes' defaults for a Deployment's
+// RollingUpdate strategy (25% each), each field defaulted on its own.
 var (
 	DefaultMaxSurge       = strategy.Percent(25)
 	DefaultMaxUnavailable = strategy.Percent(25)
@@ -40,12 +40,12 @@ type Config struct {
 	// MaxSurge is how many instances may run above N during the update,
 	// as a count or a percentage of N rounded up (Kubernetes' maxSurge).
 	// MaxUnavailable is how many of the N may be unavailable, as a count
-	// or a percentage of N rounded down (maxUnavailable). When both are
-	// the zero value, [DefaultMaxSurge] and [DefaultMaxUnavailable] (25%
-	// each) apply; Kubernetes rejects an explicit zero for both, and so
-	// does Validate for "0%" and "0%". When both resolve to 0 for a
-	// given N, one instance may be unavailable, so the update can move.
-	MaxSurge, MaxUnavailable strategy.IntOrPercent
+	// or a percentage of N rounded down (maxUnavailable). Each is
+	// [DefaultMaxSurge] or [DefaultMaxUnavailable] (25%) when nil, as in
+	// Kubernetes. Both may not be zero ("0" or "0%"), which Kubernetes
+	// rejects too. When both resolve to 0 for a given N, one instance may
+	// be unavailable, so the update can move.
+	MaxSurge, MaxUnavailable *strategy.IntOrPercent
 	// MinReady is how long new instances must stay ready before the next
 	// batch counts them as available (Kubernetes' minReadySeconds). 0:
 	// available as soon as ready.
@@ -90,17 +90,18 @@ func (c *Config) problems() []string {
 	if c.Replicas > MaxReplicas {
 		p = append(p, fmt.Sprintf("Replicas (%d) is more than %d", c.Replicas, MaxReplicas))
 	}
+	ms, mu := c.bounds()
 	surgeOK, unavailOK := true, true
-	if err := c.MaxSurge.Check(); err != nil {
+	if err := ms.Check(); err != nil {
 		p = append(p, "MaxSurge: "+err.Error())
 		surgeOK = false
 	}
-	if err := c.MaxUnavailable.Check(); err != nil {
+	if err := mu.Check(); err != nil {
 		p = append(p, "MaxUnavailable: "+err.Error())
 		unavailOK = false
 	}
-	if surgeOK && unavailOK && !c.defaultBounds() && isZero(c.MaxSurge) && isZero(c.MaxUnavailable) {
-		p = append(p, fmt.Sprintf("MaxSurge (%s) and MaxUnavailable (%s) are both zero: the update could never move", c.MaxSurge, c.MaxUnavailable))
+	if surgeOK && unavailOK && isZero(ms) && isZero(mu) {
+		p = append(p, fmt.Sprintf("MaxSurge (%s) and MaxUnavailable (%s) are both zero: the update could never move", ms, mu))
 	}
 	if c.MinReady < 0 {
 		p = append(p, fmt.Sprintf("MinReady is negative (%v)", c.MinReady))
@@ -127,9 +128,16 @@ func isZero(v strategy.IntOrPercent) bool {
 	return v.Scaled(100, true) == 0
 }
 
-// defaultBounds reports whether both bounds were left unset.
-func (c *Config) defaultBounds() bool {
-	return c.MaxSurge == (strategy.IntOrPercent{}) && c.MaxUnavailable == (strategy.IntOrPercent{})
+// bounds returns MaxSurge and MaxUnavailable with their defaults.
+func (c *Config) bounds() (surge, unavailable strategy.IntOrPercent) {
+	surge, unavailable = DefaultMaxSurge, DefaultMaxUnavailable
+	if c.MaxSurge != nil {
+		surge = *c.MaxSurge
+	}
+	if c.MaxUnavailable != nil {
+		unavailable = *c.MaxUnavailable
+	}
+	return surge, unavailable
 }
 
 // Bounds resolves MaxSurge and MaxUnavailable against Replicas, defaults
@@ -137,10 +145,7 @@ func (c *Config) defaultBounds() bool {
 // above Replicas, unavailable how many of Replicas may be unavailable.
 // Call Validate first; malformed values resolve to 0.
 func (c *Config) Bounds() (surge, unavailable int) {
-	ms, mu := c.MaxSurge, c.MaxUnavailable
-	if c.defaultBounds() {
-		ms, mu = DefaultMaxSurge, DefaultMaxUnavailable
-	}
+	ms, mu := c.bounds()
 	return strategy.SurgeAndUnavailable(ms, mu, max(c.Replicas, 0))
 }
 

@@ -135,7 +135,7 @@ func TestNeverReadyMissesDeadlineAndRollsBack(t *testing.T) {
 		tgt := strategytest.NewTarget(live(6))
 		tgt.ReadyAfter = 10 * time.Second
 		tgt.NeverReady = []strategy.Revision{"v2"}
-		c := &rolling.Config{Replicas: 6, MaxSurge: strategy.Int(2), MaxUnavailable: strategy.Int(1), ProgressDeadline: 2 * time.Minute}
+		c := &rolling.Config{Replicas: 6, MaxSurge: new(strategy.Int(2)), MaxUnavailable: new(strategy.Int(1)), ProgressDeadline: 2 * time.Minute}
 		start := time.Now()
 		res, err := strategy.Run(t.Context(), strategy.Release{Target: tgt, Stable: "v1", Canary: "v2", Strategy: c})
 		if !errors.Is(err, strategy.ErrDeadlineExceeded) || res.Phase != strategy.PhaseRolledBack {
@@ -189,13 +189,13 @@ func TestDeadlinePausesWhenAsked(t *testing.T) {
 func TestAnalysisFailRollsBackWithinBounds(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
-		surge, unav strategy.IntOrPercent
+		surge, unav *strategy.IntOrPercent
 		failAt      int
 	}{
-		{"surge 1", strategy.Int(1), strategy.Int(0), 4},
-		{"unavailable 1", strategy.Int(0), strategy.Int(1), 6},
-		{"25% each", strategy.Percent(25), strategy.Percent(25), 2},
-		{"surge 30% unavailable 10%", strategy.Percent(30), strategy.Percent(10), 3},
+		{"surge 1", new(strategy.Int(1)), new(strategy.Int(0)), 4},
+		{"unavailable 1", new(strategy.Int(0)), new(strategy.Int(1)), 6},
+		{"25% each", new(strategy.Percent(25)), new(strategy.Percent(25)), 2},
+		{"surge 30% unavailable 10%", new(strategy.Percent(30)), new(strategy.Percent(10)), 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -302,7 +302,7 @@ func TestPartitionWaitsForPromote(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := strategytest.NewTarget(live(5))
 		tgt.ReadyAfter = 10 * time.Second
-		c := &rolling.Config{Replicas: 5, MaxSurge: strategy.Int(1), MaxUnavailable: strategy.Int(1), Partition: 2}
+		c := &rolling.Config{Replicas: 5, MaxSurge: new(strategy.Int(1)), MaxUnavailable: new(strategy.Int(1)), Partition: 2}
 		r, err := strategy.Start(t.Context(), strategy.Release{Target: tgt, Stable: "v1", Canary: "v2", Strategy: c})
 		if err != nil {
 			t.Fatal(err)
@@ -334,8 +334,8 @@ func TestSmallFleets(t *testing.T) {
 	}{
 		{"N=0", rolling.Config{}},
 		{"N=1 defaults", rolling.Config{Replicas: 1}},
-		{"N=1 unavailable only", rolling.Config{Replicas: 1, MaxSurge: strategy.Int(0), MaxUnavailable: strategy.Int(1)}},
-		{"N=1 100%", rolling.Config{Replicas: 1, MaxSurge: strategy.Percent(100), MaxUnavailable: strategy.Percent(100)}},
+		{"N=1 unavailable only", rolling.Config{Replicas: 1, MaxSurge: new(strategy.Int(0)), MaxUnavailable: new(strategy.Int(1))}},
+		{"N=1 100%", rolling.Config{Replicas: 1, MaxSurge: new(strategy.Percent(100)), MaxUnavailable: new(strategy.Percent(100))}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

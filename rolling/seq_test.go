@@ -53,7 +53,7 @@ var (
 func TestBounds(t *testing.T) {
 	tests := []struct {
 		n            int
-		surge, unav  strategy.IntOrPercent
+		surge, unav  *strategy.IntOrPercent
 		wantS, wantU int
 	}{
 		// Defaults: 25% each; surge rounds up, unavailable down.
@@ -64,20 +64,20 @@ func TestBounds(t *testing.T) {
 		{n: 10, wantS: 3, wantU: 2},
 		{n: 100, wantS: 25, wantU: 25},
 		// int, int
-		{n: 10, surge: i(2), unav: i(0), wantS: 2, wantU: 0},
-		{n: 10, surge: i(0), unav: i(3), wantS: 0, wantU: 3},
-		{n: 1, surge: i(5), unav: i(5), wantS: 5, wantU: 5},
+		{n: 10, surge: new(i(2)), unav: new(i(0)), wantS: 2, wantU: 0},
+		{n: 10, surge: new(i(0)), unav: new(i(3)), wantS: 0, wantU: 3},
+		{n: 1, surge: new(i(5)), unav: new(i(5)), wantS: 5, wantU: 5},
 		// int, percent
-		{n: 10, surge: i(1), unav: pct(15), wantS: 1, wantU: 1},
-		{n: 3, surge: i(0), unav: pct(50), wantS: 0, wantU: 1},
+		{n: 10, surge: new(i(1)), unav: new(pct(15)), wantS: 1, wantU: 1},
+		{n: 3, surge: new(i(0)), unav: new(pct(50)), wantS: 0, wantU: 1},
 		// percent, int
-		{n: 10, surge: pct(15), unav: i(0), wantS: 2, wantU: 0},
-		{n: 1, surge: pct(1), unav: i(0), wantS: 1, wantU: 0},
+		{n: 10, surge: new(pct(15)), unav: new(i(0)), wantS: 2, wantU: 0},
+		{n: 1, surge: new(pct(1)), unav: new(i(0)), wantS: 1, wantU: 0},
 		// percent, percent
-		{n: 3, surge: pct(10), unav: pct(10), wantS: 1, wantU: 0},
-		{n: 7, surge: pct(0), unav: pct(10), wantS: 0, wantU: 1}, // both resolve to 0: one may be unavailable
-		{n: 5, surge: pct(0), unav: pct(19), wantS: 0, wantU: 1},
-		{n: 200, surge: pct(100), unav: pct(100), wantS: 200, wantU: 200},
+		{n: 3, surge: new(pct(10)), unav: new(pct(10)), wantS: 1, wantU: 0},
+		{n: 7, surge: new(pct(0)), unav: new(pct(10)), wantS: 0, wantU: 1}, // both resolve to 0: one may be unavailable
+		{n: 5, surge: new(pct(0)), unav: new(pct(19)), wantS: 0, wantU: 1},
+		{n: 200, surge: new(pct(100)), unav: new(pct(100)), wantS: 200, wantU: 200},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("N=%d surge=%s unavailable=%s", tt.n, tt.surge, tt.unav), func(t *testing.T) {
@@ -96,8 +96,8 @@ func TestBounds(t *testing.T) {
 func TestValidate(t *testing.T) {
 	bad := rolling.Config{
 		Replicas:       3,
-		MaxSurge:       strategy.IntOrPercent{Str: "25"},
-		MaxUnavailable: i(-1),
+		MaxSurge:       new(strategy.IntOrPercent{Str: "25"}),
+		MaxUnavailable: new(i(-1)),
 		MinReady:       -1,
 		Partition:      3,
 		Analysis:       []strategy.Analyzer{nil},
@@ -118,24 +118,24 @@ func TestValidate(t *testing.T) {
 		want string // "" for valid
 	}{
 		{"zero value", rolling.Config{}, ""},
-		{"over 100%", rolling.Config{Replicas: 4, MaxUnavailable: pct(120)}, `MaxUnavailable: "120%" is over 100%`},
-		{"surge over 100%", rolling.Config{Replicas: 4, MaxSurge: pct(150), MaxUnavailable: i(1)}, `MaxSurge: "150%" is over 100%`},
-		{"percent sign missing in unavailable", rolling.Config{Replicas: 4, MaxSurge: i(1), MaxUnavailable: strategy.IntOrPercent{Str: "25"}},
+		{"over 100%", rolling.Config{Replicas: 4, MaxUnavailable: new(pct(120))}, `MaxUnavailable: "120%" is over 100%`},
+		{"surge over 100%", rolling.Config{Replicas: 4, MaxSurge: new(pct(150)), MaxUnavailable: new(i(1))}, `MaxSurge: "150%" is over 100%`},
+		{"percent sign missing in unavailable", rolling.Config{Replicas: 4, MaxSurge: new(i(1)), MaxUnavailable: new(strategy.IntOrPercent{Str: "25"})},
 			`MaxUnavailable: "25" is not a percentage`},
-		{"100% unavailable", rolling.Config{Replicas: 4, MaxSurge: i(0), MaxUnavailable: pct(100)}, ""},
-		{"100% surge", rolling.Config{Replicas: 4, MaxSurge: pct(100), MaxUnavailable: i(0)}, ""},
-		{"bounds beyond N", rolling.Config{Replicas: 10, MaxSurge: i(math.MaxInt), MaxUnavailable: i(math.MaxInt)}, ""},
+		{"100% unavailable", rolling.Config{Replicas: 4, MaxSurge: new(i(0)), MaxUnavailable: new(pct(100))}, ""},
+		{"100% surge", rolling.Config{Replicas: 4, MaxSurge: new(pct(100)), MaxUnavailable: new(i(0))}, ""},
+		{"bounds beyond N", rolling.Config{Replicas: 10, MaxSurge: new(i(math.MaxInt)), MaxUnavailable: new(i(math.MaxInt))}, ""},
 		{"too many replicas", rolling.Config{Replicas: rolling.MaxReplicas + 1}, "Replicas (16777217) is more than 16777216"},
-		{"plan too large", rolling.Config{Replicas: 2_000_000, MaxSurge: i(1), MaxUnavailable: i(0)},
+		{"plan too large", rolling.Config{Replicas: 2_000_000, MaxSurge: new(i(1)), MaxUnavailable: new(i(0))},
 			"the plan would take more than 500000 steps (2000000 instances, at most 1 moving at a time): raise MaxSurge or MaxUnavailable"},
-		{"negative percent", rolling.Config{Replicas: 4, MaxSurge: pct(-5)}, `MaxSurge: "-5%" is negative`},
-		{"fractional percent", rolling.Config{Replicas: 4, MaxSurge: strategy.IntOrPercent{Str: "2.5%"}}, "not a whole-number percentage"},
-		{"both zero percent", rolling.Config{Replicas: 4, MaxSurge: pct(0), MaxUnavailable: pct(0)}, "are both zero"},
-		{"zero int and zero percent", rolling.Config{Replicas: 4, MaxSurge: i(0), MaxUnavailable: pct(0)}, "are both zero"},
+		{"negative percent", rolling.Config{Replicas: 4, MaxSurge: new(pct(-5))}, `MaxSurge: "-5%" is negative`},
+		{"fractional percent", rolling.Config{Replicas: 4, MaxSurge: new(strategy.IntOrPercent{Str: "2.5%"})}, "not a whole-number percentage"},
+		{"both zero percent", rolling.Config{Replicas: 4, MaxSurge: new(pct(0)), MaxUnavailable: new(pct(0))}, "are both zero"},
+		{"zero int and zero percent", rolling.Config{Replicas: 4, MaxSurge: new(i(0)), MaxUnavailable: new(pct(0))}, "are both zero"},
 		{"negative replicas", rolling.Config{Replicas: -2}, "Replicas is negative (-2)"},
 		{"negative partition", rolling.Config{Replicas: 4, Partition: -1}, "Partition is negative"},
 		{"negative deadline", rolling.Config{ProgressDeadline: -1}, "ProgressDeadline is negative"},
-		{"only surge", rolling.Config{Replicas: 4, MaxSurge: i(1)}, ""},
+		{"only surge", rolling.Config{Replicas: 4, MaxSurge: new(i(1))}, ""},
 		{"partition", rolling.Config{Replicas: 4, Partition: 3}, ""},
 	}
 	for _, tt := range tests {
@@ -160,32 +160,32 @@ func TestValidate(t *testing.T) {
 func TestSequence(t *testing.T) {
 	tests := []struct {
 		n           int
-		surge, unav strategy.IntOrPercent
+		surge, unav *strategy.IntOrPercent
 		partition   int
 		want        string
 	}{
 		{n: 0, want: "0/0 | final"}, // no instances: one batch
 		// N=1 with every shape of bounds.
-		{n: 1, want: "1/1 | 50% 0/1 final"},                     // defaults: surge 1, unavailable 0
-		{n: 1, surge: i(0), unav: i(1), want: "0/1 100% final"}, // the traffic step waits for the new instance
-		{n: 1, surge: i(1), unav: i(1), want: "1/1 0/1 100% final"},
-		{n: 1, surge: pct(100), unav: pct(0), want: "1/1 | 50% 0/1 final"},
-		{n: 1, surge: i(0), unav: pct(100), want: "0/1 100% final"},
-		{n: 1, surge: pct(0), unav: i(1), want: "0/1 100% final"},
+		{n: 1, want: "1/1 | 50% 0/1 final"},                               // defaults: surge 1, unavailable 0
+		{n: 1, surge: new(i(0)), unav: new(i(1)), want: "0/1 100% final"}, // the traffic step waits for the new instance
+		{n: 1, surge: new(i(1)), unav: new(i(1)), want: "1/1 0/1 100% final"},
+		{n: 1, surge: new(pct(100)), unav: new(pct(0)), want: "1/1 | 50% 0/1 final"},
+		{n: 1, surge: new(i(0)), unav: new(pct(100)), want: "0/1 100% final"},
+		{n: 1, surge: new(pct(0)), unav: new(i(1)), want: "0/1 100% final"},
 		// Small N, every combination of int and percent.
 		{n: 3, want: "3/1 | 25% 2/1 2/2 | 50% 1/2 1/3 | 75% 0/3 final"}, // 25%/25% of 3: surge 1, unavailable 0
 		{n: 4, want: "4/1 3/1 3/2 | 40% 1/2 1/4 | 80% 0/4 final"},
-		{n: 4, surge: i(1), unav: i(0), want: "4/1 | 20% 3/1 3/2 | 40% 2/2 2/3 | 60% 1/3 1/4 | 80% 0/4 final"},
-		{n: 4, surge: i(0), unav: i(2), want: "2/0 2/2 | 50% 0/2 0/4 | final"},
-		{n: 4, surge: i(2), unav: pct(50), want: "4/2 2/2 2/4 | 67% 0/4 final"},
-		{n: 5, surge: pct(20), unav: i(1), want: "5/1 4/1 4/2 | 33% 2/2 2/4 | 67% 0/4 0/5 | final"},
-		{n: 5, surge: pct(50), unav: pct(50), want: "5/3 3/3 3/5 | 63% 0/5 final"},
+		{n: 4, surge: new(i(1)), unav: new(i(0)), want: "4/1 | 20% 3/1 3/2 | 40% 2/2 2/3 | 60% 1/3 1/4 | 80% 0/4 final"},
+		{n: 4, surge: new(i(0)), unav: new(i(2)), want: "2/0 2/2 | 50% 0/2 0/4 | final"},
+		{n: 4, surge: new(i(2)), unav: new(pct(50)), want: "4/2 2/2 2/4 | 67% 0/4 final"},
+		{n: 5, surge: new(pct(20)), unav: new(i(1)), want: "5/1 4/1 4/2 | 33% 2/2 2/4 | 67% 0/4 0/5 | final"},
+		{n: 5, surge: new(pct(50)), unav: new(pct(50)), want: "5/3 3/3 3/5 | 63% 0/5 final"},
 		// Large N.
 		{n: 100, want: "100/25 75/25 75/50 | 40% 25/50 25/100 | 80% 0/100 final"},
-		{n: 20, surge: pct(10), unav: i(0), want: "20/2 | 9% 18/2 18/4 | 18% 16/4 16/6 | 27% 14/6 14/8 | 36% 12/8 12/10 | 45% 10/10 10/12 | 55% 8/12 8/14 | 64% 6/14 6/16 | 73% 4/16 4/18 | 82% 2/18 2/20 | 91% 0/20 final"},
-		{n: 50, surge: i(0), unav: pct(30), want: "35/0 35/15 | 30% 20/15 20/30 | 60% 5/30 5/45 | 90% 0/45 0/50 | final"},
+		{n: 20, surge: new(pct(10)), unav: new(i(0)), want: "20/2 | 9% 18/2 18/4 | 18% 16/4 16/6 | 27% 14/6 14/8 | 36% 12/8 12/10 | 45% 10/10 10/12 | 55% 8/12 8/14 | 64% 6/14 6/16 | 73% 4/16 4/18 | 82% 2/18 2/20 | 91% 0/20 final"},
+		{n: 50, surge: new(i(0)), unav: new(pct(30)), want: "35/0 35/15 | 30% 20/15 20/30 | 60% 5/30 5/45 | 90% 0/45 0/50 | final"},
 		// Partition: stop at 2 of 5 and wait for Promote.
-		{n: 5, surge: i(1), unav: i(1), partition: 2, want: "5/1 4/1 4/2 | 33% 3/2 40% P 3/3 2/3 2/4 | 67% 0/4 0/5 | final"},
+		{n: 5, surge: new(i(1)), unav: new(i(1)), partition: 2, want: "5/1 4/1 4/2 | 33% 3/2 40% P 3/3 2/3 2/4 | 67% 0/4 0/5 | final"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("N=%d surge=%s unavailable=%s partition=%d", tt.n, tt.surge, tt.unav, tt.partition), func(t *testing.T) {
@@ -201,5 +201,27 @@ func TestSequence(t *testing.T) {
 				t.Errorf("plan problems: %v", probs)
 			}
 		})
+	}
+}
+
+// Each bound defaults on its own, as in a Kubernetes Deployment: an explicit
+// maxSurge of 0 keeps maxUnavailable at its 25% default, and the reverse.
+func TestBoundsDefaultPerField(t *testing.T) {
+	for _, tt := range []struct {
+		cfg          rolling.Config
+		surge, unava int
+	}{
+		{rolling.Config{Replicas: 8}, 2, 2},
+		{rolling.Config{Replicas: 8, MaxSurge: new(i(0))}, 0, 2},
+		{rolling.Config{Replicas: 8, MaxUnavailable: new(i(0))}, 2, 0},
+		{rolling.Config{Replicas: 8, MaxSurge: new(i(3))}, 3, 2},
+		{rolling.Config{Replicas: 8, MaxUnavailable: new(pct(50))}, 2, 4},
+	} {
+		if err := tt.cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if s, u := tt.cfg.Bounds(); s != tt.surge || u != tt.unava {
+			t.Errorf("%+v: bounds %d/%d, want %d/%d", tt.cfg, s, u, tt.surge, tt.unava)
+		}
 	}
 }
