@@ -47,8 +47,10 @@ type Config struct {
 	// be unavailable, so the update can move.
 	MaxSurge, MaxUnavailable *strategy.IntOrPercent
 	// MinReady is how long new instances must stay ready before the next
-	// batch counts them as available (Kubernetes' minReadySeconds). 0:
-	// available as soon as ready.
+	// batch counts them as available (Kubernetes' minReadySeconds): each
+	// batch is held that long and then checked again, so an instance that
+	// failed during the hold stops the update. 0: available as soon as
+	// ready.
 	MinReady time.Duration
 	// ProgressDeadline bounds the wait for each batch to become ready (the
 	// clock restarts with each batch, as Kubernetes' progressDeadlineSeconds
@@ -256,7 +258,10 @@ func (c *Config) build(stable, canary strategy.Revision) (strategy.Plan, error) 
 // the analysis of batch k.
 func (c *Config) afterBatch(steps []strategy.Step, k int, scaledUp bool) []strategy.Step {
 	if scaledUp && c.MinReady > 0 {
-		steps = append(steps, strategy.Pause(c.MinReady).Named(fmt.Sprintf("batch %d: min ready", k)))
+		// Hold the batch for MinReady, then check it is still ready: an
+		// instance that failed during the hold is not available.
+		steps = append(steps, strategy.Pause(c.MinReady).Named(fmt.Sprintf("batch %d: min ready", k)),
+			strategy.WaitReady(c.ProgressDeadline).Named(fmt.Sprintf("batch %d: still ready", k)))
 	}
 	if len(c.Analysis) > 0 {
 		steps = append(steps, strategy.Analyze(c.Analysis...).Named(fmt.Sprintf("batch %d: analysis", k)))
