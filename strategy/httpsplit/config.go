@@ -54,7 +54,10 @@ type Config struct {
 	// Transport carries proxied requests and health checks. The default is
 	// a clone of http.DefaultTransport that keeps up to 512 idle
 	// connections per upstream (the standard library keeps 2, which makes
-	// a busy proxy open a connection for most requests).
+	// a busy proxy open a connection for most requests) and passes each
+	// client's Accept-Encoding through unchanged (the standard library
+	// would ask upstreams for gzip on behalf of clients that did not, and
+	// spend the proxy's CPU decompressing the answers).
 	Transport http.RoundTripper
 	// PreserveHost forwards the client's Host header instead of the
 	// upstream URL's host.
