@@ -9,9 +9,9 @@
 // the baseline that serves the same traffic at the same time, and size
 // their decisions to the evidence.
 //
-// Two judges are provided, both [strategy.Analyzer]s fed through small
-// source interfaces ([SampleSource], [CountSource]) that other packages
-// implement (Prometheus queries, test fakes):
+// Three judges are provided, all [strategy.Analyzer]s fed through small
+// source interfaces ([SampleSource], [CountSource], [LatencySource]) that
+// other packages implement (Prometheus queries, test fakes):
 //
 //   - [Comparison]: Kayenta-style automated canary analysis over metric
 //     samples (one value per interval per revision), with a Mann–Whitney
@@ -21,6 +21,11 @@
 //     regression as soon as the evidence is in and can be looked at every
 //     minute without inflating its false-alarm rate. [RateTest] is the same
 //     test as a plain state machine.
+//   - [SequentialLatency]: the same kind of always-valid test for
+//     latency, read from latency histograms ([Histogram], the shape of
+//     Prometheus histograms), which fails a canary whose median latency
+//     is shown to exceed the baseline's. [LatencyTest] is the same test
+//     as a plain state machine.
 //
 // # The comparison judge
 //
@@ -161,6 +166,89 @@
 // than the binomial and every factor of L_t is convex in C(s). A service
 // with no failures at all gives no evidence either way: the judge then
 // ends Inconclusive.
+//
+// # The sequential latency judge
+//
+// Reduction. Latency is reduced to exceedances: in interval t the judge
+// counts the baseline's requests slower than a threshold q_t, and the
+// canary's slower than (1+Tolerance)·q_t. The threshold is the bucket
+// bound nearest the median of the baseline's recent observations, all
+// made before interval t (the last interval, or as many recent intervals
+// as hold 100 observations; at the start, the baseline's history up to
+// the judge's first reading), so it is fixed before the interval's data
+// arrive — the one requirement on it.
+//
+// Hypotheses. Write L_B and L_C for the latency of a baseline and a
+// canary request in interval t. "No regression beyond Tolerance" is the
+// null
+//
+//	H_F: P(L_C > (1+Tolerance)·x) ≤ P(L_B > x) for every x,
+//
+// that is, the canary's latency is stochastically at most (1+Tolerance)
+// times the baseline's; for a change that scales latency (every quantile
+// times r) it says r ≤ 1+Tolerance, and the judge needs it only at the
+// thresholds it uses, around the median. "A regression of Regression or
+// worse" is H_P: P(L_C > Regression·x) ≥ P(L_B > x) for every x. With
+// histograms, a canary threshold that is not a bucket bound is rounded to
+// one on the safe side: up for the Fail test, down for the Pass test, so
+// both nulls still imply the inequalities below.
+//
+// Test. Let n_B, n_C be the requests of the interval, a_B, a_C the
+// exceedances, m = n_B·n_C/(n_B+n_C), and d = a_C/n_C − a_B/n_B, the
+// difference of the shares of slow requests. Assume that, given the past
+// and the request counts, the interval's latencies are independent, each
+// drawn from its revision's distribution for the interval (the
+// distributions may drift over time, as long as both revisions serve the
+// same traffic). Then d is an average of independent terms bounded in
+// intervals of length 1/n_C (n_C of them) and 1/n_B (n_B of them), whose
+// squared lengths sum to 1/m. Hoeffding's lemma (Hoeffding, "Probability
+// inequalities for sums of bounded random variables", JASA 1963) gives
+// E[exp(s·(d − E[d])) | past] ≤ exp(s²/(8m)), so with s = 4m·λ, for every
+// λ ≥ 0,
+//
+//	E[exp(4m·(λ·d − λ²/2)) | past] ≤ exp(4m·λ·E[d]) ≤ 1 under H_F,
+//
+// since E[d] = P(L_C > (1+Tolerance)q_t) − P(L_B > q_t) ≤ 0 there. The
+// product of these factors over intervals, E_t(λ), is therefore a
+// non-negative supermartingale with E_0 = 1 for each λ, and so is a
+// mixture over λ — here 40 bets log-spaced from 0.005 to 1, weighted by a
+// normal prior on log λ (standard deviation 0.75) centred on the
+// difference of shares a canary slowed by Regression would make, as
+// estimated from the baseline's observations before the first interval
+// weighed (clamped to [0.02, 0.5]). Ville's inequality, as for
+// [Sequential], bounds the chance that the mixture ever reaches 1/Alpha by
+// Alpha, whatever the number of looks. This is the sub-Gaussian mixture
+// martingale of Robbins (1970) and Howard, Ramdas, McAuliffe and Sekhon
+// (Ann. Statist. 2021, section 3), applied to Hoeffding-bounded
+// increments.
+//
+// The Pass side mirrors it: the canary's threshold is Regression·q_t,
+// the increment is a_B/n_B − a_C/n_C, whose mean is at most 0 under H_P,
+// and its mixture reaching 1/Beta (after MinSamples canary requests)
+// passes the canary: the chance of ever passing a canary Regression times
+// slower or worse is at most Beta.
+//
+// Why this test. At the median the share of slow requests is about one
+// half, where Hoeffding's variance bound of 1/4 per request is exact, so
+// the test loses nothing to it; a +20% shift of a log-normal latency with
+// shape 0.5 raises the canary's share above the baseline's median from
+// 50% to Φ(ln 1.2/0.5) = 64%. The conditional binomial model of
+// [Sequential] is also valid for these counts when Tolerance is folded
+// into the threshold (given the number of slow requests, the canary's
+// share is hypergeometric, less dispersed than the binomial), but for
+// shares near one half it overstates the variance about twofold (the
+// finite-population factor 1 − K/N), and so needs about twice the
+// requests. For tail latency (the p99) the opposite holds: exceedances of
+// a tail objective are rare, and counting them as failures for
+// [Sequential] is the better test.
+//
+// Caveats. The threshold sits on a bucket bound, so the judge resolves
+// regressions only as finely as the buckets near the median; with
+// decade-spaced buckets (0.1 s, 0.25 s) it sees a +20% shift only where
+// the baseline's median happens to lie near a bound. A histogram that
+// changes its bounds starts the threshold afresh. The judge compares the
+// median: a regression confined to the tail, leaving the median alone, is
+// not its to find.
 //
 // The benchmark in internal/sim (go run ./internal/sim) measures false
 // rollbacks and time to detection against Flagger- and Argo-style

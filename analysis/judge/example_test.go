@@ -3,6 +3,7 @@ package judge_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/glidepath/glidepath/analysis/judge"
@@ -96,4 +97,70 @@ func ExampleSequential() {
 	// Output:
 	// Fail
 	// rate ratio 6
+}
+
+func ExampleLatencyTest() {
+	test, err := (&judge.SequentialLatency{}).NewTest() // Alpha 0.01, Regression 1.2
+	if err != nil {
+		panic(err)
+	}
+	// Latency histograms (seconds) of one minute each: the baseline serves
+	// 900 requests, half of them within 100 ms; the canary serves 100, of
+	// which only 35 are within 100 ms.
+	bounds := []float64{0.05, 0.1, 0.12, 0.25, 0.5}
+	baseline := judge.Histogram{Bounds: bounds, Counts: []float64{90, 450, 560, 850, 890}, Count: 900}
+	canary := judge.Histogram{Bounds: bounds, Counts: []float64{5, 35, 50, 90, 98}, Count: 100}
+	for minute := 1; ; minute++ {
+		d, err := test.Observe(baseline, canary)
+		if err != nil {
+			panic(err)
+		}
+		if d.Decided() {
+			fmt.Printf("minute %d: %s, %.0f%% of the canary's requests slower than %g s, %.0f%% of the baseline's\n",
+				minute, d.Outcome, 100*d.CanaryAbove, d.Threshold, 100*d.BaselineAbove)
+			break
+		}
+	}
+	// Output:
+	// minute 3: Fail, 65% of the canary's requests slower than 0.1 s, 50% of the baseline's
+}
+
+func ExampleSequentialLatency() {
+	// Cumulative latency histograms that grow with each reading, as
+	// Prometheus exports them: the canary's requests are slower.
+	bounds := []float64{0.05, 0.1, 0.12, 0.25, math.Inf(1)}
+	var reads float64
+	src := judge.LatencyFunc(func(context.Context, strategy.Input) (judge.Histogram, judge.Histogram, error) {
+		n := reads
+		reads++
+		b := judge.Histogram{Bounds: bounds, Counts: []float64{900 * n, 4500 * n, 5600 * n, 8500 * n, 9000 * n}, Count: 9000 * n}
+		c := judge.Histogram{Bounds: bounds, Counts: []float64{50 * n, 300 * n, 450 * n, 900 * n, 1000 * n}, Count: 1000 * n}
+		return b, c, nil
+	})
+	seq := &judge.SequentialLatency{Source: src, Interval: time.Millisecond}
+	v, err := seq.Analyze(context.Background(), strategy.Input{})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(v.Outcome)
+	for _, m := range v.Measurements[:3] {
+		fmt.Println(m.Name, m.Value)
+	}
+	// Output:
+	// Fail
+	// threshold 0.1
+	// canary above 0.7 of 1000
+	// baseline above 0.5 of 9000
+}
+
+func ExampleHistogram() {
+	h := judge.NewHistogram(0.1, 0.25, 0.5)
+	for _, seconds := range []float64{0.08, 0.12, 0.3, 0.09, 0.7} {
+		h.Observe(seconds)
+	}
+	fmt.Println(h.Counts, h.Count)
+	fmt.Println("slower than 0.25 s:", h.Above(1))
+	// Output:
+	// [2 3 4] 5
+	// slower than 0.25 s: 2
 }

@@ -78,3 +78,51 @@ func TestJudgesTakeAnyInput(t *testing.T) {
 		}
 	})
 }
+
+// The latency test accepts any valid histograms, whatever their bounds and
+// counts, and its evidence is never NaN.
+func TestLatencyTestTakesAnyInput(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		nb := rapid.IntRange(1, 8).Draw(rt, "buckets")
+		bounds := make([]float64, nb)
+		b := rapid.Float64Range(1e-6, 10).Draw(rt, "first bound")
+		for i := range bounds {
+			bounds[i] = b
+			b *= rapid.Float64Range(1.001, 3).Draw(rt, "spacing")
+		}
+		if rapid.Bool().Draw(rt, "+Inf") {
+			bounds = append(bounds, math.Inf(1))
+		}
+		hist := func(label string) Histogram {
+			h := NewHistogram(bounds...)
+			h.Count = rapid.Float64Range(0, 1e7).Draw(rt, label+" count")
+			c := 0.0
+			for i := range h.Counts {
+				c = rapid.Float64Range(c, h.Count).Draw(rt, label+" bucket")
+				h.Counts[i] = c
+			}
+			return h
+		}
+		s := &SequentialLatency{
+			Tolerance:  rapid.Float64Range(0, 1).Draw(rt, "tolerance"),
+			MinSamples: rapid.Float64Range(0, 1000).Draw(rt, "min samples"),
+		}
+		s.Regression = (1 + s.Tolerance) * rapid.Float64Range(1.01, 4).Draw(rt, "regression")
+		test, err := s.NewTest()
+		if err != nil {
+			rt.Fatal(err)
+		}
+		for range rapid.IntRange(1, 20).Draw(rt, "intervals") {
+			d, err := test.Observe(hist("baseline"), hist("canary"))
+			if err != nil {
+				rt.Fatal(err)
+			}
+			if d.Outcome != "" && d.Outcome != strategy.Pass && d.Outcome != strategy.Fail {
+				rt.Fatalf("outcome %q", d.Outcome)
+			}
+			if math.IsNaN(d.FailEvidence) || math.IsNaN(d.PassEvidence) || d.FailEvidence < 0 || d.PassEvidence < 0 {
+				rt.Fatalf("evidence: %+v", d)
+			}
+		}
+	})
+}
