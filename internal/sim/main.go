@@ -122,8 +122,11 @@ func report(w io.Writer, cells []*cell) {
 			fmt.Fprintf(w, "%-13s %-8s %-24s %8.2f%% %7s %6s\n", c.sc.name, fmt.Sprintf("%g rps", c.rps), name, 100*rate,
 				mins(percentile(t, 0.5)), mins(percentile(t, 0.9)))
 		}
-		if !c.sc.isAA() && c.sc.latency == 0 {
+		if !c.sc.isAA() {
 			floor := waldMinutes(c.sc.ratio, c.rps, 0.01, 0.05)
+			if c.sc.latency != 0 {
+				floor = waldLatencyMinutes(c.sc.latency, c.rps, 0.01, 0.05, false)
+			}
 			// With one evaluation a minute nothing decides before the
 			// first whole minute at which the floor has passed.
 			evalFloor := math.Max(1, math.Ceil(floor))
@@ -140,11 +143,15 @@ func report(w io.Writer, cells []*cell) {
 			fmt.Fprintf(w, "%-13s %-8s %-24s %9s %7.2f   (at 1/min: %.0f; sequential mean %.2f min%s = %.2fx)\n", "", "", "Wald SPRT floor (mean)", "", floor,
 				evalFloor, mean, note, mean/evalFloor)
 		}
-		if c.sc.isAA() && c.sc.latency == 0 {
+		if c.sc.isAA() {
 			// On A/A the floor is the time Wald's SPRT of p0 against the
-			// 2x the judge is tuned for needs to accept p0, and the
-			// judge's counterpart is its time to Pass.
+			// 2x the judge is tuned for needs to accept p0 (for latency:
+			// no shift against +20%), and the judge's counterpart is its
+			// time to Pass.
 			floor := waldPassMinutes(2, c.rps, 0.01, 0.05)
+			if c.sc.latency != 0 {
+				floor = waldLatencyMinutes(1.2, c.rps, 0.01, 0.05, true)
+			}
 			evalFloor := math.Max(1, math.Ceil(floor))
 			var sum float64
 			for _, v := range c.pass {
@@ -212,5 +219,15 @@ func goals(w io.Writer, cells []*cell) {
 			fmt.Fprintf(w, "      best threshold judge with A/A false rollbacks <= %.2f%%: %s, 2x median %s min (twice as fast: %s)\n",
 				100*bound, judgeNames[best], mins(bestMed), ok)
 		}
+	}
+	for _, rps := range traffics {
+		aa, reg := find("latency A/A", rps), find("latency +20%", rps)
+		seqFalse := float64(len(aa.times[jSeq])) / float64(aa.runs)
+		ok := "met"
+		if seqFalse > 0.01 {
+			ok = "NOT met"
+		}
+		fmt.Fprintf(w, "  %g rps: sequential latency A/A false rollbacks %.2f%% (<= 1%%: %s); +20%% detected %.1f%%, median %s min\n",
+			rps, 100*seqFalse, ok, 100*float64(len(reg.times[jSeq]))/float64(reg.runs), mins(percentile(reg.times[jSeq], 0.5)))
 	}
 }

@@ -58,6 +58,7 @@ type minute struct {
 	fc, fb         float64 // failed requests
 	p99c           float64 // canary p99 latency of the minute
 	medC, medB     float64 // median latency of the minute
+	histC, histB   judge.Histogram
 	successRateCan float64
 }
 
@@ -77,10 +78,13 @@ func simulate(rng *rand.Rand, sc scenario, rps float64, minutes int) [len5]outco
 			m.fc = binomial(rng, int(nc), baseErrorRate*sc.ratio)
 			m.fb = binomial(rng, int(nb), baseErrorRate)
 		} else {
-			mu := math.Log(latencyMedian)
-			m.p99c = math.Exp(mu + math.Log(sc.latency) + latencySigma*normalQuantile(orderStat(rng, int(nc), 0.99)))
-			m.medC = math.Exp(mu + math.Log(sc.latency) + latencySigma*normalQuantile(orderStat(rng, int(nc), 0.5)))
-			m.medB = math.Exp(mu + latencySigma*normalQuantile(orderStat(rng, int(nb), 0.5)))
+			// Each minute's latencies as histograms, and the quantiles
+			// the other judges read drawn from the same observations.
+			lc, lb := newLatencies(rng, int(nc), latencyMedian*sc.latency), newLatencies(rng, int(nb), latencyMedian)
+			m.histC, m.histB = lc.hist, lb.hist
+			m.p99c = lc.quantile(rng, 0.99)
+			m.medC = lc.quantile(rng, 0.5)
+			m.medB = lb.quantile(rng, 0.5)
 		}
 		m.successRateCan = 1 - m.fc/m.nc
 		ms[i] = m
@@ -127,8 +131,34 @@ func simulate(rng *rand.Rand, sc scenario, rps float64, minutes int) [len5]outco
 			break
 		}
 	}
-	// Sequential judge, evaluated every minute (error scenarios only).
-	if sc.latency == 0 {
+	// Sequential judges, evaluated every minute.
+	if sc.latency != 0 {
+		// The stable revision served traffic before the canary started:
+		// as the judge does with its first reading, the test takes its
+		// first threshold from a minute of the baseline's history.
+		test, err := (&judge.SequentialLatency{}).NewTest()
+		if err != nil {
+			panic(err)
+		}
+		history := newLatencies(rng, int(nb), latencyMedian).hist
+		if _, err := test.Observe(history, judge.NewHistogram(history.Bounds...)); err != nil {
+			panic(err)
+		}
+		for i, m := range ms {
+			d, err := test.Observe(m.histB, m.histC)
+			if err != nil {
+				panic(err)
+			}
+			if d.Outcome == strategy.Fail {
+				out[jSeq].rolledBack = i + 1
+				break
+			}
+			if d.Outcome == strategy.Pass {
+				out[jSeq].passed = i + 1
+				break // promoted
+			}
+		}
+	} else {
 		seq := judge.Sequential{}
 		test, err := seq.NewTest()
 		if err != nil {
@@ -148,8 +178,6 @@ func simulate(rng *rand.Rand, sc scenario, rps float64, minutes int) [len5]outco
 				break // promoted
 			}
 		}
-	} else {
-		out[jSeq].rolledBack = -1 // not applicable
 	}
 	return out
 }
@@ -178,13 +206,95 @@ func binomial(rng *rand.Rand, n int, p float64) float64 {
 	}
 }
 
-// orderStat draws the uniform order statistic that estimates the p
-// quantile of n observations: U(k) ~ Beta(k, n+1-k) with k = round((n-1)p)+1.
-func orderStat(rng *rand.Rand, n int, p float64) float64 {
-	k := math.Round(float64(n-1)*p) + 1
-	a := gamma(rng, k)
-	b := gamma(rng, float64(n)+1-k)
-	return a / (a + b)
+// latencyBounds are the bucket bounds of the simulated latency histograms,
+// in ms: a factor of 2^(1/8) apart (Prometheus native histograms' schema
+// 3) from half to twice the baseline's median.
+var latencyBounds = func() []float64 {
+	var b []float64
+	for k := -8; k <= 8; k++ {
+		b = append(b, latencyMedian*math.Pow(2, float64(k)/8))
+	}
+	return b
+}()
+
+// latencies are n log-normal latencies (shape latencySigma) of one
+// revision in one minute, as a histogram over latencyBounds.
+type latencies struct {
+	hist judge.Histogram
+	mu   float64   // log of the median
+	cdf  []float64 // the distribution function at each bound
+}
+
+// newLatencies draws the bucket counts of n latencies with the given
+// median (a multinomial, as a chain of binomials).
+func newLatencies(rng *rand.Rand, n int, median float64) latencies {
+	l := latencies{hist: judge.NewHistogram(latencyBounds...), mu: math.Log(median), cdf: make([]float64, len(latencyBounds))}
+	l.hist.Count = float64(n)
+	left, mass, prev, cum := n, 1.0, 0.0, 0
+	for i, b := range latencyBounds {
+		l.cdf[i] = 0.5 * math.Erfc(-(math.Log(b)-l.mu)/latencySigma/math.Sqrt2)
+		p := l.cdf[i] - prev
+		q := 1.0
+		if p < mass {
+			q = p / mass
+		}
+		c := binomialFast(rng, left, q)
+		left -= c
+		mass -= p
+		prev = l.cdf[i]
+		cum += c
+		l.hist.Counts[i] = float64(cum)
+	}
+	return l
+}
+
+// quantile draws the order statistic that estimates the p quantile of the
+// latencies, the k-th smallest with k = round((n-1)p)+1, given the bucket
+// counts: it lies in the bucket where the cumulative count reaches k, as
+// the r-th smallest of that bucket's m observations, which are drawn from
+// the distribution restricted to the bucket; on the probability scale of
+// the bucket it is a uniform order statistic, Beta(r, m+1-r).
+func (l latencies) quantile(rng *rand.Rand, p float64) float64 {
+	n := int(l.hist.Count)
+	k := int(math.Round(float64(n-1)*p)) + 1
+	below, lo, hi := 0, 0.0, 1.0
+	count := n
+	for i, c := range l.hist.Counts {
+		if int(c) >= k {
+			hi, count = l.cdf[i], int(c)
+			break
+		}
+		below, lo = int(c), l.cdf[i]
+	}
+	m, r := count-below, k-below
+	a := gamma(rng, float64(r))
+	b := gamma(rng, float64(m+1-r))
+	u := lo + (hi-lo)*a/(a+b)
+	return math.Exp(l.mu + latencySigma*normalQuantile(u))
+}
+
+// binomialFast draws Binomial(n, p) exactly in O(log n) steps (Knuth,
+// TAOCP vol. 2, 3.4.1): the a-th smallest of n uniforms, a = n/2+1, is
+// Beta(a, n+1-a); the uniforms below p are then all of those below it
+// plus some of the others, each side again binomial. Once n·p is small the
+// rest is drawn by geometric skipping.
+func binomialFast(rng *rand.Rand, n int, p float64) int {
+	k := 0
+	for n > 0 && p > 0 && p < 1 && float64(n)*math.Min(p, 1-p) > 16 {
+		a := n/2 + 1
+		ga, gb := gamma(rng, float64(a)), gamma(rng, float64(n+1-a))
+		x := ga / (ga + gb)
+		if x >= p {
+			n, p = a-1, p/x
+		} else {
+			k += a
+			n, p = n-a, (p-x)/(1-x)
+		}
+	}
+	if p > 0.5 {
+		return k + n - int(binomial(rng, n, 1-p))
+	}
+	return k + int(binomial(rng, n, p))
 }
 
 // gamma draws Gamma(shape, 1) by Marsaglia and Tsang's method.
@@ -231,6 +341,21 @@ func waldPassMinutes(ratio, rps, alpha, beta float64) float64 {
 	p1 := ratio * p0
 	drift := p0*math.Log(p1/p0) + (1-p0)*math.Log((1-p1)/(1-p0)) // -KL(p0 || p1)
 	n := ((1-alpha)*math.Log(beta/(1-alpha)) + alpha*math.Log((1-beta)/alpha)) / drift
+	return n / (rps * 60)
+}
+
+// waldLatencyMinutes is the expected length, in minutes, of Wald's SPRT
+// that knows the latency distribution (log-normal, shape latencySigma) and
+// tests the canary's log latencies for a shift of log(factor): each
+// request carries KL = log(factor)^2 / (2 sigma^2) nats (the same both
+// ways), so E1[N] and E0[N] are those of waldMinutes and waldPassMinutes
+// with this KL. pass selects E0[N], the time to accept a healthy canary.
+func waldLatencyMinutes(factor, rps, alpha, beta float64, pass bool) float64 {
+	kl := math.Pow(math.Log(factor), 2) / (2 * latencySigma * latencySigma)
+	n := ((1-beta)*math.Log((1-beta)/alpha) + beta*math.Log(beta/(1-alpha))) / kl
+	if pass {
+		n = -((1-alpha)*math.Log(beta/(1-alpha)) + alpha*math.Log((1-beta)/alpha)) / kl
+	}
 	return n / (rps * 60)
 }
 

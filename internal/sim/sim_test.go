@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,31 +25,31 @@ func TestDeterministic(t *testing.T) {
 	if one != two {
 		t.Fatalf("tables differ between 1 and 2 workers:\n%s\n---\n%s", one, two)
 	}
-	for _, want := range []string{"errors A/A", "latency +20%", "Wald SPRT floor", "Wald SPRT to pass", "sequential", "Goals:"} {
+	for _, want := range []string{"errors A/A", "latency +20%", "Wald SPRT floor", "sequential latency A/A", "Wald SPRT to pass", "sequential", "Goals:"} {
 		if !strings.Contains(one, want) {
 			t.Errorf("table lacks %q", want)
 		}
 	}
 }
 
-// TestFalseAlarmRate measures the sequential judge's A/A false-rollback
-// rate on simulated traffic at every level and guards it with a generous
-// bound (its guarantee is 1%).
+// TestFalseAlarmRate measures the sequential judges' A/A false-rollback
+// rates (errors and latency) on simulated traffic at every level and
+// guards them with a generous bound (their guarantee is 1%).
 func TestFalseAlarmRate(t *testing.T) {
-	runs := 300
+	runs := 200
 	if testing.Short() {
 		runs = 100
 	}
 	cells := run(config{runs: runs, seed: 9, workers: 2, minutes: 30})
 	for _, c := range cells {
-		if c.sc.name != "errors A/A" {
+		if !c.sc.isAA() {
 			continue
 		}
 		rate := float64(len(c.times[jSeq])) / float64(c.runs)
-		t.Logf("%g rps: sequential false rollbacks %.2f%%, flagger threshold=1 %.2f%%", c.rps, 100*rate,
+		t.Logf("%s %g rps: sequential false rollbacks %.2f%%, flagger threshold=1 %.2f%%", c.sc.name, c.rps, 100*rate,
 			100*float64(len(c.times[jFlagger1]))/float64(c.runs))
 		if rate > 0.03 {
-			t.Errorf("%g rps: sequential false-rollback rate %.3f", c.rps, rate)
+			t.Errorf("%s %g rps: sequential false-rollback rate %.3f", c.sc.name, c.rps, rate)
 		}
 	}
 }
@@ -81,5 +83,60 @@ func TestWaldFloors(t *testing.T) {
 	}
 	if got := waldPassMinutes(2, 10, 0.01, 0.05); math.Abs(got-e0) > 1e-9 || math.Abs(got-3.14) > 0.01 {
 		t.Errorf("E0[N] = %v min, want %v", got, e0)
+	}
+}
+
+// binomialFast draws exactly: its mean and variance match n·p and
+// n·p·(1-p) within sampling error, in the regime where it splits.
+func TestBinomialFast(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		n int
+		p float64
+	}{{54000, 0.5}, {6000, 0.08}, {540, 0.93}, {60, 0.3}, {10, 0}, {10, 1}} {
+		const draws = 4000
+		var sum, sq float64
+		for range draws {
+			x := float64(binomialFast(rng, tc.n, tc.p))
+			if x < 0 || x > float64(tc.n) {
+				t.Fatalf("Binomial(%d, %g) drew %g", tc.n, tc.p, x)
+			}
+			sum += x
+			sq += x * x
+		}
+		mean := sum / draws
+		v := sq/draws - mean*mean
+		wantV := float64(tc.n) * tc.p * (1 - tc.p)
+		if math.Abs(mean-float64(tc.n)*tc.p) > 5*math.Sqrt(wantV/draws)+1e-9 || math.Abs(v-wantV) > 0.1*wantV+1e-9 {
+			t.Errorf("Binomial(%d, %g): mean %.2f, variance %.2f, want %.2f and %.2f", tc.n, tc.p, mean, v, float64(tc.n)*tc.p, wantV)
+		}
+	}
+}
+
+// The simulated histograms hold every request, and the quantiles the
+// threshold judges read lie in the bucket their rank falls in.
+func TestLatencies(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var medians []float64
+	for range 500 {
+		l := newLatencies(rng, 600, 120)
+		h := l.hist
+		if h.Count != 600 || h.Counts[len(h.Counts)-1] > 600 {
+			t.Fatalf("histogram %+v", h)
+		}
+		med := l.quantile(rng, 0.5)
+		k := math.Round(599*0.5) + 1
+		i := 0
+		for i < len(h.Bounds) && h.Counts[i] < k {
+			i++
+		}
+		if (i < len(h.Bounds) && med > h.Bounds[i]) || (i > 0 && med <= h.Bounds[i-1]) {
+			t.Fatalf("median %v outside its bucket %d of %+v", med, i, h)
+		}
+		medians = append(medians, med)
+	}
+	slices.Sort(medians)
+	if m := medians[len(medians)/2]; math.Abs(m-120) > 2 {
+		t.Errorf("median of medians %v, want about 120", m)
 	}
 }
