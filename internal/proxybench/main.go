@@ -2,30 +2,35 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
+	"runtime"
 	"slices"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
-
-	"github.com/glidepath/glidepath/strategy"
-	"github.com/glidepath/glidepath/strategy/httpsplit"
 )
 
 // DefaultNginx is where Debian's nginx package installs the server.
 const DefaultNginx = "/usr/sbin/nginx"
 
+// Targets for the splitter.
+const (
+	targetRatio = 0.8                    // of the direct closed-loop throughput, at least
+	targetP99   = 500 * time.Microsecond // added at p99, less than
+)
+
 type options struct {
-	Duration    time.Duration // measured time per target
+	Duration time.Duration // measured time per target and round
+	// Repeat splits each target's measured time into this many slices,
+	// taken in turn with the other targets' (direct, splitter, nginx,
+	// direct, ...), so that a change in the machine's other load during a
+	// round weighs on every target alike. The slices are pooled.
+	Repeat      int
 	Warmup      time.Duration // unmeasured load before each measurement
 	Concurrency int           // concurrent clients
 	Weight      int           // canary weight for the splitter and nginx
@@ -35,20 +40,40 @@ type options struct {
 	// the request's scheduled time. It shows the latency a proxy adds
 	// when the CPU is not saturated.
 	Rate int
+	// BackendWork, when positive, adds a closed-loop run in which every
+	// backend takes this long to answer (a fixed service time).
+	BackendWork time.Duration
+	// ProxyCPUs is the splitter process's GOMAXPROCS and nginx's
+	// worker_processes, so that both proxies get the same CPU budget; 0
+	// means one per core (Go's default, and nginx's "auto").
+	ProxyCPUs int
+	// BackendCPUs is the backend process's GOMAXPROCS; 0 leaves the Go
+	// default (every core).
+	BackendCPUs int
+	// SplitterProfile, when set, is a file for a CPU profile of the
+	// splitter process over the whole run.
+	SplitterProfile string
 }
 
 func defaultOptions() options {
-	return options{Duration: 10 * time.Second, Warmup: time.Second, Concurrency: 32, Weight: 50, Nginx: DefaultNginx, Rate: 2000}
+	return options{Duration: 10 * time.Second, Repeat: 5, Warmup: time.Second, Concurrency: 32, Weight: 50, Nginx: DefaultNginx,
+		Rate: 2000, BackendWork: time.Millisecond}
 }
 
 func main() {
+	maybeChild(os.Args)
 	o := defaultOptions()
 	flag.DurationVar(&o.Duration, "duration", o.Duration, "measured load per target")
+	flag.IntVar(&o.Repeat, "repeat", o.Repeat, "slices per target and round, taken in turn with the other targets'")
 	flag.DurationVar(&o.Warmup, "warmup", o.Warmup, "unmeasured load before each measurement")
 	flag.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "concurrent clients")
 	flag.IntVar(&o.Weight, "weight", o.Weight, "percentage of requests the proxies send to the second backend")
 	flag.IntVar(&o.Rate, "rate", o.Rate, "requests per second of the paced run (0 skips it)")
+	flag.DurationVar(&o.BackendWork, "backend-work", o.BackendWork, "service time of the backends in the extra closed-loop run (0 skips it)")
+	flag.IntVar(&o.ProxyCPUs, "proxy-cpus", o.ProxyCPUs, "GOMAXPROCS of the splitter process and worker_processes of nginx (0: one per core)")
+	flag.IntVar(&o.BackendCPUs, "backend-cpus", o.BackendCPUs, "GOMAXPROCS of the backend process (0: Go's default)")
 	flag.StringVar(&o.Nginx, "nginx", o.Nginx, "path of the nginx binary (skipped when missing)")
+	flag.StringVar(&o.SplitterProfile, "splitter-cpuprofile", "", "write a CPU profile of the splitter process to this file")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -65,148 +90,280 @@ type result struct {
 	Errors   int
 	Elapsed  time.Duration
 	P50, P99 time.Duration
-	Rate     int    // 0 for the closed-loop run
-	FirstErr string // the first error, when Errors > 0
+	Rate     int           // 0 for a closed-loop run
+	Work     time.Duration // the backends' service time
+	FirstErr string        // the first error, when Errors > 0
+	// CPU time used during the measurement by the load generator, the
+	// backend process and the proxy (zero for the direct run); zero where
+	// it cannot be read.
+	ClientCPU, BackendCPU, ProxyCPU time.Duration
 }
 
 // RPS is answered requests per second.
 func (r result) RPS() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
 
+// perRequest is d spread over the answered requests.
+func (r result) perRequest(d time.Duration) time.Duration {
+	if r.Requests == 0 {
+		return 0
+	}
+	return d / time.Duration(r.Requests)
+}
+
+// busy is the share of the machine's cores that the three processes kept
+// busy during the measurement.
+func (r result) busy() float64 {
+	return float64(r.ClientCPU+r.BackendCPU+r.ProxyCPU) / float64(r.Elapsed) / float64(runtime.NumCPU())
+}
+
+type target struct {
+	name, url string
+	proxy     *proc // nil for the direct run
+}
+
+type round struct {
+	title string
+	rate  int
+	work  time.Duration
+}
+
 func run(ctx context.Context, w io.Writer, o options) ([]result, error) {
-	if o.Duration <= 0 || o.Concurrency <= 0 || o.Weight < 0 || o.Weight > 100 {
-		return nil, fmt.Errorf("bad options: duration %v, concurrency %d, weight %d", o.Duration, o.Concurrency, o.Weight)
+	if o.Repeat <= 0 {
+		o.Repeat = 1
 	}
-	b1, err := serve(backend())
+	if o.Duration <= 0 || o.Concurrency <= 0 || o.Weight < 0 || o.Weight > 100 || o.BackendWork < 0 || o.BackendWork > time.Second || o.ProxyCPUs < 0 || o.BackendCPUs < 0 {
+		return nil, fmt.Errorf("bad options: duration %v, concurrency %d, weight %d, backend work %v, proxy CPUs %d, backend CPUs %d",
+			o.Duration, o.Concurrency, o.Weight, o.BackendWork, o.ProxyCPUs, o.BackendCPUs)
+	}
+	proxyCPUs := o.ProxyCPUs
+	if proxyCPUs == 0 {
+		proxyCPUs = runtime.NumCPU()
+	}
+	backends, err := startChild("backends", o.BackendCPUs, "backends", "-n", "2")
 	if err != nil {
 		return nil, err
 	}
-	defer b1.close()
-	b2, err := serve(backend())
+	defer backends.stop()
+	if len(backends.urls) != 2 {
+		return nil, fmt.Errorf("backends: want two URLs, have %q", backends.urls)
+	}
+	b1, b2 := backends.urls[0], backends.urls[1]
+	args := []string{"-upstreams", b1 + "," + b2, "-weight", strconv.Itoa(o.Weight)}
+	if o.SplitterProfile != "" {
+		args = append(args, "-cpuprofile", o.SplitterProfile)
+	}
+	split, err := startChild("glidepath httpsplit", proxyCPUs, "splitter", args...)
 	if err != nil {
 		return nil, err
 	}
-	defer b2.close()
+	defer split.stop()
 
-	split, err := httpsplit.New(ctx, httpsplit.Config{
-		Upstreams: map[strategy.Revision]string{"v1": b1.url, "v2": b2.url},
-		Initial:   strategy.State{Stable: "v1", Canary: "v2", Weight: o.Weight},
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer split.CloseIdleConnections()
-	front, err := serve(split)
-	if err != nil {
-		return nil, err
-	}
-	defer front.close()
-
-	targets := []struct{ name, url string }{
-		{"direct to a backend", b1.url},
-		{"glidepath httpsplit", front.url},
-	}
-	var ngx *nginx
+	targets := []target{{name: "direct to a backend", url: b1}, {name: split.name, url: split.urls[0], proxy: split}}
 	if o.Nginx != "" {
 		if _, err := os.Stat(o.Nginx); err == nil {
-			ngx, err = startNginx(ctx, o.Nginx, b1.url, b2.url, o.Weight)
+			ngx, err := startNginx(ctx, o.Nginx, b1, b2, o.Weight, proxyCPUs)
 			if err != nil {
 				return nil, err
 			}
 			defer ngx.stop()
-			targets = append(targets, struct{ name, url string }{"nginx " + ngx.version, ngx.url})
+			targets = append(targets, target{name: ngx.name, url: ngx.urls[0], proxy: ngx})
 		} else {
 			fmt.Fprintf(w, "nginx not found at %s: skipping it\n", o.Nginx)
 		}
 	}
 
-	fmt.Fprintf(w, "proxybench: %d concurrent keep-alive clients, %v per target (after %v warm-up), loopback, GOMAXPROCS=%d\n",
-		o.Concurrency, o.Duration, o.Warmup, gomaxprocs())
+	backendProcs := "Go's default"
+	if o.BackendCPUs > 0 {
+		backendProcs = strconv.Itoa(o.BackendCPUs)
+	}
+	fmt.Fprintf(w, "proxybench: %d concurrent keep-alive clients, %v per target and round in %d interleaved slices (after %v warm-up), loopback, %d CPUs\n",
+		o.Concurrency, o.Duration, o.Repeat, o.Warmup, runtime.NumCPU())
+	fmt.Fprintf(w, "processes: load generator GOMAXPROCS=%d; backends (two, one process) GOMAXPROCS=%s;\n", runtime.GOMAXPROCS(0), backendProcs)
+	fmt.Fprintf(w, "  splitter (its own process) GOMAXPROCS=%d; nginx worker_processes %d\n", proxyCPUs, proxyCPUs)
 	fmt.Fprintf(w, "proxies split %d%%/%d%% between two identical backends\n", 100-o.Weight, o.Weight)
-	rates := []int{0}
+
+	rounds := []round{{title: "closed loop: each client sends its next request as soon as the last is answered (throughput)"}}
 	if o.Rate > 0 {
-		rates = append(rates, o.Rate)
+		rounds = append(rounds, round{title: fmt.Sprintf("paced: %d requests/s in all (latency without CPU saturation)", o.Rate), rate: o.Rate})
+	}
+	if o.BackendWork > 0 {
+		rounds = append(rounds, round{title: fmt.Sprintf("closed loop, backends take %v per request (a service with real work)", o.BackendWork), work: o.BackendWork})
 	}
 	var results []result
-	for _, rate := range rates {
-		if rate == 0 {
-			fmt.Fprintf(w, "\nclosed loop: each client sends its next request as soon as the last is answered (throughput)\n")
-		} else {
-			fmt.Fprintf(w, "\npaced: %d requests/s in all (latency without CPU saturation)\n", rate)
-		}
-		fmt.Fprintf(w, "  %-26s %10s %9s %9s %8s %10s %9s\n", "target", "req/s", "p50", "p99", "errors", "vs direct", "+p99")
-		var round []result
-		for _, t := range targets {
-			if o.Warmup > 0 {
-				if _, err := measure(ctx, t.name, t.url, o.Concurrency, o.Warmup, rate); err != nil {
-					return results, err
+	var rs [][]result
+	for _, rd := range rounds {
+		fmt.Fprintf(w, "\n%s\n", rd.title)
+		fmt.Fprintf(w, "  %-26s %8s %9s %9s %6s %6s %9s %9s %5s  %s\n", "target", "req/s", "p50", "p99", "errors", "ratio", "+p50", "+p99", "busy", "CPU µs/req: client+backend+proxy")
+		samples := make([][]sample, len(targets))
+		for rep := range o.Repeat {
+			for i, t := range targets {
+				if rep == 0 && o.Warmup > 0 {
+					if _, err := measure(ctx, t.url, o.Concurrency, o.Warmup, rd.rate, rd.work); err != nil {
+						return results, fmt.Errorf("%s: %w", t.name, err)
+					}
 				}
+				proxyPid := 0
+				if t.proxy != nil {
+					proxyPid = t.proxy.cmd.Process.Pid
+				}
+				c0, b0, p0 := cpuTimes(backends.cmd.Process.Pid, proxyPid)
+				sm, err := measure(ctx, t.url, o.Concurrency, o.Duration/time.Duration(o.Repeat), rd.rate, rd.work)
+				if err != nil {
+					return results, fmt.Errorf("%s: %w", t.name, err)
+				}
+				c1, b1, p1 := cpuTimes(backends.cmd.Process.Pid, proxyPid)
+				sm.clientCPU, sm.backendCPU, sm.proxyCPU = c1-c0, b1-b0, p1-p0
+				samples[i] = append(samples[i], sm)
 			}
-			r, err := measure(ctx, t.name, t.url, o.Concurrency, o.Duration, rate)
+		}
+		var rr []result
+		for i, t := range targets {
+			r, err := pool(t.name, rd, samples[i])
 			if err != nil {
 				return results, err
 			}
-			r.Rate = rate
-			round = append(round, r)
-			d := round[0]
-			fmt.Fprintf(w, "  %-26s %10.0f %9s %9s %8d %9.2fx %9s\n", r.Name, r.RPS(), ms(r.P50), ms(r.P99), r.Errors,
-				r.RPS()/d.RPS(), ms(r.P99-d.P99))
+			rr = append(rr, r)
+			d := rr[0]
+			fmt.Fprintf(w, "  %-26s %8.0f %9s %9s %6d %5.2fx %9s %9s %4.0f%%  %.1f+%.1f+%.1f = %.1f\n", r.Name, r.RPS(), ms(r.P50), ms(r.P99), r.Errors,
+				r.RPS()/d.RPS(), ms(r.P50-d.P50), ms(r.P99-d.P99), 100*r.busy(),
+				us(r.perRequest(r.ClientCPU)), us(r.perRequest(r.BackendCPU)), us(r.perRequest(r.ProxyCPU)),
+				us(r.perRequest(r.ClientCPU+r.BackendCPU+r.ProxyCPU)))
 			if r.Errors > 0 {
 				fmt.Fprintf(w, "    first error: %s\n", r.FirstErr)
 			}
 		}
-		if len(round) >= 2 {
-			s, d := round[1], round[0]
-			fmt.Fprintf(w, "  splitter: %.2fx direct throughput, %s added at p50, %s at p99", s.RPS()/d.RPS(), ms(s.P50-d.P50), ms(s.P99-d.P99))
-			if len(round) >= 3 {
-				n := round[2]
-				fmt.Fprintf(w, "; nginx: %.2fx direct, %s added at p99; splitter/nginx throughput %.2fx", n.RPS()/d.RPS(), ms(n.P99-d.P99), s.RPS()/n.RPS())
-			}
-			fmt.Fprintln(w)
-		}
-		results = append(results, round...)
+		rs = append(rs, rr)
+		results = append(results, rr...)
 	}
-	fmt.Fprintf(w, "\ntargets for the splitter: >= 0.80x direct throughput, < 0.5ms added at p99\n")
+	summarize(w, rounds, rs)
 	return results, nil
+}
+
+// summarize says, for the splitter and nginx, whether each target is met,
+// and what the CPU arithmetic of the closed loop allows.
+func summarize(w io.Writer, rounds []round, rs [][]result) {
+	fmt.Fprintf(w, "\nsummary (targets for the splitter: >= %.2fx direct closed-loop throughput, < %s added at p99)\n", targetRatio, ms(targetP99))
+	met := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT met"
+	}
+	for i, rd := range rounds {
+		rr := rs[i]
+		if len(rr) < 2 {
+			continue
+		}
+		d := rr[0]
+		label := "closed loop"
+		switch {
+		case rd.rate > 0:
+			label = fmt.Sprintf("paced %d/s", rd.rate)
+		case rd.work > 0:
+			label = fmt.Sprintf("closed loop, %v backend", rd.work)
+		}
+		for _, r := range rr[1:] {
+			ratio := r.RPS() / d.RPS()
+			added := r.P99 - d.P99
+			name := "splitter"
+			if r.Name != rr[1].Name {
+				name = "nginx"
+			}
+			var verdict string
+			if rd.rate > 0 {
+				verdict = fmt.Sprintf("%s at p50, %s at p99", signedMs(r.P50-d.P50), signedMs(added))
+				if name == "splitter" {
+					verdict += fmt.Sprintf(" (p99 target %s)", met(added < targetP99))
+				}
+			} else {
+				verdict = fmt.Sprintf("%.2fx direct throughput, %s at p99", ratio, signedMs(added))
+				if name == "splitter" {
+					verdict += fmt.Sprintf(" (throughput target %s)", met(ratio >= targetRatio))
+				}
+			}
+			fmt.Fprintf(w, "  %-28s %-8s %s\n", label+":", name, verdict)
+		}
+	}
+	// The CPU arithmetic of the first (closed-loop, no work) round.
+	rr := rs[0]
+	if len(rr) < 2 || rr[0].ClientCPU == 0 {
+		return
+	}
+	d := rr[0]
+	dc := d.perRequest(d.ClientCPU + d.BackendCPU)
+	fmt.Fprintf(w, "\nCPU per request in the closed loop: direct %.1fµs (client %.1f + backend %.1f)\n", us(dc), us(d.perRequest(d.ClientCPU)), us(d.perRequest(d.BackendCPU)))
+	for _, r := range rr[1:] {
+		total := r.perRequest(r.ClientCPU + r.BackendCPU + r.ProxyCPU)
+		fmt.Fprintf(w, "  through %-24s %.1fµs (proxy %.1f): a CPU-bound machine reaches at most %.2fx direct\n",
+			r.Name+":", us(total), us(r.perRequest(r.ProxyCPU)), float64(dc)/float64(total))
+	}
+	fmt.Fprintf(w, "  %.2fx would need a proxy using at most %.1fµs per request, %.0f%% of what client and backend use together\n",
+		targetRatio, us(time.Duration(float64(dc)*(1/targetRatio-1))), 100*(1/targetRatio-1))
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d)/float64(time.Millisecond)) }
 
-// backend answers every request with a small body.
-func backend() http.Handler {
-	body := []byte("hello from the backend\n")
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write(body)
-	})
+func signedMs(d time.Duration) string {
+	return fmt.Sprintf("%+.3fms", float64(d)/float64(time.Millisecond))
 }
 
-type server struct {
-	url  string
-	srv  *http.Server
-	done chan struct{}
-}
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
-func serve(h http.Handler) (*server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
+// cpuTimes reads the CPU time of the load generator (this process), the
+// backends and, when proxy is not 0, the proxy with its children.
+func cpuTimes(backends, proxy int) (client, backend, proxied time.Duration) {
+	client, _ = cpuTime(os.Getpid(), false)
+	backend, _ = cpuTime(backends, false)
+	if proxy != 0 {
+		proxied, _ = cpuTime(proxy, true)
 	}
-	s := &server{url: "http://" + ln.Addr().String(), srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}, done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		_ = s.srv.Serve(ln)
-	}()
-	return s, nil
+	return client, backend, proxied
 }
 
-func (s *server) close() {
-	_ = s.srv.Close()
-	<-s.done
+// sample is one slice of load against one target.
+type sample struct {
+	lat      []time.Duration // of the answered requests
+	errors   int
+	firstErr error
+	elapsed  time.Duration
+	// CPU time used meanwhile (set by the caller).
+	clientCPU, backendCPU, proxyCPU time.Duration
+}
+
+// pool makes one result of a target's samples: their requests and errors
+// added up, latency percentiles over all their requests.
+func pool(name string, rd round, samples []sample) (result, error) {
+	r := result{Name: name, Rate: rd.rate, Work: rd.work}
+	var all []time.Duration
+	var firstErr error
+	for _, s := range samples {
+		all = append(all, s.lat...)
+		r.Errors += s.errors
+		r.Elapsed += s.elapsed
+		r.ClientCPU += s.clientCPU
+		r.BackendCPU += s.backendCPU
+		r.ProxyCPU += s.proxyCPU
+		if firstErr == nil {
+			firstErr = s.firstErr
+		}
+	}
+	if firstErr != nil {
+		r.FirstErr = firstErr.Error()
+	}
+	if len(all) == 0 {
+		return r, fmt.Errorf("%s: no request succeeded (first error: %v)", name, firstErr)
+	}
+	slices.Sort(all)
+	r.Requests = len(all)
+	r.P50 = all[len(all)*50/100]
+	r.P99 = all[min(len(all)*99/100, len(all)-1)]
+	return r, nil
 }
 
 // measure runs concurrency clients against url for d: closed-loop when
-// rate is 0, otherwise paced to rate requests per second in all.
-func measure(ctx context.Context, name, url string, concurrency int, d time.Duration, rate int) (result, error) {
+// rate is 0, otherwise paced to rate requests per second in all. With work
+// positive, every request asks the backend to take that long.
+func measure(ctx context.Context, url string, concurrency int, d time.Duration, rate int, work time.Duration) (sample, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -221,7 +378,7 @@ func measure(ctx context.Context, name, url string, concurrency int, d time.Dura
 	var wg sync.WaitGroup
 	for c := range concurrency {
 		wg.Go(func() {
-			l := make([]time.Duration, 0, 1<<14)
+			l := make([]time.Duration, 0, 1<<12)
 			var every time.Duration
 			next := start
 			if rate > 0 {
@@ -243,6 +400,9 @@ func measure(ctx context.Context, name, url string, concurrency int, d time.Dura
 					}
 				}
 				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+				if work > 0 {
+					req.Header.Set(workHeader, work.String())
+				}
 				resp, err := client.Do(req)
 				if err == nil {
 					_, err = io.Copy(io.Discard, resp.Body)
@@ -266,137 +426,9 @@ func measure(ctx context.Context, name, url string, concurrency int, d time.Dura
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	r := result{Name: name, Requests: len(all), Elapsed: elapsed}
+	s := sample{lat: slices.Concat(lat...), elapsed: time.Since(start), firstErr: firstErr}
 	for _, e := range errs {
-		r.Errors += e
+		s.errors += e
 	}
-	if firstErr != nil {
-		r.FirstErr = firstErr.Error()
-	}
-	if len(all) == 0 {
-		return r, fmt.Errorf("%s: no request succeeded (first error: %v)", name, firstErr)
-	}
-	r.P50 = all[len(all)*50/100]
-	r.P99 = all[min(len(all)*99/100, len(all)-1)]
-	if ctx.Err() != nil {
-		return r, ctx.Err()
-	}
-	return r, nil
-}
-
-// nginx is a running nginx.
-type nginx struct {
-	url, version string
-	cmd          *exec.Cmd
-	dir          string
-	done         chan error
-	logs         *strings.Builder
-}
-
-// startNginx runs nginx in the foreground, as one process, with a weighted
-// upstream of the two backends and keep-alive connections to them (as the
-// splitter keeps).
-func startNginx(ctx context.Context, bin, b1, b2 string, weight int) (*nginx, error) {
-	dir, err := os.MkdirTemp("", "glidepath-nginx-")
-	if err != nil {
-		return nil, err
-	}
-	addr, err := freePort()
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	host := func(u string) string { return strings.TrimPrefix(u, "http://") }
-	// nginx's weight must be positive: a 0 or 100 split uses one server.
-	servers := fmt.Sprintf("server %s weight=%d;\n    server %s weight=%d;", host(b1), 100-weight, host(b2), weight)
-	switch weight {
-	case 0:
-		servers = fmt.Sprintf("server %s;", host(b1))
-	case 100:
-		servers = fmt.Sprintf("server %s;", host(b2))
-	}
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s/client_body;
-  proxy_temp_path %[1]s/proxy;
-  fastcgi_temp_path %[1]s/fastcgi;
-  uwsgi_temp_path %[1]s/uwsgi;
-  scgi_temp_path %[1]s/scgi;
-  keepalive_requests 100000;
-  upstream backends {
-    %[2]s
-    keepalive 256;
-  }
-  server {
-    listen %[3]s;
-    location / {
-      proxy_pass http://backends;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-`, dir, servers, addr)
-	cfgPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	n := &nginx{url: "http://" + addr, dir: dir, done: make(chan error, 1), logs: &strings.Builder{}}
-	if out, err := exec.CommandContext(ctx, bin, "-v").CombinedOutput(); err == nil {
-		n.version = strings.TrimPrefix(strings.TrimSpace(string(out)), "nginx version: ")
-	}
-	// -e sets the error log before the configuration is read (the default
-	// path may not be writable); -p keeps relative paths in dir.
-	n.cmd = exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "startup.log"), "-c", cfgPath)
-	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
-	if err := n.cmd.Start(); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	go func() { n.done <- n.cmd.Wait() }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return n, nil
-		}
-		select {
-		case err := <-n.done:
-			n.done <- err
-			logs, _ := os.ReadFile(filepath.Join(dir, "startup.log"))
-			n.stop()
-			return nil, fmt.Errorf("nginx exited: %v\n%s%s", err, n.logs.String(), logs)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			n.stop()
-			return nil, errors.New("nginx did not listen within 10s")
-		}
-	}
-}
-
-func (n *nginx) stop() {
-	_ = n.cmd.Process.Kill()
-	<-n.done
-	_ = os.RemoveAll(n.dir)
-}
-
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := l.Addr().String()
-	return addr, l.Close()
+	return s, ctx.Err()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -10,12 +11,19 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The benchmark runs its servers as children of its own binary, which
+	// here is the test binary.
+	maybeChild(os.Args)
+	goleak.VerifyTestMain(m)
+}
 
-// TestRun runs a very short benchmark of every target and checks that each
-// answered requests without errors and that the report names them all.
+// TestRun runs a very short benchmark of every target and round and checks
+// that each answered requests without errors and that the report names
+// them all.
 func TestRun(t *testing.T) {
-	o := options{Duration: 200 * time.Millisecond, Concurrency: 4, Weight: 30, Rate: 200, Nginx: DefaultNginx}
+	o := options{Duration: 200 * time.Millisecond, Repeat: 2, Concurrency: 4, Weight: 30, Rate: 200, BackendWork: 2 * time.Millisecond,
+		ProxyCPUs: 1, Nginx: DefaultNginx}
 	_, err := os.Stat(DefaultNginx)
 	withNginx := err == nil
 	var out bytes.Buffer
@@ -27,10 +35,11 @@ func TestRun(t *testing.T) {
 	if withNginx {
 		perRound = 3
 	}
-	if len(results) != 2*perRound {
-		t.Fatalf("%d results, want %d:\n%s", len(results), 2*perRound, out.String())
+	if len(results) != 3*perRound {
+		t.Fatalf("%d results, want %d:\n%s", len(results), 3*perRound, out.String())
 	}
-	for _, r := range results {
+	var clientCPU, backendCPU time.Duration
+	for i, r := range results {
 		if r.Requests == 0 || r.Errors != 0 || r.P99 < r.P50 || r.P50 <= 0 {
 			t.Errorf("%s (rate %d): %+v", r.Name, r.Rate, r)
 		}
@@ -38,8 +47,19 @@ func TestRun(t *testing.T) {
 		if r.Rate > 0 && r.RPS() > float64(r.Rate)*1.2 {
 			t.Errorf("%s paced at %d/s sent %.0f/s", r.Name, r.Rate, r.RPS())
 		}
+		// The backends of the last round take their service time.
+		if i >= 2*perRound && (r.Work != o.BackendWork || r.P50 < o.BackendWork) {
+			t.Errorf("%s with %v of backend work: p50 %v", r.Name, r.Work, r.P50)
+		}
+		clientCPU += r.ClientCPU
+		backendCPU += r.BackendCPU
 	}
-	for _, want := range []string{"direct to a backend", "glidepath httpsplit", "splitter:"} {
+	// CPU time is counted in ticks of 10ms: a short run may see none, all
+	// of them together do.
+	if runtime.GOOS == "linux" && (clientCPU <= 0 || backendCPU <= 0) {
+		t.Errorf("no CPU time read: client %v, backend %v", clientCPU, backendCPU)
+	}
+	for _, want := range []string{"direct to a backend", "glidepath httpsplit", "summary", "GOMAXPROCS=1", "backends take 2ms"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
@@ -49,5 +69,17 @@ func TestRun(t *testing.T) {
 	}
 	if _, err := run(t.Context(), &out, options{Concurrency: 1, Weight: 50}); err == nil {
 		t.Error("a zero duration was accepted")
+	}
+	t.Log(out.String())
+}
+
+func TestChildThatCannotServe(t *testing.T) {
+	p, err := startChild("nothing", 1, "no-such-role")
+	if err == nil {
+		p.stop()
+		t.Fatal("a child with an unknown role started")
+	}
+	if !strings.Contains(err.Error(), "unknown role") {
+		t.Errorf("error %q does not say why", err)
 	}
 }
