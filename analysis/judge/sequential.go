@@ -97,32 +97,12 @@ func (s *Sequential) Validate() error {
 		p = append(p, "no count source")
 	}
 	p = append(p, s.testProblems()...)
-	if s.Interval < 0 {
-		p = append(p, fmt.Sprintf("negative interval %v", s.Interval))
-	}
-	if s.MaxDuration < 0 {
-		p = append(p, fmt.Sprintf("negative maximum duration %v", s.MaxDuration))
-	}
-	if s.ErrorLimit < 0 {
-		p = append(p, fmt.Sprintf("negative error limit %d", s.ErrorLimit))
-	}
+	p = append(p, pollProblems(s.Interval, s.MaxDuration, s.ErrorLimit)...)
 	return strategy.Invalid("sequential judge "+s.Name(), p...)
 }
 
 func (s *Sequential) testProblems() []string {
-	var p []string
-	if a := orDefault(s.Alpha, defaultAlpha); !(a > 0 && a < 1) {
-		p = append(p, fmt.Sprintf("alpha %v is outside (0, 1)", s.Alpha))
-	}
-	if b := orDefault(s.Beta, defaultBeta); !(b > 0 && b < 1) {
-		p = append(p, fmt.Sprintf("beta %v is outside (0, 1)", s.Beta))
-	}
-	if !(s.Tolerance >= 0) || math.IsInf(s.Tolerance, 0) {
-		p = append(p, fmt.Sprintf("tolerance %v is not a finite non-negative number", s.Tolerance))
-	}
-	if r := orDefault(s.Regression, defaultRegression); !(r > 1+s.Tolerance) || math.IsInf(r, 0) {
-		p = append(p, fmt.Sprintf("regression ratio %v must be finite and above 1+tolerance (%v)", r, 1+s.Tolerance))
-	}
+	p := errorBoundProblems(s.Alpha, s.Beta, s.Tolerance, s.Regression, defaultRegression)
 	if !(s.MinTrials >= 0) {
 		p = append(p, fmt.Sprintf("minimum trials %v is negative", s.MinTrials))
 	}
