@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/glidepath/glidepath/analysis"
+	"github.com/glidepath/glidepath/analysis/judge"
 	"github.com/glidepath/glidepath/analysis/prometheus"
 	"github.com/glidepath/glidepath/strategy"
 )
@@ -67,21 +72,24 @@ func freePort(t *testing.T) string {
 	return addr
 }
 
-// TestRealPrometheus runs a real Prometheus server that scrapes an exporter
-// every second, and checks that the healthy revision passes and the erroring
-// one fails.
-func TestRealPrometheus(t *testing.T) {
+// startPrometheus runs a real Prometheus server that scrapes the exporters
+// every second, and returns a source for it once every exporter has been
+// scraped.
+func startPrometheus(t *testing.T, exporters ...*httptest.Server) *prometheus.Source {
 	bin := prometheusBinary(t)
-	exp := exporter(t)
 	dir := t.TempDir()
+	targets := make([]string, len(exporters))
+	for i, e := range exporters {
+		targets[i] = fmt.Sprintf("%q", e.Listener.Addr().String())
+	}
 	cfg := fmt.Sprintf(`global:
   scrape_interval: 1s
   evaluation_interval: 1s
 scrape_configs:
   - job_name: demo
     static_configs:
-      - targets: [%q]
-`, exp.Listener.Addr().String())
+      - targets: [%s]
+`, strings.Join(targets, ", "))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600))
 	addr := freePort(t)
 	var logs bytes.Buffer
@@ -101,16 +109,16 @@ scrape_configs:
 	})
 
 	src := &prometheus.Source{Address: "http://" + addr, Timeout: 5 * time.Second}
-	defer src.Close()
-	// Wait, boundedly, until two scrapes make a rate.
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	t.Cleanup(func() { _ = src.Close() })
+	// Wait, boundedly, until two scrapes of every exporter make a rate.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		v, err := src.Measure(ctx, analysis.Query{Text: `sum(rate(demo_requests_total[10s]))`})
-		if vec, ok := v.([]float64); err == nil && ok && len(vec) == 1 && vec[0] > 0 {
-			break
+		v, err := src.Measure(ctx, analysis.Query{Text: `count(rate(up[10s]) >= 0)`})
+		if vec, ok := v.([]float64); err == nil && ok && len(vec) == 1 && int(vec[0]) == len(exporters) {
+			return src
 		}
 		select {
 		case <-ctx.Done():
@@ -118,6 +126,15 @@ scrape_configs:
 		case <-tick.C:
 		}
 	}
+}
+
+// TestRealPrometheus runs a real Prometheus server that scrapes an exporter
+// every second, and checks that the healthy revision passes and the erroring
+// one fails.
+func TestRealPrometheus(t *testing.T) {
+	src := startPrometheus(t, exporter(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
 
 	errorRate := &analysis.Check{
 		Label:  "error-rate",
@@ -145,4 +162,89 @@ scrape_configs:
 	_, err := bad.Analyze(ctx, strategy.Input{})
 	require.Error(t, err)
 	assert.True(t, strategy.IsPermanent(err), "%v", err)
+}
+
+// latencyExporter serves a latency histogram of three revisions: "stable",
+// "same" (the same distribution, drawn independently) and "slow" (every
+// request 1.5 times slower). Every scrape observes another 300 requests of
+// each, log-normal around 200 ms, in buckets 10% apart.
+func latencyExporter(t *testing.T) *httptest.Server {
+	reg := promclient.NewRegistry()
+	lat := promclient.NewHistogramVec(promclient.HistogramOpts{
+		Name: "demo_request_duration_seconds", Help: "Request latency.", Buckets: latencyBounds,
+	}, []string{"revision"})
+	reg.MustRegister(lat)
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(7, 7))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		for range 300 {
+			for rev, scale := range map[string]float64{"stable": 1, "same": 1, "slow": 1.5} {
+				lat.WithLabelValues(rev).Observe(scale * 0.2 * math.Exp(0.3*rng.NormFloat64()))
+			}
+		}
+		mu.Unlock()
+		metrics.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestRealPrometheusJudges reads a client_golang histogram and request
+// counters through a real Prometheus server with the sequential judges: the
+// latency judge fails the slower revision and passes the equal one, the
+// error-rate judge fails the erroring revision; and revision names built to
+// break out of the query are read as plain values (the server parses every
+// query, and finds no such revision).
+func TestRealPrometheusJudges(t *testing.T) {
+	src := startPrometheus(t, exporter(t), latencyExporter(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	lat := &prometheus.LatencySource{Source: src, Metric: "demo_request_duration_seconds",
+		Matchers: []prometheus.Matcher{{Name: "job", Value: "demo"}}}
+	counts := &prometheus.CountSource{Source: src, Metric: "demo_requests_total",
+		Failed: []prometheus.Matcher{{Name: "code", Op: "=~", Value: "5.."}}}
+	require.NoError(t, lat.Validate())
+	require.NoError(t, counts.Validate())
+
+	b, c, err := lat.Latencies(ctx, strategy.Input{Stable: "stable", Canary: "slow"})
+	require.NoError(t, err)
+	require.Equal(t, latencyBounds, b.Bounds)
+	require.Positive(t, b.Count)
+	require.Positive(t, c.Count)
+
+	for _, rev := range injections {
+		_, c, err := lat.Latencies(ctx, strategy.Input{Stable: "stable", Canary: strategy.Revision(rev)})
+		require.NoError(t, err, "%q", rev)
+		assert.Zero(t, c.Count, "%q selects no series", rev)
+		_, _, err = lat.Latencies(ctx, strategy.Input{Stable: strategy.Revision(rev), Canary: "stable"})
+		require.ErrorContains(t, err, "no series for the baseline", "%q", rev)
+		assert.False(t, strategy.IsPermanent(err), "%q: the server parsed the query", rev)
+		_, _, err = counts.Counts(ctx, strategy.Input{Stable: "healthy", Canary: strategy.Revision(rev)})
+		require.NoError(t, err, "%q", rev)
+	}
+
+	var wg sync.WaitGroup
+	for _, tc := range []struct {
+		analyzer strategy.Analyzer
+		stable   strategy.Revision
+		canary   strategy.Revision
+		want     strategy.Outcome
+	}{
+		{&judge.SequentialLatency{Source: lat, Interval: time.Second, MaxDuration: 15 * time.Second}, "stable", "slow", strategy.Fail},
+		{&judge.SequentialLatency{Source: lat, Interval: time.Second, MaxDuration: 15 * time.Second}, "stable", "same", strategy.Pass},
+		{&judge.Sequential{Source: counts, Interval: time.Second, MaxDuration: 15 * time.Second}, "healthy", "erroring", strategy.Fail},
+	} {
+		wg.Go(func() {
+			in := strategy.Input{Release: "demo", Stable: tc.stable, Canary: tc.canary,
+				State: strategy.State{Stable: tc.stable, Canary: tc.canary, Weight: 10}}
+			start := time.Now()
+			v, err := tc.analyzer.Analyze(ctx, in)
+			assert.NoError(t, err)
+			assert.Equal(t, tc.want, v.Outcome, "%s: %s", tc.canary, v.Reason)
+			t.Logf("%s after %v: %s %s", tc.canary, time.Since(start).Round(time.Millisecond), v.Outcome, v.Reason)
+		})
+	}
+	wg.Wait()
 }
