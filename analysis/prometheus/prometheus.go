@@ -17,6 +17,15 @@
 // limit. A query the server rejects as bad_data (HTTP 400) is a permanent
 // error ([strategy.Permanent]): the check stops at once, because asking again
 // cannot help.
+//
+// For the sequential judges of package
+// [github.com/glidepath/glidepath/analysis/judge], [LatencySource] reads a
+// histogram's cumulative bucket counts per revision (for
+// judge.SequentialLatency) and [CountSource] a request counter's totals
+// and failures per revision (for judge.Sequential). Both select a revision by a
+// label whose value is written into the query as an escaped string
+// literal, so a revision name cannot change the query, and classify
+// errors as above.
 package prometheus
 
 import (
