@@ -180,8 +180,11 @@ func latencyExporter(t *testing.T) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		for range 300 {
-			for rev, scale := range map[string]float64{"stable": 1, "same": 1, "slow": 1.5} {
-				lat.WithLabelValues(rev).Observe(scale * 0.2 * math.Exp(0.3*rng.NormFloat64()))
+			for _, r := range []struct {
+				rev   string
+				scale float64
+			}{{"stable", 1}, {"same", 1}, {"slow", 1.5}} {
+				lat.WithLabelValues(r.rev).Observe(r.scale * 0.2 * math.Exp(0.3*rng.NormFloat64()))
 			}
 		}
 		mu.Unlock()

@@ -192,12 +192,13 @@ func (s *Source) instant(ctx context.Context, queries ...string) ([]model.Vector
 // requests observed in between, with none of the extrapolation of
 // increase(); and it starts afresh from the next reading whenever a count
 // goes backwards, which is how a counter reset shows in the sum (a pod of
-// the revision restarted or went away). A reset in one series that the
-// growth of the others outweighs within one interval cannot be seen in
-// the sum: that interval then counts fewer requests of the revision than
-// it served (the restarted series' earlier observations are subtracted),
-// which the test tolerates as it tolerates any interval's sampling; short
-// intervals make it rarer.
+// the revision restarted or went away). The sum hides a reset only when
+// the other series of the revision gained more within the interval than
+// the restarted one had counted; that interval's difference then has the
+// restarted series' earlier observations subtracted from it, a distortion
+// the judge's error bounds do not account for (and that it rejects when
+// the difference is not a histogram). Intervals short against the time
+// between restarts, and revisions served by few series, make it rare.
 //
 // Bucket bounds are read from the le label (so "1" and "1.0", as different
 // client libraries write it, are one bound). The +Inf bucket gives the
@@ -213,9 +214,14 @@ func (s *Source) instant(ctx context.Context, queries ...string) ([]model.Vector
 // when they happen to be.
 //
 // Errors are those of [Source.Measure]: server errors, timeouts and
-// unreachable servers are retried at the judge's next interval; a query
-// the server rejects (bad_data) and an invalid configuration are
-// permanent ([strategy.Permanent]).
+// unreachable servers are worth retrying; a query the server rejects
+// (bad_data), an invalid configuration and a release without a revision
+// are marked [strategy.Permanent]. The sequential judges count either kind
+// against their ErrorLimit of consecutive errors, reading again at their
+// next interval.
+//
+// A LatencySource holds no state of its own: it is safe for concurrent use
+// as long as it is not changed.
 type LatencySource struct {
 	// Source is the Prometheus server to query. Required.
 	Source *Source
@@ -306,7 +312,7 @@ func (l *LatencySource) Latencies(ctx context.Context, in strategy.Input) (basel
 			return judge.Histogram{}, judge.Histogram{}, fmt.Errorf("prometheus: the baseline %q and the canary %q have no finite bucket bound in common (%v and %v)",
 				in.Stable, in.Canary, baseline.Bounds, canary.Bounds)
 		}
-		baseline, canary = restrict(baseline, common), restrict(canary, common)
+		baseline, canary = restrict(baseline, common), restrict(canary, slices.Clone(common))
 	}
 	return baseline, canary, nil
 }
