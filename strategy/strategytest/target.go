@@ -44,6 +44,10 @@ type Fault struct {
 	// Hang blocks the call until its context is done, then returns the
 	// context's error.
 	Hang bool
+	// Applied makes an affected Apply take effect before it fails (or
+	// hangs): the target did the work but the reply was lost, so the
+	// caller cannot tell from the error whether the State was applied.
+	Applied bool
 
 	started time.Time
 }
@@ -137,27 +141,38 @@ func (t *Target) fault(op Op) *Fault {
 	return nil
 }
 
-func (t *Target) inject(ctx context.Context, op Op) error {
+// pick counts a call of op and returns a copy of the fault that applies to
+// it, if any.
+func (t *Target) pick(op Op) (Fault, bool) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	f := t.fault(op)
-	var cp Fault
-	if f != nil {
-		cp = *f
-	}
-	t.mu.Unlock()
 	if f == nil {
+		return Fault{}, false
+	}
+	return *f, true
+}
+
+func (t *Target) inject(ctx context.Context, op Op) error {
+	cp, ok := t.pick(op)
+	if !ok {
 		return nil
 	}
-	if cp.Hang {
+	return cp.fail(ctx, op)
+}
+
+// fail returns the error of the fault f for a call of op.
+func (f Fault) fail(ctx context.Context, op Op) error {
+	if f.Hang {
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	err := cp.Err
+	err := f.Err
 	if err == nil {
 		err = ErrInjected
 	}
 	err = fmt.Errorf("%s: %w", op, err)
-	if cp.Permanent {
+	if f.Permanent {
 		err = strategy.Permanent(err)
 	}
 	return err
@@ -168,8 +183,9 @@ func (t *Target) Apply(ctx context.Context, desired strategy.State) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := t.inject(ctx, OpApply); err != nil {
-		return err
+	f, faulty := t.pick(OpApply)
+	if faulty && !f.Applied {
+		return f.fail(ctx, OpApply)
 	}
 	if p := desired.Problems(); len(p) > 0 {
 		return strategy.Permanent(fmt.Errorf("strategytest: invalid state %s: %v", desired, p))
@@ -177,6 +193,14 @@ func (t *Target) Apply(ctx context.Context, desired strategy.State) error {
 	if !desired.Route.IsZero() && !t.HeaderRouting {
 		return strategy.Permanent(errors.New("strategytest: header routing is not enabled on this target"))
 	}
+	t.apply(desired)
+	if faulty {
+		return f.fail(ctx, OpApply)
+	}
+	return nil
+}
+
+func (t *Target) apply(desired strategy.State) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := time.Now()
@@ -212,7 +236,6 @@ func (t *Target) Apply(ctx context.Context, desired strategy.State) error {
 	}
 	t.state = desired
 	t.history = append(t.history, Applied{State: desired, At: now, ReadyBefore: before})
-	return nil
 }
 
 // Observe reports the current State and how many instances are ready.
