@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,6 +37,7 @@ const (
 type bgResult struct {
 	group, index int
 	verdict      Verdict
+	recorded     bool // already journaled (a verdict put back in the queue)
 }
 
 type stepKind int
@@ -57,13 +59,20 @@ type stepOut struct {
 	verdict Verdict
 }
 
-// executor state that only the run goroutine touches.
+// executor state that only the run goroutine touches, apart from the
+// fields under bgMu, which background analyzers' goroutines share.
 type runState struct {
 	failures  int
 	bgCtx     context.Context
 	bgCancel  context.CancelCauseFunc
-	bgWG      sync.WaitGroup
 	bgStarted []bool
+	lastWord  bool // background analysis has had its last word
+
+	bgMu      sync.Mutex
+	bgLive    int        // background goroutines not yet returned
+	bgRunning [][]bool   // [group][analyzer]: its goroutine has not returned
+	bgClosed  bool       // answers arriving now are dropped
+	bgExit    chan struct{} // capacity 1: "a background goroutine returned"
 }
 
 func (r *Rollout) run(ctx context.Context) {
@@ -74,11 +83,18 @@ func (r *Rollout) run(ctx context.Context) {
 	r.result.Started = now
 	r.mu.Unlock()
 
-	var rs runState
+	rs := &runState{}
 	rs.bgCtx, rs.bgCancel = context.WithCancelCause(ctx)
-	rs.bgStarted = make([]bool, len(r.plan.Background))
-	err := r.drive(ctx, &rs)
-	r.stopBackground(&rs)
+	if n := len(r.plan.Background); n > 0 {
+		rs.bgStarted = make([]bool, n)
+		rs.bgRunning = make([][]bool, n)
+		for g, b := range r.plan.Background {
+			rs.bgRunning[g] = make([]bool, len(b.Analyzers))
+		}
+		rs.bgExit = make(chan struct{}, 1)
+	}
+	err := r.drive(ctx, rs)
+	r.closeBackground(rs)
 	r.finish(ctx, err)
 }
 
@@ -129,22 +145,25 @@ func (r *Rollout) drive(ctx context.Context, rs *runState) error {
 			return r.rollback(ctx, rs, i, ErrAborted, errors.New("resumed a release that was rolling back"))
 		}
 		if cp.Promote {
-			_, err := r.promoteFullNow(ctx, rs, i)
-			return err
+			// A recorded PromoteFull: react finds the flag and promotes,
+			// and goes on reacting (a missed deadline may pause it, and a
+			// person may try again or abort) until the release ends.
+			r.mu.Lock()
+			r.promoteFull = true
+			r.mu.Unlock()
+			for {
+				if f, err := r.react(ctx, rs, i); f == flowEnd {
+					return err
+				}
+			}
 		}
 	}
 	last := len(r.plan.Steps) - 1
 	for i < len(r.plan.Steps) {
 		r.setStep(i)
-		if i == last && len(r.plan.Background) > 0 {
-			// Before the final step, background analysis gets its last
-			// word: it is cancelled with ErrPlanComplete, and a verdict it
-			// returns then is acted on like any other.
-			r.startBackground(rs, i)
-			rs.bgCancel(ErrPlanComplete)
-			rs.bgWG.Wait()
-		} else {
-			r.startBackground(rs, i)
+		r.startBackground(rs, i)
+		if i == last && len(r.plan.Background) > 0 && !rs.lastWord {
+			r.lastWord(rs, i)
 		}
 		f, err := r.react(ctx, rs, i)
 		switch f {
@@ -164,9 +183,55 @@ func (r *Rollout) drive(ctx context.Context, rs *runState) error {
 		}
 	}
 	r.setStep(len(r.plan.Steps))
-	r.setPhase(PhasePromoted, "", "every step completed")
+	if !r.promoted("every step completed") {
+		// An Abort accepted while the last step ran.
+		r.setStep(last)
+		return r.rollback(ctx, rs, last, ErrAborted, nil)
+	}
 	r.recordEnd(ctx, Record{Kind: RecordPhase, Step: len(r.plan.Steps), Phase: PhasePromoted})
 	return nil
+}
+
+// promoted ends the release as promoted unless an Abort was accepted
+// before, checked atomically so that an Abort is either acted on or
+// refused (ErrNotRunning), never accepted and ignored.
+func (r *Rollout) promoted(reason string) bool {
+	r.mu.Lock()
+	if r.abort {
+		r.mu.Unlock()
+		return false
+	}
+	ev := r.setPhaseLocked(PhasePromoted, "", reason)
+	r.mu.Unlock()
+	r.emitPhase(ev)
+	return true
+}
+
+// lastWord cancels background analysis with ErrPlanComplete before the
+// final step and waits for its answers, which react then acts on like any
+// other. An analyzer that has not answered within Options.AnalysisGrace
+// gets no say, and the release does not promote on its silence: it is
+// recorded as Inconclusive.
+func (r *Rollout) lastWord(rs *runState, i int) {
+	rs.lastWord = true
+	rs.bgCancel(ErrPlanComplete)
+	if r.waitBackground(rs, r.opts.AnalysisGrace) {
+		return
+	}
+	rs.bgMu.Lock()
+	defer rs.bgMu.Unlock()
+	rs.bgClosed = true // a late answer is dropped
+	for g, running := range rs.bgRunning {
+		for k, on := range running {
+			if !on {
+				continue
+			}
+			a := r.plan.Background[g].Analyzers[k]
+			v := normalize(a, Verdict{Outcome: Inconclusive,
+				Reason: fmt.Sprintf("gave no last word within %v of the end of the plan", r.opts.AnalysisGrace)}, nil)
+			r.report(rs, g, k, v)
+		}
+	}
 }
 
 // begin records and announces the start, and observes the target. It is
@@ -255,18 +320,18 @@ func (r *Rollout) handle(ctx context.Context, rs *runState, i int, out stepOut) 
 	case outFail:
 		return r.onFail(ctx, rs, i, out.verdict, false)
 	case outInconclusive:
-		act, v := r.hold(ctx, PauseInconclusive, out.verdict.String())
+		act := r.hold(ctx, PauseInconclusive, out.verdict.String())
 		if act == actPromote {
 			return flowNext, nil // a person judged the inconclusive step
 		}
-		return r.dispatch(ctx, rs, i, act, v)
+		return r.dispatch(ctx, rs, i, act)
 	case outDeadline:
 		if r.opts.PauseOnDeadline {
-			act, v := r.hold(ctx, PauseDeadline, out.err.Error())
+			act := r.hold(ctx, PauseDeadline, out.err.Error())
 			if act == actPromote {
 				return flowRun, nil // wait again
 			}
-			return r.dispatch(ctx, rs, i, act, v)
+			return r.dispatch(ctx, rs, i, act)
 		}
 		return flowEnd, r.rollback(ctx, rs, i, ErrDeadlineExceeded, out.err)
 	case outTarget:
@@ -280,7 +345,9 @@ func (r *Rollout) handle(ctx context.Context, rs *runState, i int, out stepOut) 
 }
 
 // dispatch performs the actions common to every pause and check point.
-func (r *Rollout) dispatch(ctx context.Context, rs *runState, i int, act action, v Verdict) (flow, error) {
+// A background Fail that ended a pause (actBgFail) is left in the queue
+// for react, which journals it and applies the failure policy.
+func (r *Rollout) dispatch(ctx context.Context, rs *runState, i int, act action) (flow, error) {
 	switch act {
 	case actAbort:
 		return flowEnd, r.rollback(ctx, rs, i, ErrAborted, nil)
@@ -288,8 +355,6 @@ func (r *Rollout) dispatch(ctx context.Context, rs *runState, i int, act action,
 		return r.promoteFullNow(ctx, rs, i)
 	case actCancel:
 		return flowEnd, r.cancelled(ctx, rs, i)
-	case actBgFail:
-		return r.onFail(ctx, rs, i, v, true)
 	}
 	return flowRun, nil
 }
@@ -310,8 +375,10 @@ func (r *Rollout) react(ctx context.Context, rs *runState, i int) (flow, error) 
 		if full {
 			return r.promoteFullNow(ctx, rs, i)
 		}
-		for _, ev := range r.takeBg() {
-			r.recordEnd(ctx, Record{Kind: RecordVerdict, Step: i, Verdict: &ev.verdict})
+		if ev, ok := r.nextBg(); ok {
+			if !ev.recorded {
+				r.recordEnd(ctx, Record{Kind: RecordVerdict, Step: i, Verdict: &ev.verdict})
+			}
 			switch ev.verdict.Outcome {
 			case Fail:
 				f, err := r.onFail(ctx, rs, i, ev.verdict, true)
@@ -320,20 +387,24 @@ func (r *Rollout) react(ctx context.Context, rs *runState, i int) (flow, error) 
 				}
 				r.launchBg(rs, ev.group, ev.index)
 			case Inconclusive:
-				act, v := r.hold(ctx, PauseInconclusive, ev.verdict.String())
-				if act != actPromote {
-					return r.dispatch(ctx, rs, i, act, v)
+				switch act := r.hold(ctx, PauseInconclusive, ev.verdict.String()); act {
+				case actPromote:
+					r.launchBg(rs, ev.group, ev.index)
+				case actBgFail:
+					// A Fail arrived while a person was to judge this
+					// verdict: handle the Fail first, then pause again.
+					ev.recorded = true
+					r.requeueBg(ev)
+				default:
+					return r.dispatch(ctx, rs, i, act)
 				}
-				r.launchBg(rs, ev.group, ev.index)
 			}
+			continue
 		}
 		if paused {
-			act, v := r.hold(ctx, PauseUser, "paused by a user")
-			if act != actPromote {
-				f, err := r.dispatch(ctx, rs, i, act, v)
-				if f != flowRun {
-					return f, err
-				}
+			act := r.hold(ctx, PauseUser, "paused by a user")
+			if act != actPromote && act != actBgFail {
+				return r.dispatch(ctx, rs, i, act)
 			}
 			continue
 		}
@@ -350,14 +421,14 @@ func (r *Rollout) onFail(ctx context.Context, rs *runState, i int, v Verdict, ba
 	}
 	cause := errors.New(v.String())
 	if r.opts.OnFail.Pause {
-		act, v2 := r.hold(ctx, PauseFailed, v.String())
+		act := r.hold(ctx, PauseFailed, v.String())
 		if act == actPromote {
 			if background {
 				return flowRun, nil
 			}
 			return flowNext, nil
 		}
-		return r.dispatch(ctx, rs, i, act, v2)
+		return r.dispatch(ctx, rs, i, act)
 	}
 	r.mu.Lock()
 	r.result.FailedAt = v.At
@@ -366,7 +437,11 @@ func (r *Rollout) onFail(ctx context.Context, rs *runState, i int, v Verdict, ba
 }
 
 // hold pauses the release until something ends the pause, and says what.
-func (r *Rollout) hold(ctx context.Context, reason PauseReason, why string) (action, Verdict) {
+// A background Fail ends the pause (unless failures pause the release
+// anyway) and stays queued for react; the phase is then Progressing again,
+// set together with the decision so that a Promote is either taken by
+// this pause or refused.
+func (r *Rollout) hold(ctx context.Context, reason PauseReason, why string) action {
 	r.setPhase(PhasePaused, reason, why)
 	r.recordEnd(ctx, Record{Kind: RecordPhase, Step: r.Status().Step, Phase: PhasePaused, Reason: why})
 	for {
@@ -374,33 +449,26 @@ func (r *Rollout) hold(ctx context.Context, reason PauseReason, why string) (act
 		switch {
 		case r.abort:
 			r.mu.Unlock()
-			return actAbort, Verdict{}
+			return actAbort
 		case r.promoteFull:
 			r.mu.Unlock()
-			return actPromoteFull, Verdict{}
+			return actPromoteFull
 		case r.promote, reason == PauseUser && !r.userPause:
 			r.promote = false
+			ev := r.setPhaseLocked(PhaseProgressing, "", "")
 			r.mu.Unlock()
-			r.setPhase(PhaseProgressing, "", "")
-			return actPromote, Verdict{}
-		}
-		var fail *bgResult
-		for k, ev := range r.bgEvents {
-			if ev.verdict.Outcome == Fail {
-				fail = &r.bgEvents[k]
-				break
-			}
-		}
-		if fail != nil && !r.opts.OnFail.Pause {
-			v := fail.verdict
-			r.bgEvents = nil
+			r.emitPhase(ev)
+			return actPromote
+		case !r.opts.OnFail.Pause && hasOutcome(r.bgEvents, Fail):
+			ev := r.setPhaseLocked(PhaseProgressing, "", "")
 			r.mu.Unlock()
-			return actBgFail, v
+			r.emitPhase(ev)
+			return actBgFail
 		}
 		r.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return actCancel, Verdict{}
+			return actCancel
 		case <-r.wake:
 		}
 	}
@@ -425,19 +493,53 @@ func (r *Rollout) cancelled(ctx context.Context, rs *runState, i int) error {
 }
 
 // promoteFull applies the plan's final State, skipping everything left.
+// An Abort interrupts it (and rolls back, as react finds the flag).
 func (r *Rollout) promoteFullNow(ctx context.Context, rs *runState, i int) (flow, error) {
 	r.stopBackground(rs)
+	r.mu.Lock()
+	r.promoteFull = false // taken; a pause on the way (PauseOnDeadline) waits for a person
+	r.mu.Unlock()
 	r.promoting = true
 	r.setPhase(PhaseProgressing, "", "promoting fully")
-	err := r.transition(ctx, r.plan.Final, false, i)
+	sctx, cancel := r.interruptible(ctx)
+	err := r.transition(sctx, r.plan.Final, false, i)
+	r.endInterruptible(cancel)
 	r.promoting = false
 	if err != nil {
-		return r.handle(ctx, rs, i, classify(ctx, err))
+		f, err := r.handle(ctx, rs, i, r.stepErr(ctx, sctx, err))
+		if f == flowRun {
+			// Still promoting fully: react tries again (after an Abort
+			// that interrupted it, react rolls back instead).
+			r.mu.Lock()
+			r.promoteFull = true
+			r.mu.Unlock()
+		}
+		return f, err
 	}
 	r.setStep(len(r.plan.Steps))
-	r.setPhase(PhasePromoted, "", "promoted fully, remaining steps skipped")
+	if !r.promoted("promoted fully, remaining steps skipped") {
+		r.setStep(i)
+		return flowRun, nil // an Abort arrived as the final State was applied
+	}
 	r.recordEnd(ctx, Record{Kind: RecordPhase, Step: len(r.plan.Steps), Phase: PhasePromoted, Promote: true})
 	return flowEnd, nil
+}
+
+// interruptible returns a child of ctx that Abort and PromoteFull cancel
+// with errInterrupted.
+func (r *Rollout) interruptible(ctx context.Context) (context.Context, context.CancelCauseFunc) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	r.mu.Lock()
+	r.stepCancel = cancel
+	r.mu.Unlock()
+	return sctx, cancel
+}
+
+func (r *Rollout) endInterruptible(cancel context.CancelCauseFunc) {
+	r.mu.Lock()
+	r.stepCancel = nil
+	r.mu.Unlock()
+	cancel(nil)
 }
 
 // classify maps an error from transition/wait to a step outcome.
@@ -460,16 +562,8 @@ func classify(ctx context.Context, err error) stepOut {
 
 // runStep runs step i under a context that control calls can interrupt.
 func (r *Rollout) runStep(ctx context.Context, rs *runState, i int) stepOut {
-	sctx, cancel := context.WithCancelCause(ctx)
-	r.mu.Lock()
-	r.stepCancel = cancel
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		r.stepCancel = nil
-		r.mu.Unlock()
-		cancel(nil)
-	}()
+	sctx, cancel := r.interruptible(ctx)
+	defer r.endInterruptible(cancel)
 	// A control call that arrived before the step context existed.
 	r.mu.Lock()
 	if r.abort || r.promoteFull || len(r.bgEvents) > 0 && hasNonPass(r.bgEvents) {
@@ -533,6 +627,15 @@ func (r *Rollout) stepDone(i int, started time.Time, out stepOut, verdicts []Ver
 func hasNonPass(evs []bgResult) bool {
 	for _, ev := range evs {
 		if ev.verdict.Outcome != Pass {
+			return true
+		}
+	}
+	return false
+}
+
+func hasOutcome(evs []bgResult, o Outcome) bool {
+	for _, ev := range evs {
+		if ev.verdict.Outcome == o {
 			return true
 		}
 	}
@@ -610,20 +713,49 @@ func (r *Rollout) analyze(ctx, sctx context.Context, i int, analyzers []Analyzer
 		actx, cancel = context.WithTimeoutCause(sctx, t, fmt.Errorf("analysis did not decide within the step's timeout of %v", t))
 		defer cancel()
 	}
-	verdicts := make([]Verdict, len(analyzers))
-	var wg sync.WaitGroup
+	type answer struct {
+		k int
+		v Verdict
+	}
+	answers := make(chan answer, len(analyzers))
 	for k, a := range analyzers {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
 			v, err := a.Analyze(actx, in)
 			if err != nil && actx.Err() != nil && sctx.Err() == nil {
 				err = fmt.Errorf("%w (%w)", context.Cause(actx), err)
 			}
-			verdicts[k] = normalize(a, v, err)
+			answers <- answer{k, normalize(a, v, err)}
 		}()
 	}
-	wg.Wait()
+	// Collect the answers. An interrupted or cancelled step does not wait
+	// for analyzers that ignore their context; a step past its Timeout
+	// waits AnalysisGrace for them, and then counts them as errors.
+	verdicts := make([]Verdict, len(analyzers))
+	timedOut := actx.Done()
+	var grace <-chan time.Time
+	for n := 0; n < len(analyzers); {
+		select {
+		case ans := <-answers:
+			verdicts[ans.k] = ans.v
+			n++
+			continue
+		case <-sctx.Done():
+			return r.stepErr(ctx, sctx, context.Cause(sctx)), nil
+		case <-timedOut:
+			timedOut = nil
+			t := time.NewTimer(r.opts.AnalysisGrace)
+			defer t.Stop()
+			grace = t.C
+			continue
+		case <-grace:
+		}
+		for k, a := range analyzers {
+			if verdicts[k].Outcome == "" { // normalize always sets one
+				verdicts[k] = normalize(a, Verdict{}, fmt.Errorf("%w; the analyzer had not returned %v later", context.Cause(actx), r.opts.AnalysisGrace))
+			}
+		}
+		break
+	}
 	if sctx.Err() != nil {
 		return r.stepErr(ctx, sctx, context.Cause(sctx)), nil
 	}
@@ -696,39 +828,119 @@ func (r *Rollout) launchBg(rs *runState, g, k int) {
 	in := Input{Release: r.name, Stable: r.rel.Stable, Canary: r.rel.Canary, State: r.currentState(), Step: b.From,
 		Background: true, Current: r.currentState}
 	ctx := rs.bgCtx
-	rs.bgWG.Add(1)
+	rs.bgMu.Lock()
+	rs.bgLive++
+	rs.bgRunning[g][k] = true
+	rs.bgMu.Unlock()
 	go func() {
-		defer rs.bgWG.Done()
 		v, err := a.Analyze(ctx, in)
-		if ctx.Err() != nil && (err != nil || context.Cause(ctx) != ErrPlanComplete) {
-			// The release is rolling back or was promoted by hand, or
-			// the analyzer had no last word: the answer no longer matters.
+		rs.bgMu.Lock()
+		defer func() {
+			rs.bgLive--
+			rs.bgRunning[g][k] = false
+			rs.bgMu.Unlock()
+			select {
+			case rs.bgExit <- struct{}{}:
+			default:
+			}
+		}()
+		if rs.bgClosed || ctx.Err() != nil && (err != nil || context.Cause(ctx) != ErrPlanComplete) {
+			// The release is rolling back, was promoted by hand or has
+			// ended, or the analyzer had no last word: the answer no
+			// longer matters.
 			return
 		}
-		v = normalize(a, v, err)
-		r.addVerdict(v)
-		r.emit(VerdictReached{EventMeta: r.meta(), Verdict: v, Background: true})
-		r.mu.Lock()
-		r.bgEvents = append(r.bgEvents, bgResult{group: g, index: k, verdict: v})
-		if v.Outcome != Pass && r.stepCancel != nil {
-			r.stepCancel(errInterrupted)
-		}
-		r.mu.Unlock()
-		r.signal()
+		r.report(rs, g, k, normalize(a, v, err))
 	}()
 }
 
-func (r *Rollout) takeBg() []bgResult {
+// report records and announces background analyzer k of group g's
+// verdict, queues it for react and interrupts the running step when it
+// needs a decision. rs.bgMu is held, so that nothing is reported once
+// background analysis is closed.
+func (r *Rollout) report(rs *runState, g, k int, v Verdict) {
+	r.addVerdict(v)
+	r.emit(VerdictReached{EventMeta: r.meta(), Verdict: v, Background: true})
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	evs := r.bgEvents
-	r.bgEvents = nil
-	return evs
+	r.bgEvents = append(r.bgEvents, bgResult{group: g, index: k, verdict: v})
+	if v.Outcome != Pass && r.stepCancel != nil {
+		r.stepCancel(errInterrupted)
+	}
+	r.mu.Unlock()
+	r.signal()
 }
 
+// waitBackground waits until every background analyzer has returned, or
+// grace has passed; it reports whether they all returned.
+func (r *Rollout) waitBackground(rs *runState, grace time.Duration) bool {
+	var t *time.Timer
+	for {
+		rs.bgMu.Lock()
+		live := rs.bgLive
+		rs.bgMu.Unlock()
+		if live == 0 {
+			if t != nil {
+				t.Stop()
+			}
+			return true
+		}
+		if t == nil {
+			t = time.NewTimer(grace)
+		}
+		select {
+		case <-rs.bgExit:
+		case <-t.C:
+			return false
+		}
+	}
+}
+
+// nextBg takes the next background verdict to act on: the first Fail, or
+// else the oldest.
+func (r *Rollout) nextBg() (bgResult, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.bgEvents) == 0 {
+		return bgResult{}, false
+	}
+	k := 0
+	for j, ev := range r.bgEvents {
+		if ev.verdict.Outcome == Fail {
+			k = j
+			break
+		}
+	}
+	ev := r.bgEvents[k]
+	r.bgEvents = slices.Delete(r.bgEvents, k, k+1)
+	return ev, true
+}
+
+// requeueBg puts back a verdict that still needs a decision.
+func (r *Rollout) requeueBg(ev bgResult) {
+	r.mu.Lock()
+	r.bgEvents = append(r.bgEvents, ev)
+	r.mu.Unlock()
+}
+
+// stopBackground cancels background analysis whose answers no longer
+// matter. It does not wait: an analyzer that ignores its context must not
+// hold a rollback; closeBackground waits for them at the end.
 func (r *Rollout) stopBackground(rs *runState) {
 	rs.bgCancel(errBackgroundStopped)
-	rs.bgWG.Wait()
+}
+
+// closeBackground stops background analysis at the end of the release and
+// waits up to Options.AnalysisGrace for the analyzers to return. An
+// analyzer still running then is left behind: its answer is dropped, and
+// nothing is reported after the release has ended.
+func (r *Rollout) closeBackground(rs *runState) {
+	rs.bgCancel(errBackgroundStopped)
+	if rs.bgExit != nil {
+		r.waitBackground(rs, r.opts.AnalysisGrace)
+	}
+	rs.bgMu.Lock()
+	rs.bgClosed = true
+	rs.bgMu.Unlock()
 }
 
 // errBackgroundStopped cancels background analysis whose answer no longer
@@ -741,7 +953,6 @@ var errBackgroundStopped = errors.New("background analysis stopped")
 // not be applied.
 func (r *Rollout) rollback(parent context.Context, rs *runState, i int, kind, cause error) error {
 	stepErr := r.stepError(i, kind, cause)
-	r.stopBackground(rs)
 	started := time.Now()
 	r.mu.Lock()
 	if r.result.FailedAt.IsZero() {
@@ -749,10 +960,12 @@ func (r *Rollout) rollback(parent context.Context, rs *runState, i int, kind, ca
 	}
 	r.result.RollbackStarted = started
 	r.mu.Unlock()
+	r.setPhase(PhaseRollingBack, "", stepErr.Error())
+	r.stopBackground(rs)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), r.opts.RollbackTimeout)
 	defer cancel()
+	r.settle(ctx)
 	from := r.currentState()
-	r.setPhase(PhaseRollingBack, "", stepErr.Error())
 	path := r.rollbackPath(from)
 	to := r.plan.Stable
 	if len(path) > 0 {
@@ -858,6 +1071,7 @@ func (r *Rollout) rollbackPath(from State) []State {
 // traffic, waits for the capacity (bounded by the progress deadline), and
 // only then applies `to`.
 func (r *Rollout) transition(ctx context.Context, to State, rollback bool, i int) error {
+	r.settle(ctx)
 	from := r.currentState()
 	if from == to {
 		return nil
@@ -1022,6 +1236,9 @@ func (r *Rollout) applyRetry(ctx context.Context, s State, rollback bool, i int)
 		return err
 	}
 	attempts := 0
+	// Until Apply returns nil, s may or may not have been applied (a
+	// reply lost to a timeout or a cancellation).
+	r.pending, r.hasPending = s, true
 	err := r.retry(ctx, func(c context.Context) error {
 		attempts++
 		return r.rel.Target.Apply(c, s)
@@ -1031,13 +1248,50 @@ func (r *Rollout) applyRetry(ctx context.Context, s State, rollback bool, i int)
 	if err != nil {
 		return fmt.Errorf("applying %s: %w", s, err)
 	}
+	r.hasPending = false
+	r.applied(s)
+	r.emit(StateApplied{EventMeta: r.meta(), State: s, Attempts: attempts, Rollback: rollback})
+	err = r.record(ctx, Record{Kind: RecordApplied, Step: i, State: &s, Rollback: rollback})
+	if err != nil && rollback {
+		// The State is applied; a rollback goes on, and the intent of
+		// its next State (if any) stops it if the journal still fails.
+		r.journalErr(err)
+		return nil
+	}
+	return err
+}
+
+// applied notes that the target accepted s.
+func (r *Rollout) applied(s State) {
 	r.mu.Lock()
 	r.current = s
 	r.status.State = s
 	r.status.Updated = time.Now()
 	r.mu.Unlock()
-	r.emit(StateApplied{EventMeta: r.meta(), State: s, Attempts: attempts, Rollback: rollback})
-	return r.record(ctx, Record{Kind: RecordApplied, Step: i, State: &s, Rollback: rollback})
+}
+
+// settle resolves an Apply whose outcome is unknown (it failed, but the
+// target may have done the work): when the target reports the State that
+// was being applied, that State is where the release stands, and the next
+// transition (a rollback, above all) starts from it, so that capacity
+// still comes before traffic.
+func (r *Rollout) settle(ctx context.Context) {
+	if !r.hasPending {
+		return
+	}
+	octx, cancel := context.WithTimeout(ctx, r.opts.ApplyTimeout)
+	obs, err := r.rel.Target.Observe(octx)
+	cancel()
+	if err != nil {
+		return
+	}
+	switch obs.State {
+	case r.pending:
+		r.hasPending = false
+		r.applied(r.pending)
+	case r.currentState():
+		r.hasPending = false
+	}
 }
 
 // retry runs op until it succeeds, fails permanently, or the retry budget

@@ -85,6 +85,14 @@ type Options struct {
 	Journal Journal
 	// MaxVerdicts bounds the verdicts kept in Status (default 16).
 	MaxVerdicts int
+	// AnalysisGrace is how long the executor waits for an analyzer to
+	// return once its context is cancelled (default 30s): an inline
+	// analyzer past its step's Timeout, background analysis giving its
+	// last word, or background analysis stopped at the end of the
+	// release. An analyzer still running then is left behind and its
+	// answer ignored; one that gave no verdict counts as Inconclusive.
+	// An Abort, a rollback or a cancelled context never wait for it.
+	AnalysisGrace time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -100,6 +108,7 @@ func (o Options) withDefaults() Options {
 	def(&o.RetryBudget, time.Minute)
 	def(&o.RollbackTimeout, 5*time.Minute)
 	def(&o.ApplyTimeout, 30*time.Second)
+	def(&o.AnalysisGrace, 30*time.Second)
 	if o.MaxVerdicts <= 0 {
 		o.MaxVerdicts = 16
 	}
@@ -120,6 +129,7 @@ func (o Options) problems() []string {
 	neg("RetryBudget", o.RetryBudget)
 	neg("RollbackTimeout", o.RollbackTimeout)
 	neg("ApplyTimeout", o.ApplyTimeout)
+	neg("AnalysisGrace", o.AnalysisGrace)
 	if o.OnFail.FailuresAllowed < 0 {
 		p = append(p, fmt.Sprintf("options: OnFail.FailuresAllowed is negative (%d)", o.OnFail.FailuresAllowed))
 	}

@@ -32,7 +32,13 @@ type Rollout struct {
 	userPause   bool
 	abort       bool
 	bgEvents    []bgResult
+	retried     bool // Retry has started the release again
 	promoting   bool // only the run goroutine reads or writes it
+
+	// pending is the last State whose Apply failed: the target may have
+	// applied it anyway (hasPending). Only the run goroutine touches them.
+	pending    State
+	hasPending bool
 }
 
 // errInterrupted is the cancel cause of a step cut short by a control call
@@ -206,56 +212,65 @@ func (r *Rollout) Promote() error {
 // PromoteFull skips every remaining step and analysis and applies the
 // plan's final State (moving capacity before traffic, as always).
 func (r *Rollout) PromoteFull() error {
-	return r.control(func() { r.promoteFull = true })
+	return r.control(func() bool { was := r.promoteFull; r.promoteFull = true; return !was })
 }
 
 // Pause holds the release before its next step; a running pause step does
 // not end while the hold lasts. Background analysis keeps running, so a
 // Fail still rolls back. Resume (or Promote) releases the hold.
 func (r *Rollout) Pause() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.status.Phase.Final() {
-		return ErrNotRunning
-	}
-	r.userPause = true
-	r.signal()
-	return nil
+	return r.control(func() bool { r.userPause = true; return false })
 }
 
 // Resume releases a hold placed by Pause.
 func (r *Rollout) Resume() error {
-	return r.control(func() { r.userPause = false })
+	return r.control(func() bool { r.userPause = false; return false })
 }
 
 // Abort stops the release and rolls it back to the stable State. Wait then
-// returns an error matching [ErrAborted].
+// returns an error matching [ErrAborted]. An Abort that returns nil is
+// always acted on, even when it arrives as the last step completes.
 func (r *Rollout) Abort() error {
-	return r.control(func() { r.abort = true })
+	return r.control(func() bool { was := r.abort; r.abort = true; return !was })
 }
 
 // Retry starts the same release again from its first step. It is allowed
 // once the release has been rolled back (after a failure or an abort).
 func (r *Rollout) Retry(ctx context.Context) (*Rollout, error) {
 	r.mu.Lock()
-	phase := r.status.Phase
+	phase, retried := r.status.Phase, r.retried
+	if phase == PhaseRolledBack && !retried {
+		r.retried = true
+	}
 	r.mu.Unlock()
 	if phase != PhaseRolledBack {
 		return nil, fmt.Errorf("retry: release %s is %s; only a rolled-back release can be retried", r.name, phase)
 	}
+	if retried {
+		// Two retries would run two rollouts of the same target at once.
+		return nil, fmt.Errorf("retry: release %s was already retried; retry the new rollout instead", r.name)
+	}
 	rel := r.rel
 	rel.Resume = nil
-	return Start(ctx, rel)
+	next, err := Start(ctx, rel)
+	if err != nil {
+		r.mu.Lock()
+		r.retried = false
+		r.mu.Unlock()
+	}
+	return next, err
 }
 
-func (r *Rollout) control(set func()) error {
+// control applies a control call while the release can still act on it;
+// set changes the flags and reports whether the running step must be
+// interrupted.
+func (r *Rollout) control(set func() (interrupt bool)) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.status.Phase.Final() || r.status.Phase == PhaseRollingBack {
 		return ErrNotRunning
 	}
-	set()
-	if r.stepCancel != nil && (r.abort || r.promoteFull) {
+	if set() && r.stepCancel != nil {
 		r.stepCancel(errInterrupted)
 	}
 	r.signal()
@@ -285,22 +300,36 @@ func (r *Rollout) meta() EventMeta {
 
 func (r *Rollout) setPhase(to Phase, pr PauseReason, reason string) {
 	r.mu.Lock()
+	ev := r.setPhaseLocked(to, pr, reason)
+	r.mu.Unlock()
+	r.emitPhase(ev)
+}
+
+// setPhaseLocked changes the phase under r.mu and returns the event to
+// emit (with emitPhase, once r.mu is released); its To is empty when the
+// change is not announced.
+func (r *Rollout) setPhaseLocked(to Phase, pr PauseReason, reason string) PhaseChanged {
 	from := r.status.Phase
 	if to == PhasePaused && from != PhasePaused {
 		// Promote is only accepted while paused, so a flag still set
 		// here was meant for a pause that has already ended.
 		r.promote = false
 	}
+	now := time.Now()
 	r.status.Phase = to
 	r.status.PauseReason = pr
 	r.status.Reason = reason
-	r.status.Updated = time.Now()
-	step := r.status.Step
-	r.mu.Unlock()
+	r.status.Updated = now
 	if from == to && to != PhasePaused {
-		return
+		return PhaseChanged{}
 	}
-	r.emit(PhaseChanged{EventMeta: EventMeta{Release: r.name, Time: time.Now(), Step: step}, From: from, To: to, PauseReason: pr, Reason: reason})
+	return PhaseChanged{EventMeta: EventMeta{Release: r.name, Time: now, Step: r.status.Step}, From: from, To: to, PauseReason: pr, Reason: reason}
+}
+
+func (r *Rollout) emitPhase(ev PhaseChanged) {
+	if ev.To != "" {
+		r.emit(ev)
+	}
 }
 
 func (r *Rollout) currentState() State {
