@@ -69,9 +69,9 @@ type runState struct {
 	lastWord  bool // background analysis has had its last word
 
 	bgMu      sync.Mutex
-	bgLive    int        // background goroutines not yet returned
-	bgRunning [][]bool   // [group][analyzer]: its goroutine has not returned
-	bgClosed  bool       // answers arriving now are dropped
+	bgLive    int           // background goroutines not yet returned
+	bgRunning [][]bool      // [group][analyzer]: its goroutine has not returned
+	bgClosed  bool          // answers arriving now are dropped
 	bgExit    chan struct{} // capacity 1: "a background goroutine returned"
 }
 
