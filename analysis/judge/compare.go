@@ -223,6 +223,7 @@ func (c *Comparison) Validate() error {
 	if c.Source == nil {
 		p = append(p, "no sample source")
 	}
+	p = append(p, sourceProblems(c.Source)...)
 	if len(c.Metrics) == 0 {
 		p = append(p, "no metrics")
 	}

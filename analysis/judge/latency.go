@@ -84,6 +84,7 @@ func (s *SequentialLatency) Validate() error {
 	}
 	p = append(p, s.testProblems()...)
 	p = append(p, pollProblems(s.Interval, s.MaxDuration, s.ErrorLimit)...)
+	p = append(p, sourceProblems(s.Source)...)
 	return strategy.Invalid("sequential latency judge "+s.Name(), p...)
 }
 
@@ -463,6 +464,9 @@ func (s *SequentialLatency) Analyze(ctx context.Context, in strategy.Input) (str
 				return stopped()
 			}
 			errs++
+			if strategy.IsPermanent(err) {
+				return strategy.Verdict{}, fmt.Errorf("judge: reading latencies: %w", err)
+			}
 			if errs > limit {
 				return strategy.Verdict{}, fmt.Errorf("judge: %d consecutive errors reading latencies: %w", errs, err)
 			}

@@ -3,7 +3,10 @@ package judge
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
+
+	"github.com/glidepath/glidepath/strategy"
 )
 
 // errorBoundProblems checks the error bounds and effect sizes shared by
@@ -36,6 +39,32 @@ func pollProblems(interval, maxDuration time.Duration, errorLimit int) []string 
 	}
 	if errorLimit < 0 {
 		p = append(p, fmt.Sprintf("negative error limit %d", errorLimit))
+	}
+	return p
+}
+
+// sourceProblems lists the problems a source reports about its own
+// configuration, when it can check it (a Prometheus source's query, say),
+// so that a bad source is rejected before anything is applied.
+func sourceProblems(src any) []string {
+	v, ok := src.(strategy.Validator)
+	if !ok {
+		return nil
+	}
+	err := v.Validate()
+	if err == nil {
+		return nil
+	}
+	var p []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "- "))
+		if line == "" || strings.HasPrefix(line, strategy.ErrInvalidConfig.Error()+":") {
+			continue
+		}
+		p = append(p, "source: "+line)
+	}
+	if len(p) == 0 {
+		p = append(p, "source: "+err.Error())
 	}
 	return p
 }

@@ -98,6 +98,7 @@ func (s *Sequential) Validate() error {
 	}
 	p = append(p, s.testProblems()...)
 	p = append(p, pollProblems(s.Interval, s.MaxDuration, s.ErrorLimit)...)
+	p = append(p, sourceProblems(s.Source)...)
 	return strategy.Invalid("sequential judge "+s.Name(), p...)
 }
 
@@ -336,6 +337,9 @@ func (s *Sequential) Analyze(ctx context.Context, in strategy.Input) (strategy.V
 				return stopped()
 			}
 			errs++
+			if strategy.IsPermanent(err) {
+				return strategy.Verdict{}, fmt.Errorf("judge: reading counts: %w", err)
+			}
 			if errs > limit {
 				return strategy.Verdict{}, fmt.Errorf("judge: %d consecutive errors reading counts: %w", errs, err)
 			}
@@ -364,7 +368,7 @@ func (s *Sequential) Analyze(ctx context.Context, in strategy.Input) (strategy.V
 		}
 		switch {
 		case d.Outcome == strategy.Fail:
-			return s.verdict(d, strategy.Fail, fmt.Sprintf("failure rate %.3gx the baseline's exceeds %.3gx: %s", d.Ratio, test.rhoF, d)), nil
+			return s.verdict(d, strategy.Fail, fmt.Sprintf("%s the baseline's exceeds %.3gx: %s", rateRatio(d.Ratio), test.rhoF, d)), nil
 		case in.Background:
 			// Background analysis keeps watching: a later regression (as
 			// the weight grows) still fails the release.
@@ -395,4 +399,12 @@ func (s *Sequential) verdict(d Decision, o strategy.Outcome, reason string) stra
 			{Name: "evidence of no regression", At: now, Value: fmt.Sprintf("%.4g", d.PassEvidence), Condition: cond(1 / beta), Outcome: passO},
 		},
 	}
+}
+
+// rateRatio describes the canary's failure rate relative to the baseline's.
+func rateRatio(r float64) string {
+	if math.IsNaN(r) || math.IsInf(r, 1) {
+		return "failure rate above zero where the baseline has none, so above"
+	}
+	return fmt.Sprintf("failure rate %.3gx", r)
 }

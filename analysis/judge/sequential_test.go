@@ -400,3 +400,37 @@ func TestRateTestFalseAlarmsManyLooks(t *testing.T) {
 	}
 	t.Logf("A/A false alarms with 600 looks: %d of %d (alpha 0.05)", fails, runs)
 }
+
+// badSource is a count source with a bad configuration whose errors are
+// permanent.
+type badSource struct {
+	invalid bool
+	calls   int
+}
+
+func (b *badSource) Validate() error {
+	if !b.invalid {
+		return nil
+	}
+	return strategy.Invalid("count source", "metric name \"x-y\" is not valid")
+}
+func (b *badSource) Counts(context.Context, strategy.Input) (Counts, Counts, error) {
+	b.calls++
+	return Counts{}, Counts{}, strategy.Permanent(errors.New("bad_data: parse error"))
+}
+
+func TestSequentialSourceProblems(t *testing.T) {
+	s := &Sequential{Source: &badSource{invalid: true}}
+	err := s.Validate()
+	if !errors.Is(err, strategy.ErrInvalidConfig) || !strings.Contains(err.Error(), `source: metric name "x-y" is not valid`) {
+		t.Fatalf("Validate = %v", err)
+	}
+	src := &badSource{}
+	s.Source = src
+	synctest.Test(t, func(t *testing.T) {
+		_, err := s.Analyze(t.Context(), strategy.Input{Stable: "v1", Canary: "v2"})
+		if err == nil || !strategy.IsPermanent(err) || src.calls != 1 {
+			t.Fatalf("a permanent source error was retried: %v after %d calls", err, src.calls)
+		}
+	})
+}
