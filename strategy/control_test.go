@@ -366,3 +366,22 @@ func TestRollbackCompletedDespiteLostAppliedRecord(t *testing.T) {
 		}
 	})
 }
+
+// When the target cannot say whether a failed Apply took effect, the
+// rollback must not report the stable State restored without applying it.
+func TestRollbackAfterUnknownApplyOutcome(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tgt := strategytest.NewTarget(stable4)
+		tgt.Faults = []strategytest.Fault{
+			{Op: strategytest.OpApply, Applied: true}, // every Apply takes effect, and fails
+			{Op: strategytest.OpObserve, After: 1},    // and the target cannot be observed after the start
+		}
+		res, err := strategy.Run(t.Context(), release(tgt, planOf(strategy.Apply(at(0, 1)), strategy.Apply(at(100, 4))), strategy.Options{}))
+		if res.Phase == strategy.PhaseRolledBack && tgt.State() != stable4 {
+			t.Fatalf("rolled back, says the result, but the target is on %s", tgt.State())
+		}
+		if !errors.Is(err, strategy.ErrDegraded) || tgt.State() != stable4 {
+			t.Fatalf("%s %v, target %s", res.Phase, err, tgt.State())
+		}
+	})
+}

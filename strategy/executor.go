@@ -965,6 +965,13 @@ func (r *Rollout) rollback(parent context.Context, rs *runState, i int, kind, ca
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), r.opts.RollbackTimeout)
 	defer cancel()
 	r.settle(ctx)
+	if r.hasPending {
+		// Where the target stands is unknown: assume the last intent took
+		// effect, so that the rollback applies the stable State rather
+		// than report it restored without an Apply.
+		r.hasPending = false
+		r.applied(r.pending)
+	}
 	from := r.currentState()
 	path := r.rollbackPath(from)
 	to := r.plan.Stable

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -51,12 +52,17 @@ func (j *recordingJournal) all() []journaled {
 
 // checkRecordedBeforeApplied verifies that the history entry at index i
 // (counting from base) was announced by an intent recorded when the
-// history had exactly i entries.
+// history had exactly i entries, or by the intent of the same State just
+// before it (a retried Apply whose first attempt took effect).
 func checkRecordedBeforeApplied(history []strategytest.Applied, base int, recs []journaled) error {
 	for i := base; i < len(history); i++ {
+		first := i
+		for first > base && history[first-1].State == history[i].State {
+			first--
+		}
 		found := false
 		for _, r := range recs {
-			if r.rec.Kind == strategy.RecordIntent && r.histLen == i && *r.rec.State == history[i].State {
+			if r.rec.Kind == strategy.RecordIntent && r.histLen >= first && r.histLen <= i && *r.rec.State == history[i].State {
 				found = true
 				break
 			}
@@ -87,28 +93,52 @@ type control struct {
 }
 
 // TestPropertyInvariants generates random plans, verdict sequences, target
-// faults and operator actions, runs each release on the fake target in fake
-// time, and checks the safety invariants after every run.
+// faults, journal failures and operator actions, runs each release on the
+// fake target in fake time (one synctest bubble per case, so that rapid
+// counts its time budget in real time), and checks the safety invariants
+// after every run.
 func TestPropertyInvariants(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		// rapid asks a *testing.T for its deadline, which panics inside a
-		// bubble; the wrapper hides that.
-		rapid.Check(bubbleT{t}, func(rt *rapid.T) {
-			runProperty(rt)
+	rapid.Check(t, func(rt *rapid.T) {
+		sc := drawScenario(rt)
+		var logs []string
+		var failure error
+		synctest.Test(t, func(*testing.T) {
+			failure = sc.run(func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) })
 		})
+		if failure != nil {
+			for _, l := range logs {
+				rt.Log(l)
+			}
+			rt.Fatal(failure)
+		}
 	})
 }
 
-type bubbleT struct{ *testing.T }
+// scenario is one random release: everything drawn, nothing started.
+type scenario struct {
+	stable, final strategy.State
+	steps         []strategy.Step
+	background    []strategy.Background
+	rollback      func(from strategy.State) []strategy.State
+	rollbackDelay time.Duration
+	readyAfter    time.Duration
+	neverReady    bool
+	faults        []strategytest.Fault
+	failForGood   bool
+	opts          strategy.Options
+	journalFailAt int
+	controls      []control
+}
 
-func runProperty(rt *rapid.T) {
+func drawScenario(rt *rapid.T) *scenario {
 	const n = 4 // stable replicas
-	stable := strategy.State{Stable: "v1", Replicas: strategy.Replicas{Stable: n}}
-	final := strategy.State{Stable: "v2", Replicas: strategy.Replicas{Stable: n}}
+	sc := &scenario{
+		stable: strategy.State{Stable: "v1", Replicas: strategy.Replicas{Stable: n}},
+		final:  strategy.State{Stable: "v2", Replicas: strategy.Replicas{Stable: n}},
+	}
 
 	// A random plan.
 	var steps []strategy.Step
-	var analyzers []*strategytest.Analyzer
 	answers := func(label string) *strategytest.Analyzer {
 		k := rapid.IntRange(1, 3).Draw(rt, label+"-len")
 		a := &strategytest.Analyzer{Label: label}
@@ -126,7 +156,6 @@ func runProperty(rt *rapid.T) {
 			}
 			a.Answers = append(a.Answers, ans)
 		}
-		analyzers = append(analyzers, a)
 		return a
 	}
 	nsteps := rapid.IntRange(1, 6).Draw(rt, "steps")
@@ -147,21 +176,15 @@ func runProperty(rt *rapid.T) {
 	}
 	steps = append(steps,
 		strategy.Apply(strategy.State{Stable: "v1", Canary: "v2", Weight: 100, Replicas: strategy.Replicas{Stable: n, Canary: n}}),
-		strategy.Apply(final))
-	plan := strategy.Plan{Strategy: "random", Stable: stable, Final: final, Steps: steps}
-	var background []strategy.Background
+		strategy.Apply(sc.final))
 	if rapid.Bool().Draw(rt, "background") {
 		b := answers("bg")
-		background = append(background, strategy.Background{From: rapid.IntRange(0, len(steps)-1).Draw(rt, "bg-from"), Analyzers: []strategy.Analyzer{b}})
+		sc.background = append(sc.background, strategy.Background{From: rapid.IntRange(0, len(steps)-1).Draw(rt, "bg-from"), Analyzers: []strategy.Analyzer{b}})
 	}
 
 	// Random faults.
-	tgt := strategytest.NewTarget(stable)
-	tgt.ReadyAfter = time.Duration(rapid.IntRange(0, 30).Draw(rt, "ready-after")) * time.Second
-	if rapid.IntRange(0, 9).Draw(rt, "never-ready") == 0 {
-		tgt.NeverReady = []strategy.Revision{"v2"}
-	}
-	failForGood := false
+	sc.readyAfter = time.Duration(rapid.IntRange(0, 30).Draw(rt, "ready-after")) * time.Second
+	sc.neverReady = rapid.IntRange(0, 9).Draw(rt, "never-ready") == 0
 	for k := range rapid.IntRange(0, 2).Draw(rt, "faults") {
 		f := strategytest.Fault{Op: strategytest.OpApply, After: rapid.IntRange(0, 8).Draw(rt, fmt.Sprintf("f%d-after", k))}
 		switch rapid.IntRange(0, 4).Draw(rt, fmt.Sprintf("f%d-kind", k)) {
@@ -175,12 +198,12 @@ func runProperty(rt *rapid.T) {
 			f.Op = strategytest.OpObserve
 			f.Times = rapid.IntRange(1, 5).Draw(rt, fmt.Sprintf("f%d-times", k))
 		case 4:
-			failForGood = true // fails every apply from then on
+			sc.failForGood = true // fails every apply from then on
 		}
-		tgt.Faults = append(tgt.Faults, f)
+		sc.faults = append(sc.faults, f)
 	}
 
-	opts := strategy.Options{
+	sc.opts = strategy.Options{
 		ProgressDeadline: 2 * time.Minute,
 		ApplyTimeout:     10 * time.Second,
 		RetryBudget:      time.Minute,
@@ -191,37 +214,98 @@ func runProperty(rt *rapid.T) {
 		PauseOnDeadline: rapid.IntRange(0, 3).Draw(rt, "pause-on-deadline") == 0,
 	}
 	if rapid.IntRange(0, 3).Draw(rt, "leave-on-cancel") == 0 {
-		opts.OnCancel = strategy.LeaveAsRecorded
+		sc.opts.OnCancel = strategy.LeaveAsRecorded
 	}
-	journal := &recordingJournal{tgt: tgt}
-	opts.Journal = journal
-
-	var controls []control
 	for k := range rapid.IntRange(0, 4).Draw(rt, "controls") {
-		controls = append(controls, control{
+		sc.controls = append(sc.controls, control{
 			at: time.Duration(rapid.IntRange(0, 600).Draw(rt, fmt.Sprintf("c%d-at", k))) * time.Second,
 			op: op(rapid.IntRange(0, 5).Draw(rt, fmt.Sprintf("c%d-op", k))),
 		})
 	}
+
+	// Drawn after the rest, so that older failure files keep their meaning.
+	for k := range sc.faults {
+		if sc.faults[k].Op == strategytest.OpApply {
+			// The target did the work but the reply was lost.
+			sc.faults[k].Applied = rapid.IntRange(0, 2).Draw(rt, fmt.Sprintf("f%d-applied", k)) == 0
+		}
+	}
+	sc.rollbackDelay = time.Duration(rapid.SampledFrom([]int{0, 0, 10, 90}).Draw(rt, "rollback-delay")) * time.Second
+	instanceless := rapid.IntRange(0, 3).Draw(rt, "instanceless") == 0
+	for i := range steps {
+		if steps[i].Kind == strategy.StepApply && steps[i].State.Canary != "" && rapid.IntRange(0, 4).Draw(rt, fmt.Sprintf("route%d", i)) == 0 {
+			steps[i].State.Route = strategy.HeaderRoute{Header: "X-Canary", Exact: "1"}
+		}
+	}
+	switch rapid.IntRange(0, 2).Draw(rt, "rollback-path") {
+	case 1: // straight back, in one State
+		sc.rollback = func(strategy.State) []strategy.State { return []strategy.State{sc.stable} }
+	case 2: // traffic back, then the canary removed in halves
+		sc.rollback = func(from strategy.State) []strategy.State {
+			c := from.Desired("v2")
+			return []strategy.State{
+				{Stable: "v1", Canary: "v2", Replicas: strategy.Replicas{Stable: n, Canary: c}},
+				{Stable: "v1", Canary: "v2", Replicas: strategy.Replicas{Stable: n, Canary: c / 2}},
+				sc.stable,
+			}
+		}
+	}
+	if rapid.IntRange(0, 4).Draw(rt, "journal-fails") == 0 {
+		sc.journalFailAt = rapid.IntRange(1, 40).Draw(rt, "journal-fail-at")
+	}
+	if instanceless {
+		// A target without instances: no replica counts anywhere.
+		sc.stable.Replicas, sc.final.Replicas = strategy.Replicas{}, strategy.Replicas{}
+		for i := range steps {
+			steps[i].State.Replicas = strategy.Replicas{}
+		}
+		if sc.rollback != nil {
+			sc.rollback = func(strategy.State) []strategy.State {
+				return []strategy.State{{Stable: "v1", Canary: "v2"}, sc.stable}
+			}
+		}
+	}
+	sc.steps = steps
+	return sc
+}
+
+// run executes the scenario inside a synctest bubble and returns the first
+// broken invariant.
+func (sc *scenario) run(logf func(string, ...any)) error {
+	stable, final, steps := sc.stable, sc.final, sc.steps
+	plan := strategy.Plan{Strategy: "random", Stable: stable, Final: final, Steps: steps, Rollback: sc.rollback, RollbackDelay: sc.rollbackDelay}
+	tgt := strategytest.NewTarget(stable)
+	tgt.ReadyAfter = sc.readyAfter
+	tgt.HeaderRouting = true
+	if sc.neverReady {
+		tgt.NeverReady = []strategy.Revision{"v2"}
+	}
+	tgt.Faults = slices.Clone(sc.faults)
+	opts := sc.opts
+	journal := &recordingJournal{tgt: tgt, failAt: sc.journalFailAt}
+	opts.Journal = journal
+	ev := &events{}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r, err := strategy.Start(ctx, strategy.Release{
 		Name: "prop", Target: tgt, Stable: "v1", Canary: "v2",
 		Strategy:   strategy.StrategyFunc(func(_, _ strategy.Revision) (strategy.Plan, error) { return plan, nil }),
-		Background: background,
+		Background: sc.background,
 		Options:    opts,
+		Observer:   ev,
 	})
 	if err != nil {
-		rt.Fatalf("start: %v", err)
+		return fmt.Errorf("start: %w", err)
 	}
 
 	// The operator: scripted controls, then whatever it takes to finish
 	// (Promote out of pauses, and finally Abort).
 	overridden := false // a successful Promote/PromoteFull: a person decided
 	cancelled := false
+	aborted := false // an Abort was accepted
 	start := time.Now()
-	for _, c := range controls {
+	for _, c := range sc.controls {
 		wait := c.at - time.Since(start)
 		if wait > 0 {
 			select {
@@ -237,6 +321,7 @@ func runProperty(rt *rapid.T) {
 			err = r.PromoteFull()
 		case opAbort:
 			err = r.Abort()
+			aborted = aborted || err == nil
 		case opPause:
 			err = r.Pause()
 		case opResume:
@@ -248,7 +333,7 @@ func runProperty(rt *rapid.T) {
 		if err == nil && (c.op == opPromote || c.op == opPromoteFull) {
 			overridden = true
 		}
-		rt.Logf("t=%v %s: %v (phase %s)", time.Since(start), opNames[c.op], err, r.Status().Phase)
+		logf("t=%v %s: %v (phase %s)", time.Since(start), opNames[c.op], err, r.Status().Phase)
 	}
 	for round := 0; ; round++ {
 		select {
@@ -258,8 +343,8 @@ func runProperty(rt *rapid.T) {
 				if r.Promote() == nil {
 					overridden = true
 				}
-			} else {
-				_ = r.Abort()
+			} else if r.Abort() == nil {
+				aborted = true
 			}
 			continue
 		}
@@ -268,17 +353,25 @@ func runProperty(rt *rapid.T) {
 	res, err := r.Wait(context.Background())
 	history := tgt.History()
 	for _, h := range history {
-		rt.Logf("%v %s", h.At.Sub(start), h.State)
+		logf("%v %s", h.At.Sub(start), h.State)
 	}
-	rt.Logf("result %s: %v", res.Phase, err)
+	logf("result %s: %v", res.Phase, err)
+	journalFailed := sc.journalFailAt > 0 && len(journal.all()) >= sc.journalFailAt-1
 
 	// Invariant: the release ended in a final phase, and the error is nil
 	// exactly when it was promoted.
 	if !res.Phase.Final() {
-		rt.Fatalf("release ended in non-final phase %s", res.Phase)
+		return fmt.Errorf("release ended in non-final phase %s", res.Phase)
 	}
 	if (err == nil) != (res.Phase == strategy.PhasePromoted) {
-		rt.Fatalf("phase %s with error %v", res.Phase, err)
+		return fmt.Errorf("phase %s with error %v", res.Phase, err)
+	}
+	if st := r.Status(); st.Phase != res.Phase {
+		return fmt.Errorf("status says %s, result %s", st.Phase, res.Phase)
+	}
+	// An Abort that was accepted is acted on.
+	if aborted && res.Phase == strategy.PhasePromoted {
+		return errors.New("an accepted Abort ended promoted")
 	}
 	// Invariant 1: failed, aborted or cancelled releases end on the stable
 	// State; promoted ones on the final State.
@@ -286,29 +379,34 @@ func runProperty(rt *rapid.T) {
 	switch res.Phase {
 	case strategy.PhasePromoted:
 		if got != final {
-			rt.Fatalf("promoted but target is on %s", got)
+			return fmt.Errorf("promoted but target is on %s", got)
 		}
 	case strategy.PhaseRolledBack:
 		if got != stable {
-			rt.Fatalf("rolled back but target is on %s", got)
+			return fmt.Errorf("rolled back but target is on %s", got)
+		}
+		if res.RollbackFinished.IsZero() || res.RollbackFinished.Before(res.RollbackStarted) {
+			return fmt.Errorf("rolled back at %v, started %v", res.RollbackFinished, res.RollbackStarted)
 		}
 	case strategy.PhaseDegraded:
-		if !failForGood && len(tgt.Faults) == 0 {
-			rt.Fatalf("degraded without a fault that could cause it: %v", err)
+		if !sc.failForGood && len(tgt.Faults) == 0 && !journalFailed {
+			return fmt.Errorf("degraded without a fault that could cause it: %v", err)
 		}
 		if !errors.Is(err, strategy.ErrDegraded) {
-			rt.Fatalf("degraded with error %v", err)
+			return fmt.Errorf("degraded with error %v", err)
 		}
 	case strategy.PhaseStopped:
-		if !cancelled || opts.OnCancel != strategy.LeaveAsRecorded {
-			if !errors.Is(err, strategy.ErrTarget) {
-				rt.Fatalf("stopped without LeaveAsRecorded cancellation: %v", err)
-			}
+		switch {
+		case cancelled && opts.OnCancel == strategy.LeaveAsRecorded:
+		case journalFailed && errors.Is(err, strategy.ErrJournal):
+		case errors.Is(err, strategy.ErrTarget):
+		default:
+			return fmt.Errorf("stopped without LeaveAsRecorded cancellation or a journal failure: %v", err)
 		}
 	}
 	// Invariant 2: traffic never moved onto capacity that was not ready.
 	if err := strategytest.CheckTraffic(stable, history); err != nil {
-		rt.Fatal(err)
+		return err
 	}
 	// Invariant 3: nothing passes on analysis that returned no data, only
 	// errors, or a Fail — unless a person promoted past it.
@@ -323,24 +421,80 @@ func runProperty(rt *rapid.T) {
 			}
 			sr, ok := last[i]
 			if !ok {
-				rt.Fatalf("promoted without running analysis step %d", i)
+				return fmt.Errorf("promoted without running analysis step %d", i)
 			}
 			for _, v := range sr.Verdicts {
 				if v.Outcome != strategy.Pass {
-					rt.Fatalf("promoted although step %d ended with %s", i, v)
+					return fmt.Errorf("promoted although step %d ended with %s", i, v)
 				}
 			}
 		}
 		for _, v := range res.Verdicts {
 			if v.Outcome == strategy.Fail && opts.OnFail.FailuresAllowed == 0 && !opts.OnFail.Pause {
-				rt.Fatalf("promoted despite a Fail verdict %s", v)
+				return fmt.Errorf("promoted despite a Fail verdict %s", v)
 			}
 		}
 	}
 	// Invariant 4: every apply was recorded before it happened.
 	if err := checkRecordedBeforeApplied(history, 0, journal.all()); err != nil {
-		rt.Fatal(err)
+		return err
 	}
-	// No analyzer or executor goroutine outlives the release: checked by
-	// the synctest bubble, which fails on goroutines left blocked.
+	// Result.Steps run in plan order: a step may run again, never an
+	// earlier one.
+	for k := 1; k < len(res.Steps); k++ {
+		if res.Steps[k].Index < res.Steps[k-1].Index {
+			return fmt.Errorf("step %d ran after step %d", res.Steps[k].Index, res.Steps[k-1].Index)
+		}
+	}
+	return checkEvents(ev.snapshot(), res)
+}
+
+// checkEvents checks that the events tell the same story as the result:
+// phase changes chain from Pending to the final phase, steps start and
+// finish in pairs, and ReleaseFinished comes last, once.
+func checkEvents(all []strategy.Event, res strategy.Result) error {
+	if len(all) == 0 {
+		return errors.New("no events")
+	}
+	if _, ok := all[len(all)-1].(strategy.ReleaseFinished); !ok {
+		return fmt.Errorf("last event is %T, not ReleaseFinished", all[len(all)-1])
+	}
+	phase := strategy.PhasePending
+	inStep := false
+	rollbackFinished := 0
+	for k, e := range all {
+		switch e := e.(type) {
+		case strategy.PhaseChanged:
+			if e.From != phase {
+				return fmt.Errorf("event %d: phase change from %s, but the phase was %s", k, e.From, phase)
+			}
+			phase = e.To
+		case strategy.StepStarted:
+			if inStep {
+				return fmt.Errorf("event %d: a step started before the previous one finished", k)
+			}
+			inStep = true
+		case strategy.StepFinished:
+			if !inStep {
+				return fmt.Errorf("event %d: a step finished that had not started", k)
+			}
+			inStep = false
+		case strategy.RollbackFinished:
+			rollbackFinished++
+		case strategy.ReleaseFinished:
+			if k != len(all)-1 {
+				return fmt.Errorf("event %d: ReleaseFinished before the end", k)
+			}
+			if e.Result.Phase != res.Phase {
+				return fmt.Errorf("ReleaseFinished says %s, the result %s", e.Result.Phase, res.Phase)
+			}
+		}
+	}
+	if phase != res.Phase {
+		return fmt.Errorf("the phase events end on %s, the result on %s", phase, res.Phase)
+	}
+	if (rollbackFinished == 1) != (res.Phase == strategy.PhaseRolledBack) || rollbackFinished > 1 {
+		return fmt.Errorf("%d RollbackFinished events for a release that ended %s", rollbackFinished, res.Phase)
+	}
+	return nil
 }
