@@ -137,7 +137,9 @@ const (
 // Scale is the canary's capacity set by a [SetCanaryScale] step. The zero
 // Scale matches the traffic weight.
 type Scale struct {
-	Mode  ScaleMode
+	// Mode says how Value is read (see [ScaleMode]).
+	Mode ScaleMode
+	// Value is an instance count or a percentage of Replicas, per Mode.
 	Value int
 }
 
