@@ -80,8 +80,9 @@ type Config struct {
 	// 0).
 	KeepAborted bool
 	// AbortScaleDownDelay, when positive, keeps the failed revision up,
-	// without traffic, for that long after traffic has switched back, and
-	// then removes it (Argo's abortScaleDownDelaySeconds). The zero value
+	// without traffic, for that long after a rollback (once traffic has
+	// switched back, or at once for a preview that never had traffic),
+	// and then removes it (Argo's abortScaleDownDelaySeconds). The zero value
 	// removes it in the same Apply that switches traffic back, so a
 	// rollback is one Apply; Argo's default is 30 seconds. It must be
 	// shorter than the release's Options.RollbackTimeout (5m by default),

@@ -664,3 +664,28 @@ func TestAbortScaleDownDelay(t *testing.T) {
 		t.Fatal("KeepAborted with a delay was accepted")
 	}
 }
+
+// A preview that fails before any user saw it is kept for the abort
+// scale-down delay too.
+func TestAbortScaleDownDelayBeforeTheSwitch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		live := strategy.State{Stable: oldRev, Replicas: strategy.Replicas{Stable: 4}}
+		tgt := strategytest.NewTarget(live)
+		cfg := &bluegreen.Config{Replicas: 4, PreviewReplicas: 2, AbortScaleDownDelay: 40 * time.Second,
+			PrePromotion: []strategy.Analyzer{strategytest.Script("smoke", strategy.Fail)}}
+		res, err := strategy.Run(t.Context(), strategy.Release{Target: tgt, Stable: oldRev, Canary: newRev, Strategy: cfg})
+		if !errors.Is(err, strategy.ErrAnalysisFailed) || tgt.State() != live {
+			t.Fatalf("%s %v %s", res.Phase, err, tgt.State())
+		}
+		h := tgt.History()
+		n := len(h)
+		if h[n-1].At.Sub(res.FailedAt) != 40*time.Second {
+			t.Fatalf("the failed preview was removed %v after the verdict, want 40s", h[n-1].At.Sub(res.FailedAt))
+		}
+		for _, a := range h {
+			if a.State.Share(newRev) > 0 {
+				t.Fatalf("the preview got traffic: %s", a.State)
+			}
+		}
+	})
+}

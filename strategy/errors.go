@@ -58,6 +58,7 @@ type StepError struct {
 	Err error
 }
 
+// Error names the sentinel, the step and the cause.
 func (e *StepError) Error() string {
 	where := "before the first step"
 	if e.Step >= 0 {

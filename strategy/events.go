@@ -15,8 +15,10 @@ type Event interface {
 
 // EventMeta is carried by every event.
 type EventMeta struct {
+	// Release is the release's name.
 	Release string
-	Time    time.Time
+	// Time is when the event happened.
+	Time time.Time
 	// Step is the index of the current step (-1 before the first).
 	Step int
 }
@@ -51,41 +53,56 @@ func Observers(obs ...Observer) Observer {
 // ReleaseStarted is emitted once a release is validated and planned.
 type ReleaseStarted struct {
 	EventMeta
+	// Strategy names the plan's strategy.
 	Strategy string
-	Stable   Revision
-	Canary   Revision
-	Steps    int
-	Resumed  bool
+	// Stable and Canary are the release's revisions.
+	Stable, Canary Revision
+	// Steps is the plan's length.
+	Steps int
+	// Resumed is true for a release resumed from a Checkpoint.
+	Resumed bool
 }
 
 // StepStarted is emitted when a step begins.
 type StepStarted struct {
 	EventMeta
+	// Step is the step beginning.
 	Step Step
 }
 
 // StepFinished is emitted when a step ends, with its error if it failed.
 type StepFinished struct {
 	EventMeta
-	Step     Step
+	// Step is the step that ended.
+	Step Step
+	// Duration is how long it ran.
 	Duration time.Duration
-	Err      error
+	// Err is why it failed; nil when it completed.
+	Err error
 }
 
 // StateApplied is emitted when the target accepted a State.
 type StateApplied struct {
 	EventMeta
-	State    State
+	// State is the State the target accepted.
+	State State
+	// Attempts counts the Apply calls it took.
 	Attempts int
+	// Rollback is true during a rollback.
 	Rollback bool
 }
 
 // ApplyFailed is emitted for each failed Apply attempt.
 type ApplyFailed struct {
 	EventMeta
-	State     State
-	Attempt   int
-	Err       error
+	// State is the State that was refused.
+	State State
+	// Attempt numbers the attempt, from 1.
+	Attempt int
+	// Err is the target's error.
+	Err error
+	// WillRetry is false when the executor gives up (permanent error,
+	// retry budget spent, context done).
 	WillRetry bool
 }
 
@@ -93,8 +110,11 @@ type ApplyFailed struct {
 // before moving traffic or in a wait-ready step.
 type WaitingForReady struct {
 	EventMeta
-	Desired  State
+	// Desired is the State whose capacity is awaited.
+	Desired State
+	// Observed is what the target reported when the wait began.
 	Observed Observation
+	// Deadline is when the wait gives up.
 	Deadline time.Time
 }
 
@@ -102,29 +122,38 @@ type WaitingForReady struct {
 // which is reported as an Inconclusive verdict carrying the error).
 type VerdictReached struct {
 	EventMeta
-	Verdict    Verdict
+	// Verdict is the verdict reached.
+	Verdict Verdict
+	// Background is true for background analysis.
 	Background bool
 }
 
 // PhaseChanged is emitted on every phase transition.
 type PhaseChanged struct {
 	EventMeta
-	From, To    Phase
+	// From and To are the phases before and after.
+	From, To Phase
+	// PauseReason is set when To is PhasePaused.
 	PauseReason PauseReason
-	Reason      string
+	// Reason explains the change in a sentence.
+	Reason string
 }
 
 // RollbackStarted is emitted when a rollback begins.
 type RollbackStarted struct {
 	EventMeta
-	From  State
-	To    State
+	// From is the State the rollback starts from.
+	From State
+	// To is the State it ends on.
+	To State
+	// Cause is why the release is rolled back (a *StepError).
 	Cause error
 }
 
 // RollbackFinished is emitted when the stable State is restored.
 type RollbackFinished struct {
 	EventMeta
+	// State is the State restored.
 	State State
 	// Duration is from the start of the rollback to the stable State.
 	Duration time.Duration
@@ -138,8 +167,10 @@ type RollbackFinished struct {
 // ReleaseDegraded is emitted when a rollback could not be applied.
 type ReleaseDegraded struct {
 	EventMeta
+	// Last is the last State applied.
 	Last State
-	Err  error
+	// Err says what could not be applied (matches ErrDegraded).
+	Err error
 }
 
 // ReleaseFinished is emitted last, with the result. It is the one event
@@ -148,8 +179,10 @@ type ReleaseDegraded struct {
 // ReleaseStarted.
 type ReleaseFinished struct {
 	EventMeta
+	// Result is how the release ended.
 	Result Result
-	Err    error
+	// Err is the error Run and Wait return (nil when promoted).
+	Err error
 }
 
 // SlogObserver returns an Observer that logs every event with logger: info

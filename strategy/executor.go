@@ -257,6 +257,10 @@ func (r *Rollout) begin(ctx context.Context) error {
 		return e
 	}, nil)
 	if err != nil {
+		if ctx.Err() != nil && r.opts.OnCancel != LeaveAsRecorded {
+			r.setPhase(PhaseStopped, "", "cancelled before anything was applied")
+			return &StepError{Step: -1, Kind: ErrCancelled, Err: context.Cause(ctx)}
+		}
 		if ctx.Err() != nil && r.opts.OnCancel == LeaveAsRecorded {
 			r.setPhase(PhaseStopped, "", "cancelled before anything was applied")
 			return &StepError{Step: -1, Kind: ErrStopped, Err: context.Cause(ctx)}
@@ -597,7 +601,7 @@ func (r *Rollout) execStep(ctx, sctx context.Context, i int) (stepOut, []Verdict
 		}
 		return r.stepErr(ctx, sctx, r.waitFor(sctx, r.currentState(), nil, timeout)), nil
 	case StepPause:
-		return r.pauseStep(ctx, sctx, step.Duration), nil
+		return r.pauseStep(ctx, sctx, i, step.Duration), nil
 	case StepAnalyze:
 		return r.analyze(ctx, sctx, i, step.Analyzers)
 	}
@@ -659,7 +663,13 @@ func (r *Rollout) stepErr(ctx, sctx context.Context, err error) stepOut {
 	return classify(ctx, err)
 }
 
-func (r *Rollout) pauseStep(ctx, sctx context.Context, d time.Duration) stepOut {
+func (r *Rollout) pauseStep(ctx, sctx context.Context, i int, d time.Duration) stepOut {
+	// A timed pause interrupted by a verdict or a hold resumes with the
+	// time it had left, not from the start.
+	if r.pausedStep == i+1 && d > 0 {
+		d = max(d-r.pausedFor, 0)
+	}
+	began := time.Now()
 	why := "paused until promoted"
 	if d > 0 {
 		why = "paused for " + d.String()
@@ -685,15 +695,21 @@ func (r *Rollout) pauseStep(ctx, sctx context.Context, d time.Duration) stepOut 
 		if r.promote {
 			r.promote = false
 			r.mu.Unlock()
+			r.pausedStep = 0
 			return stepOut{kind: outOK}
 		}
 		if fired && !r.userPause {
 			r.mu.Unlock()
+			r.pausedStep = 0
 			return stepOut{kind: outOK}
 		}
 		r.mu.Unlock()
 		select {
 		case <-sctx.Done():
+			if r.pausedStep != i+1 {
+				r.pausedStep, r.pausedFor = i+1, 0
+			}
+			r.pausedFor += time.Since(began)
 			return r.stepErr(ctx, sctx, context.Cause(sctx))
 		case <-r.wake:
 		case <-timer:
@@ -983,8 +999,9 @@ func (r *Rollout) rollback(parent context.Context, rs *runState, i int, kind, ca
 		return r.degrade(i, stepErr, err)
 	}
 	for k, s := range path {
-		if k == len(path)-1 && k > 0 && r.plan.RollbackDelay > 0 {
-			// Keep the failed revision, without traffic, for a while.
+		if cur := r.currentState(); k == len(path)-1 && r.plan.RollbackDelay > 0 && holdsIdle(cur, s, r.rel.Canary) {
+			// The failed revision no longer gets traffic and the last
+			// State removes it: keep it up for a while first.
 			t := time.NewTimer(r.plan.RollbackDelay)
 			select {
 			case <-t.C:
@@ -1345,4 +1362,14 @@ func (r *Rollout) retry(ctx context.Context, op func(context.Context) error, not
 		case <-t.C:
 		}
 	}
+}
+
+// holdsIdle reports whether, going from cur to next, rev is a revision that
+// gets no traffic in cur and that next removes or scales down.
+func holdsIdle(cur, next State, rev Revision) bool {
+	if cur.Canary != rev || cur.Share(rev) > 0 || !cur.Route.IsZero() {
+		return false
+	}
+	removed := next.Canary != rev && next.Stable != rev
+	return removed || next.Desired(rev) < cur.Desired(rev)
 }

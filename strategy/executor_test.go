@@ -748,3 +748,42 @@ func TestAnalysisStepTimeout(t *testing.T) {
 		}
 	})
 }
+
+func TestCancelledBeforeStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tgt := strategytest.NewTarget(stable4)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		res, err := strategy.Run(ctx, release(tgt, planOf(strategy.Apply(at(20, 1))), strategy.Options{}))
+		if !errors.Is(err, strategy.ErrCancelled) || res.Phase != strategy.PhaseStopped || len(tgt.History()) != 0 {
+			t.Fatalf("%s %v, %d applies", res.Phase, err, len(tgt.History()))
+		}
+	})
+}
+
+func TestInterruptedPauseResumesWithTimeLeft(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tgt := strategytest.NewTarget(stable4)
+		bg := &strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{
+			{Outcome: strategy.Inconclusive, After: 4 * time.Minute}, {Block: true}}}
+		rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Pause(10*time.Minute), strategy.Apply(at(100, 4))), strategy.Options{})
+		rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{bg}}}
+		start := time.Now()
+		r, _ := strategy.Start(t.Context(), rel)
+		time.Sleep(5 * time.Minute)
+		waitPhase(t, r, strategy.PhasePaused)
+		if st := r.Status(); st.PauseReason != strategy.PauseInconclusive {
+			t.Fatalf("status %+v", st)
+		}
+		_ = r.Promote()
+		if _, err := r.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		// 4 minutes of the pause before the verdict, a minute on hold, and
+		// the 6 minutes the pause had left.
+		h := tgt.History()
+		if d := h[len(h)-1].At.Sub(start); d != 11*time.Minute {
+			t.Fatalf("promoted after %v, want 11m", d)
+		}
+	})
+}

@@ -35,6 +35,7 @@ const (
 // Analyzers, which are not serialized; a plan is rebuilt from its [Strategy]
 // (a pure function) when a release resumes, and matched by [Plan.Fingerprint].
 type Step struct {
+	// Kind says what the step does.
 	Kind StepKind `json:"kind"`
 	// Name labels the step in events, status and history (optional).
 	Name string `json:"name,omitempty"`
@@ -106,7 +107,9 @@ func (s Step) String() string {
 // analyzer is started again when a person promotes it; a tolerated Fail
 // (FailurePolicy.FailuresAllowed) starts it again at once.
 type Background struct {
-	From      int        `json:"from"`
+	// From is the index of the step the analyzers start at.
+	From int `json:"from"`
+	// Analyzers run concurrently until the release ends.
 	Analyzers []Analyzer `json:"-"`
 }
 
@@ -128,11 +131,12 @@ type Plan struct {
 	// remove the canary). It is called with the last State applied and
 	// returns the States to apply in order; the last must equal Stable.
 	Rollback func(from State) []State `json:"-"`
-	// RollbackDelay, when positive, is how long a rollback waits before
-	// it applies the last State of its path: the failed revision stays up,
-	// without traffic, for that long (Argo Rollouts' abort scale-down
-	// delay), unless the release's context is cancelled. It must be
-	// shorter than the release's Options.RollbackTimeout.
+	// RollbackDelay, when positive, is how long a rollback keeps the
+	// failed revision up once it gets no traffic: the executor waits that
+	// long before applying the last State of the path, when that State
+	// removes (or scales down) a canary without traffic (Argo Rollouts'
+	// abort scale-down delay). A cancelled release context cuts the wait
+	// short. It must be shorter than the release's Options.RollbackTimeout.
 	RollbackDelay time.Duration `json:"rollbackDelay,omitempty"`
 }
 

@@ -181,8 +181,10 @@ const (
 
 // Status is a snapshot of a running or finished release.
 type Status struct {
+	// Release is the release's name.
 	Release string `json:"release"`
-	Phase   Phase  `json:"phase"`
+	// Phase is where the release stands.
+	Phase Phase `json:"phase"`
 	// PauseReason is set while paused.
 	PauseReason PauseReason `json:"pauseReason,omitempty"`
 	// Reason explains the phase in a sentence (why paused, why rolled back).
@@ -194,20 +196,26 @@ type Status struct {
 	State State `json:"state"`
 	// Verdicts are the most recent verdicts, oldest first (bounded).
 	Verdicts []Verdict `json:"verdicts,omitempty"`
-	Started  time.Time `json:"started"`
-	Updated  time.Time `json:"updated"`
+	// Started is when the release began; Updated when Status last changed.
+	Started time.Time `json:"started"`
+	Updated time.Time `json:"updated"`
 }
 
 // StepResult records how one step went.
 type StepResult struct {
-	Index    int       `json:"index"`
-	Kind     StepKind  `json:"kind"`
-	Name     string    `json:"name,omitempty"`
-	State    State     `json:"state,omitzero"`
+	// Index is the step's index in the plan.
+	Index int `json:"index"`
+	// Kind, Name and State describe the step.
+	Kind  StepKind `json:"kind"`
+	Name  string   `json:"name,omitempty"`
+	State State    `json:"state,omitzero"`
+	// Started and Finished time the step.
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
+	// Verdicts are an analysis step's verdicts.
 	Verdicts []Verdict `json:"verdicts,omitempty"`
-	Error    string    `json:"error,omitempty"`
+	// Error says why the step did not complete, if it did not.
+	Error string `json:"error,omitempty"`
 }
 
 // Duration is Finished - Started.
@@ -215,10 +223,12 @@ func (s StepResult) Duration() time.Duration { return s.Finished.Sub(s.Started) 
 
 // Result is how a release ended.
 type Result struct {
-	Release  string   `json:"release"`
-	Strategy string   `json:"strategy"`
-	Stable   Revision `json:"stableRevision"`
-	Canary   Revision `json:"canaryRevision"`
+	// Release is the release's name; Strategy its plan's strategy.
+	Release  string `json:"release"`
+	Strategy string `json:"strategy"`
+	// Stable and Canary are the release's revisions.
+	Stable Revision `json:"stableRevision"`
+	Canary Revision `json:"canaryRevision"`
 	// Phase is the final phase.
 	Phase Phase `json:"phase"`
 	// Reason explains it in a sentence.
@@ -236,6 +246,7 @@ type Result struct {
 	// FailedAt is when the verdict, deadline or abort that ended the
 	// release forward was reached.
 	FailedAt time.Time `json:"failedAt,omitzero"`
+	// Started and Finished time the whole release.
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
 	// Err is the error Run returned, as text.
@@ -293,21 +304,30 @@ const (
 
 // Record is one journal entry. It is plain serializable data.
 type Record struct {
-	Kind        RecordKind `json:"kind"`
-	Release     string     `json:"release"`
-	At          time.Time  `json:"at"`
-	Strategy    string     `json:"strategy,omitempty"`
-	Fingerprint string     `json:"fingerprint,omitempty"`
-	Stable      Revision   `json:"stableRevision,omitempty"`
-	Canary      Revision   `json:"canaryRevision,omitempty"`
+	// Kind says what the record records.
+	Kind RecordKind `json:"kind"`
+	// Release is the release's name; At when the record was made.
+	Release string    `json:"release"`
+	At      time.Time `json:"at"`
+	// Strategy, Fingerprint, Stable and Canary describe the release
+	// (RecordStarted).
+	Strategy    string   `json:"strategy,omitempty"`
+	Fingerprint string   `json:"fingerprint,omitempty"`
+	Stable      Revision `json:"stableRevision,omitempty"`
+	Canary      Revision `json:"canaryRevision,omitempty"`
 	// Step is the step index the record belongs to (for RecordStep: the
 	// next step to run).
-	Step     int      `json:"step"`
-	State    *State   `json:"state,omitempty"`
-	Verdict  *Verdict `json:"verdict,omitempty"`
-	Phase    Phase    `json:"phase,omitempty"`
-	Reason   string   `json:"reason,omitempty"`
-	Failures int      `json:"failures,omitempty"`
+	Step int `json:"step"`
+	// State is the State intended or applied (RecordIntent, RecordApplied).
+	State *State `json:"state,omitempty"`
+	// Verdict is the verdict reached (RecordVerdict).
+	Verdict *Verdict `json:"verdict,omitempty"`
+	// Phase and Reason are the new phase and why (RecordPhase,
+	// RecordFinished).
+	Phase  Phase  `json:"phase,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Failures counts the Fail verdicts tolerated so far (RecordStep).
+	Failures int `json:"failures,omitempty"`
 	// Rollback marks intents and applies that belong to a rollback.
 	Rollback bool `json:"rollback,omitempty"`
 	// Promote marks a PromoteFull in progress.
