@@ -400,6 +400,8 @@ func (sc *scenario) run(logf func(string, ...any)) error {
 		case cancelled && opts.OnCancel == strategy.LeaveAsRecorded:
 		case journalFailed && errors.Is(err, strategy.ErrJournal):
 		case errors.Is(err, strategy.ErrTarget):
+		case cancelled && errors.Is(err, strategy.ErrCancelled) && len(history) == 0:
+			// Cancelled before anything was applied: nothing to undo.
 		default:
 			return fmt.Errorf("stopped without LeaveAsRecorded cancellation or a journal failure: %v", err)
 		}
