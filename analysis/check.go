@@ -150,6 +150,17 @@ type compiled struct {
 // Name returns the check's Label.
 func (c *Check) Name() string { return c.Label }
 
+// ValidateInline reports a check that would never let an inline analysis
+// step finish: one with an Interval and no Count or ConsecutiveSuccessLimit
+// measures until its context ends, which suits background analysis only.
+// The executor calls it for checks in analysis steps without a Timeout.
+func (c *Check) ValidateInline() error {
+	if c.Count == 0 && c.Interval > 0 && c.ConsecutiveSuccessLimit <= 0 {
+		return fmt.Errorf("check %q measures every %v until its context ends (no Count), so an inline analysis step would never finish while it passes: give it a Count or a ConsecutiveSuccessLimit, bound the step (strategy.Step.Within), or run it as background analysis", c.Label, c.Interval)
+	}
+	return nil
+}
+
 // Validate reports every problem with the check at once, in an error that
 // matches [strategy.ErrInvalidConfig] and names the check. It compiles the
 // conditions once; Analyze reuses them.
@@ -221,6 +232,10 @@ func (c *Check) compile() (*compiled, error) {
 		prog, err := compileCondition(cond.src)
 		if err != nil {
 			add("%s %q does not compile: %s", cond.name, cond.src, oneLine(err.Error()))
+			continue
+		}
+		if why := conditionResultProblem(cond.src); why != "" {
+			add("%s %q %s", cond.name, cond.src, why)
 			continue
 		}
 		if cond.name == "SuccessCondition" {

@@ -69,6 +69,36 @@ func compileCondition(src string) (*vm.Program, error) {
 	return expr.Compile(src, opts...)
 }
 
+// conditionResultProblem evaluates a condition, compiled without the cast
+// to bool, against sample results of every shape a source returns, and
+// reports a condition that evaluates to something other than a bool (for
+// example "result + 1"); an evaluation error (result[0] of a number, say)
+// is not a problem here, since other shapes may suit the condition.
+func conditionResultProblem(src string) string {
+	opts := append([]expr.Option{expr.Env(condEnv{})}, condFuncs...)
+	p, err := expr.Compile(src, opts...)
+	if err != nil {
+		return ""
+	}
+	for _, probe := range []any{0.5, []float64{0.5}, [][]float64{{0.5}}, nil} {
+		out, err := func() (out any, err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("%v", r)
+				}
+			}()
+			return expr.Run(p, condEnv{Result: probe})
+		}()
+		if err != nil {
+			continue
+		}
+		if _, ok := out.(bool); !ok {
+			return fmt.Sprintf("evaluates to %T, not bool (for a result of %T)", out, probe)
+		}
+	}
+	return ""
+}
+
 // evalCondition runs a compiled condition against a result.
 func evalCondition(p *vm.Program, result any) (ok bool, err error) {
 	defer func() {

@@ -41,6 +41,20 @@ func (g *Group) Name() string { return g.Label }
 // has a Validate method, at once.
 func (g *Group) Validate() error { return g.validate(true) }
 
+// ValidateInline reports members that would never let an inline analysis
+// step finish (see [Check.ValidateInline]).
+func (g *Group) ValidateInline() error {
+	var errs []error
+	for _, a := range g.Analyzers {
+		if iv, ok := a.(strategy.InlineValidator); ok {
+			if err := iv.ValidateInline(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func (g *Group) validate(members bool) error {
 	var probs []string
 	if g.Label == "" {

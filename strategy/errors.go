@@ -3,6 +3,7 @@ package strategy
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors, matched with errors.Is. The executor wraps them in a
@@ -62,16 +63,22 @@ type StepError struct {
 func (e *StepError) Error() string {
 	where := "before the first step"
 	if e.Step >= 0 {
-		where = fmt.Sprintf("step %d (%s", e.Step, e.StepKind)
+		where = fmt.Sprintf("at step %d (%s", e.Step, e.StepKind)
 		if e.StepName != "" {
 			where += " " + e.StepName
 		}
 		where += ")"
 	}
 	if e.Err == nil {
-		return fmt.Sprintf("%v at %s", e.Kind, where)
+		return fmt.Sprintf("%v %s", e.Kind, where)
 	}
-	return fmt.Sprintf("%v at %s: %v", e.Kind, where, e.Err)
+	cause := e.Err.Error()
+	if e.Kind != nil {
+		// A cause that already starts with the sentinel's text (a
+		// journal error, say) is not repeated.
+		cause = strings.TrimPrefix(cause, e.Kind.Error()+": ")
+	}
+	return fmt.Sprintf("%v %s: %s", e.Kind, where, cause)
 }
 
 // Unwrap returns the sentinel and the cause.

@@ -215,6 +215,11 @@ func (p Plan) Problems(t Target) []string {
 			}
 			for j, a := range s.Analyzers {
 				probs = append(probs, analyzerProblems(fmt.Sprintf("%s: analyzer %d", where, j), a)...)
+				if iv, ok := a.(InlineValidator); ok && s.Timeout == 0 {
+					if err := iv.ValidateInline(); err != nil {
+						probs = append(probs, fmt.Sprintf("%s: analyzer %d (%s): %v", where, j, AnalyzerName(a), err))
+					}
+				}
 			}
 		default:
 			probs = append(probs, fmt.Sprintf("step %d: unknown kind %q", i, s.Kind))
@@ -271,6 +276,16 @@ func (p Plan) withDefaults(stable Revision) Plan {
 // applied and rejects the release with every problem it reports.
 type Validator interface {
 	Validate() error
+}
+
+// InlineValidator is implemented by analyzers whose configuration may suit
+// background analysis but not an inline analysis step, for example a
+// metric check that measures at an interval until its context ends and so
+// would never let the step finish. The executor calls ValidateInline for
+// the analyzers of analysis steps that have no Timeout, before anything is
+// applied.
+type InlineValidator interface {
+	ValidateInline() error
 }
 
 func analyzerProblems(where string, a Analyzer) []string {

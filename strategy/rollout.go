@@ -64,6 +64,12 @@ func Start(ctx context.Context, rel Release) (*Rollout, error) {
 
 // Run is [Start] followed by [Rollout.Wait]: it executes the release and
 // returns how it ended. The error is nil only when the release was promoted.
+//
+// Run gives no handle for Promote or Abort, so a release that pauses for a
+// person — a pause step without a duration, an Inconclusive verdict, a
+// Fail under FailurePolicy.Pause, a missed deadline under PauseOnDeadline —
+// stays paused until ctx ends, and is then rolled back (or left, per
+// Options.OnCancel). Use Start when a person may have to decide.
 func Run(ctx context.Context, rel Release) (Result, error) {
 	r, err := Start(ctx, rel)
 	if err != nil {
@@ -239,7 +245,10 @@ func (r *Rollout) Abort() error {
 }
 
 // Retry starts the same release again from its first step. It is allowed
-// once the release has been rolled back (after a failure or an abort).
+// once, after the release has been rolled back (after a failure or an
+// abort), and not for a release that records to a journal: the journal and
+// its lease belonged to the first run, so start such a release again
+// through the code that attached the journal.
 func (r *Rollout) Retry(ctx context.Context) (*Rollout, error) {
 	r.mu.Lock()
 	phase, retried := r.status.Phase, r.retried
@@ -253,6 +262,14 @@ func (r *Rollout) Retry(ctx context.Context) (*Rollout, error) {
 	if retried {
 		// Two retries would run two rollouts of the same target at once.
 		return nil, fmt.Errorf("retry: release %s was already retried; retry the new rollout instead", r.name)
+	}
+	if r.rel.Options.Journal != nil {
+		// The journal (and any lease behind it) belonged to the first
+		// run; whoever attached it starts the release again.
+		r.mu.Lock()
+		r.retried = false
+		r.mu.Unlock()
+		return nil, fmt.Errorf("retry: release %s records to a journal that belonged to its first run; start it again through the code that attached the journal (rollback.Manager.Start with AllowRolledBack)", r.name)
 	}
 	rel := r.rel
 	rel.Resume = nil
