@@ -94,11 +94,11 @@ type Config struct {
 	ReadyTimeout time.Duration
 }
 
-var _ strategy.Strategy = (*Config)(nil)
+var _ strategy.Strategy = Config{}
 
 // Validate reports every problem with c at once, in an error matching
 // strategy.ErrInvalidConfig, or returns nil.
-func (c *Config) Validate() error {
+func (c Config) Validate() error {
 	var p []string
 	if c.Replicas < 0 {
 		p = append(p, fmt.Sprintf("Replicas is negative (%d)", c.Replicas))
@@ -138,7 +138,7 @@ func (c *Config) Validate() error {
 }
 
 // preview is the preview scale P.
-func (c *Config) preview() int {
+func (c Config) preview() int {
 	if c.PreviewReplicas == 0 {
 		return c.Replicas
 	}
@@ -146,7 +146,7 @@ func (c *Config) preview() int {
 }
 
 // scaleDownDelay resolves ScaleDownDelay's zero and negative values.
-func (c *Config) scaleDownDelay() time.Duration {
+func (c Config) scaleDownDelay() time.Duration {
 	switch {
 	case c.ScaleDownDelay == 0:
 		return DefaultScaleDownDelay
@@ -159,7 +159,7 @@ func (c *Config) scaleDownDelay() time.Duration {
 // Plan builds the blue-green plan that releases canary in place of stable.
 // It validates c first and returns its error unchanged. Plan is pure: the
 // same Config and revisions always give the same plan.
-func (c *Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
+func (c Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
 	if err := c.Validate(); err != nil {
 		return strategy.Plan{}, err
 	}
@@ -219,7 +219,7 @@ func (c *Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
 
 // rollback returns the Plan.Rollback hook: the States that bring the target
 // from the last applied State back to the old revision.
-func (c *Config) rollback(stable, canary strategy.Revision) func(from strategy.State) []strategy.State {
+func (c Config) rollback(stable, canary strategy.Revision) func(from strategy.State) []strategy.State {
 	n, pv := c.Replicas, c.preview()
 	live := strategy.State{Stable: stable, Replicas: strategy.Replicas{Stable: n}}
 	return func(from strategy.State) []strategy.State {

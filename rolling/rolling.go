@@ -67,13 +67,13 @@ type Config struct {
 	Analysis []strategy.Analyzer
 }
 
-var _ strategy.Strategy = (*Config)(nil)
+var _ strategy.Strategy = Config{}
 
 // Validate reports every problem with c at once, in an error matching
 // strategy.ErrInvalidConfig, or returns nil. A configuration whose plan
 // would exceed half a million steps (a large fleet moved one instance at
 // a time) is rejected too, with a request for larger bounds.
-func (c *Config) Validate() error {
+func (c Config) Validate() error {
 	p := c.problems()
 	if len(p) == 0 {
 		if _, err := c.build("stable", "canary"); err != nil {
@@ -84,7 +84,7 @@ func (c *Config) Validate() error {
 }
 
 // problems lists what is wrong with c without building the plan.
-func (c *Config) problems() []string {
+func (c Config) problems() []string {
 	var p []string
 	if c.Replicas < 0 {
 		p = append(p, fmt.Sprintf("Replicas is negative (%d)", c.Replicas))
@@ -131,7 +131,7 @@ func isZero(v strategy.IntOrPercent) bool {
 }
 
 // bounds returns MaxSurge and MaxUnavailable with their defaults.
-func (c *Config) bounds() (surge, unavailable strategy.IntOrPercent) {
+func (c Config) bounds() (surge, unavailable strategy.IntOrPercent) {
 	surge, unavailable = DefaultMaxSurge, DefaultMaxUnavailable
 	if c.MaxSurge != nil {
 		surge = *c.MaxSurge
@@ -146,7 +146,7 @@ func (c *Config) bounds() (surge, unavailable strategy.IntOrPercent) {
 // included, as the plan uses them: surge is how many instances may run
 // above Replicas, unavailable how many of Replicas may be unavailable.
 // Call Validate first; malformed values resolve to 0.
-func (c *Config) Bounds() (surge, unavailable int) {
+func (c Config) Bounds() (surge, unavailable int) {
 	ms, mu := c.bounds()
 	return strategy.SurgeAndUnavailable(ms, mu, max(c.Replicas, 0))
 }
@@ -156,7 +156,7 @@ func (c *Config) Bounds() (surge, unavailable int) {
 // starts more than N new instances) and an unavailable budget above N
 // means N, as in Kubernetes; clamping both keeps the sums from
 // overflowing.
-func (c *Config) limits() (maxTotal, minAvail int) {
+func (c Config) limits() (maxTotal, minAvail int) {
 	n := max(c.Replicas, 0)
 	surge, unavail := c.Bounds()
 	return n + min(surge, n), n - min(unavail, n)
@@ -172,7 +172,7 @@ const (
 // Plan builds the rolling update that replaces stable with canary. It
 // validates c first and returns its error unchanged. Plan is pure: the same
 // Config and revisions always give the same plan.
-func (c *Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
+func (c Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
 	if p := c.problems(); len(p) > 0 {
 		return strategy.Plan{}, strategy.Invalid("rolling config", p...)
 	}
@@ -181,7 +181,7 @@ func (c *Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
 
 // build builds the plan of a Config without static problems; it fails
 // only when the plan would be too large.
-func (c *Config) build(stable, canary strategy.Revision) (strategy.Plan, error) {
+func (c Config) build(stable, canary strategy.Revision) (strategy.Plan, error) {
 	n := c.Replicas
 	maxTotal, minAvail := c.limits()
 	tooBig := func() (strategy.Plan, error) {
@@ -256,7 +256,7 @@ func (c *Config) build(stable, canary strategy.Revision) (strategy.Plan, error) 
 
 // afterBatch appends the MinReady hold (when new instances came up) and
 // the analysis of batch k.
-func (c *Config) afterBatch(steps []strategy.Step, k int, scaledUp bool) []strategy.Step {
+func (c Config) afterBatch(steps []strategy.Step, k int, scaledUp bool) []strategy.Step {
 	if scaledUp && c.MinReady > 0 {
 		// Hold the batch for MinReady, then check it is still ready: an
 		// instance that failed during the hold is not available.
@@ -385,7 +385,7 @@ func shareOf(stableReady, canaryReady int) int {
 
 // rollback returns the Plan.Rollback hook: a rolling update back to the
 // stable revision, from whatever State was applied last.
-func (c *Config) rollback(stable, canary strategy.Revision) func(from strategy.State) []strategy.State {
+func (c Config) rollback(stable, canary strategy.Revision) func(from strategy.State) []strategy.State {
 	n := c.Replicas
 	maxTotal, minAvail := c.limits()
 	live := strategy.State{Stable: stable, Replicas: strategy.Replicas{Stable: n}}
