@@ -265,8 +265,11 @@ func Recommend(c Change) (Recommendation, error) {
 		rec.Reasons = append(rec.Reasons, "risk was not assessed, so it is treated as high")
 	}
 	if rec.Kind == KindCanary && c.Replicas > 0 && !c.WeightedRouting {
-		rec.Reasons = append(rec.Reasons, fmt.Sprintf(
-			"the target cannot split traffic by weight: each weight is approximated by the canary's share of %d instances", c.Replicas))
+		reason := fmt.Sprintf("the target cannot split traffic by weight: each weight is approximated by the canary's share of %d instances", c.Replicas)
+		if shares := instanceShares(rec.Strategy); len(shares) > 0 {
+			reason += fmt.Sprintf(", so the canary actually gets %s of traffic", percents(shares))
+		}
+		rec.Reasons = append(rec.Reasons, reason)
 	}
 	if c.Stateful {
 		rec.FailurePolicy = rollback.PauseAndHold()
@@ -277,6 +280,26 @@ func Recommend(c Change) (Recommendation, error) {
 		return Recommendation{}, fmt.Errorf("glidepath: the recommended %s strategy is invalid: %w", rec.Kind, err)
 	}
 	return rec, nil
+}
+
+// instanceShares lists the canary's traffic shares a plan steps through,
+// strictly between 0 and 100, without repeats.
+func instanceShares(s strategy.Strategy) []int {
+	p, err := s.Plan("stable", "canary")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, st := range p.Steps {
+		w := st.State.Weight
+		if st.Kind != strategy.StepApply || st.State.Canary == "" || w <= 0 || w >= 100 {
+			continue
+		}
+		if len(out) == 0 || out[len(out)-1] != w {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // validate calls the strategy's own Validate.
