@@ -224,7 +224,11 @@ func Recommend(c Change) (Recommendation, error) {
 			rec.ManualGates = true
 			rec.Reasons = append(rec.Reasons, "no metrics: the release updates one instance and waits for Promote (partition 1), so a person checks it before the rest")
 		default:
-			rec.Reasons = append(rec.Reasons, "no metrics: readiness is the only gate (with one instance there is nothing to partition)")
+			if c.Replicas == 1 {
+				rec.Reasons = append(rec.Reasons, "no metrics: readiness is the only gate (with one instance there is nothing to partition)")
+			} else {
+				rec.Reasons = append(rec.Reasons, "no metrics: readiness is the only gate (a target without instances has nothing to partition)")
+			}
 		}
 	case risk == RiskLow:
 		cfg := &rolling.Config{Replicas: c.Replicas, Analysis: c.Analyzers}

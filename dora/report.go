@@ -3,6 +3,7 @@ package dora
 import (
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -16,7 +17,7 @@ func (m Metrics) WriteTo(w io.Writer) (int64, error) {
 	cw := &countingWriter{w: w}
 	fmt.Fprintf(cw, "DORA metrics, %s to %s (%s days)\n",
 		m.Window.From.Format("2006-01-02 15:04 MST"), m.Window.To.Format("2006-01-02 15:04 MST"),
-		strconv.FormatFloat(m.Window.Days(), 'f', -1, 64))
+		strconv.FormatFloat(math.Round(m.Window.Days()*100)/100, 'f', -1, 64))
 	tw := tabwriter.NewWriter(cw, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "metric\tvalue\tbasis\n")
 	fmt.Fprintf(tw, "deployment frequency\t%.2f/day\t%s\n", m.PerDay, plural(m.Deployments, "deployment"))

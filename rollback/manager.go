@@ -122,6 +122,10 @@ func AllowRolledBack() StartOption { return func(c *startConfig) { c.allowRolled
 // Wait returns. A release that stops unfinished (Stopped, Degraded) stays
 // active for [Manager.Resume].
 //
+// To retry a rolled-back release, call Start again with [AllowRolledBack]:
+// the returned Rollout's own Retry refuses, because its journal and lease
+// belonged to the first run.
+//
 // rel.Options.Journal, when set, also receives every record, after the
 // Store has it.
 func (m *Manager) Start(ctx context.Context, target string, rel strategy.Release, opts ...StartOption) (*strategy.Rollout, error) {
@@ -142,7 +146,7 @@ func (m *Manager) Start(ctx context.Context, target string, rel strategy.Release
 	}
 	lease, err := m.Store.Acquire(ctx, target, m.Owner, m.ttl())
 	if err != nil {
-		return nil, fmt.Errorf("rollback: starting a release on %q: %w", target, err)
+		return nil, fmt.Errorf("starting a release on %q: %w", target, err)
 	}
 	tr, err := m.Store.Load(ctx, target)
 	if err == nil && tr.Active != nil {

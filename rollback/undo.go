@@ -88,7 +88,7 @@ func (m *Manager) prepareUndo(ctx context.Context, target string, rel strategy.R
 		rel.Background = nil
 	} else if rel.Strategy == nil {
 		return rel, nil, strategy.Invalid("undo on "+target,
-			fmt.Sprintf("%s is %d revisions back, outside the rollback window of %d: the undo needs a Strategy", prev, dist, m.Window))
+			undoWindowProblem(prev, dist, m.Window))
 	}
 	if _, err := strategy.Validate(rel); err != nil {
 		return rel, nil, err
@@ -190,4 +190,16 @@ func (m *Manager) SetCommitTime(ctx context.Context, target string, rev strategy
 		}
 		return nil
 	})
+}
+
+// undoWindowProblem says why an undo needs a Strategy.
+func undoWindowProblem(prev strategy.Revision, dist, window int) string {
+	back := fmt.Sprintf("%s is %d revisions back", prev, dist)
+	if dist == 1 {
+		back = fmt.Sprintf("%s is the previous revision", prev)
+	}
+	if window <= 0 {
+		return back + " and the rollback window is off (Window 0): the undo needs a Strategy"
+	}
+	return fmt.Sprintf("%s, outside the rollback window of %d: the undo needs a Strategy", back, window)
 }
