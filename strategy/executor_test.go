@@ -787,3 +787,17 @@ func TestInterruptedPauseResumesWithTimeLeft(t *testing.T) {
 		}
 	})
 }
+
+func TestRetryRefusesAJournaledRelease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tgt := strategytest.NewTarget(stable4)
+		j := &recordingJournal{tgt: tgt}
+		r, _ := strategy.Start(t.Context(), release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(strategytest.Script("bad", strategy.Fail))), strategy.Options{Journal: j}))
+		if _, err := r.Wait(t.Context()); !errors.Is(err, strategy.ErrAnalysisFailed) {
+			t.Fatal(err)
+		}
+		if next, err := r.Retry(t.Context()); err == nil || next != nil || !strings.Contains(err.Error(), "journal") {
+			t.Fatalf("retry of a journaled release: %v", err)
+		}
+	})
+}
