@@ -444,12 +444,8 @@ func (s *SequentialLatency) Analyze(ctx context.Context, in strategy.Input) (str
 			if !in.Background && time.Since(start) >= maxDur {
 				return s.verdict(d, strategy.Inconclusive, fmt.Sprintf("no decision after %v: %s", maxDur, d)), nil
 			}
-			t := time.NewTimer(interval)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !waitInterval(ctx, interval) {
 				return stopped()
-			case <-t.C:
 			}
 		}
 		b, c, err := s.Source.Latencies(ctx, in)
@@ -463,12 +459,8 @@ func (s *SequentialLatency) Analyze(ctx context.Context, in strategy.Input) (str
 			if ctx.Err() != nil {
 				return stopped()
 			}
-			errs++
-			if strategy.IsPermanent(err) {
-				return strategy.Verdict{}, fmt.Errorf("judge: reading latencies: %w", err)
-			}
-			if errs > limit {
-				return strategy.Verdict{}, fmt.Errorf("judge: %d consecutive errors reading latencies: %w", errs, err)
+			if err := readFailed(&errs, limit, "latencies", err); err != nil {
+				return strategy.Verdict{}, err
 			}
 			continue
 		}
@@ -517,23 +509,13 @@ func (s *SequentialLatency) Analyze(ctx context.Context, in strategy.Input) (str
 
 func (s *SequentialLatency) verdict(d LatencyDecision, o strategy.Outcome, reason string) strategy.Verdict {
 	now := time.Now()
-	cond := func(thr float64) string { return fmt.Sprintf(">= %g", thr) }
 	alpha, beta := orDefault(s.Alpha, defaultAlpha), orDefault(s.Beta, defaultBeta)
-	failO, passO := strategy.Pass, strategy.Inconclusive
-	if d.Outcome == strategy.Fail {
-		failO = strategy.Fail
-	}
-	if d.Outcome == strategy.Pass {
-		passO = strategy.Pass
-	}
 	return strategy.Verdict{
 		Analyzer: s.Name(), Outcome: o, Reason: reason, At: now,
-		Measurements: []strategy.Measurement{
+		Measurements: append([]strategy.Measurement{
 			{Name: "threshold", At: now, Value: fmt.Sprintf("%.4g", d.Threshold)},
 			{Name: "canary above", At: now, Value: fmt.Sprintf("%.4g of %g", d.CanaryAbove, d.Canary)},
 			{Name: "baseline above", At: now, Value: fmt.Sprintf("%.4g of %g", d.BaselineAbove, d.Baseline)},
-			{Name: "evidence of regression", At: now, Value: fmt.Sprintf("%.4g", d.FailEvidence), Condition: cond(1 / alpha), Outcome: failO},
-			{Name: "evidence of no regression", At: now, Value: fmt.Sprintf("%.4g", d.PassEvidence), Condition: cond(1 / beta), Outcome: passO},
-		},
+		}, evidence(now, d.FailEvidence, d.PassEvidence, alpha, beta, d.Outcome)...),
 	}
 }

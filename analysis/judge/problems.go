@@ -1,6 +1,7 @@
 package judge
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strings"
@@ -67,4 +68,47 @@ func sourceProblems(src any) []string {
 		p = append(p, "source: "+err.Error())
 	}
 	return p
+}
+
+// evidence renders a sequential test's two evidence values as measurements
+// judged against their thresholds (1/alpha for a regression, 1/beta for
+// none), given the test's current outcome.
+func evidence(now time.Time, failEvidence, passEvidence, alpha, beta float64, outcome strategy.Outcome) []strategy.Measurement {
+	failO, passO := strategy.Pass, strategy.Inconclusive
+	if outcome == strategy.Fail {
+		failO = strategy.Fail
+	}
+	if outcome == strategy.Pass {
+		passO = strategy.Pass
+	}
+	return []strategy.Measurement{
+		{Name: "evidence of regression", At: now, Value: fmt.Sprintf("%.4g", failEvidence), Condition: fmt.Sprintf(">= %g", 1/alpha), Outcome: failO},
+		{Name: "evidence of no regression", At: now, Value: fmt.Sprintf("%.4g", passEvidence), Condition: fmt.Sprintf(">= %g", 1/beta), Outcome: passO},
+	}
+}
+
+// waitInterval waits for the next reading; false when ctx ended first.
+func waitInterval(ctx context.Context, interval time.Duration) bool {
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// readFailed counts a failed reading of what and returns the error that
+// ends the analysis: at once for a permanent error, or when more than
+// limit readings in a row failed; nil to try again.
+func readFailed(errs *int, limit int, what string, err error) error {
+	*errs++
+	if strategy.IsPermanent(err) {
+		return fmt.Errorf("judge: reading %s: %w", what, err)
+	}
+	if *errs > limit {
+		return fmt.Errorf("judge: %d consecutive errors reading %s: %w", *errs, what, err)
+	}
+	return nil
 }

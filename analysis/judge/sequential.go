@@ -323,12 +323,8 @@ func (s *Sequential) Analyze(ctx context.Context, in strategy.Input) (strategy.V
 			if !in.Background && time.Since(start) >= maxDur {
 				return s.verdict(d, strategy.Inconclusive, fmt.Sprintf("no decision after %v: %s", maxDur, d)), nil
 			}
-			t := time.NewTimer(interval)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !waitInterval(ctx, interval) {
 				return stopped()
-			case <-t.C:
 			}
 		}
 		b, c, err := s.Source.Counts(ctx, in)
@@ -336,12 +332,8 @@ func (s *Sequential) Analyze(ctx context.Context, in strategy.Input) (strategy.V
 			if ctx.Err() != nil {
 				return stopped()
 			}
-			errs++
-			if strategy.IsPermanent(err) {
-				return strategy.Verdict{}, fmt.Errorf("judge: reading counts: %w", err)
-			}
-			if errs > limit {
-				return strategy.Verdict{}, fmt.Errorf("judge: %d consecutive errors reading counts: %w", errs, err)
+			if err := readFailed(&errs, limit, "counts", err); err != nil {
+				return strategy.Verdict{}, err
 			}
 			continue
 		}
@@ -380,24 +372,14 @@ func (s *Sequential) Analyze(ctx context.Context, in strategy.Input) (strategy.V
 
 func (s *Sequential) verdict(d Decision, o strategy.Outcome, reason string) strategy.Verdict {
 	now := time.Now()
-	cond := func(thr float64) string { return fmt.Sprintf(">= %g", thr) }
 	alpha, beta := orDefault(s.Alpha, defaultAlpha), orDefault(s.Beta, defaultBeta)
-	failO, passO := strategy.Pass, strategy.Inconclusive
-	if d.Outcome == strategy.Fail {
-		failO = strategy.Fail
-	}
-	if d.Outcome == strategy.Pass {
-		passO = strategy.Pass
-	}
 	return strategy.Verdict{
 		Analyzer: s.Name(), Outcome: o, Reason: reason, At: now,
-		Measurements: []strategy.Measurement{
+		Measurements: append([]strategy.Measurement{
 			{Name: "canary", At: now, Value: fmt.Sprintf("%g/%g failed", d.Canary.Failures, d.Canary.Trials)},
 			{Name: "baseline", At: now, Value: fmt.Sprintf("%g/%g failed", d.Baseline.Failures, d.Baseline.Trials)},
 			{Name: "rate ratio", At: now, Value: fmt.Sprintf("%.4g", d.Ratio)},
-			{Name: "evidence of regression", At: now, Value: fmt.Sprintf("%.4g", d.FailEvidence), Condition: cond(1 / alpha), Outcome: failO},
-			{Name: "evidence of no regression", At: now, Value: fmt.Sprintf("%.4g", d.PassEvidence), Condition: cond(1 / beta), Outcome: passO},
-		},
+		}, evidence(now, d.FailEvidence, d.PassEvidence, alpha, beta, d.Outcome)...),
 	}
 }
 
