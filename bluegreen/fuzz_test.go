@@ -1,7 +1,6 @@
 package bluegreen_test
 
 import (
-	"errors"
 	"testing"
 	"time"
 
@@ -28,19 +27,12 @@ func FuzzPlan(f *testing.F) {
 		if post {
 			cfg.PostPromotion = []strategy.Analyzer{strategytest.Script("post")}
 		}
-		verr := cfg.Validate()
-		p, perr := cfg.Plan("v1", "v2")
-		if (verr == nil) != (perr == nil) {
-			t.Fatalf("Validate = %v but Plan = %v", verr, perr)
+		p, accepted, err := strategytest.CheckStrategy(cfg, "v1", "v2")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if perr != nil {
-			if !errors.Is(perr, strategy.ErrInvalidConfig) {
-				t.Fatalf("Plan error %v is not an invalid configuration", perr)
-			}
+		if !accepted {
 			return
-		}
-		if probs := p.Problems(nil); probs != nil {
-			t.Fatalf("the executor would reject the plan: %v", probs)
 		}
 		for _, s := range p.Steps {
 			if s.Kind != strategy.StepApply {

@@ -1,7 +1,6 @@
 package canary_test
 
 import (
-	"errors"
 	"math"
 	"testing"
 	"time"
@@ -61,19 +60,12 @@ func FuzzPlan(f *testing.F) {
 	f.Fuzz(func(t *testing.T, replicas int, routed, dynamic, sp bool, s int, up bool, u int, prog []byte) {
 		cfg := canary.Config{Replicas: replicas, TrafficRouting: routed, DynamicStableScale: dynamic,
 			MaxSurge: fence(sp, s), MaxUnavailable: fence(up, u), Steps: steps(prog)}
-		verr := cfg.Validate()
-		p, perr := cfg.Plan("v1", "v2")
-		if (verr == nil) != (perr == nil) {
-			t.Fatalf("Validate = %v but Plan = %v", verr, perr)
+		p, accepted, err := strategytest.CheckStrategy(cfg, "v1", "v2")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if perr != nil {
-			if !errors.Is(perr, strategy.ErrInvalidConfig) {
-				t.Fatalf("Plan error %v is not an invalid configuration", perr)
-			}
+		if !accepted {
 			return
-		}
-		if probs := p.Problems(nil); probs != nil {
-			t.Fatalf("the executor would reject the plan: %v", probs)
 		}
 		want := strategy.State{Stable: "v2", Replicas: strategy.Replicas{Stable: replicas}}
 		if last := p.Steps[len(p.Steps)-1]; last.State != want || p.Final != want {

@@ -1,12 +1,12 @@
 package rolling_test
 
 import (
-	"errors"
 	"math"
 	"testing"
 
 	"github.com/glidepath/glidepath/rolling"
 	"github.com/glidepath/glidepath/strategy"
+	"github.com/glidepath/glidepath/strategy/strategytest"
 )
 
 func bound(percent bool, v int) strategy.IntOrPercent {
@@ -33,19 +33,12 @@ func FuzzPlan(f *testing.F) {
 	f.Add(math.MinInt, true, math.MinInt, false, math.MinInt, math.MinInt)
 	f.Fuzz(func(t *testing.T, n int, sp bool, s int, up bool, u int, partition int) {
 		cfg := rolling.Config{Replicas: n, MaxSurge: new(bound(sp, s)), MaxUnavailable: new(bound(up, u)), Partition: partition}
-		verr := cfg.Validate()
-		p, perr := cfg.Plan("v1", "v2")
-		if (verr == nil) != (perr == nil) {
-			t.Fatalf("Validate = %v but Plan = %v", verr, perr)
+		p, accepted, err := strategytest.CheckStrategy(cfg, "v1", "v2")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if perr != nil {
-			if !errors.Is(perr, strategy.ErrInvalidConfig) {
-				t.Fatalf("Plan error %v is not an invalid configuration", perr)
-			}
+		if !accepted {
 			return
-		}
-		if probs := p.Problems(nil); probs != nil {
-			t.Fatalf("the executor would reject the plan: %v", probs)
 		}
 		if last := p.Steps[len(p.Steps)-1]; last.State != p.Final || p.Final != (strategy.State{Stable: "v2", Replicas: strategy.Replicas{Stable: n}}) {
 			t.Fatalf("plan ends on %s, final %s", last.State, p.Final)

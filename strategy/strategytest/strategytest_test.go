@@ -188,3 +188,37 @@ func TestConformanceCatchesBrokenTargets(t *testing.T) {
 		}
 	})
 }
+
+// brokenStrategy validates one thing and plans another, and its rollback
+// ends nowhere.
+type brokenStrategy struct{ calls *int }
+
+func (b brokenStrategy) Validate() error {
+	return strategy.Invalid("broken", "always invalid")
+}
+func (b brokenStrategy) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
+	*b.calls++
+	return strategy.Plan{
+		Steps:    []strategy.Step{strategy.Apply(strategy.State{Stable: stable, Canary: canary, Weight: *b.calls})},
+		Rollback: func(strategy.State) []strategy.State { return nil },
+	}, nil
+}
+
+func TestCheckStrategyCatchesBrokenStrategies(t *testing.T) {
+	calls := 0
+	_, _, err := strategytest.CheckStrategy(brokenStrategy{&calls}, "v1", "v2")
+	if err == nil {
+		t.Fatal("CheckStrategy passed a broken strategy")
+	}
+	for _, want := range []string{"Validate = ", "not pure", "the rollback from"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("not reported: %q in\n%v", want, err)
+		}
+	}
+	good := strategy.StrategyFunc(func(stable, canary strategy.Revision) (strategy.Plan, error) {
+		return strategy.Plan{Steps: []strategy.Step{strategy.Apply(strategy.State{Stable: canary})}}, nil
+	})
+	if _, ok, err := strategytest.CheckStrategy(good, "v1", "v2"); !ok || err != nil {
+		t.Fatalf("a good strategy: accepted %v, %v", ok, err)
+	}
+}
