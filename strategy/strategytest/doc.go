@@ -10,7 +10,8 @@
 //   - [CheckTraffic], which verifies from a history that traffic never
 //     moved onto capacity that was not ready;
 //   - [TestTarget], a conformance suite that authors of their own Targets
-//     run from their tests.
+//     run from their tests, and [CheckStrategy], its counterpart for
+//     authors of strategies.
 //
 // Use them inside testing/synctest bubbles so that readiness delays,
 // pauses and analysis intervals pass in fake time.
