@@ -26,7 +26,7 @@ import (
 )
 
 // The tests in this file run real processes: a child (this test binary
-// re-executed with -test.run=^TestHelperProcess$) runs a release against
+// re-executed with helperEnv set; see TestMain) runs a release against
 // a file-backed target and a FileStore and is killed with SIGKILL; the
 // parent resumes. Process crashes happen in real time, so these tests do
 // not use synctest; they assert outcomes, never durations.
@@ -136,13 +136,10 @@ func crashRelease(dir string, failAt int) strategy.Release {
 	}
 }
 
-// TestHelperProcess is not a test: it is the child process of the crash
-// and race tests, and skips itself when run normally.
-func TestHelperProcess(t *testing.T) {
-	mode := os.Getenv(helperEnv)
-	if mode == "" {
-		t.Skip("child process of the crash tests")
-	}
+// helperProcess is the child process of the crash and race tests: TestMain
+// runs it instead of the tests when the test binary is started with
+// helperEnv set to mode.
+func helperProcess(mode string) {
 	dir := os.Getenv(dirEnv)
 	store, err := rollback.OpenFileStore(filepath.Join(dir, "store"), rollback.FileOptions{})
 	if err != nil {
@@ -202,7 +199,7 @@ func TestHelperProcess(t *testing.T) {
 }
 
 func helper(_ crashT, mode, dir string, env ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")
 	cmd.Env = append(os.Environ(), append([]string{helperEnv + "=" + mode, dirEnv + "=" + dir}, env...)...)
 	cmd.Stderr = os.Stderr
 	return cmd

@@ -2,6 +2,7 @@ package rollback_test
 
 import (
 	"context"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -13,7 +14,13 @@ import (
 	"github.com/glidepath/glidepath/strategy/strategytest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		helperProcess(mode)
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 var (
 	v1State = strategy.State{Stable: "v1", Replicas: strategy.Replicas{Stable: 4}}

@@ -116,7 +116,12 @@ func TestPlanMatchesDeploymentController(t *testing.T) {
 			MaxUnavailable: new(intOrPercent(t, "unavailable")),
 		}
 		if cfg.Validate() != nil {
-			t.Skip("both bounds zero")
+			// Both bounds zero, which Validate rejects: let one instance be
+			// unavailable instead of discarding the case.
+			cfg.MaxUnavailable = new(strategy.Int(1))
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
 		}
 		p, err := cfg.Plan("v1", "v2")
 		if err != nil {

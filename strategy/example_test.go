@@ -53,13 +53,21 @@ func ExampleStart() {
 			strategy.Apply(strategy.State{Stable: canary}),
 		}}, nil
 	})
-	r, err := strategy.Start(context.Background(), strategy.Release{Target: tgt, Stable: "v1", Canary: "v2", Strategy: plan})
+	// An observer says when the release pauses for a person.
+	paused := make(chan struct{}, 1)
+	watch := strategy.ObserverFunc(func(e strategy.Event) {
+		if pc, ok := e.(strategy.PhaseChanged); ok && pc.To == strategy.PhasePaused {
+			select {
+			case paused <- struct{}{}:
+			default:
+			}
+		}
+	})
+	r, err := strategy.Start(context.Background(), strategy.Release{Target: tgt, Stable: "v1", Canary: "v2", Strategy: plan, Observer: watch})
 	if err != nil {
 		panic(err)
 	}
-	for r.Status().Phase != strategy.PhasePaused {
-		time.Sleep(time.Millisecond)
-	}
+	<-paused
 	st := r.Status()
 	fmt.Printf("%s at step %d (%s): %s\n", st.Phase, st.Step, st.PauseReason, st.State)
 	_ = r.Promote()
