@@ -1,7 +1,6 @@
 package strategy_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"testing/synctest"
@@ -12,20 +11,7 @@ import (
 )
 
 func simplePlan(a strategy.Analyzer) strategy.Strategy {
-	return strategy.StrategyFunc(func(stable, canary strategy.Revision) (strategy.Plan, error) {
-		st := strategy.State{Stable: stable, Replicas: strategy.Replicas{Stable: 4}}
-		return strategy.Plan{
-			Strategy: "test",
-			Stable:   st,
-			Steps: []strategy.Step{
-				strategy.Apply(strategy.State{Stable: stable, Canary: canary, Weight: 25, Replicas: strategy.Replicas{Stable: 4, Canary: 1}}),
-				strategy.Pause(time.Minute),
-				strategy.Analyze(a),
-				strategy.Apply(strategy.State{Stable: stable, Canary: canary, Weight: 100, Replicas: strategy.Replicas{Stable: 4, Canary: 4}}),
-				strategy.Apply(strategy.State{Stable: canary, Replicas: strategy.Replicas{Stable: 4}}),
-			},
-		}, nil
-	})
+	return planOf(strategy.Apply(at(25, 1)), strategy.Pause(time.Minute), strategy.Analyze(a), strategy.Apply(at(100, 4)), strategy.Apply(final4))
 }
 
 func TestSmoke(t *testing.T) {
@@ -62,5 +48,4 @@ func TestSmoke(t *testing.T) {
 			})
 		})
 	}
-	_ = context.Background
 }

@@ -153,39 +153,18 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 	fmt.Fprintf(w, "  plan       weights %v%%, %v at each, then promote\n", opts.Weights, opts.Interval)
 	fmt.Fprintf(w, "  analysis   PromQL: v2's error rate over the last minute <= %.0f%%, every %v and at the end of each step\n\n", 100*maxErrorRate, every)
 
-	load := demo.StartLoad(ctx, url, opts.Rate, "X-Revision")
-	stopped := false
-	defer func() {
-		if !stopped {
-			load.Stop()
-		}
-	}()
-	rep := demo.NewReporter(w, "v1", "v2", split.Stats)
 	describe := demo.DescribeErrorRate("v2", maxErrorRate)
-	rep.Describe = describe
-	rep.Header()
-	if err := demo.Pause(ctx, min(time.Second, opts.Interval)); err != nil {
-		return err
-	}
-	res, relErr := strategy.Run(ctx, strategy.Release{
-		Target:   split,
-		Stable:   "v1",
-		Canary:   "v2",
-		Strategy: cfg,
-		Observer: rep,
-		Options:  strategy.Options{PollInterval: 100 * time.Millisecond, ProgressDeadline: 30 * time.Second},
-	})
-	after := split.Stats()
-	if err := demo.Pause(ctx, min(time.Second, opts.Interval)); err != nil {
-		return err
-	}
-	rep.Line("after the release")
-	counts := load.Stop()
-	stopped = true
-	return demo.Summarize(w, demo.Outcome{
-		Good: opts.Good, Stable: "v1", Canary: "v2",
-		Result: res, Err: relErr, Reporter: rep, Load: counts,
-		After: split.Stats().Sub(after), Final: split.State(), Describe: describe,
+	sc := demo.Scenario{Good: opts.Good, URL: url, Rate: opts.Rate, Split: split, Describe: describe,
+		Settle: min(time.Second, opts.Interval)}
+	return demo.Show(ctx, w, sc, func(reporter strategy.Observer) (strategy.Result, error) {
+		return strategy.Run(ctx, strategy.Release{
+			Target:   split,
+			Stable:   "v1",
+			Canary:   "v2",
+			Strategy: cfg,
+			Observer: reporter,
+			Options:  strategy.Options{PollInterval: 100 * time.Millisecond, ProgressDeadline: 30 * time.Second},
+		})
 	})
 }
 

@@ -115,7 +115,7 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 		Background: canary.BackgroundAnalysis{Analyzers: []strategy.Analyzer{check("v2 error rate <= 1% (continuous)", 0, every)}},
 	}
 
-	// 4. Load, a reporter, and the release.
+	// 4. The release, staged with load, progress lines and a summary.
 	mode := "v2 answers 1 request in 20 with HTTP 500 (a bad release)"
 	if opts.Good {
 		mode = "v2 is healthy (a good release)"
@@ -127,45 +127,17 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 	fmt.Fprintf(w, "  plan     weights %v%%, %v at each, then promote\n", opts.Weights, opts.Interval)
 	fmt.Fprintf(w, "  analysis v2's error rate must stay <= %.0f%%: checked every %v and at the end of each step\n\n", 100*maxErrorRate, every)
 
-	load := demo.StartLoad(ctx, url, opts.Rate, "X-Revision")
-	stopped := false
-	defer func() {
-		if !stopped {
-			load.Stop()
-		}
-	}()
-	rep := demo.NewReporter(w, "v1", "v2", split.Stats)
 	describe := demo.DescribeErrorRate("v2", maxErrorRate)
-	rep.Describe = describe
-	rep.Header()
-	// Let v1 serve alone for a moment, as it did before the release.
-	if err := demo.Pause(ctx, min(time.Second, opts.Interval)); err != nil {
-		return err
-	}
-	res, relErr := strategy.Run(ctx, strategy.Release{
-		Target:   split,
-		Stable:   "v1",
-		Canary:   "v2",
-		Strategy: cfg,
-		Observer: rep,
-		Options:  strategy.Options{PollInterval: 100 * time.Millisecond, ProgressDeadline: 30 * time.Second},
-	})
-	// Keep the load on a moment after the release, to show where traffic
-	// goes now.
-	after := split.Stats()
-	if err := demo.Pause(ctx, min(time.Second, opts.Interval)); err != nil {
-		return err
-	}
-	rep.Line("after the release")
-	counts := load.Stop()
-	stopped = true
-	tail := split.Stats().Sub(after)
-
-	// 5. The summary, which also checks that the release ended as it
-	// should and that no request was lost.
-	return demo.Summarize(w, demo.Outcome{
-		Good: opts.Good, Stable: "v1", Canary: "v2",
-		Result: res, Err: relErr, Reporter: rep, Load: counts,
-		After: tail, Final: split.State(), Describe: describe,
+	sc := demo.Scenario{Good: opts.Good, URL: url, Rate: opts.Rate, Split: split, Describe: describe,
+		Settle: min(time.Second, opts.Interval)}
+	return demo.Show(ctx, w, sc, func(reporter strategy.Observer) (strategy.Result, error) {
+		return strategy.Run(ctx, strategy.Release{
+			Target:   split,
+			Stable:   "v1",
+			Canary:   "v2",
+			Strategy: cfg,
+			Observer: reporter,
+			Options:  strategy.Options{PollInterval: 100 * time.Millisecond, ProgressDeadline: 30 * time.Second},
+		})
 	})
 }

@@ -140,3 +140,53 @@ func Pause(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// Scenario is what [Show] needs to stage a release for the reader.
+type Scenario struct {
+	// Good says v2 is healthy (the release should be promoted).
+	Good bool
+	// URL is the splitter's address, Rate the load in requests per second.
+	URL  string
+	Rate int
+	// Split is the splitter whose numbers the progress lines show.
+	Split *httpsplit.Splitter
+	// Describe renders a verdict for the progress lines.
+	Describe func(strategy.Verdict) string
+	// Settle is how long v1 serves alone before the release, and how long
+	// the load goes on after it (to show where traffic goes now).
+	Settle time.Duration
+}
+
+// Show stages a release for the reader: it starts the load and the
+// progress lines, lets v1 serve alone a moment, calls release with the
+// reporter as the release's Observer, keeps the load on a moment after it,
+// and prints the summary (which also checks that the release ended as it
+// should and that no request was lost).
+func Show(ctx context.Context, w io.Writer, sc Scenario, release func(strategy.Observer) (strategy.Result, error)) error {
+	load := StartLoad(ctx, sc.URL, sc.Rate, "X-Revision")
+	stopped := false
+	defer func() {
+		if !stopped {
+			load.Stop()
+		}
+	}()
+	rep := NewReporter(w, "v1", "v2", sc.Split.Stats)
+	rep.Describe = sc.Describe
+	rep.Header()
+	if err := Pause(ctx, sc.Settle); err != nil {
+		return err
+	}
+	res, relErr := release(rep)
+	after := sc.Split.Stats()
+	if err := Pause(ctx, sc.Settle); err != nil {
+		return err
+	}
+	rep.Line("after the release")
+	counts := load.Stop()
+	stopped = true
+	return Summarize(w, Outcome{
+		Good: sc.Good, Stable: "v1", Canary: "v2",
+		Result: res, Err: relErr, Reporter: rep, Load: counts,
+		After: sc.Split.Stats().Sub(after), Final: sc.Split.State(), Describe: sc.Describe,
+	})
+}
