@@ -133,3 +133,24 @@ func invalid(what string, problems []string) error {
 // a line, under a heading naming what was checked. It returns nil when
 // problems is empty.
 func Invalid(what string, problems ...string) error { return invalid(what, problems) }
+
+// ProblemsOf lists the problems an error names, one per entry: the lines of
+// an error built by [Invalid] (without its heading), or the error's text.
+// Code that validates its parts uses it to fold their problems into its own.
+func ProblemsOf(err error) []string {
+	if err == nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "- "))
+		if line == "" || strings.HasPrefix(line, ErrInvalidConfig.Error()+":") {
+			continue
+		}
+		out = append(out, line)
+	}
+	if len(out) == 0 {
+		out = append(out, err.Error())
+	}
+	return out
+}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -296,21 +295,9 @@ func analyzerProblems(where string, a Analyzer) []string {
 	if !ok {
 		return nil
 	}
-	err := v.Validate()
-	if err == nil {
-		return nil
-	}
-	// An error built by Invalid lists one problem a line; keep them apart.
 	var out []string
-	for _, line := range strings.Split(err.Error(), "\n") {
-		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "- "))
-		if line == "" || strings.HasPrefix(line, ErrInvalidConfig.Error()+":") {
-			continue
-		}
-		out = append(out, fmt.Sprintf("%s (%s): %s", where, AnalyzerName(a), line))
-	}
-	if len(out) == 0 {
-		out = append(out, fmt.Sprintf("%s (%s): %v", where, AnalyzerName(a), err))
+	for _, p := range ProblemsOf(v.Validate()) {
+		out = append(out, fmt.Sprintf("%s (%s): %s", where, AnalyzerName(a), p))
 	}
 	return out
 }

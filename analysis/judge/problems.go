@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/glidepath/glidepath/strategy"
@@ -52,20 +51,9 @@ func sourceProblems(src any) []string {
 	if !ok {
 		return nil
 	}
-	err := v.Validate()
-	if err == nil {
-		return nil
-	}
 	var p []string
-	for _, line := range strings.Split(err.Error(), "\n") {
-		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "- "))
-		if line == "" || strings.HasPrefix(line, strategy.ErrInvalidConfig.Error()+":") {
-			continue
-		}
+	for _, line := range strategy.ProblemsOf(v.Validate()) {
 		p = append(p, "source: "+line)
-	}
-	if len(p) == 0 {
-		p = append(p, "source: "+err.Error())
 	}
 	return p
 }
