@@ -1,18 +1,11 @@
 package prometheus_test
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,26 +19,9 @@ import (
 	"github.com/glidepath/glidepath/analysis"
 	"github.com/glidepath/glidepath/analysis/judge"
 	"github.com/glidepath/glidepath/analysis/prometheus"
+	"github.com/glidepath/glidepath/internal/promserver"
 	"github.com/glidepath/glidepath/strategy"
 )
-
-// prometheusBinary finds the server, or skips the test (fails it in CI).
-func prometheusBinary(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/prometheus"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("prometheus"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("the prometheus binary is required in CI (Debian package prometheus)")
-	}
-	t.Skip("prometheus binary not installed")
-	return ""
-}
 
 // exporter serves request counters for a healthy and an erroring revision;
 // every scrape counts another 100 requests of each.
@@ -64,51 +40,25 @@ func exporter(t *testing.T) *httptest.Server {
 	return srv
 }
 
-func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return addr
-}
-
 // startPrometheus runs a real Prometheus server that scrapes the exporters
 // every second, and returns a source for it once every exporter has been
 // scraped.
 func startPrometheus(t *testing.T, exporters ...*httptest.Server) *prometheus.Source {
-	bin := prometheusBinary(t)
-	dir := t.TempDir()
+	bin := promserver.Require(t)
 	targets := make([]string, len(exporters))
 	for i, e := range exporters {
-		targets[i] = fmt.Sprintf("%q", e.Listener.Addr().String())
+		targets[i] = e.Listener.Addr().String()
 	}
-	cfg := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: demo
-    static_configs:
-      - targets: [%s]
-`, strings.Join(targets, ", "))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600))
-	addr := freePort(t)
-	var logs bytes.Buffer
-	cmd := exec.Command(bin,
-		"--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
-		"--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	require.NoError(t, cmd.Start())
+	srv, err := promserver.Start(t.Context(), bin, targets...)
+	require.NoError(t, err)
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("prometheus output:\n%s", logs.String())
+			t.Logf("prometheus output:\n%s", srv.Logs())
 		}
+		_ = srv.Stop()
 	})
 
-	src := &prometheus.Source{Address: "http://" + addr, Timeout: 5 * time.Second}
+	src := &prometheus.Source{Address: srv.URL, Timeout: 5 * time.Second}
 	t.Cleanup(func() { _ = src.Close() })
 	// Wait, boundedly, until two scrapes of every exporter make a rate.
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -205,7 +155,7 @@ func TestRealPrometheusJudges(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	lat := &prometheus.LatencySource{Source: src, Metric: "demo_request_duration_seconds",
-		Matchers: []prometheus.Matcher{{Name: "job", Value: "demo"}}}
+		Matchers: []prometheus.Matcher{{Name: "job", Value: promserver.Job}}}
 	counts := &prometheus.CountSource{Source: src, Metric: "demo_requests_total",
 		Failed: []prometheus.Matcher{{Name: "code", Op: "=~", Value: "5.."}}}
 	require.NoError(t, lat.Validate())

@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
+	"strings"
 	"time"
 
 	promclient "github.com/prometheus/client_golang/prometheus"
@@ -22,12 +18,13 @@ import (
 	"github.com/glidepath/glidepath/analysis/prometheus"
 	"github.com/glidepath/glidepath/canary"
 	"github.com/glidepath/glidepath/examples/quickstart/demo"
+	"github.com/glidepath/glidepath/internal/promserver"
 	"github.com/glidepath/glidepath/strategy"
 	"github.com/glidepath/glidepath/strategy/httpsplit"
 )
 
 // DefaultPrometheus is where Debian's prometheus package installs the server.
-const DefaultPrometheus = "/usr/bin/prometheus"
+const DefaultPrometheus = promserver.DefaultBinary
 
 // options tune the run; main sets them from flags, tests shorten them.
 type options struct {
@@ -109,16 +106,19 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 	defer func() { err = errors.Join(err, shutdownMetrics(context.WithoutCancel(ctx))) }()
 
 	fmt.Fprintf(w, "glidepath + Prometheus: a canary release of v2 judged by PromQL\n\n")
-	prom, err := startPrometheus(ctx, opts.Prometheus, metricsURL)
+	if _, err := os.Stat(opts.Prometheus); err != nil {
+		return fmt.Errorf("the prometheus server is needed (Debian: apt-get install prometheus; or pass -prometheus PATH): %w", err)
+	}
+	prom, err := promserver.Start(ctx, opts.Prometheus, strings.TrimPrefix(metricsURL, "http://"))
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, prom.stop()) }()
-	src := &prometheus.Source{Address: prom.url, Timeout: 5 * time.Second}
+	defer func() { err = errors.Join(err, prom.Stop()) }()
+	src := &prometheus.Source{Address: prom.URL, Timeout: 5 * time.Second}
 	defer src.Close()
-	fmt.Fprintf(w, "  prometheus %s, scraping the splitter's metrics at %s/metrics every 1s\n", prom.url, metricsURL)
+	fmt.Fprintf(w, "  prometheus %s, scraping the splitter's metrics at %s/metrics every 1s\n", prom.URL, metricsURL)
 	if err := waitForScrape(ctx, src); err != nil {
-		return fmt.Errorf("%w\nprometheus output:\n%s", err, prom.logs.String())
+		return fmt.Errorf("%w\nprometheus output:\n%s", err, prom.Logs())
 	}
 
 	every := max(opts.Interval/4, time.Second) // no faster than the scrape interval
@@ -168,93 +168,6 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 	})
 }
 
-// server is a running Prometheus.
-type server struct {
-	url  string
-	cmd  *exec.Cmd
-	dir  string
-	logs *bytes.Buffer
-	done chan error
-}
-
-// startPrometheus starts bin on a free loopback port, scraping target every
-// second, with its configuration and storage in a new temporary directory.
-func startPrometheus(ctx context.Context, bin, target string) (*server, error) {
-	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("the prometheus server is needed (Debian: apt-get install prometheus; or pass -prometheus PATH): %w", err)
-	}
-	dir, err := os.MkdirTemp("", "glidepath-prometheus-")
-	if err != nil {
-		return nil, err
-	}
-	host := target[len("http://"):]
-	cfg := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: glidepath-splitter
-    static_configs:
-      - targets: [%q]
-`, host)
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	addr, err := freePort()
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	s := &server{url: "http://" + addr, dir: dir, logs: &bytes.Buffer{}, done: make(chan error, 1)}
-	// The server is stopped by stop, not by ctx: it must be waited for
-	// and its directory removed whatever happens.
-	s.cmd = exec.CommandContext(context.WithoutCancel(ctx), bin,
-		"--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
-		"--log.level=warn")
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	go func() { s.done <- s.cmd.Wait() }()
-	// Wait, boundedly, until it is ready.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/-/ready", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s, nil
-			}
-		}
-		select {
-		case err := <-s.done:
-			s.done <- err
-			_ = s.stop()
-			return nil, fmt.Errorf("prometheus exited: %v\n%s", err, s.logs.String())
-		default:
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			_ = s.stop()
-			return nil, fmt.Errorf("prometheus was not ready within 30s\n%s", s.logs.String())
-		}
-		if err := demo.Pause(ctx, 100*time.Millisecond); err != nil {
-			_ = s.stop()
-			return nil, err
-		}
-	}
-}
-
-// stop kills the server, waits for it and removes its directory.
-func (s *server) stop() error {
-	_ = s.cmd.Process.Kill()
-	<-s.done
-	return os.RemoveAll(s.dir)
-}
-
 // waitForScrape waits (at most 30s) until Prometheus has scraped the
 // splitter twice, so that increase() has data.
 func waitForScrape(ctx context.Context, src *prometheus.Source) error {
@@ -271,13 +184,4 @@ func waitForScrape(ctx context.Context, src *prometheus.Source) error {
 			return err
 		}
 	}
-}
-
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := l.Addr().String()
-	return addr, l.Close()
 }

@@ -2,36 +2,19 @@ package main
 
 import (
 	"bytes"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/glidepath/glidepath/internal/promserver"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// prometheusBinary returns the server's path, or skips the test when it is
-// not installed (and fails it in CI, where it must be).
-func prometheusBinary(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat(DefaultPrometheus); err == nil {
-		return DefaultPrometheus
-	}
-	if p, err := exec.LookPath("prometheus"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("the prometheus binary is required in CI (Debian package prometheus)")
-	}
-	t.Skip("prometheus binary not installed")
-	return ""
-}
-
 func TestEndToEnd(t *testing.T) {
-	bin := prometheusBinary(t)
+	bin := promserver.Require(t)
 	for _, good := range []bool{false, true} {
 		name := map[bool]string{false: "bad-release-rolled-back", true: "good-release-promoted"}[good]
 		t.Run(name, func(t *testing.T) {
