@@ -50,6 +50,14 @@ type Measurement struct {
 	Condition string `json:"condition,omitempty"`
 	// Error is the measurement's error, when it could not be taken.
 	Error string `json:"error,omitempty"`
+	// Revision is the revision the measurement is about, when it is about
+	// one (a judge measures the canary and the baseline separately).
+	Revision Revision `json:"revision,omitempty"`
+	// Values are the numbers behind the measurement, by name, for metrics
+	// and logs: "value" for a check's single measured value, and a judge's
+	// evidence ("rate", "trials", "failures", "e_fail", "e_pass", ...).
+	// Nil when the measurement has no numeric value.
+	Values map[string]float64 `json:"values,omitempty"`
 }
 
 // Verdict is the result of analysis: an outcome, a reason a person can read,

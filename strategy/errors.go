@@ -34,6 +34,10 @@ var (
 	ErrStopped = errors.New("release stopped, target left as recorded")
 	// ErrNotRunning is returned by Rollout controls after the release ended.
 	ErrNotRunning = errors.New("release is not running")
+	// ErrFenced is returned by a [FencedTarget] that refuses a write whose
+	// fencing token is older than one it has already accepted, and by the
+	// executor when a [Fencer] says the lease was lost before an Apply.
+	ErrFenced = errors.New("fenced: a newer lease holder drives the target")
 	// ErrPlanComplete is the cause (context.Cause) with which background
 	// analysis is cancelled when every step but the final one has run.
 	// An analyzer that returns a verdict, rather than an error, once its

@@ -224,3 +224,26 @@ func CanRouteHeaders(t Target) bool {
 	hr, ok := t.(HeaderRouter)
 	return ok && hr.SupportsHeaderRouting()
 }
+
+// FencedTarget is an optional [Target] capability: the target can enforce
+// the fencing token of the lease under which a release is driven. When the
+// release's Journal is a [Fencer], the executor calls ApplyFenced instead of
+// Apply with the token the Fencer returned just before the attempt. A target
+// that implements it remembers the highest token it has accepted and rejects
+// a write carrying a lower one with an error matching [ErrFenced] (made
+// [Permanent]), so a driver that lost its lease cannot move traffic after
+// its successor did. A token of 0 means "no lease": the target applies the
+// State as Apply would, without raising its remembered token.
+type FencedTarget interface {
+	Target
+	ApplyFenced(ctx context.Context, desired State, token uint64) error
+}
+
+// Fencer is an optional [Journal] capability: Fence proves, by a write that
+// the store orders against every other holder's (not by a read), that the
+// journal's writer still holds the target's lease, and returns the lease's
+// fencing token. The executor calls it before every Apply attempt,
+// retries included, and stops without applying when it fails.
+type Fencer interface {
+	Fence(ctx context.Context) (token uint64, err error)
+}
