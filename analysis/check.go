@@ -51,9 +51,14 @@ type Check struct {
 	// {{release.canary}}, {{release.weight}} and {{release.step}} for the
 	// release (the weight is read when each measurement is taken). Values
 	// are escaped for where they sit: for PromQL, inside a string literal
-	// they are escaped as a literal (and regexp-quoted after =~ or !~),
-	// and outside one they may only be a number, a duration or a name; a
-	// Source that implements [Escaper] escapes its own way. So a revision
+	// they are escaped for that literal's quote kind (and regexp-quoted
+	// after =~ or !~; a `…` literal has no escapes, so a value holding a
+	// backtick is refused there), and outside one they may only be a
+	// decimal number, a duration or a name that is not a PromQL keyword.
+	// The query is read with PromQL's lexical rules, # comments included;
+	// a placeholder inside a comment, or right after a backslash in a
+	// literal, is a validation error. A Source that implements [Escaper]
+	// escapes its own way (and its queries have no comments). So a revision
 	// name cannot change the query.
 	Query string
 	// Args are the values for {{args.NAME}}. Secret ones never appear in
@@ -213,10 +218,12 @@ func (c *Check) compile() (*compiled, error) {
 		p.args[a.Name] = a
 	}
 	var tprobs []string
-	p.query, tprobs = parseTemplate(c.Query, p.args)
+	_, escapes := c.Source.(Escaper)
+	promql := !escapes // sources without an Escaper get PromQL's rules
+	p.query, tprobs = parseTemplate(c.Query, p.args, promql)
 	probs = append(probs, tprobs...)
 	if c.SamplesQuery != "" {
-		p.samples, tprobs = parseTemplate(c.SamplesQuery, p.args)
+		p.samples, tprobs = parseTemplate(c.SamplesQuery, p.args, promql)
 		for _, q := range tprobs {
 			add("samples %s", q)
 		}

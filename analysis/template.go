@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -43,16 +44,22 @@ type template struct {
 var placeholderRE = regexp.MustCompile(`^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z0-9_-]+)\s*\}\}`)
 
 // parseTemplate parses a query, recording for each placeholder the string
-// literal that encloses it. It returns every problem found.
-func parseTemplate(q string, args map[string]Arg) (*template, []string) {
+// literal that encloses it. It follows PromQL's lexical rules: string
+// literals in "…" and '…' (where a backslash escapes the next character) and
+// in `…` (raw: no escapes), and, when promql is true, # comments to the end
+// of the line (\n or \r) outside literals. A placeholder in a comment is a
+// problem: a line break in its value would end the comment. It returns
+// every problem found.
+func parseTemplate(q string, args map[string]Arg, promql bool) (*template, []string) {
 	var (
-		t     template
-		probs []string
-		lit   strings.Builder
-		quote rune // current string literal, 0 outside
-		regex bool
-		last  rune // last significant rune outside literals
-		prev  rune // rune before last, to spot =~ and !~
+		t       template
+		probs   []string
+		lit     strings.Builder
+		quote   rune // current string literal, 0 outside
+		comment bool // inside a # comment
+		regex   bool
+		last    rune // last significant rune outside literals and comments
+		prev    rune // rune before last, to spot =~ and !~
 	)
 	flush := func() {
 		if lit.Len() > 0 {
@@ -80,15 +87,14 @@ func parseTemplate(q string, args map[string]Arg) (*template, []string) {
 					probs = append(probs, fmt.Sprintf("query: placeholder {{args.%s}} names no argument", key))
 				}
 			case "release":
-				known := false
-				for _, f := range releaseFields {
-					known = known || f == key
-				}
-				if !known {
+				if !slices.Contains(releaseFields, key) {
 					probs = append(probs, fmt.Sprintf("query: unknown placeholder {{release.%s}} (release has %s)", key, strings.Join(releaseFields, ", ")))
 				}
 			default:
 				probs = append(probs, fmt.Sprintf("query: unknown placeholder namespace %q in %s (want args or release)", ns, m[0]))
+			}
+			if comment {
+				probs = append(probs, fmt.Sprintf("query: placeholder %s is inside a # comment, where a line break in its value would end the comment: move it out of the comment", m[0]))
 			}
 			flush()
 			t.segs = append(t.segs, segment{ph: true, ns: ns, key: key,
@@ -100,11 +106,22 @@ func parseTemplate(q string, args map[string]Arg) (*template, []string) {
 		lit.WriteString(q[i : i+size])
 		i += size
 		switch {
+		case comment:
+			comment = r != '\n' && r != '\r'
+		case quote == 0 && promql && r == '#':
+			comment = true
 		case quote == 0 && (r == '"' || r == '\'' || r == '`'):
 			quote = r
 			regex = last == '~' && (prev == '=' || prev == '!')
 		case quote != 0 && quote != '`' && r == '\\' && i < len(q):
-			// An escaped character inside a literal cannot close it.
+			// An escaped character inside a literal cannot close it. A
+			// placeholder right after the backslash would have its value's
+			// first character escaped by it (a value starting with \ would
+			// then close the literal): refused.
+			if strings.HasPrefix(q[i:], "{{") {
+				probs = append(probs, fmt.Sprintf("query: the placeholder at offset %d follows a backslash inside a string literal, which would escape the first character of its value", i))
+				continue
+			}
 			_, n := utf8.DecodeRuneInString(q[i:])
 			lit.WriteString(q[i : i+n])
 			i += n
@@ -168,9 +185,8 @@ func (t *template) render(args map[string]Arg, in strategy.Input, st strategy.St
 // escapePromQL makes v safe at a placeholder of a PromQL query: inside a
 // double- or single-quoted literal it is escaped (after regexp.QuoteMeta for
 // the operand of =~ and !~); inside a backtick literal, which has no
-// escapes, a backtick is refused; outside any literal only letters, digits,
-// '_', '.' and ':' are allowed (numbers, durations, metric names), so a
-// value can never change the query's structure.
+// escapes, a backtick is refused; outside any literal it must be one token
+// that cannot change the query's structure (see [unquotedValue]).
 func escapePromQL(v string, at Placeholder) (string, error) {
 	if !utf8.ValidString(v) {
 		return "", fmt.Errorf("value is not valid UTF-8")
@@ -210,13 +226,47 @@ func escapePromQL(v string, at Placeholder) (string, error) {
 		}
 		return v, nil
 	default:
-		for _, r := range v {
-			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == ':') {
-				return "", fmt.Errorf("value %q is outside a string literal and may only hold letters, digits, '_', '.' and ':'", v)
-			}
+		if err := unquotedValue(v); err != nil {
+			return "", err
 		}
 		return v, nil
 	}
+}
+
+var (
+	// unquotedNumber is a decimal number: 5, 0.25, 1e3, 2.5e-3.
+	unquotedNumber = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
+	// unquotedDuration is a PromQL duration: 5m, 1h30m, 250ms.
+	unquotedDuration = regexp.MustCompile(`^([0-9]+(ms|s|m|h|d|w|y))+$`)
+	// unquotedName is a metric, label or function name.
+	unquotedName = regexp.MustCompile(`^[A-Za-z_:][A-Za-z0-9_:]*$`)
+)
+
+// promqlKeywords are the words PromQL's lexer reads as operators,
+// aggregations, modifiers or numbers rather than names, whatever their case.
+var promqlKeywords = []string{
+	"and", "or", "unless", "atan2",
+	"sum", "avg", "count", "min", "max", "group", "stddev", "stdvar", "topk", "bottomk",
+	"count_values", "quantile", "limitk", "limit_ratio",
+	"offset", "smoothed", "anchored", "by", "without", "on", "ignoring", "group_left", "group_right",
+	"fill", "fill_left", "fill_right", "bool",
+	"start", "end", "step", "range", "max_of", "min_of",
+	"inf", "nan",
+}
+
+// unquotedValue reports whether v may stand outside a string literal of a
+// PromQL query: only a single token that is a decimal number, a duration,
+// or a name that is not a keyword. Anything else (an operator, a keyword
+// such as unless or offset, a subquery range such as 5m:1s, a selector, a
+// space) could change what the query means.
+func unquotedValue(v string) error {
+	switch {
+	case unquotedNumber.MatchString(v), unquotedDuration.MatchString(v):
+		return nil
+	case unquotedName.MatchString(v) && !slices.Contains(promqlKeywords, strings.ToLower(v)):
+		return nil
+	}
+	return fmt.Errorf("value %q cannot stand outside a string literal: there it must be a decimal number (5, 0.25, 1e3), a duration (5m, 1h30m) or a name (letters, digits, '_' and ':', not starting with a digit, and not a PromQL keyword such as unless, offset or by); put the placeholder inside quotes if it is a label value", v)
 }
 
 // redactor replaces secrets in text.
