@@ -561,7 +561,7 @@ func (r *run) measure(ctx context.Context) (measureKind, error) {
 }
 
 func (r *run) source(ctx context.Context, text string, state strategy.State) (v any, err error) {
-	mctx, cancel := context.WithTimeout(ctx, r.p.timeout)
+	mctx, cancel := context.WithTimeout(withRedactor(ctx, r.redact), r.p.timeout)
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {

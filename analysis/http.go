@@ -88,7 +88,7 @@ func (h *HTTP) Measure(ctx context.Context, q Query) (any, error) {
 		return nil, fmt.Errorf("reading the response: %w", err)
 	}
 	if resp.StatusCode/100 != 2 {
-		err := fmt.Errorf("HTTP %d: %s", resp.StatusCode, snippet(body))
+		err := fmt.Errorf("HTTP %d: %s", resp.StatusCode, snippet(ctx, body))
 		if resp.StatusCode/100 == 5 || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests {
 			return nil, err
 		}
@@ -107,13 +107,13 @@ func (h *HTTP) Measure(ctx context.Context, q Query) (any, error) {
 	return jsonResult(v)
 }
 
-// snippet is the start of a body, on one line, for an error message.
-func snippet(b []byte) string {
-	s := oneLine(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return s
+// snippetLen bounds the start of a body quoted in an error message.
+const snippetLen = 200
+
+// snippet is the start of a body, on one line, for an error message, with
+// the secrets of the check measuring through ctx redacted (see [Excerpt]).
+func snippet(ctx context.Context, b []byte) string {
+	return Excerpt(ctx, string(b), snippetLen)
 }
 
 // parsePath splits "a.b[0].c", "$.a.b.0.c" or "{$.a.b}" into keys.

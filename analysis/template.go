@@ -307,6 +307,57 @@ func (r *redactor) add(s ...string) {
 	}
 }
 
+// redactorKey is the context key of the redactor of the check measuring.
+type redactorKey struct{}
+
+// withRedactor makes r available to [Excerpt] in a Source's context.
+func withRedactor(ctx context.Context, r *redactor) context.Context {
+	return context.WithValue(ctx, redactorKey{}, r)
+}
+
+// Excerpt returns text on one line, cut to at most n bytes (on a rune
+// boundary, with "..." added when cut), for an error message. Inside a
+// [Source] called by a [Check] (ctx is the Measure context), the check's
+// secrets, in the forms the query used, are replaced by "*****" before the
+// text is cut, and when the cut leaves text at the end that could be the
+// start of a secret, that text is replaced too: a cut never reveals part of
+// a secret. Sources that quote response bodies in errors should use it.
+func Excerpt(ctx context.Context, text string, n int) string {
+	r, _ := ctx.Value(redactorKey{}).(*redactor)
+	s := oneLine(r.apply(text))
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return r.redactTail(s[:cut]) + "..."
+}
+
+// redactTail replaces the end of s when it is the start of a secret (or of
+// a secret written on one line), longest match first.
+func (r *redactor) redactTail(s string) string {
+	if r == nil {
+		return s
+	}
+	longest := 0
+	for _, v := range r.secrets {
+		for _, form := range []string{v, oneLine(v)} {
+			for k := min(len(form)-1, len(s)); k > longest; k-- {
+				if strings.HasSuffix(s, form[:k]) {
+					longest = k
+					break
+				}
+			}
+		}
+	}
+	if longest == 0 {
+		return s
+	}
+	return s[:len(s)-longest] + redacted
+}
+
 func (r *redactor) apply(s string) string {
 	if r == nil {
 		return s

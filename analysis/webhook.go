@@ -180,11 +180,11 @@ func (w *Webhook) Analyze(ctx context.Context, in strategy.Input) (strategy.Verd
 	case 4:
 		m.Outcome, v.Outcome = strategy.Fail, strategy.Fail
 		v.Reason = "refused (" + m.Value + ")"
-		if why := refusal(rb); why != "" {
+		if why := refusal(ctx, rb); why != "" {
 			v.Reason += ": " + why
 		}
 	default:
-		err := fmt.Errorf("webhook answered HTTP %d: %s", resp.StatusCode, snippet(rb))
+		err := fmt.Errorf("webhook answered HTTP %d: %s", resp.StatusCode, snippet(ctx, rb))
 		m.Error = err.Error()
 		v.Reason = err.Error()
 		v.Measurements = []strategy.Measurement{m}
@@ -196,12 +196,12 @@ func (w *Webhook) Analyze(ctx context.Context, in strategy.Input) (strategy.Verd
 
 // refusal extracts why a receiver refused: a JSON "reason" field, or the
 // start of the body.
-func refusal(body []byte) string {
+func refusal(ctx context.Context, body []byte) string {
 	var r struct {
 		Reason string `json:"reason"`
 	}
 	if json.Unmarshal(body, &r) == nil && r.Reason != "" {
-		return oneLine(r.Reason)
+		return Excerpt(ctx, r.Reason, snippetLen)
 	}
-	return snippet(body)
+	return snippet(ctx, body)
 }
