@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +23,26 @@ import (
 // DefaultTimeout bounds one query when Source.Timeout is zero.
 const DefaultTimeout = 30 * time.Second
 
+// Defaults for the bounds on what a [Source] accepts from the server.
+const (
+	// DefaultMaxResponseBytes bounds a response body (after
+	// decompression) when Source.MaxResponseBytes is zero: 16 MiB.
+	DefaultMaxResponseBytes = 16 << 20
+	// DefaultMaxSeries bounds the series of a result when
+	// Source.MaxSeries is zero.
+	DefaultMaxSeries = 10_000
+	// DefaultMaxSamples bounds the samples of a result (the sum over its
+	// series) when Source.MaxSamples is zero.
+	DefaultMaxSamples = 1_000_000
+)
+
+// ErrResponseTooLarge is the error (marked [strategy.Permanent]) of a query
+// whose response exceeds a [Source]'s bounds: its body is larger than
+// MaxResponseBytes, or it holds more than MaxSeries series or MaxSamples
+// samples. Retrying would not help: narrow the query (aggregate it, or
+// select fewer series).
+var ErrResponseTooLarge = errors.New("prometheus response too large")
+
 // Source runs instant queries against a Prometheus server. Use it by pointer
 // and do not change it after its first use; it is safe for concurrent use.
 // Close releases its idle connections.
@@ -34,6 +57,16 @@ type Source struct {
 	// Timeout bounds each query, and is sent to the server as the query's
 	// evaluation timeout (default [DefaultTimeout]).
 	Timeout time.Duration
+	// MaxResponseBytes bounds the response body glidepath reads (default
+	// [DefaultMaxResponseBytes]); reading stops at the bound, so a
+	// hostile or mistaken server cannot make the process allocate more.
+	MaxResponseBytes int64
+	// MaxSeries bounds the series of a result (default
+	// [DefaultMaxSeries]).
+	MaxSeries int
+	// MaxSamples bounds the samples of a result, over all its series
+	// (default [DefaultMaxSamples]).
+	MaxSamples int
 
 	once sync.Once
 	api  v1.API
@@ -61,6 +94,15 @@ func (s *Source) Validate() error {
 	if s.Timeout < 0 {
 		probs = append(probs, fmt.Sprintf("Timeout is negative (%v)", s.Timeout))
 	}
+	if s.MaxResponseBytes < 0 {
+		probs = append(probs, fmt.Sprintf("MaxResponseBytes is negative (%d)", s.MaxResponseBytes))
+	}
+	if s.MaxSeries < 0 {
+		probs = append(probs, fmt.Sprintf("MaxSeries is negative (%d)", s.MaxSeries))
+	}
+	if s.MaxSamples < 0 {
+		probs = append(probs, fmt.Sprintf("MaxSamples is negative (%d)", s.MaxSamples))
+	}
 	return strategy.Invalid(fmt.Sprintf("prometheus source %q", s.Address), probs...)
 }
 
@@ -79,7 +121,11 @@ func (s *Source) client() (v1.API, error) {
 			s.rt = c
 			s.mu.Unlock()
 		}
-		c, err := api.NewClient(api.Config{Address: s.Address, RoundTripper: rt})
+		limit := s.MaxResponseBytes
+		if limit == 0 {
+			limit = DefaultMaxResponseBytes
+		}
+		c, err := api.NewClient(api.Config{Address: s.Address, RoundTripper: limitedRT{rt: rt, limit: limit}})
 		if err != nil {
 			s.err = strategy.Invalid(fmt.Sprintf("prometheus source %q", s.Address), err.Error())
 			return
@@ -120,7 +166,87 @@ func (s *Source) Measure(ctx context.Context, q analysis.Query) (any, error) {
 	if err != nil {
 		return nil, classify(err)
 	}
+	if err := s.bounded(v); err != nil {
+		return nil, err
+	}
 	return Result(v)
+}
+
+// limitedRT bounds the response bodies of rt.
+type limitedRT struct {
+	rt    http.RoundTripper
+	limit int64
+}
+
+func (l limitedRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.rt.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: l.limit, limit: l.limit}
+	return resp, nil
+}
+
+// limitedBody reads at most limit bytes and fails, rather than truncating,
+// when there are more.
+type limitedBody struct {
+	rc          io.ReadCloser
+	left, limit int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One more byte tells a body of exactly limit bytes from a
+		// longer one.
+		var one [1]byte
+		n, err := b.rc.Read(one[:])
+		if n > 0 {
+			return 0, fmt.Errorf("%w: the body is larger than MaxResponseBytes (%d bytes)", ErrResponseTooLarge, b.limit)
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// bounded checks a result against MaxSeries and MaxSamples.
+func (s *Source) bounded(v model.Value) error {
+	maxSeries, maxSamples := s.MaxSeries, s.MaxSamples
+	if maxSeries == 0 {
+		maxSeries = DefaultMaxSeries
+	}
+	if maxSamples == 0 {
+		maxSamples = DefaultMaxSamples
+	}
+	series, samples := 0, 0
+	switch x := v.(type) {
+	case model.Vector:
+		series, samples = len(x), len(x)
+	case model.Matrix:
+		series = len(x)
+		for _, ss := range x {
+			if ss != nil {
+				samples += len(ss.Values) + len(ss.Histograms)
+			}
+		}
+	}
+	var probs []string
+	if series > maxSeries {
+		probs = append(probs, fmt.Sprintf("%d series, more than MaxSeries (%d)", series, maxSeries))
+	}
+	if samples > maxSamples {
+		probs = append(probs, fmt.Sprintf("%d samples, more than MaxSamples (%d)", samples, maxSamples))
+	}
+	if len(probs) == 0 {
+		return nil
+	}
+	return strategy.Permanent(fmt.Errorf("%w: the result holds %s; aggregate the query or select fewer series", ErrResponseTooLarge, strings.Join(probs, " and ")))
 }
 
 // Range returns a source that runs range queries through s over the Window
@@ -154,11 +280,17 @@ func (r *rangeSource) Measure(ctx context.Context, q analysis.Query) (any, error
 	if err != nil {
 		return nil, classify(err)
 	}
+	if err := r.s.bounded(v); err != nil {
+		return nil, err
+	}
 	return Result(v)
 }
 
 // classify marks the errors that retrying cannot fix as permanent.
 func classify(err error) error {
+	if errors.Is(err, ErrResponseTooLarge) {
+		return strategy.Permanent(fmt.Errorf("prometheus: %w; narrow the query or raise MaxResponseBytes", err))
+	}
 	var apiErr *v1.Error
 	if errors.As(err, &apiErr) && apiErr.Type == v1.ErrBadData {
 		return strategy.Permanent(fmt.Errorf("prometheus rejected the query: %w", err))
