@@ -129,5 +129,8 @@
 // wins, and a Fail or Inconclusive stops the others, as one failing metric
 // terminates an Argo AnalysisRun; at the end of a release a background
 // group answers with its members' last words. A [Webhook] is a gate: it POSTs a signed
-// JSON description of the release and passes on 2xx, fails on 4xx.
+// JSON description of the release and passes on 2xx, fails on 4xx, and
+// retries 408 and 429 (honouring Retry-After, within bounds). Each request
+// carries a random ID inside its signed body; a receiver verifies it with a
+// [ReplayGuard], which also refuses a request it has already accepted.
 package analysis

@@ -1,6 +1,7 @@
 package analysis_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -150,4 +151,44 @@ func ExampleWebhook() {
 	// Output:
 	// Fail <nil>
 	// refused (HTTP 409): change freeze
+}
+
+// A receiver checks each request with a ReplayGuard: the signature, the
+// timestamp, and that the request's ID has not been accepted before. A
+// captured request sent again is refused.
+func ExampleReplayGuard() {
+	key := []byte("shared-secret")
+	guard := &analysis.ReplayGuard{Secret: key, MaxAge: 5 * time.Minute}
+	var lastHeader http.Header
+	var lastBody []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		lastHeader, lastBody = r.Header.Clone(), body
+		req, err := guard.Verify(r.Header, body, time.Now())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		fmt.Println("approving", req.Gate, "for", req.Canary)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	gate := &analysis.Webhook{Label: "approval", URL: srv.URL, Secret: key}
+	v, _ := gate.Analyze(context.Background(), exampleInput())
+	fmt.Println(v.Outcome)
+
+	// Someone who captured the request sends it again.
+	replay, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(lastBody))
+	replay.Header = lastHeader
+	resp, err := http.DefaultClient.Do(replay)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Println("replay:", resp.Status)
+	// Output:
+	// approving approval for v2
+	// Pass
+	// replay: 401 Unauthorized
 }

@@ -1,0 +1,191 @@
+package analysis_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/glidepath/glidepath/analysis"
+	"github.com/glidepath/glidepath/strategy"
+)
+
+// handlerTransport serves requests with a handler in process, so that the
+// waits between retries pass in a synctest bubble's fake time.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// scripted answers each request with the next status and Retry-After, and
+// records the requests' IDs and times.
+type scripted struct {
+	mu      sync.Mutex
+	answers []struct {
+		status     int
+		retryAfter string
+	}
+	ids []string
+	at  []time.Time
+}
+
+func (s *scripted) add(status int, retryAfter string) *scripted {
+	s.answers = append(s.answers, struct {
+		status     int
+		retryAfter string
+	}{status, retryAfter})
+	return s
+}
+
+func (s *scripted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	raw, _ := io.ReadAll(r.Body)
+	var req analysis.WebhookRequest
+	_ = json.Unmarshal(raw, &req)
+	s.mu.Lock()
+	n := len(s.ids)
+	s.ids = append(s.ids, req.ID)
+	s.at = append(s.at, time.Now())
+	a := s.answers[min(n, len(s.answers)-1)]
+	s.mu.Unlock()
+	if a.retryAfter != "" {
+		w.Header().Set("Retry-After", a.retryAfter)
+	}
+	w.WriteHeader(a.status)
+	_, _ = io.WriteString(w, `{"reason":"busy"}`)
+}
+
+// A rate-limited or slow approval service is asked again, after the wait
+// it asked for, instead of refusing the release.
+func TestWebhookRetries408And429(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := (&scripted{}).add(429, "7").add(408, "").add(429, time.Now().Add(30*time.Second).UTC().Format(http.TimeFormat)).add(200, "")
+		hook := &analysis.Webhook{Label: "approval", URL: "http://approval.invalid/", Secret: []byte("k"),
+			Client: &http.Client{Transport: handlerTransport{s}}}
+		start := time.Now()
+		v, err := hook.Analyze(t.Context(), input())
+		require.NoError(t, err)
+		assert.Equal(t, strategy.Pass, v.Outcome, v.Reason)
+		require.Len(t, s.at, 4)
+		assert.Equal(t, 7*time.Second, s.at[1].Sub(s.at[0]), "Retry-After in seconds")
+		assert.Equal(t, 2*time.Second, s.at[2].Sub(s.at[1]), "no Retry-After: backoff 1s, 2s, ...")
+		assert.Equal(t, 30*time.Second, s.at[3].Sub(start), "Retry-After as an HTTP date: until then")
+		assert.Equal(t, 30*time.Second, time.Since(start))
+		assert.Len(t, v.Measurements, 4)
+		// Every attempt is a new request with its own ID.
+		seen := map[string]bool{}
+		for _, id := range s.ids {
+			assert.NotEmpty(t, id)
+			assert.False(t, seen[id])
+			seen[id] = true
+		}
+	})
+}
+
+// Retries are bounded: after Retries, or when the receiver asks for a
+// longer wait than MaxRetryWait, the gate is Inconclusive (an error), never
+// a refusal.
+func TestWebhookRetriesBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := (&scripted{}).add(429, "1")
+		hook := &analysis.Webhook{Label: "a", URL: "http://approval.invalid/", Secret: []byte("k"), Retries: 2,
+			Client: &http.Client{Transport: handlerTransport{s}}}
+		v, err := hook.Analyze(t.Context(), input())
+		require.Error(t, err)
+		assert.Equal(t, strategy.Inconclusive, v.Outcome)
+		assert.Contains(t, err.Error(), "still not answered after 2 retries")
+		assert.Len(t, s.ids, 3)
+
+		s = (&scripted{}).add(429, "3600")
+		hook = &analysis.Webhook{Label: "a", URL: "http://approval.invalid/", Secret: []byte("k"), MaxRetryWait: time.Minute,
+			Client: &http.Client{Transport: handlerTransport{s}}}
+		v, err = hook.Analyze(t.Context(), input())
+		require.Error(t, err)
+		assert.Equal(t, strategy.Inconclusive, v.Outcome)
+		assert.Contains(t, err.Error(), "asked to retry after 1h0m0s, longer than MaxRetryWait (1m0s)")
+		assert.Len(t, s.ids, 1)
+
+		s = (&scripted{}).add(429, "")
+		hook = &analysis.Webhook{Label: "a", URL: "http://approval.invalid/", Secret: []byte("k"), Retries: -1,
+			Client: &http.Client{Transport: handlerTransport{s}}}
+		_, err = hook.Analyze(t.Context(), input())
+		require.Error(t, err)
+		assert.Len(t, s.ids, 1)
+
+		// The caller's context ends the wait.
+		s = (&scripted{}).add(429, "50")
+		hook = &analysis.Webhook{Label: "a", URL: "http://approval.invalid/", Secret: []byte("k"),
+			Client: &http.Client{Transport: handlerTransport{s}}}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		v, err = hook.Analyze(ctx, input())
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, strategy.Inconclusive, v.Outcome)
+	})
+}
+
+// Over real HTTP: a 429 with Retry-After: 0 is asked again at once.
+func TestWebhook429OverHTTP(t *testing.T) {
+	s := (&scripted{}).add(429, "0").add(204, "")
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	hook := &analysis.Webhook{Label: "a", URL: srv.URL, Secret: []byte("k")}
+	v, err := hook.Analyze(context.Background(), input())
+	require.NoError(t, err)
+	assert.Equal(t, strategy.Pass, v.Outcome, v.Reason)
+}
+
+// A receiver with a ReplayGuard accepts a request once: the same signed
+// request sent again is refused, as is one with its ID changed.
+func TestReplayGuard(t *testing.T) {
+	key := []byte("hook-key")
+	var mu sync.Mutex
+	var captured []*http.Request
+	var bodies [][]byte
+	guard := &analysis.ReplayGuard{Secret: key, MaxAge: time.Minute}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		captured, bodies = append(captured, r.Clone(context.Background())), append(bodies, raw)
+		mu.Unlock()
+		if _, err := guard.Verify(r.Header, raw, time.Now()); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	hook := &analysis.Webhook{Label: "a", URL: srv.URL, Secret: key}
+	v, err := hook.Analyze(context.Background(), input())
+	require.NoError(t, err)
+	require.Equal(t, strategy.Pass, v.Outcome)
+
+	// The attacker replays the captured request byte for byte.
+	now := time.Now()
+	_, err = guard.Verify(captured[0].Header, bodies[0], now)
+	require.ErrorIs(t, err, analysis.ErrReplayed)
+	// Changing the ID breaks the signature.
+	forged := strings.Replace(string(bodies[0]), `"id":"`, `"id":"x`, 1)
+	_, err = guard.Verify(captured[0].Header, []byte(forged), now)
+	require.ErrorIs(t, err, analysis.ErrBadSignature)
+	// Once the request is older than MaxAge the timestamp refuses it, and
+	// the guard has forgotten its ID.
+	_, err = guard.Verify(captured[0].Header, bodies[0], now.Add(2*time.Minute))
+	require.ErrorIs(t, err, analysis.ErrBadSignature)
+	// A second release asks again: a new ID, accepted.
+	v, err = hook.Analyze(context.Background(), input())
+	require.NoError(t, err)
+	assert.Equal(t, strategy.Pass, v.Outcome)
+	assert.NotEqual(t, captured[0].Header.Get(analysis.RequestIDHeader), captured[1].Header.Get(analysis.RequestIDHeader))
+}
