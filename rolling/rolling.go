@@ -23,10 +23,13 @@ var (
 // percentage of it can overflow.
 const MaxReplicas = 1 << 24
 
-// maxPlanSteps bounds the size of a plan, so that a fleet moved a few
-// instances at a time cannot make Plan run out of memory: a plan of half
-// a million steps takes about half a gigabyte to build.
-const maxPlanSteps = 500_000
+// MaxPlanSteps bounds the size of a plan, so that a large fleet moved a
+// few instances at a time cannot make Validate or Plan use much memory or
+// time: a step takes about a kilobyte to build, so the largest plan takes
+// about 10 MiB. Ten thousand steps are some three thousand batches; a
+// configuration that needs more is refused, with a request for larger
+// bounds.
+const MaxPlanSteps = 10_000
 
 // Config describes a rolling update. The zero value is valid: a target
 // without instances, switched in one batch.
@@ -71,8 +74,9 @@ var _ strategy.Strategy = Config{}
 
 // Validate reports every problem with c at once, in an error matching
 // strategy.ErrInvalidConfig, or returns nil. A configuration whose plan
-// would exceed half a million steps (a large fleet moved one instance at
-// a time) is rejected too, with a request for larger bounds.
+// would exceed [MaxPlanSteps] (a large fleet moved a few instances at a
+// time) is rejected too, with a request for larger bounds; building stops
+// at the bound, so refusing costs no more than the largest plan.
 func (c Config) Validate() error {
 	p := c.problems()
 	if len(p) == 0 {
@@ -143,12 +147,16 @@ func (c Config) bounds() (surge, unavailable strategy.IntOrPercent) {
 }
 
 // Bounds resolves MaxSurge and MaxUnavailable against Replicas, defaults
-// included, as the plan uses them: surge is how many instances may run
-// above Replicas, unavailable how many of Replicas may be unavailable.
-// Call Validate first; malformed values resolve to 0.
+// included, as Kubernetes' deployment controller does: surge is how many
+// instances may run above Replicas, unavailable how many of Replicas may
+// be unavailable, capped at Replicas (and 0 for 0 replicas), with one
+// instance unavailable when both resolve to 0. Call Validate first;
+// malformed values resolve to 0.
 func (c Config) Bounds() (surge, unavailable int) {
 	ms, mu := c.bounds()
-	return strategy.SurgeAndUnavailable(ms, mu, max(c.Replicas, 0))
+	n := max(c.Replicas, 0)
+	surge, unavailable = strategy.SurgeAndUnavailable(ms, mu, n)
+	return surge, min(unavailable, n)
 }
 
 // limits are the plan's bounds on the fleet: at most maxTotal instances,
@@ -187,12 +195,12 @@ func (c Config) build(stable, canary strategy.Revision) (strategy.Plan, error) {
 	tooBig := func() (strategy.Plan, error) {
 		return strategy.Plan{}, strategy.Invalid("rolling config", fmt.Sprintf(
 			"the plan would take more than %d steps (%d instances, at most %d moving at a time): raise MaxSurge or MaxUnavailable",
-			maxPlanSteps, n, maxTotal-minAvail))
+			MaxPlanSteps, n, maxTotal-minAvail))
 	}
 	// Each batch raises the ready new instances by at most
 	// maxTotal-minAvail and takes at least two steps (the last one, one):
 	// reject a plan that is bound to be too large before building it.
-	if per := maxTotal - minAvail; n > 0 && per > 0 && 2*((n+per-1)/per)-1 > maxPlanSteps {
+	if per := maxTotal - minAvail; n > 0 && per > 0 && 2*((n+per-1)/per)-1 > MaxPlanSteps {
 		return tooBig()
 	}
 	live := strategy.State{Stable: stable, Replicas: strategy.Replicas{Stable: n}}
@@ -240,7 +248,7 @@ func (c Config) build(stable, canary strategy.Revision) (strategy.Plan, error) {
 				steps = append(steps, strategy.Apply(s).Named(fmt.Sprintf("batch %d: traffic", batch)))
 			}
 			steps = c.afterBatch(steps, batch, scaledUp)
-			if len(steps) > maxPlanSteps {
+			if len(steps) > MaxPlanSteps {
 				return tooBig()
 			}
 		}

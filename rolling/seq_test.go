@@ -57,7 +57,7 @@ func TestBounds(t *testing.T) {
 		wantS, wantU int
 	}{
 		// Defaults: 25% each; surge rounds up, unavailable down.
-		{n: 0, wantS: 0, wantU: 1},
+		{n: 0, wantS: 0, wantU: 0}, // Kubernetes: 0 for 0 replicas
 		{n: 1, wantS: 1, wantU: 0},
 		{n: 3, wantS: 1, wantU: 0},
 		{n: 4, wantS: 1, wantU: 1},
@@ -66,7 +66,7 @@ func TestBounds(t *testing.T) {
 		// int, int
 		{n: 10, surge: new(i(2)), unav: new(i(0)), wantS: 2, wantU: 0},
 		{n: 10, surge: new(i(0)), unav: new(i(3)), wantS: 0, wantU: 3},
-		{n: 1, surge: new(i(5)), unav: new(i(5)), wantS: 5, wantU: 5},
+		{n: 1, surge: new(i(5)), unav: new(i(5)), wantS: 5, wantU: 1}, // unavailable capped at N
 		// int, percent
 		{n: 10, surge: new(i(1)), unav: new(pct(15)), wantS: 1, wantU: 1},
 		{n: 3, surge: new(i(0)), unav: new(pct(50)), wantS: 0, wantU: 1},
@@ -127,7 +127,7 @@ func TestValidate(t *testing.T) {
 		{"bounds beyond N", rolling.Config{Replicas: 10, MaxSurge: new(i(math.MaxInt)), MaxUnavailable: new(i(math.MaxInt))}, ""},
 		{"too many replicas", rolling.Config{Replicas: rolling.MaxReplicas + 1}, "Replicas (16777217) is more than 16777216"},
 		{"plan too large", rolling.Config{Replicas: 2_000_000, MaxSurge: new(i(1)), MaxUnavailable: new(i(0))},
-			"the plan would take more than 500000 steps (2000000 instances, at most 1 moving at a time): raise MaxSurge or MaxUnavailable"},
+			"the plan would take more than 10000 steps (2000000 instances, at most 1 moving at a time): raise MaxSurge or MaxUnavailable"},
 		{"negative percent", rolling.Config{Replicas: 4, MaxSurge: new(pct(-5))}, `MaxSurge: "-5%" is negative`},
 		{"fractional percent", rolling.Config{Replicas: 4, MaxSurge: new(strategy.IntOrPercent{Str: "2.5%"})}, "not a whole-number percentage"},
 		{"both zero percent", rolling.Config{Replicas: 4, MaxSurge: new(pct(0)), MaxUnavailable: new(pct(0))}, "are both zero"},
