@@ -81,24 +81,42 @@ func (v IntOrPercent) Check() error {
 	return nil
 }
 
-// Scaled resolves v against total the way Kubernetes does
-// (GetScaledValueFromIntOrPercent): an integer is itself; a percentage is
-// p*total/100, rounded up when roundUp is true and down otherwise. A
-// malformed v scales to 0; call Check first.
-func (v IntOrPercent) Scaled(total int, roundUp bool) int {
+// ScaledValue resolves v against total as Kubernetes'
+// GetScaledValueFromIntOrPercent does: an integer is itself; a percentage
+// "p%" is p*total/100, rounded up when roundUp is true and down otherwise.
+// A string that is not a percentage ("90" without its percent sign, "2.5%",
+// "-5%") is an error, as in Kubernetes.
+func (v IntOrPercent) ScaledValue(total int, roundUp bool) (int, error) {
 	if !v.IsPercent() {
-		return v.Int
+		return v.Int, nil
 	}
-	num, _ := strings.CutSuffix(v.Str, "%")
+	num, ok := strings.CutSuffix(v.Str, "%")
+	if !ok {
+		return 0, fmt.Errorf("%q is not a percentage: it must end in %% (or be given as an integer)", v.Str)
+	}
 	p, err := strconv.Atoi(num)
-	if err != nil || p < 0 {
-		return 0
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a whole-number percentage", v.Str)
+	}
+	if p < 0 {
+		return 0, fmt.Errorf("%q is negative", v.Str)
 	}
 	prod := int64(p) * int64(total)
 	if roundUp {
 		prod += 99
 	}
-	return int(min(prod/100, int64(math.MaxInt)))
+	return int(min(prod/100, int64(math.MaxInt))), nil
+}
+
+// Scaled is [IntOrPercent.ScaledValue] without the error: a malformed v
+// (one ScaledValue refuses, such as "90" without its percent sign) scales
+// to 0. Call Check first.
+func (v IntOrPercent) Scaled(total int, roundUp bool) int {
+	n, err := v.ScaledValue(total, roundUp)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // SurgeAndUnavailable resolves max surge and max unavailable against a
