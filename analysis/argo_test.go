@@ -48,6 +48,17 @@ func TestArgoValidationRules(t *testing.T) {
 			&analysis.Check{ConsecutiveErrorLimit: new(-1)}, "ConsecutiveErrorLimit is negative"},
 		{"count smaller than consecutiveSuccessLimit is rejected",
 			&analysis.Check{Count: 2, Interval: time.Minute, ConsecutiveSuccessLimit: 3}, "could never pass"},
+		// Argo Rollouts' ValidateMetric: count (%d) must be >=
+		// failureLimit + consecutiveSuccessLimit if both >= 0.
+		{"count 4 < failureLimit 2 + consecutiveSuccessLimit 3 is rejected",
+			&analysis.Check{Count: 4, Interval: time.Minute, FailureLimit: 2, ConsecutiveSuccessLimit: 3},
+			"Count 4 is smaller than FailureLimit + ConsecutiveSuccessLimit (2 + 3), which Argo Rollouts requires when both apply"},
+		{"count 5 = failureLimit 2 + consecutiveSuccessLimit 3 is accepted",
+			&analysis.Check{Count: 5, Interval: time.Minute, FailureLimit: 2, ConsecutiveSuccessLimit: 3}, ""},
+		{"count 3 with failureLimit -1 and consecutiveSuccessLimit 3 is accepted",
+			&analysis.Check{Count: 3, Interval: time.Minute, FailureLimit: -1, ConsecutiveSuccessLimit: 3}, ""},
+		{"count 2 with failureLimit -1 and consecutiveSuccessLimit 3 is rejected",
+			&analysis.Check{Count: 2, Interval: time.Minute, FailureLimit: -1, ConsecutiveSuccessLimit: 3}, "Count 2 is smaller than ConsecutiveSuccessLimit 3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

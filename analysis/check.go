@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -202,8 +203,19 @@ func (c *Check) compile() (*compiled, error) {
 	if c.Label == "" {
 		add("no Label: every check needs a name")
 	}
-	if c.Source == nil {
+	switch {
+	case c.Source == nil:
 		add("no Source")
+	case isNilPointer(c.Source):
+		add("Source is a nil %T", c.Source)
+	default:
+		// A source that can check itself (an address, a path) is checked
+		// with the check, before anything is applied.
+		if v, ok := c.Source.(interface{ Validate() error }); ok {
+			for _, pr := range strategy.ProblemsOf(v.Validate()) {
+				add("Source: %s", pr)
+			}
+		}
 	}
 	for i, a := range c.Args {
 		switch {
@@ -281,18 +293,26 @@ func (c *Check) compile() (*compiled, error) {
 	if c.FailureLimit == -1 && c.ConsecutiveSuccessLimit <= 0 {
 		add("FailureLimit and ConsecutiveSuccessLimit are both disabled: the check could never decide")
 	}
-	if c.Count > 0 {
-		// Argo Rollouts' rules: count must be >= failureLimit and >=
-		// inconclusiveLimit.
-		if c.Count < c.FailureLimit {
+	if c.Count > 0 && c.ConsecutiveSuccessLimit >= 0 {
+		// Argo Rollouts' rules (ValidateMetric): with the failure limit
+		// in force, count must be >= failureLimit +
+		// consecutiveSuccessLimit; with it disabled, >=
+		// consecutiveSuccessLimit; and always >= inconclusiveLimit.
+		switch {
+		case c.FailureLimit >= 0 && c.ConsecutiveSuccessLimit > 0 && c.Count < c.FailureLimit+c.ConsecutiveSuccessLimit:
+			why := ""
+			if c.Count < c.ConsecutiveSuccessLimit {
+				why = ": the check could never pass"
+			}
+			add("Count %d is smaller than FailureLimit + ConsecutiveSuccessLimit (%d + %d), which Argo Rollouts requires when both apply%s", c.Count, c.FailureLimit, c.ConsecutiveSuccessLimit, why)
+		case c.FailureLimit >= 0 && c.Count < c.FailureLimit:
 			add("Count %d is smaller than FailureLimit %d", c.Count, c.FailureLimit)
-		}
-		if c.Count < c.InconclusiveLimit {
-			add("Count %d is smaller than InconclusiveLimit %d", c.Count, c.InconclusiveLimit)
-		}
-		if c.Count < c.ConsecutiveSuccessLimit {
+		case c.FailureLimit < 0 && c.Count < c.ConsecutiveSuccessLimit:
 			add("Count %d is smaller than ConsecutiveSuccessLimit %d: the check could never pass", c.Count, c.ConsecutiveSuccessLimit)
 		}
+	}
+	if c.Count > 0 && c.Count < c.InconclusiveLimit {
+		add("Count %d is smaller than InconclusiveLimit %d", c.Count, c.InconclusiveLimit)
 	}
 	if c.MinSamples < 0 {
 		add("MinSamples is negative (%v)", c.MinSamples)
@@ -333,6 +353,17 @@ func (c *Check) compile() (*compiled, error) {
 	}
 	p.historyLimit = orInt(c.HistoryLimit, DefaultHistoryLimit)
 	return p, nil
+}
+
+// isNilPointer reports whether v holds a nil pointer (a typed nil), whose
+// methods would panic.
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 func argNameOK(s string) bool {

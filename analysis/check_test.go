@@ -288,8 +288,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	err = named.Validate()
 	require.ErrorIs(t, err, strategy.ErrInvalidConfig)
 	assert.Contains(t, err.Error(), `check "latency"`)
-	assert.Contains(t, err.Error(), "Count 2 is smaller than FailureLimit 3")
-	assert.Contains(t, err.Error(), "Count 2 is smaller than ConsecutiveSuccessLimit 3")
+	assert.Contains(t, err.Error(), "Count 2 is smaller than FailureLimit + ConsecutiveSuccessLimit (3 + 3)")
+	assert.Contains(t, err.Error(), "the check could never pass")
 
 	// An invalid check never measures, and says why.
 	src := analysistest.Values(1.0)

@@ -41,6 +41,17 @@ type HTTP struct {
 	Path string
 }
 
+// Validate reports a Path that cannot select anything, so that a check
+// using the source is refused with the release rather than at its first
+// measurement.
+func (h *HTTP) Validate() error {
+	var probs []string
+	if _, err := parsePath(h.Path); err != nil {
+		probs = append(probs, "Path: "+err.Error())
+	}
+	return strategy.Invalid("http source", probs...)
+}
+
 // Escape percent-encodes value for a URL, wherever it sits.
 func (h *HTTP) Escape(value string, _ Placeholder) (string, error) {
 	const hex = "0123456789ABCDEF"

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/glidepath/glidepath/analysis"
 	"github.com/glidepath/glidepath/analysis/analysistest"
 	"github.com/glidepath/glidepath/strategy"
@@ -65,4 +68,13 @@ func TestEndlessCheckRejectedInline(t *testing.T) {
 	if _, err := strategy.Validate(rel); err != nil {
 		t.Fatalf("background use was rejected: %v", err)
 	}
+}
+
+// An HTTP source with a Path that cannot select anything is refused when
+// the check is validated.
+func TestCheckValidatesHTTPSource(t *testing.T) {
+	c := &analysis.Check{Label: "h", Source: &analysis.HTTP{Path: "$.a..b"}, Query: "http://127.0.0.1:1/x"}
+	err := c.Validate()
+	require.ErrorIs(t, err, strategy.ErrInvalidConfig)
+	assert.Contains(t, err.Error(), "Source: Path:")
 }

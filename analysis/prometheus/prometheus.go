@@ -261,6 +261,20 @@ type rangeSource struct {
 	window, step time.Duration
 }
 
+// Validate reports every problem with the range source and its Prometheus
+// source at once.
+func (r *rangeSource) Validate() error {
+	var probs []string
+	if r.window <= 0 {
+		probs = append(probs, fmt.Sprintf("range query needs a positive window (got %v)", r.window))
+	}
+	if r.step < 0 {
+		probs = append(probs, fmt.Sprintf("range query needs a non-negative step (got %v)", r.step))
+	}
+	probs = append(probs, strategy.ProblemsOf(r.s.Validate())...)
+	return strategy.Invalid(fmt.Sprintf("prometheus range source %q", r.s.Address), probs...)
+}
+
 func (r *rangeSource) Measure(ctx context.Context, q analysis.Query) (any, error) {
 	if r.window <= 0 || r.step < 0 {
 		return nil, strategy.Permanent(fmt.Errorf("range query needs a positive window (got %v) and a non-negative step (got %v)", r.window, r.step))
