@@ -133,4 +133,14 @@
 // retries 408 and 429 (honouring Retry-After, within bounds). Each request
 // carries a random ID inside its signed body; a receiver verifies it with a
 // [ReplayGuard], which also refuses a request it has already accepted.
+//
+// # Before a release starts
+//
+// [Check.Validate] refuses a check whose Source cannot work (a Prometheus
+// address without a scheme, a typed nil) along with every other problem,
+// so the executor refuses the release before anything is applied. An
+// opt-in [Preflight] goes further: it takes one unjudged measurement of
+// each check (a [Preflighter]), so a server that is down, credentials that
+// do not work or a query the server rejects are found before traffic
+// moves.
 package analysis

@@ -3,6 +3,7 @@ package analysis_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -191,4 +192,27 @@ func ExampleReplayGuard() {
 	// approving approval for v2
 	// Pass
 	// replay: 401 Unauthorized
+}
+
+// Before a release starts, Preflight takes one measurement of each check
+// (without judging it) so that a source that cannot answer is found
+// before any traffic moves.
+func ExamplePreflight() {
+	down := analysis.SourceFunc(func(context.Context, analysis.Query) (any, error) {
+		return nil, fmt.Errorf("dial tcp 127.0.0.1:9090: connection refused")
+	})
+	ok := analysis.SourceFunc(func(context.Context, analysis.Query) (any, error) {
+		return []float64{}, nil // no data yet: fine before the first Apply
+	})
+	checks := []strategy.Analyzer{
+		&analysis.Check{Label: "error-rate", Source: ok, Query: "errors", SuccessCondition: "result[0] < 0.01"},
+		&analysis.Check{Label: "latency", Source: down, Query: "p99", SuccessCondition: "result[0] < 0.3"},
+	}
+	err := analysis.Preflight(context.Background(), exampleInput(), checks...)
+	fmt.Println(errors.Is(err, analysis.ErrPreflightFailed))
+	fmt.Println(err)
+	// Output:
+	// true
+	// analysis preflight failed:
+	//   - latency: query: dial tcp 127.0.0.1:9090: connection refused
 }
