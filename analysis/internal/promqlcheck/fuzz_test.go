@@ -212,3 +212,44 @@ func FuzzTemplateStructure(f *testing.F) {
 		check(t, templates[int(i)%len(templates)], v)
 	})
 }
+
+// FuzzTemplateText fuzzes the template too: for any template that renders
+// to valid PromQL with a benign value, any other value either is refused
+// or renders to a query of the same structure. This looks for places where
+// glidepath's reading of a query (comments, quotes, escapes) and PromQL's
+// disagree.
+func FuzzTemplateText(f *testing.F) {
+	for _, tmpl := range templates {
+		for _, v := range seeds[:8] {
+			f.Add(tmpl, v)
+		}
+	}
+	f.Add("# it's\nup{rev=\"{{release.canary}}\"}", `v2"}[5m]))*0#`)
+	f.Add("up{a=\"#'\", rev=\"{{release.canary}}\"}", `"} or up #`)
+	f.Add("up{rev=\"{{release.canary}}\" # '\n}", `x"} or vector(1) #`)
+	f.Fuzz(func(t *testing.T, tmpl, v string) {
+		if !strings.Contains(tmpl, "{{release.canary}}") {
+			return
+		}
+		p := parser.NewParser(parser.Options{})
+		ref, err := render(tmpl, class(v))
+		if err != nil {
+			return // the template itself is refused
+		}
+		refExpr, err := p.ParseExpr(ref)
+		if err != nil {
+			return
+		}
+		got, err := render(tmpl, v)
+		if err != nil {
+			return
+		}
+		e, err := p.ParseExpr(got)
+		if err != nil {
+			return // the server would refuse it: nothing is measured
+		}
+		if s, want := structure(e), structure(refExpr); s != want {
+			t.Fatalf("revision %q changed the structure of %q:\nrendered %q\ngot  %s\nwant %s", v, tmpl, got, s, want)
+		}
+	})
+}
