@@ -1,6 +1,7 @@
 package prometheus_test
 
 import (
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -107,4 +108,56 @@ func TestBoundsValidated(t *testing.T) {
 	for _, f := range []string{"MaxResponseBytes", "MaxSeries", "MaxSamples"} {
 		assert.Contains(t, err.Error(), f)
 	}
+}
+
+// A body of exactly MaxResponseBytes is read; one byte more is refused.
+func TestResponseBodyBoundIsExact(t *testing.T) {
+	body := `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"0.5"]}]}}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	exact := &prometheus.Source{Address: srv.URL, MaxResponseBytes: int64(len(body))}
+	defer exact.Close()
+	v, err := exact.Measure(context.Background(), analysis.Query{Text: "up"})
+	require.NoError(t, err)
+	assert.Equal(t, []float64{0.5}, v)
+	short := &prometheus.Source{Address: srv.URL, MaxResponseBytes: int64(len(body) - 1)}
+	defer short.Close()
+	_, err = short.Measure(context.Background(), analysis.Query{Text: "up"})
+	require.ErrorIs(t, err, prometheus.ErrResponseTooLarge)
+}
+
+// The source does not ask for compressed responses and does not
+// decompress them, so a small gzip bomb (64 MiB of JSON in about 64 KiB)
+// is an error, never 64 MiB in memory.
+func TestGzipBombNotDecompressed(t *testing.T) {
+	var asked string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = r.Header.Get("Accept-Encoding")
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		_, _ = io.WriteString(zw, `{"status":"success","data":{"resultType":"string","result":[1700000000,"`)
+		chunk := []byte(strings.Repeat("a", 1<<16))
+		for range 64 * 16 {
+			if _, err := zw.Write(chunk); err != nil {
+				return
+			}
+		}
+		_, _ = io.WriteString(zw, `"]}}`)
+		_ = zw.Close()
+	}))
+	defer srv.Close()
+	src := &prometheus.Source{Address: srv.URL}
+	defer src.Close()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	v, err := src.Measure(context.Background(), analysis.Query{Text: "up"})
+	runtime.ReadMemStats(&after)
+	require.Error(t, err, "a compressed body was read as %v", v)
+	assert.NotContains(t, asked, "gzip")
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(16<<20))
 }
