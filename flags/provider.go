@@ -70,6 +70,10 @@ type Flag struct {
 	// Key. Flags with different salts bucket independently. Changing the
 	// salt reshuffles every targeting key, so set it once.
 	Salt string `json:"salt,omitempty"`
+	// Metadata is returned with every evaluation as OpenFeature
+	// FlagMetadata. Values are booleans, strings, integers (served as
+	// int64) or floats (served as float64).
+	Metadata map[string]any `json:"metadata,omitempty"`
 }
 
 // Validate reports every problem with f at once, as an error matching
@@ -92,6 +96,13 @@ func (f Flag) problems() []string {
 		}
 		if _, err := normalize(f.Variants[name]); err != nil {
 			p = append(p, fmt.Sprintf("variant %q: %v", name, err))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(f.Metadata)) {
+		switch v, _ := normalize(f.Metadata[k]); v.(type) {
+		case bool, string, int64, float64:
+		default:
+			p = append(p, fmt.Sprintf("metadata %q is a %T, not a boolean, string or number", k, f.Metadata[k]))
 		}
 	}
 	variants := f.Variants
@@ -175,6 +186,7 @@ type flagState struct {
 	values    map[string]any
 	rollout   Rollout
 	threshold int
+	meta      openfeature.FlagMetadata
 	control   variant
 	treatment variant // zero name when there is none
 	metrics   *flagMetrics
@@ -293,7 +305,14 @@ func (p *Provider) compile(f Flag) *flagState {
 	if salt == "" {
 		salt = f.Key
 	}
-	return p.withRollout(&flagState{key: f.Key, salt: salt, values: values, metrics: m}, f.Rollout)
+	var meta openfeature.FlagMetadata
+	if len(f.Metadata) > 0 {
+		meta = make(openfeature.FlagMetadata, len(f.Metadata))
+		for k, v := range f.Metadata {
+			meta[k], _ = normalize(v) // validated
+		}
+	}
+	return p.withRollout(&flagState{key: f.Key, salt: salt, values: values, meta: meta, metrics: m}, f.Rollout)
 }
 
 // withRollout returns a copy of s serving r (already validated).
@@ -470,12 +489,14 @@ func evaluate[T any](p *Provider, flagKey string, def T, flat openfeature.Flatte
 	if s == nil {
 		return openfeature.GenericResolutionDetail[T]{Value: def, ProviderResolutionDetail: d}
 	}
+	d.FlagMetadata = s.meta
 	val, ok := conv(v.value)
 	if !ok {
 		return openfeature.GenericResolutionDetail[T]{Value: def, ProviderResolutionDetail: openfeature.ProviderResolutionDetail{
 			ResolutionError: openfeature.NewTypeMismatchResolutionError(fmt.Sprintf("variant %q of flag %s is a %T", v.name, flagKey, v.value)),
 			Reason:          openfeature.ErrorReason,
 			Variant:         v.name,
+			FlagMetadata:    s.meta,
 		}}
 	}
 	if s.metrics.on.Load() && d.ResolutionError == (openfeature.ResolutionError{}) {
