@@ -2,6 +2,7 @@ package flags
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
@@ -74,7 +75,19 @@ type Flag struct {
 	// FlagMetadata. Values are booleans, strings, integers (served as
 	// int64) or floats (served as float64).
 	Metadata map[string]any `json:"metadata,omitempty"`
+	// Targeting is a flagd targeting rule (JSON Logic with flagd's
+	// operations, see [ParseFlagd]). When set, the rule picks the variant
+	// exactly as flagd does, Rollout.Control is the default variant
+	// (flagd's defaultVariant; empty returns the caller's default), and
+	// Rollout may name nothing else. null and {} are no rule.
+	Targeting json.RawMessage `json:"targeting,omitempty"`
+	// Disabled is flagd's state DISABLED: evaluations return the
+	// caller's default with reason DISABLED.
+	Disabled bool `json:"disabled,omitempty"`
 }
+
+// ruled reports whether f is evaluated flagd's way.
+func (f Flag) ruled() bool { return len(f.Targeting) > 0 || f.Disabled }
 
 // Validate reports every problem with f at once, as an error matching
 // [strategy.ErrInvalidConfig], or nil.
@@ -109,7 +122,17 @@ func (f Flag) problems() []string {
 	if variants == nil {
 		variants = map[string]any{}
 	}
-	return append(p, f.Rollout.problems(variants)...)
+	if !f.ruled() {
+		return append(p, f.Rollout.problems(variants)...)
+	}
+	r := f.Rollout
+	if _, ok := variants[r.Control]; r.Control != "" && !ok {
+		p = append(p, fmt.Sprintf("default variant %q is not defined", r.Control))
+	}
+	if r.Treatment != "" || r.Percent != 0 {
+		p = append(p, "a flag with a targeting rule has no treatment or percentage: its rule decides")
+	}
+	return append(p, f.targetingProblems("flags."+f.Key+".targeting")...)
 }
 
 // normalize converts integers to int64 and float32 to float64, so typed
@@ -187,6 +210,11 @@ type flagState struct {
 	rollout   Rollout
 	threshold int
 	meta      openfeature.FlagMetadata
+	def       Flag // the definition, as set
+	ruled     bool
+	rule      *node // nil: no rule
+	disabled  bool
+	byName    map[string]*variant // every variant of a flag with a rule
 	control   variant
 	treatment variant // zero name when there is none
 	metrics   *flagMetrics
@@ -246,6 +274,7 @@ type Provider struct {
 
 	mu      sync.Mutex // serializes changes
 	metrics map[string]*flagMetrics
+	loaded  map[string]bool // keys served from the last LoadFlagd
 	flags   atomic.Pointer[map[string]*flagState]
 	sinks   atomic.Pointer[map[string][]*sink] // tracking event name -> sinks
 
@@ -312,7 +341,16 @@ func (p *Provider) compile(f Flag) *flagState {
 			meta[k], _ = normalize(v) // validated
 		}
 	}
-	return p.withRollout(&flagState{key: f.Key, salt: salt, values: values, meta: meta, metrics: m}, f.Rollout)
+	s := &flagState{key: f.Key, salt: salt, values: values, meta: meta, metrics: m, def: f}
+	if f.ruled() {
+		s.ruled, s.disabled = true, f.Disabled
+		s.rule, _ = f.compileTargeting("targeting") // validated
+		s.byName = make(map[string]*variant, len(values))
+		for name, v := range values {
+			s.byName[name] = &variant{name: name, value: v, evals: m.counter(name)}
+		}
+	}
+	return p.withRollout(s, f.Rollout)
 }
 
 // withRollout returns a copy of s serving r (already validated).
@@ -324,6 +362,12 @@ func (p *Provider) withRollout(s *flagState, r Rollout) *flagState {
 		n.threshold = 0
 	}
 	n.control = variant{name: r.Control, value: s.values[r.Control], evals: s.metrics.counter(r.Control)}
+	if s.ruled {
+		n.threshold = 0
+		if c := s.byName[r.Control]; c != nil {
+			n.control = *c
+		}
+	}
 	n.treatment = variant{}
 	if r.Treatment != "" {
 		n.treatment = variant{name: r.Treatment, value: s.values[r.Treatment], evals: s.metrics.counter(r.Treatment)}
@@ -356,6 +400,9 @@ func (p *Provider) SetRollout(flagKey string, r Rollout) error {
 	s := p.lookup(flagKey)
 	if s == nil {
 		return fmt.Errorf("flags: flag %q is not defined", flagKey)
+	}
+	if s.ruled {
+		return fmt.Errorf("flags: flag %q is served by its targeting rule; change the flag (SetFlag) or release it with a FractionalTarget", flagKey)
 	}
 	if err := strategy.Invalid("rollout of flag "+flagKey, r.problems(s.values)...); err != nil {
 		return err
@@ -400,6 +447,13 @@ func (p *Provider) Variant(flagKey, targetingKey string) (name string, ok bool) 
 	s := p.lookup(flagKey)
 	if s == nil {
 		return "", false
+	}
+	if s.ruled {
+		v, _ := s.resolveRule(map[string]any{openfeature.TargetingKey: targetingKey})
+		if v == nil {
+			return "", true
+		}
+		return v.name, true
 	}
 	if targetingKey == "" {
 		return s.control.name, true
@@ -466,6 +520,10 @@ func (p *Provider) resolve(flagKey string, flat openfeature.FlattenedContext) (*
 			Reason:          openfeature.ErrorReason,
 		}
 	}
+	if s.ruled {
+		v, d := s.resolveRule(flat)
+		return s, v, d
+	}
 	if !s.split() {
 		return s, &s.control, openfeature.ProviderResolutionDetail{Reason: openfeature.StaticReason, Variant: s.control.name}
 	}
@@ -490,6 +548,9 @@ func evaluate[T any](p *Provider, flagKey string, def T, flat openfeature.Flatte
 		return openfeature.GenericResolutionDetail[T]{Value: def, ProviderResolutionDetail: d}
 	}
 	d.FlagMetadata = s.meta
+	if v == nil { // disabled, the caller's default, or an error
+		return openfeature.GenericResolutionDetail[T]{Value: def, ProviderResolutionDetail: d}
+	}
 	val, ok := conv(v.value)
 	if !ok {
 		return openfeature.GenericResolutionDetail[T]{Value: def, ProviderResolutionDetail: openfeature.ProviderResolutionDetail{
@@ -507,8 +568,21 @@ func evaluate[T any](p *Provider, flagKey string, def T, flat openfeature.Flatte
 
 func asBool(v any) (bool, bool)     { b, ok := v.(bool); return b, ok }
 func asString(v any) (string, bool) { s, ok := v.(string); return s, ok }
-func asInt(v any) (int64, bool)     { i, ok := v.(int64); return i, ok }
-func asAny(v any) (any, bool)       { return v, true }
+
+// asInt serves int64 variants, and float64 variants with an integral
+// value (flagd serves integer flags from JSON numbers).
+func asInt(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case float64:
+		if x == math.Trunc(x) && x >= math.MinInt64 && x < math.MaxInt64 {
+			return int64(x), true
+		}
+	}
+	return 0, false
+}
+func asAny(v any) (any, bool) { return v, true }
 
 func asFloat(v any) (float64, bool) {
 	switch x := v.(type) {
@@ -535,7 +609,8 @@ func (p *Provider) FloatEvaluation(_ context.Context, flag string, defaultValue 
 	return evaluate(p, flag, defaultValue, flatCtx, asFloat)
 }
 
-// IntEvaluation resolves an integer flag; float variants are a type mismatch.
+// IntEvaluation resolves an integer flag; float variants with a fraction
+// are a type mismatch.
 func (p *Provider) IntEvaluation(_ context.Context, flag string, defaultValue int64, flatCtx openfeature.FlattenedContext) openfeature.IntResolutionDetail {
 	return evaluate(p, flag, defaultValue, flatCtx, asInt)
 }

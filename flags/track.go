@@ -37,7 +37,8 @@ func (k *sink) load(variant string) float64 {
 // Track records a tracking event sent through OpenFeature's Track. The
 // event is counted for every flag a [CountSource] watches it for,
 // against the variant that flag serves the event's targeting key at the
-// moment of the event (recomputed with [Bucket], never stored per user).
+// moment of the event (recomputed with [Bucket], or by evaluating the
+// flag's targeting rule with the event's context; never stored per user).
 // Events without a targeting key cannot be attributed and are not
 // counted; nor are events no CountSource watches.
 func (p *Provider) Track(_ context.Context, event string, evalCtx openfeature.EvaluationContext, _ openfeature.TrackingEventDetails) {
@@ -49,8 +50,23 @@ func (p *Provider) Track(_ context.Context, event string, evalCtx openfeature.Ev
 	if key == "" {
 		return
 	}
+	var flat map[string]any // for flags with a targeting rule
 	for _, k := range sinks {
-		if s := p.lookup(k.flag); s != nil {
+		s := p.lookup(k.flag)
+		switch {
+		case s == nil:
+		case s.ruled:
+			if flat == nil {
+				flat = make(map[string]any, len(evalCtx.Attributes())+1)
+				for a, v := range evalCtx.Attributes() {
+					flat[a] = v
+				}
+				flat[openfeature.TargetingKey] = key
+			}
+			if v, _ := s.resolveRule(flat); v != nil {
+				k.add(v.name)
+			}
+		default:
 			k.add(s.assign(key).name)
 		}
 	}
