@@ -390,3 +390,15 @@ func sameFlag(a, b Flag) bool {
 	y, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && string(x) == string(y)
 }
+
+// Definition returns the current definition of the flag flagKey, with
+// the weights a [FractionalTarget] or [Provider.SetRollout] set.
+func (p *Provider) Definition(flagKey string) (Flag, bool) {
+	s := p.lookup(flagKey)
+	if s == nil {
+		return Flag{}, false
+	}
+	f := s.def
+	f.Rollout = s.rollout
+	return f, true
+}

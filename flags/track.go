@@ -99,6 +99,10 @@ type Metrics struct {
 	// Failures is the tracking event counted as a failure, for example
 	// "error". Required.
 	Failures string
+	// Groups names revisions that stand for several variants (a
+	// [FractionalTarget]'s Splits): their counts are the sums of their
+	// variants' counts.
+	Groups map[string][]string
 }
 
 // Validate reports every problem with m at once, as an error matching
@@ -156,8 +160,21 @@ func (p *Provider) CountSource(m Metrics) (*CountSource, error) {
 // Name is "flag-events:<flag>".
 func (c *CountSource) Name() string { return "flag-events:" + c.m.Flag }
 
-// Variant returns the counts of one variant.
+// Variant returns the counts of one variant, or the sums over a group.
 func (c *CountSource) Variant(name string) judge.Counts {
+	if g, ok := c.m.Groups[name]; ok {
+		var sum judge.Counts
+		for _, v := range g {
+			x := c.variantCounts(v)
+			sum.Trials += x.Trials
+			sum.Failures += x.Failures
+		}
+		return sum
+	}
+	return c.variantCounts(name)
+}
+
+func (c *CountSource) variantCounts(name string) judge.Counts {
 	out := judge.Counts{Failures: c.failures.load(name)}
 	if c.trials != nil {
 		out.Trials = c.trials.load(name)
@@ -181,6 +198,9 @@ func (c *CountSource) Counts(ctx context.Context, in strategy.Input) (baseline, 
 	for _, rev := range []strategy.Revision{in.Stable, in.Canary} {
 		if rev == "" {
 			errs = append(errs, errors.New("the release names no variant to compare"))
+			continue
+		}
+		if _, group := c.m.Groups[string(rev)]; group {
 			continue
 		}
 		if _, ok := s.values[string(rev)]; !ok {
