@@ -11,6 +11,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/open-feature/go-sdk/openfeature"
 
@@ -173,6 +174,21 @@ type Config struct {
 	// (default 16). Configuration changes are never dropped: when the
 	// buffer is full, pending changes are merged into one event.
 	EventBuffer int
+	// File is a flagd flag definition file (see [ParseFlagd]) served by
+	// the provider: NewProvider loads it (an invalid file is an error),
+	// and once OpenFeature initializes the provider it is read again
+	// every PollInterval and reloaded when its content changed (see
+	// [Provider.Reload]). Empty serves Flags only.
+	File string
+	// PollInterval is how often File is checked for changes (default 1s).
+	PollInterval time.Duration
+	// OnReloadError, when set, is called with the error of every reload
+	// of File that failed; the provider keeps serving the last good
+	// definitions. It is called from the watching goroutine.
+	OnReloadError func(error)
+	// Hooks are returned by [Provider.Hooks], so OpenFeature runs them
+	// around this provider's evaluations.
+	Hooks []openfeature.Hook
 }
 
 // Validate reports every problem with c at once, as an error matching
@@ -188,6 +204,14 @@ func (c Config) Validate() error {
 			p = append(p, fmt.Sprintf("flag %d: key %q is defined twice", i, f.Key))
 		}
 		seen[f.Key] = true
+	}
+	if c.PollInterval < 0 {
+		p = append(p, fmt.Sprintf("poll interval %v is negative", c.PollInterval))
+	}
+	for i, h := range c.Hooks {
+		if h == nil {
+			p = append(p, fmt.Sprintf("hook %d is nil", i))
+		}
 	}
 	if c.EventBuffer < 0 {
 		p = append(p, fmt.Sprintf("event buffer %d is negative", c.EventBuffer))
@@ -279,6 +303,8 @@ type Provider struct {
 	sinks   atomic.Pointer[map[string][]*sink] // tracking event name -> sinks
 
 	events chan openfeature.Event
+	hooks  []openfeature.Hook
+	file   *fileWatch // nil without Config.File
 }
 
 var (
@@ -286,6 +312,8 @@ var (
 	_ openfeature.StateHandler    = (*Provider)(nil)
 	_ openfeature.EventHandler    = (*Provider)(nil)
 	_ openfeature.Tracker         = (*Provider)(nil)
+
+	_ openfeature.ContextAwareStateHandler = (*Provider)(nil)
 )
 
 // NewProvider validates cfg and returns a provider serving its flags.
@@ -308,6 +336,16 @@ func NewProvider(cfg Config) (*Provider, error) {
 	p.flags.Store(&m)
 	empty := map[string][]*sink{}
 	p.sinks.Store(&empty)
+	p.hooks = slices.Clone(cfg.Hooks)
+	if cfg.File != "" {
+		p.file = &fileWatch{path: cfg.File, interval: cfg.PollInterval, onError: cfg.OnReloadError}
+		if p.file.interval == 0 {
+			p.file.interval = time.Second
+		}
+		if _, err := p.Reload(); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
 }
 
@@ -495,17 +533,9 @@ func (p *Provider) changed(keys ...string) {
 // Metadata returns the provider's name.
 func (p *Provider) Metadata() openfeature.Metadata { return openfeature.Metadata{Name: p.name} }
 
-// Hooks returns no hooks.
-func (p *Provider) Hooks() []openfeature.Hook { return nil }
-
-// Init is called by OpenFeature when the provider is registered. The
-// provider is in memory and ready at once; Init returns nil.
-func (p *Provider) Init(openfeature.EvaluationContext) error { return nil }
-
-// Shutdown is called by OpenFeature when the provider is replaced or the
-// API shuts down. The provider holds no resources; flags keep being
-// served to direct callers.
-func (p *Provider) Shutdown() {}
+// Hooks returns the hooks of Config.Hooks; OpenFeature runs them
+// around every evaluation this provider serves.
+func (p *Provider) Hooks() []openfeature.Hook { return p.hooks }
 
 // EventChannel returns the channel of PROVIDER_CONFIGURATION_CHANGED
 // events emitted by SetFlag and SetRollout.
