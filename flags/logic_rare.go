@@ -229,7 +229,8 @@ func (e *env) iterate(n *node, sc *scope) (value, error) {
 	}
 	var outer *scope
 	if n.op == opSome || n.op == opNone || n.op == opFilter {
-		outer = sc // the library resolves the predicate's vars in the enclosing data first
+		o := *sc   // a copy: sc itself stays on its caller's stack
+		outer = &o // the library resolves the predicate's vars in the enclosing data first
 	}
 	var out []any
 	if n.op == opMap || n.op == opFilter {
