@@ -30,6 +30,26 @@ type Rollout struct {
 	// 0 (the zero value) serves Control to everyone. It has a resolution
 	// of 0.001% (see [Threshold]). A non-zero Percent needs a Treatment.
 	Percent float64 `json:"percent,omitempty"`
+	// Split, when set, serves every targeting key one of several variants
+	// by relative weight: a sticky N-variant split (an A/B/C test, a
+	// three-way migration) with glidepath's SHA-256 bucketing. Keys are
+	// assigned by bucket (see [Bucket]) to consecutive ranges in the order
+	// of Split, each Weight / (sum of weights) of the buckets wide.
+	// Control is still required (it serves evaluations without a
+	// targeting key); Treatment and Percent must be empty. For flagd's
+	// bucketing instead, give the flag a fractional Targeting rule.
+	Split []Share `json:"split,omitempty"`
+}
+
+// Share is one variant of a [Rollout.Split] and its relative weight.
+type Share struct {
+	Variant string `json:"variant"`
+	Weight  int    `json:"weight"`
+}
+
+// Equal reports whether r and o are the same rollout.
+func (r Rollout) Equal(o Rollout) bool {
+	return r.Control == o.Control && r.Treatment == o.Treatment && r.Percent == o.Percent && slices.Equal(r.Split, o.Split)
 }
 
 // problems lists what is wrong with r for a flag with the given variants
@@ -48,6 +68,32 @@ func (r Rollout) problems(variants map[string]any) []string {
 		if r.Treatment == r.Control {
 			p = append(p, fmt.Sprintf("treatment and control are the same variant %q", r.Control))
 		}
+	}
+	if len(r.Split) > 0 {
+		if r.Treatment != "" || r.Percent != 0 {
+			p = append(p, "a split has no treatment or percentage")
+		}
+		total, seen := 0, map[string]bool{}
+		for i, sh := range r.Split {
+			if _, ok := variants[sh.Variant]; variants != nil && !ok {
+				p = append(p, fmt.Sprintf("split %d: variant %q is not defined", i, sh.Variant))
+			}
+			if seen[sh.Variant] {
+				p = append(p, fmt.Sprintf("split %d: variant %q is listed twice", i, sh.Variant))
+			}
+			seen[sh.Variant] = true
+			if sh.Weight < 0 {
+				p = append(p, fmt.Sprintf("split %d: weight %d of %q is negative", i, sh.Weight, sh.Variant))
+			} else {
+				total += sh.Weight
+			}
+		}
+		if total == 0 {
+			p = append(p, "split weights are all zero")
+		} else if total > math.MaxInt32 {
+			p = append(p, fmt.Sprintf("split weights sum to %d, more than %d", total, math.MaxInt32))
+		}
+		return p
 	}
 	if math.IsNaN(r.Percent) || r.Percent < 0 || r.Percent > 100 {
 		p = append(p, fmt.Sprintf("percent %v is outside 0..100", r.Percent))
@@ -130,8 +176,8 @@ func (f Flag) problems() []string {
 	if _, ok := variants[r.Control]; r.Control != "" && !ok {
 		p = append(p, fmt.Sprintf("default variant %q is not defined", r.Control))
 	}
-	if r.Treatment != "" || r.Percent != 0 {
-		p = append(p, "a flag with a targeting rule has no treatment or percentage: its rule decides")
+	if r.Treatment != "" || r.Percent != 0 || len(r.Split) > 0 {
+		p = append(p, "a flag with a targeting rule has no treatment, percentage or split: its rule decides")
 	}
 	return append(p, f.targetingProblems("flags."+f.Key+".targeting")...)
 }
@@ -233,6 +279,7 @@ type flagState struct {
 	values    map[string]any
 	rollout   Rollout
 	threshold int
+	shares    []share // a Rollout.Split: variants with the end of their bucket range
 	meta      openfeature.FlagMetadata
 	def       Flag // the definition, as set
 	ruled     bool
@@ -276,6 +323,15 @@ func (m *flagMetrics) load(name string) int64 {
 
 // assign returns the variant served to targetingKey.
 func (s *flagState) assign(targetingKey string) *variant {
+	if len(s.shares) > 0 {
+		b := Bucket(s.salt, s.key, targetingKey)
+		for i := range s.shares {
+			if b < s.shares[i].end {
+				return &s.shares[i].v
+			}
+		}
+		return &s.shares[len(s.shares)-1].v // unreachable: the last range ends at Buckets
+	}
 	if s.threshold == 0 {
 		return &s.control
 	}
@@ -286,7 +342,13 @@ func (s *flagState) assign(targetingKey string) *variant {
 }
 
 // split reports whether the variant served depends on the targeting key.
-func (s *flagState) split() bool { return s.threshold > 0 }
+func (s *flagState) split() bool { return s.threshold > 0 || len(s.shares) > 0 }
+
+// share is a variant of a split and the end of its bucket range.
+type share struct {
+	v   variant
+	end int
+}
 
 // Provider is an OpenFeature provider that serves flags with sticky
 // percentage rollouts (see the package documentation). It implements
@@ -400,6 +462,22 @@ func (p *Provider) withRollout(s *flagState, r Rollout) *flagState {
 		n.threshold = 0
 	}
 	n.control = variant{name: r.Control, value: s.values[r.Control], evals: s.metrics.counter(r.Control)}
+	n.shares = nil
+	if len(r.Split) > 0 {
+		total := 0
+		for _, sh := range r.Split {
+			total += sh.Weight
+		}
+		cum := 0
+		for _, sh := range r.Split {
+			cum += sh.Weight
+			n.shares = append(n.shares, share{
+				v:   variant{name: sh.Variant, value: s.values[sh.Variant], evals: s.metrics.counter(sh.Variant)},
+				end: int(int64(cum) * Buckets / int64(total)),
+			})
+		}
+		n.rollout.Split = slices.Clone(r.Split)
+	}
 	if s.ruled {
 		n.threshold = 0
 		if c := s.byName[r.Control]; c != nil {
@@ -445,7 +523,7 @@ func (p *Provider) SetRollout(flagKey string, r Rollout) error {
 	if err := strategy.Invalid("rollout of flag "+flagKey, r.problems(s.values)...); err != nil {
 		return err
 	}
-	if s.rollout == r {
+	if s.rollout.Equal(r) {
 		return nil
 	}
 	p.store(p.withRollout(s, r))
@@ -468,7 +546,9 @@ func (p *Provider) Rollout(flagKey string) (Rollout, bool) {
 	if s == nil {
 		return Rollout{}, false
 	}
-	return s.rollout, true
+	r := s.rollout
+	r.Split = slices.Clone(r.Split)
+	return r, true
 }
 
 // Flags returns the keys of the defined flags, sorted.
