@@ -2,6 +2,7 @@ package flags
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -178,10 +179,7 @@ func flagdFlag(key string, x any, evaluators, rawEvaluators, setMeta map[string]
 	switch dv := m["defaultVariant"].(type) {
 	case nil:
 	case string:
-		if _, ok := f.Variants[dv]; !ok && f.Variants != nil {
-			bad("%s.defaultVariant: %q is not a variant of the flag", at, dv)
-		}
-		f.Rollout.Control = dv
+		f.Rollout.Control = dv // checked with the rule below
 	default:
 		bad("%s.defaultVariant: a %s, not a variant name", at, jsonType(dv))
 	}
@@ -195,8 +193,8 @@ func flagdFlag(key string, x any, evaluators, rawEvaluators, setMeta map[string]
 			f.Targeting = b
 		}
 	}
-	if f.Targeting == nil && f.Rollout.Control == "" {
-		f.Targeting = json.RawMessage("{}") // no rule and no default: the caller's default
+	if f.Targeting == nil {
+		f.Targeting = json.RawMessage("{}") // no rule: flagd's STATIC default variant
 	}
 	f.Metadata = maps.Clone(setMeta)
 	if fm, ok := m["metadata"]; ok && fm != nil {
@@ -213,13 +211,15 @@ func flagdFlag(key string, x any, evaluators, rawEvaluators, setMeta map[string]
 			}
 		}
 	}
+	if f.Variants != nil {
+		for _, p := range f.problems() {
+			bad("%s", p)
+		}
+	}
 	if len(probs) > 0 {
 		return Flag{}, probs
 	}
-	for _, p := range f.problems() {
-		bad("%s", p)
-	}
-	return f, probs
+	return f, nil
 }
 
 // resolveRefs returns x with every {"$ref": name} replaced by the
@@ -287,13 +287,17 @@ func (f Flag) compileTargeting(path string) (*node, error) {
 // can yield.
 func (f Flag) targetingProblems(path string) []string {
 	n, err := f.compileTargeting(path)
-	if err != nil {
+	var p []string
+	var re ruleErrors
+	switch {
+	case errors.As(err, &re):
+		p = append(p, re...)
+	case err != nil:
 		return []string{err.Error()}
 	}
 	if n == nil {
-		return nil
+		return p
 	}
-	var p []string
 	resultVariants(n, path, func(at string, v value) {
 		name, ok := variantName(v)
 		if !ok {

@@ -12,6 +12,7 @@ import (
 	"github.com/glidepath/glidepath/canary"
 	"github.com/glidepath/glidepath/flags"
 	"github.com/glidepath/glidepath/strategy"
+	"github.com/glidepath/glidepath/strategy/strategytest"
 )
 
 const checkoutFlagd = `{"flags": {"checkout": {"state": "ENABLED",
@@ -103,5 +104,24 @@ func TestFractionalTargetRejects(t *testing.T) {
 	}
 	if err := target.Apply(context.Background(), strategy.State{Stable: "legacy", Canary: "nope", Weight: 10}); err == nil {
 		t.Error("an unknown canary revision was applied")
+	}
+}
+
+func TestFractionalTargetConformance(t *testing.T) {
+	for _, replicas := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			strategytest.TestTarget(t, strategytest.Conformance{
+				New: func() strategy.Target {
+					target, err := flags.NewFractionalTarget(loadFlagd(t, checkoutFlagd), "checkout", flags.Splits{"new": {"fast": 1, "faster": 1}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return target
+				},
+				Initial:  strategy.State{Stable: "legacy"},
+				Canary:   "new",
+				Replicas: replicas,
+			})
+		})
 	}
 }

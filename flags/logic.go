@@ -322,36 +322,54 @@ type scope struct {
 	outer *scope
 }
 
+// ruleErrors lists every problem found compiling a rule, one a line.
+type ruleErrors []string
+
+func (e ruleErrors) Error() string { return strings.Join(e, "\n") }
+
+// compiler collects the problems of a rule while compiling all of it.
+type compiler struct{ errs []string }
+
+func (c *compiler) fail(format string, args ...any) { c.errs = append(c.errs, fmt.Sprintf(format, args...)) }
+
 // compileRule compiles a decoded targeting rule. path names its position
-// for errors.
+// for errors. With problems it returns them all (a ruleErrors) and the
+// rule compiled as far as possible (bad parts are null).
 func compileRule(x any, path string, depth int) (*node, error) {
+	var c compiler
+	n := c.compile(x, path, depth)
+	if len(c.errs) > 0 {
+		return n, ruleErrors(c.errs)
+	}
+	return n, nil
+}
+
+func (c *compiler) compile(x any, path string, depth int) *node {
 	if depth > maxRuleDepth {
-		return nil, fmt.Errorf("%s: rule nested deeper than %d levels", path, maxRuleDepth)
+		c.fail("%s: rule nested deeper than %d levels", path, maxRuleDepth)
+		return &node{op: opLit}
 	}
 	switch v := x.(type) {
 	case []any:
 		n := &node{op: opArr, args: make([]*node, len(v))}
 		constant := true
 		for i, e := range v {
-			c, err := compileRule(e, fmt.Sprintf("%s[%d]", path, i), depth+1)
-			if err != nil {
-				return nil, err
-			}
-			n.args[i] = c
-			constant = constant && c.op == opLit
+			n.args[i] = c.compile(e, fmt.Sprintf("%s[%d]", path, i), depth+1)
+			constant = constant && n.args[i].op == opLit
 		}
 		if constant {
-			return &node{op: opLit, lit: vArr(v)}, nil
+			return &node{op: opLit, lit: vArr(v)}
 		}
-		return n, nil
+		return n
 	case map[string]any:
 		if len(v) != 1 {
-			return &node{op: opLit, lit: vObj(v)}, nil // an object, not an operation
+			return &node{op: opLit, lit: vObj(v)} // an object, not an operation
 		}
 		for name, operand := range v {
 			op, ok := operators[name]
 			if !ok {
-				return nil, fmt.Errorf("%s: unknown operator %q", path, name)
+				c.fail("%s: unknown operator %q", path, name)
+				return &node{op: opLit}
 			}
 			n := &node{op: op, name: name, raw: operand}
 			sub := path + "." + name
@@ -359,37 +377,27 @@ func compileRule(x any, path string, depth int) (*node, error) {
 				n.list = true
 				n.args = make([]*node, len(list))
 				for i, e := range list {
-					c, err := compileRule(e, fmt.Sprintf("%s[%d]", sub, i), depth+1)
-					if err != nil {
-						return nil, err
-					}
-					n.args[i] = c
+					n.args[i] = c.compile(e, fmt.Sprintf("%s[%d]", sub, i), depth+1)
 				}
 			} else {
-				c, err := compileRule(operand, sub, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				n.args = []*node{c}
+				n.args = []*node{c.compile(operand, sub, depth+1)}
 			}
-			if err := n.check(sub); err != nil {
-				return nil, err
-			}
-			return n, nil
+			n.check(c, sub)
+			return n
 		}
 	}
-	return &node{op: opLit, lit: fromAny(x)}, nil
+	return &node{op: opLit, lit: fromAny(x)}
 }
 
 // check validates what can be validated before evaluation and
 // precomputes constant parts.
-func (n *node) check(path string) error {
+func (n *node) check(c *compiler, path string) {
 	switch n.op {
 	case opVar:
 		p := n.args[0]
 		if n.list {
 			if len(n.args) == 0 || n.args[0].op != opLit {
-				return nil
+				return
 			}
 			p = n.args[0]
 			if len(n.args) == 2 {
@@ -401,52 +409,55 @@ func (n *node) check(path string) error {
 			n.local = strings.HasPrefix(p.lit.s, ".")
 		}
 	case opFractional:
-		return n.checkFractional(path)
+		n.checkFractional(c, path)
 	}
-	return nil
 }
 
-func (n *node) checkFractional(path string) error {
+func (n *node) checkFractional(c *compiler, path string) {
 	if !n.list {
-		return nil
+		return
 	}
 	if len(n.args) == 0 {
-		return fmt.Errorf("%s: fractional needs at least one distribution", path)
+		c.fail("%s: fractional needs at least one distribution", path)
+		return
 	}
 	dists := n.args
 	var bucketBy *node
 	if first := n.args[0]; !(first.op == opArr || (first.op == opLit && first.lit.k == kArr)) {
 		bucketBy, dists = first, n.args[1:]
 		if len(dists) == 0 {
-			return fmt.Errorf("%s: fractional needs at least one distribution", path)
+			c.fail("%s: fractional needs at least one distribution", path)
+			return
 		}
 	}
 	spec := &fracSpec{bucketBy: bucketBy}
 	var total int64
-	constant := true
+	constant, ok := true, true
 	for i, d := range dists {
 		at := fmt.Sprintf("%s[%d]", path, i+len(n.args)-len(dists))
 		if d.op != opLit {
 			constant = false
 			if d.op == opArr && len(d.args) >= 2 && d.args[1].op == opLit {
-				if err := checkWeight(d.args[1].lit, at); err != nil {
-					return err
-				}
+				ok = checkWeight(c, d.args[1].lit, at) && ok
 			}
 			continue
 		}
 		if d.lit.k != kArr || len(d.lit.a) == 0 {
-			return fmt.Errorf("%s: a fractional distribution is [variant] or [variant, weight]", at)
+			c.fail("%s: a fractional distribution is [variant] or [variant, weight]", at)
+			ok = false
+			continue
 		}
 		variant := fromAny(d.lit.a[0])
 		if !variant.primitive() && variant.k != kNull {
-			return fmt.Errorf("%s: a fractional variant is a string, boolean, number or null", at)
+			c.fail("%s: a fractional variant is a string, boolean, number or null", at)
+			ok = false
 		}
 		w := int64(1)
 		if len(d.lit.a) >= 2 {
 			wv := fromAny(d.lit.a[1])
-			if err := checkWeight(wv, at); err != nil {
-				return err
+			if !checkWeight(c, wv, at) {
+				ok = false
+				continue
 			}
 			if wv.k == kNum {
 				w = int64(wv.n)
@@ -456,31 +467,35 @@ func (n *node) checkFractional(path string) error {
 		spec.variants = append(spec.variants, variant)
 		spec.weights = append(spec.weights, int32(w))
 	}
-	if constant {
+	if constant && ok {
 		if total == 0 {
-			return fmt.Errorf("%s: the fractional weights are all zero", path)
+			c.fail("%s: the fractional weights are all zero", path)
+			return
 		}
 		if total > math.MaxInt32 {
-			return fmt.Errorf("%s: the fractional weights sum to %d, more than %d", path, total, math.MaxInt32)
+			c.fail("%s: the fractional weights sum to %d, more than %d", path, total, math.MaxInt32)
+			return
 		}
 		n.frac = spec
 	}
-	return nil
 }
 
-func checkWeight(w value, at string) error {
+func checkWeight(c *compiler, w value, at string) bool {
 	switch {
 	case w.k == kNull:
+		return true
 	case w.k != kNum:
-		return fmt.Errorf("%s: a fractional weight is a number", at)
+		c.fail("%s: a fractional weight is a number", at)
 	case w.n != math.Trunc(w.n) || math.IsInf(w.n, 0):
-		return fmt.Errorf("%s: fractional weight %v is not an integer", at, w.n)
+		c.fail("%s: fractional weight %v is not an integer", at, w.n)
 	case w.n < 0:
-		return fmt.Errorf("%s: fractional weight %v is negative", at, w.n)
+		c.fail("%s: fractional weight %v is negative", at, w.n)
 	case w.n > math.MaxInt32:
-		return fmt.Errorf("%s: fractional weight %v exceeds %d", at, w.n, math.MaxInt32)
+		c.fail("%s: fractional weight %v exceeds %d", at, w.n, math.MaxInt32)
+	default:
+		return true
 	}
-	return nil
+	return false
 }
 
 // evalError is an error of the rule, as opposed to a null result.

@@ -113,7 +113,7 @@ func (e *env) missing(n *node, names []value, sc *scope) (value, error) {
 				probe.args[i] = &node{op: opLit, lit: fromAny(x)}
 			}
 		}
-		probe.check("")
+		probe.check(&compiler{}, "")
 		v, err := e.evalVar(probe, &scope{data: sc.data, top: sc.top})
 		if err != nil {
 			return null, err

@@ -174,7 +174,7 @@ func (f Flag) problems() []string {
 	}
 	r := f.Rollout
 	if _, ok := variants[r.Control]; r.Control != "" && !ok {
-		p = append(p, fmt.Sprintf("default variant %q is not defined", r.Control))
+		p = append(p, fmt.Sprintf("flags.%s.defaultVariant: %q is not a variant of the flag", f.Key, r.Control))
 	}
 	if r.Treatment != "" || r.Percent != 0 || len(r.Split) > 0 {
 		p = append(p, "a flag with a targeting rule has no treatment, percentage or split: its rule decides")
