@@ -330,7 +330,9 @@ func (e ruleErrors) Error() string { return strings.Join(e, "\n") }
 // compiler collects the problems of a rule while compiling all of it.
 type compiler struct{ errs []string }
 
-func (c *compiler) fail(format string, args ...any) { c.errs = append(c.errs, fmt.Sprintf(format, args...)) }
+func (c *compiler) fail(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Sprintf(format, args...))
+}
 
 // compileRule compiles a decoded targeting rule. path names its position
 // for errors. With problems it returns them all (a ruleErrors) and the
