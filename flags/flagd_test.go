@@ -462,3 +462,16 @@ func TestFlagdBadFiles(t *testing.T) {
 		}
 	}
 }
+
+// An evaluation context can hold an object that an if branch applies as
+// a rule and that yields itself again; the evaluation fails instead of
+// recursing without end.
+func TestSelfApplyingContextObject(t *testing.T) {
+	p := loadFlagd(t, `{"flags": {"f": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a",
+		"targeting": {"if": [true, {"var": "x"}]}}}}`)
+	loop := map[string]any{"if": []any{true, map[string]any{"var": "x"}}}
+	got := p.IntEvaluation(context.Background(), "f", 7, openfeature.FlattenedContext{"x": loop})
+	if got.Value != 7 || got.ResolutionError == (openfeature.ResolutionError{}) || !strings.Contains(got.ResolutionError.Error(), "re-applied") {
+		t.Fatalf("%+v", got)
+	}
+}

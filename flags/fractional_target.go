@@ -35,7 +35,11 @@ const fractionalScale = 1_000_000
 //
 // Bucketing is flagd's (MurmurHash3 of flagKey + targetingKey by
 // default), so a flag released here assigns users exactly as flagd would
-// serve the same file. Create it with [NewFractionalTarget].
+// serve the same file. The weights live in the provider: when the flag
+// comes from a watched file, a change of the file's content replaces them
+// with the file's (Observe then reports the file's state, and the next
+// step applies the release's weights again). Create it with
+// [NewFractionalTarget].
 type FractionalTarget struct {
 	p      *Provider
 	flag   string

@@ -310,7 +310,15 @@ type fracSpec struct {
 type env struct {
 	flagKey string
 	ctx     map[string]any // the evaluation context (flattened)
+	reapply int            // objects from the data applied as rules so far
 }
+
+// maxReapply bounds how many objects yielded by if branches are applied
+// as rules in one evaluation. An evaluation context can hold an object
+// that yields itself again ({"x": {"if": [true, {"var": "x"}]}} with the
+// rule {"var": "x"} in a branch): flagd's library recurses until the
+// process runs out of stack; glidepath fails the evaluation instead.
+const maxReapply = 16
 
 // scope is the data a var reads: the evaluation context at the top, an
 // array element inside some/all/none/map/filter, the accumulator inside
@@ -623,6 +631,9 @@ func (e *env) clause(n *node, i int, single value, sc *scope) (value, error) {
 	v, err := e.operand(n, i, single, sc)
 	if err != nil || v.k != kObj || len(v.o) != 1 {
 		return v, err
+	}
+	if e.reapply++; e.reapply > maxReapply {
+		return null, fail(n, "an object from the data applied as a rule yields rules again and again (re-applied too often)")
 	}
 	c, cerr := compileRule(v.o, "value", 0)
 	if cerr != nil {

@@ -62,6 +62,8 @@ func glidepathOutcome(t *testing.T, rule string, ctxData map[string]any) (string
 	r := p.StringEvaluation(context.Background(), "f", "", flat)
 	failed := r.ResolutionError != (openfeature.ResolutionError{})
 	switch {
+	case failed && strings.Contains(r.ResolutionError.Error(), "re-applied"):
+		return "<reapplied>", true
 	case failed && strings.Contains(r.ResolutionError.Error(), "PARSE_ERROR"):
 		return "<error>", true
 	case failed && strings.Contains(r.ResolutionError.Error(), "GENERAL"):
@@ -90,8 +92,8 @@ func compare(t *testing.T, rule, data string) {
 		return
 	}
 	got, loaded := glidepathOutcome(t, rule, m)
-	if !loaded {
-		return
+	if !loaded || got == "<reapplied>" {
+		return // refused, or an object that keeps applying itself: flagd's library would recurse until the process dies
 	}
 	withFlagd := map[string]any{"$flagd": map[string]any{"flagKey": "f", "timestamp": 0.0}}
 	for k, v := range m {
