@@ -69,8 +69,13 @@
 // flags.headerColor.targeting.if[1].fractional[2]), before anything is
 // served. Two deliberate differences from flagd follow: literal negative
 // weights are refused rather than clamped to 0 (computed ones are
-// clamped, as flagd does), and IntEvaluation of a variant such as 2.5 is a
-// TYPE_MISMATCH rather than a truncation (2.0 is served as 2).
+// clamped, as flagd does), IntEvaluation of a variant such as 2.5 is a
+// TYPE_MISMATCH rather than a truncation (2.0 is served as 2), and an
+// object in the evaluation context that an if branch applies as a rule
+// and that yields itself again fails the evaluation (PARSE_ERROR) where
+// flagd's library recurses until the process runs out of stack. flagd's
+// optional defaultVariant stays optional: without one, evaluations return
+// the caller's default with reason DEFAULT, as flagd does.
 //
 // A provider with Config.File reads the file when created (an invalid
 // file is an error) and, once OpenFeature initializes it, every

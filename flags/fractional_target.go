@@ -160,15 +160,8 @@ func (t *FractionalTarget) Apply(ctx context.Context, desired strategy.State) er
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := t.p.lookup(t.flag)
-	if s == nil {
-		return strategy.Permanent(errors.New("flags: flag " + t.flag + " is not defined"))
-	}
-	f, err := withWeights(s.def, weights)
+	err = t.p.updateFlag(t.flag, func(f Flag) (Flag, error) { return withWeights(f, weights) })
 	if err != nil {
-		return strategy.Permanent(err)
-	}
-	if err := t.p.SetFlag(f); err != nil {
 		return strategy.Permanent(err)
 	}
 	t.applied, t.weights, t.has = desired, weights, true
@@ -337,4 +330,26 @@ func nonZero(m map[string]int) map[string]int {
 		}
 	}
 	return out
+}
+
+// updateFlag replaces the definition of the flag key by fn's rewrite of
+// it, atomically with respect to other changes (a reload of the file
+// cannot slip in between), and emits PROVIDER_CONFIGURATION_CHANGED.
+func (p *Provider) updateFlag(key string, fn func(Flag) (Flag, error)) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.lookup(key)
+	if s == nil {
+		return fmt.Errorf("flags: flag %q is not defined", key)
+	}
+	f, err := fn(s.def)
+	if err != nil {
+		return err
+	}
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	p.store(p.compile(f))
+	p.changed(key)
+	return nil
 }
