@@ -97,3 +97,67 @@ func BenchmarkProviderManyFlags(b *testing.B) {
 		_ = p.BooleanEvaluation(ctx, "flag-517", false, flat)
 	}
 }
+
+// flagd-format flags: a three-way fractional split, and a rule with three
+// conditions (string equality, a flagd string operation and sem_ver).
+const benchFlagd = `{"flags": {
+  "split": {"state": "ENABLED", "variants": {"a": "A", "b": "B", "c": "C"}, "defaultVariant": "a",
+    "targeting": {"fractional": [["a", 50], ["b", 30], ["c", 20]]}},
+  "rule": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+    "targeting": {"if": [{"and": [
+      {"==": [{"var": "country"}, "NL"]},
+      {"ends_with": [{"var": "email"}, "@example.com"]},
+      {"sem_ver": [{"var": "version"}, ">=", "1.2.0"]}]}, "on", "off"]}}}}`
+
+var benchCtx = map[string]any{"country": "NL", "email": "ana@example.com", "version": "1.10.3"}
+
+func BenchmarkProviderFractional(b *testing.B) {
+	p := loadFlagd(b, benchFlagd)
+	ctx := context.Background()
+	flat := openfeature.FlattenedContext{openfeature.TargetingKey: "user-1234567"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := p.StringEvaluation(ctx, "split", "", flat); r.Reason != openfeature.TargetingMatchReason {
+			b.Fatal(r)
+		}
+	}
+}
+
+func BenchmarkProviderThreeConditionRule(b *testing.B) {
+	p := loadFlagd(b, benchFlagd)
+	ctx := context.Background()
+	flat := openfeature.FlattenedContext{openfeature.TargetingKey: "user-1234567"}
+	for k, v := range benchCtx {
+		flat[k] = v
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := p.BooleanEvaluation(ctx, "rule", false, flat); !r.Value {
+			b.Fatal(r)
+		}
+	}
+}
+
+func BenchmarkClientFractional(b *testing.B) {
+	p := loadFlagd(b, benchFlagd)
+	_, client := register(b, p)
+	ctx := context.Background()
+	u := user("user-1234567")
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = client.StringValue(ctx, "split", "", u)
+	}
+}
+
+func BenchmarkClientThreeConditionRule(b *testing.B) {
+	p := loadFlagd(b, benchFlagd)
+	_, client := register(b, p)
+	ctx := context.Background()
+	u := openfeature.NewEvaluationContext("user-1234567", benchCtx)
+	b.ReportAllocs()
+	for b.Loop() {
+		if v, _ := client.BooleanValue(ctx, "rule", false, u); !v {
+			b.Fatal("rule did not match")
+		}
+	}
+}

@@ -172,7 +172,7 @@ func TestGuardedFlagRelease(t *testing.T) {
 				if c.want {
 					wantRollout = flags.Rollout{Control: "on"}
 				}
-				if r, _ := p.Rollout("new-checkout"); r != wantRollout {
+				if r, _ := p.Rollout("new-checkout"); !r.Equal(wantRollout) {
 					t.Fatalf("final rollout %+v, want %+v", r, wantRollout)
 				}
 				for i := range 10_000 {

@@ -91,7 +91,7 @@ func ExampleNewTarget() {
 	// Output:
 	// Promoted <nil>
 	// [off/on@0% off/on@10% off/on@50% on/@0%]
-	// {Control:on Treatment: Percent:0}
+	// {Control:on Treatment: Percent:0 Split:[]}
 }
 
 func ExampleProvider_CountSource() {

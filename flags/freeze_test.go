@@ -180,7 +180,7 @@ func TestFreezeGateHoldsRelease(t *testing.T) {
 		if err != nil || res.Phase != strategy.PhasePromoted {
 			t.Fatalf("%v, %v", res.Phase, err)
 		}
-		if r, _ := p.Rollout("new-checkout"); r != (flags.Rollout{Control: "on"}) {
+		if r, _ := p.Rollout("new-checkout"); !r.Equal(flags.Rollout{Control: "on"}) {
 			t.Fatalf("final rollout %+v", r)
 		}
 	})
@@ -210,7 +210,7 @@ func TestFreezeGateLastWord(t *testing.T) {
 					Background: []strategy.Background{{Analyzers: []strategy.Analyzer{gate}}}})
 				final, _ := p.Rollout("new-checkout")
 				if frozen {
-					if !errors.Is(err, strategy.ErrAnalysisFailed) || res.Phase != strategy.PhaseRolledBack || final != (flags.Rollout{Control: "off"}) {
+					if !errors.Is(err, strategy.ErrAnalysisFailed) || res.Phase != strategy.PhaseRolledBack || !final.Equal(flags.Rollout{Control: "off"}) {
 						t.Fatalf("a freeze before promotion: %s %v, rollout %+v", res.Phase, err, final)
 					}
 					if len(res.Verdicts) == 0 || res.Verdicts[len(res.Verdicts)-1].Outcome != strategy.Fail {
@@ -218,7 +218,7 @@ func TestFreezeGateLastWord(t *testing.T) {
 					}
 					return
 				}
-				if err != nil || res.Phase != strategy.PhasePromoted || final != (flags.Rollout{Control: "on"}) {
+				if err != nil || res.Phase != strategy.PhasePromoted || !final.Equal(flags.Rollout{Control: "on"}) {
 					t.Fatalf("no freeze: %s %v, rollout %+v", res.Phase, err, final)
 				}
 			})

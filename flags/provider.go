@@ -2,6 +2,7 @@ package flags
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/open-feature/go-sdk/openfeature"
 
@@ -28,6 +30,26 @@ type Rollout struct {
 	// 0 (the zero value) serves Control to everyone. It has a resolution
 	// of 0.001% (see [Threshold]). A non-zero Percent needs a Treatment.
 	Percent float64 `json:"percent,omitempty"`
+	// Split, when set, serves every targeting key one of several variants
+	// by relative weight: a sticky N-variant split (an A/B/C test, a
+	// three-way migration) with glidepath's SHA-256 bucketing. Keys are
+	// assigned by bucket (see [Bucket]) to consecutive ranges in the order
+	// of Split, each Weight / (sum of weights) of the buckets wide.
+	// Control is still required (it serves evaluations without a
+	// targeting key); Treatment and Percent must be empty. For flagd's
+	// bucketing instead, give the flag a fractional Targeting rule.
+	Split []Share `json:"split,omitempty"`
+}
+
+// Share is one variant of a [Rollout.Split] and its relative weight.
+type Share struct {
+	Variant string `json:"variant"`
+	Weight  int    `json:"weight"`
+}
+
+// Equal reports whether r and o are the same rollout.
+func (r Rollout) Equal(o Rollout) bool {
+	return r.Control == o.Control && r.Treatment == o.Treatment && r.Percent == o.Percent && slices.Equal(r.Split, o.Split)
 }
 
 // problems lists what is wrong with r for a flag with the given variants
@@ -46,6 +68,32 @@ func (r Rollout) problems(variants map[string]any) []string {
 		if r.Treatment == r.Control {
 			p = append(p, fmt.Sprintf("treatment and control are the same variant %q", r.Control))
 		}
+	}
+	if len(r.Split) > 0 {
+		if r.Treatment != "" || r.Percent != 0 {
+			p = append(p, "a split has no treatment or percentage")
+		}
+		total, seen := 0, map[string]bool{}
+		for i, sh := range r.Split {
+			if _, ok := variants[sh.Variant]; variants != nil && !ok {
+				p = append(p, fmt.Sprintf("split %d: variant %q is not defined", i, sh.Variant))
+			}
+			if seen[sh.Variant] {
+				p = append(p, fmt.Sprintf("split %d: variant %q is listed twice", i, sh.Variant))
+			}
+			seen[sh.Variant] = true
+			if sh.Weight < 0 {
+				p = append(p, fmt.Sprintf("split %d: weight %d of %q is negative", i, sh.Weight, sh.Variant))
+			} else {
+				total += sh.Weight
+			}
+		}
+		if total == 0 {
+			p = append(p, "split weights are all zero")
+		} else if total > math.MaxInt32 {
+			p = append(p, fmt.Sprintf("split weights sum to %d, more than %d", total, math.MaxInt32))
+		}
+		return p
 	}
 	if math.IsNaN(r.Percent) || r.Percent < 0 || r.Percent > 100 {
 		p = append(p, fmt.Sprintf("percent %v is outside 0..100", r.Percent))
@@ -70,7 +118,23 @@ type Flag struct {
 	// Key. Flags with different salts bucket independently. Changing the
 	// salt reshuffles every targeting key, so set it once.
 	Salt string `json:"salt,omitempty"`
+	// Metadata is returned with every evaluation as OpenFeature
+	// FlagMetadata. Values are booleans, strings, integers (served as
+	// int64) or floats (served as float64).
+	Metadata map[string]any `json:"metadata,omitempty"`
+	// Targeting is a flagd targeting rule (JSON Logic with flagd's
+	// operations, see [ParseFlagd]). When set, the rule picks the variant
+	// exactly as flagd does, Rollout.Control is the default variant
+	// (flagd's defaultVariant; empty returns the caller's default), and
+	// Rollout may name nothing else. null and {} are no rule.
+	Targeting json.RawMessage `json:"targeting,omitempty"`
+	// Disabled is flagd's state DISABLED: evaluations return the
+	// caller's default with reason DISABLED.
+	Disabled bool `json:"disabled,omitempty"`
 }
+
+// ruled reports whether f is evaluated flagd's way.
+func (f Flag) ruled() bool { return len(f.Targeting) > 0 || f.Disabled }
 
 // Validate reports every problem with f at once, as an error matching
 // [strategy.ErrInvalidConfig], or nil.
@@ -94,11 +158,28 @@ func (f Flag) problems() []string {
 			p = append(p, fmt.Sprintf("variant %q: %v", name, err))
 		}
 	}
+	for _, k := range slices.Sorted(maps.Keys(f.Metadata)) {
+		switch v, _ := normalize(f.Metadata[k]); v.(type) {
+		case bool, string, int64, float64:
+		default:
+			p = append(p, fmt.Sprintf("metadata %q is a %T, not a boolean, string or number", k, f.Metadata[k]))
+		}
+	}
 	variants := f.Variants
 	if variants == nil {
 		variants = map[string]any{}
 	}
-	return append(p, f.Rollout.problems(variants)...)
+	if !f.ruled() {
+		return append(p, f.Rollout.problems(variants)...)
+	}
+	r := f.Rollout
+	if _, ok := variants[r.Control]; r.Control != "" && !ok {
+		p = append(p, fmt.Sprintf("flags.%s.defaultVariant: %q is not a variant of the flag", f.Key, r.Control))
+	}
+	if r.Treatment != "" || r.Percent != 0 || len(r.Split) > 0 {
+		p = append(p, "a flag with a targeting rule has no treatment, percentage or split: its rule decides")
+	}
+	return append(p, f.targetingProblems("flags."+f.Key+".targeting")...)
 }
 
 // normalize converts integers to int64 and float32 to float64, so typed
@@ -139,6 +220,21 @@ type Config struct {
 	// (default 16). Configuration changes are never dropped: when the
 	// buffer is full, pending changes are merged into one event.
 	EventBuffer int
+	// File is a flagd flag definition file (see [ParseFlagd]) served by
+	// the provider: NewProvider loads it (an invalid file is an error),
+	// and once OpenFeature initializes the provider it is read again
+	// every PollInterval and reloaded when its content changed (see
+	// [Provider.Reload]). Empty serves Flags only.
+	File string
+	// PollInterval is how often File is checked for changes (default 1s).
+	PollInterval time.Duration
+	// OnReloadError, when set, is called with the error of every reload
+	// of File that failed; the provider keeps serving the last good
+	// definitions. It is called from the watching goroutine.
+	OnReloadError func(error)
+	// Hooks are returned by [Provider.Hooks], so OpenFeature runs them
+	// around this provider's evaluations.
+	Hooks []openfeature.Hook
 }
 
 // Validate reports every problem with c at once, as an error matching
@@ -154,6 +250,14 @@ func (c Config) Validate() error {
 			p = append(p, fmt.Sprintf("flag %d: key %q is defined twice", i, f.Key))
 		}
 		seen[f.Key] = true
+	}
+	if c.PollInterval < 0 {
+		p = append(p, fmt.Sprintf("poll interval %v is negative", c.PollInterval))
+	}
+	for i, h := range c.Hooks {
+		if h == nil {
+			p = append(p, fmt.Sprintf("hook %d is nil", i))
+		}
 	}
 	if c.EventBuffer < 0 {
 		p = append(p, fmt.Sprintf("event buffer %d is negative", c.EventBuffer))
@@ -175,6 +279,13 @@ type flagState struct {
 	values    map[string]any
 	rollout   Rollout
 	threshold int
+	shares    []share // a Rollout.Split: variants with the end of their bucket range
+	meta      openfeature.FlagMetadata
+	def       Flag // the definition, as set
+	ruled     bool
+	rule      *node // nil: no rule
+	disabled  bool
+	byName    map[string]*variant // every variant of a flag with a rule
 	control   variant
 	treatment variant // zero name when there is none
 	metrics   *flagMetrics
@@ -212,6 +323,15 @@ func (m *flagMetrics) load(name string) int64 {
 
 // assign returns the variant served to targetingKey.
 func (s *flagState) assign(targetingKey string) *variant {
+	if len(s.shares) > 0 {
+		b := Bucket(s.salt, s.key, targetingKey)
+		for i := range s.shares {
+			if b < s.shares[i].end {
+				return &s.shares[i].v
+			}
+		}
+		return &s.shares[len(s.shares)-1].v // unreachable: the last range ends at Buckets
+	}
 	if s.threshold == 0 {
 		return &s.control
 	}
@@ -222,7 +342,13 @@ func (s *flagState) assign(targetingKey string) *variant {
 }
 
 // split reports whether the variant served depends on the targeting key.
-func (s *flagState) split() bool { return s.threshold > 0 }
+func (s *flagState) split() bool { return s.threshold > 0 || len(s.shares) > 0 }
+
+// share is a variant of a split and the end of its bucket range.
+type share struct {
+	v   variant
+	end int
+}
 
 // Provider is an OpenFeature provider that serves flags with sticky
 // percentage rollouts (see the package documentation). It implements
@@ -234,10 +360,13 @@ type Provider struct {
 
 	mu      sync.Mutex // serializes changes
 	metrics map[string]*flagMetrics
+	loaded  map[string]bool // keys served from the last LoadFlagd
 	flags   atomic.Pointer[map[string]*flagState]
 	sinks   atomic.Pointer[map[string][]*sink] // tracking event name -> sinks
 
 	events chan openfeature.Event
+	hooks  []openfeature.Hook
+	file   *fileWatch // nil without Config.File
 }
 
 var (
@@ -245,6 +374,8 @@ var (
 	_ openfeature.StateHandler    = (*Provider)(nil)
 	_ openfeature.EventHandler    = (*Provider)(nil)
 	_ openfeature.Tracker         = (*Provider)(nil)
+
+	_ openfeature.ContextAwareStateHandler = (*Provider)(nil)
 )
 
 // NewProvider validates cfg and returns a provider serving its flags.
@@ -267,6 +398,16 @@ func NewProvider(cfg Config) (*Provider, error) {
 	p.flags.Store(&m)
 	empty := map[string][]*sink{}
 	p.sinks.Store(&empty)
+	p.hooks = slices.Clone(cfg.Hooks)
+	if cfg.File != "" {
+		p.file = &fileWatch{path: cfg.File, interval: cfg.PollInterval, onError: cfg.OnReloadError}
+		if p.file.interval == 0 {
+			p.file.interval = time.Second
+		}
+		if _, err := p.Reload(); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
 }
 
@@ -293,7 +434,23 @@ func (p *Provider) compile(f Flag) *flagState {
 	if salt == "" {
 		salt = f.Key
 	}
-	return p.withRollout(&flagState{key: f.Key, salt: salt, values: values, metrics: m}, f.Rollout)
+	var meta openfeature.FlagMetadata
+	if len(f.Metadata) > 0 {
+		meta = make(openfeature.FlagMetadata, len(f.Metadata))
+		for k, v := range f.Metadata {
+			meta[k], _ = normalize(v) // validated
+		}
+	}
+	s := &flagState{key: f.Key, salt: salt, values: values, meta: meta, metrics: m, def: f}
+	if f.ruled() {
+		s.ruled, s.disabled = true, f.Disabled
+		s.rule, _ = f.compileTargeting("targeting") // validated
+		s.byName = make(map[string]*variant, len(values))
+		for name, v := range values {
+			s.byName[name] = &variant{name: name, value: v, evals: m.counter(name)}
+		}
+	}
+	return p.withRollout(s, f.Rollout)
 }
 
 // withRollout returns a copy of s serving r (already validated).
@@ -305,6 +462,28 @@ func (p *Provider) withRollout(s *flagState, r Rollout) *flagState {
 		n.threshold = 0
 	}
 	n.control = variant{name: r.Control, value: s.values[r.Control], evals: s.metrics.counter(r.Control)}
+	n.shares = nil
+	if len(r.Split) > 0 {
+		total := 0
+		for _, sh := range r.Split {
+			total += sh.Weight
+		}
+		cum := 0
+		for _, sh := range r.Split {
+			cum += sh.Weight
+			n.shares = append(n.shares, share{
+				v:   variant{name: sh.Variant, value: s.values[sh.Variant], evals: s.metrics.counter(sh.Variant)},
+				end: int(int64(cum) * Buckets / int64(total)),
+			})
+		}
+		n.rollout.Split = slices.Clone(r.Split)
+	}
+	if s.ruled {
+		n.threshold = 0
+		if c := s.byName[r.Control]; c != nil {
+			n.control = *c
+		}
+	}
 	n.treatment = variant{}
 	if r.Treatment != "" {
 		n.treatment = variant{name: r.Treatment, value: s.values[r.Treatment], evals: s.metrics.counter(r.Treatment)}
@@ -338,10 +517,13 @@ func (p *Provider) SetRollout(flagKey string, r Rollout) error {
 	if s == nil {
 		return fmt.Errorf("flags: flag %q is not defined", flagKey)
 	}
+	if s.ruled {
+		return fmt.Errorf("flags: flag %q is served by its targeting rule; change the flag (SetFlag) or release it with a FractionalTarget", flagKey)
+	}
 	if err := strategy.Invalid("rollout of flag "+flagKey, r.problems(s.values)...); err != nil {
 		return err
 	}
-	if s.rollout == r {
+	if s.rollout.Equal(r) {
 		return nil
 	}
 	p.store(p.withRollout(s, r))
@@ -364,7 +546,9 @@ func (p *Provider) Rollout(flagKey string) (Rollout, bool) {
 	if s == nil {
 		return Rollout{}, false
 	}
-	return s.rollout, true
+	r := s.rollout
+	r.Split = slices.Clone(r.Split)
+	return r, true
 }
 
 // Flags returns the keys of the defined flags, sorted.
@@ -381,6 +565,13 @@ func (p *Provider) Variant(flagKey, targetingKey string) (name string, ok bool) 
 	s := p.lookup(flagKey)
 	if s == nil {
 		return "", false
+	}
+	if s.ruled {
+		v, _ := s.resolveRule(map[string]any{openfeature.TargetingKey: targetingKey})
+		if v == nil {
+			return "", true
+		}
+		return v.name, true
 	}
 	if targetingKey == "" {
 		return s.control.name, true
@@ -422,17 +613,9 @@ func (p *Provider) changed(keys ...string) {
 // Metadata returns the provider's name.
 func (p *Provider) Metadata() openfeature.Metadata { return openfeature.Metadata{Name: p.name} }
 
-// Hooks returns no hooks.
-func (p *Provider) Hooks() []openfeature.Hook { return nil }
-
-// Init is called by OpenFeature when the provider is registered. The
-// provider is in memory and ready at once; Init returns nil.
-func (p *Provider) Init(openfeature.EvaluationContext) error { return nil }
-
-// Shutdown is called by OpenFeature when the provider is replaced or the
-// API shuts down. The provider holds no resources; flags keep being
-// served to direct callers.
-func (p *Provider) Shutdown() {}
+// Hooks returns the hooks of Config.Hooks; OpenFeature runs them
+// around every evaluation this provider serves.
+func (p *Provider) Hooks() []openfeature.Hook { return p.hooks }
 
 // EventChannel returns the channel of PROVIDER_CONFIGURATION_CHANGED
 // events emitted by SetFlag and SetRollout.
@@ -446,6 +629,10 @@ func (p *Provider) resolve(flagKey string, flat openfeature.FlattenedContext) (*
 			ResolutionError: openfeature.NewFlagNotFoundResolutionError("flag " + flagKey + " is not defined"),
 			Reason:          openfeature.ErrorReason,
 		}
+	}
+	if s.ruled {
+		v, d := s.resolveRule(flat)
+		return s, v, d
 	}
 	if !s.split() {
 		return s, &s.control, openfeature.ProviderResolutionDetail{Reason: openfeature.StaticReason, Variant: s.control.name}
@@ -470,12 +657,17 @@ func evaluate[T any](p *Provider, flagKey string, def T, flat openfeature.Flatte
 	if s == nil {
 		return openfeature.GenericResolutionDetail[T]{Value: def, ProviderResolutionDetail: d}
 	}
+	d.FlagMetadata = s.meta
+	if v == nil { // disabled, the caller's default, or an error
+		return openfeature.GenericResolutionDetail[T]{Value: def, ProviderResolutionDetail: d}
+	}
 	val, ok := conv(v.value)
 	if !ok {
 		return openfeature.GenericResolutionDetail[T]{Value: def, ProviderResolutionDetail: openfeature.ProviderResolutionDetail{
 			ResolutionError: openfeature.NewTypeMismatchResolutionError(fmt.Sprintf("variant %q of flag %s is a %T", v.name, flagKey, v.value)),
 			Reason:          openfeature.ErrorReason,
 			Variant:         v.name,
+			FlagMetadata:    s.meta,
 		}}
 	}
 	if s.metrics.on.Load() && d.ResolutionError == (openfeature.ResolutionError{}) {
@@ -486,8 +678,21 @@ func evaluate[T any](p *Provider, flagKey string, def T, flat openfeature.Flatte
 
 func asBool(v any) (bool, bool)     { b, ok := v.(bool); return b, ok }
 func asString(v any) (string, bool) { s, ok := v.(string); return s, ok }
-func asInt(v any) (int64, bool)     { i, ok := v.(int64); return i, ok }
-func asAny(v any) (any, bool)       { return v, true }
+
+// asInt serves int64 variants, and float64 variants with an integral
+// value (flagd serves integer flags from JSON numbers).
+func asInt(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case float64:
+		if x == math.Trunc(x) && x >= math.MinInt64 && x < math.MaxInt64 {
+			return int64(x), true
+		}
+	}
+	return 0, false
+}
+func asAny(v any) (any, bool) { return v, true }
 
 func asFloat(v any) (float64, bool) {
 	switch x := v.(type) {
@@ -514,7 +719,8 @@ func (p *Provider) FloatEvaluation(_ context.Context, flag string, defaultValue 
 	return evaluate(p, flag, defaultValue, flatCtx, asFloat)
 }
 
-// IntEvaluation resolves an integer flag; float variants are a type mismatch.
+// IntEvaluation resolves an integer flag; float variants with a fraction
+// are a type mismatch.
 func (p *Provider) IntEvaluation(_ context.Context, flag string, defaultValue int64, flatCtx openfeature.FlattenedContext) openfeature.IntResolutionDetail {
 	return evaluate(p, flag, defaultValue, flatCtx, asInt)
 }

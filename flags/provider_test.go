@@ -227,7 +227,7 @@ func TestSetRollout(t *testing.T) {
 	if !errors.Is(err, strategy.ErrInvalidConfig) || !strings.Contains(err.Error(), `control variant "maybe" is not defined`) {
 		t.Errorf("unknown control: %v", err)
 	}
-	if r, _ := p.Rollout("new-checkout"); r != (flags.Rollout{Control: "off", Treatment: "on"}) {
+	if r, _ := p.Rollout("new-checkout"); !r.Equal(flags.Rollout{Control: "off", Treatment: "on"}) {
 		t.Errorf("a rejected rollout changed the flag: %+v", r)
 	}
 	if err := p.SetFlag(flags.Flag{Key: "other", Variants: map[string]any{"v": 1}, Rollout: flags.Rollout{Control: "v"}}); err != nil {

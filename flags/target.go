@@ -105,7 +105,7 @@ func (t *Target) Observe(ctx context.Context) (strategy.Observation, error) {
 	}
 	t.mu.Lock()
 	s := StateFor(r)
-	if t.has && t.rollout == r {
+	if t.has && t.rollout.Equal(r) {
 		s = t.applied
 	}
 	t.mu.Unlock()

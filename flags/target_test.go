@@ -26,7 +26,7 @@ func TestTargetMapsStatesOntoRollouts(t *testing.T) {
 		if err := tgt.Apply(ctx, c.state); err != nil {
 			t.Fatalf("apply %s: %v", c.state, err)
 		}
-		if r, _ := p.Rollout("new-checkout"); r != c.want {
+		if r, _ := p.Rollout("new-checkout"); !r.Equal(c.want) {
 			t.Errorf("apply %s: rollout %+v, want %+v", c.state, r, c.want)
 		}
 		obs, err := tgt.Observe(ctx)
@@ -65,7 +65,7 @@ func TestTargetRejectsPermanently(t *testing.T) {
 			t.Errorf("apply %s: %v, want a permanent error", s, err)
 		}
 	}
-	if r, _ := p.Rollout("new-checkout"); r != (flags.Rollout{Control: "off", Treatment: "on"}) {
+	if r, _ := p.Rollout("new-checkout"); !r.Equal(flags.Rollout{Control: "off", Treatment: "on"}) {
 		t.Errorf("rejected states changed the rollout to %+v", r)
 	}
 	missing := flags.NewTarget(p, "missing")

@@ -37,7 +37,8 @@ func (k *sink) load(variant string) float64 {
 // Track records a tracking event sent through OpenFeature's Track. The
 // event is counted for every flag a [CountSource] watches it for,
 // against the variant that flag serves the event's targeting key at the
-// moment of the event (recomputed with [Bucket], never stored per user).
+// moment of the event (recomputed with [Bucket], or by evaluating the
+// flag's targeting rule with the event's context; never stored per user).
 // Events without a targeting key cannot be attributed and are not
 // counted; nor are events no CountSource watches.
 func (p *Provider) Track(_ context.Context, event string, evalCtx openfeature.EvaluationContext, _ openfeature.TrackingEventDetails) {
@@ -49,8 +50,23 @@ func (p *Provider) Track(_ context.Context, event string, evalCtx openfeature.Ev
 	if key == "" {
 		return
 	}
+	var flat map[string]any // for flags with a targeting rule
 	for _, k := range sinks {
-		if s := p.lookup(k.flag); s != nil {
+		s := p.lookup(k.flag)
+		switch {
+		case s == nil:
+		case s.ruled:
+			if flat == nil {
+				flat = make(map[string]any, len(evalCtx.Attributes())+1)
+				for a, v := range evalCtx.Attributes() {
+					flat[a] = v
+				}
+				flat[openfeature.TargetingKey] = key
+			}
+			if v, _ := s.resolveRule(flat); v != nil {
+				k.add(v.name)
+			}
+		default:
 			k.add(s.assign(key).name)
 		}
 	}
@@ -83,6 +99,10 @@ type Metrics struct {
 	// Failures is the tracking event counted as a failure, for example
 	// "error". Required.
 	Failures string
+	// Groups names revisions that stand for several variants (a
+	// [FractionalTarget]'s Splits): their counts are the sums of their
+	// variants' counts.
+	Groups map[string][]string
 }
 
 // Validate reports every problem with m at once, as an error matching
@@ -140,8 +160,21 @@ func (p *Provider) CountSource(m Metrics) (*CountSource, error) {
 // Name is "flag-events:<flag>".
 func (c *CountSource) Name() string { return "flag-events:" + c.m.Flag }
 
-// Variant returns the counts of one variant.
+// Variant returns the counts of one variant, or the sums over a group.
 func (c *CountSource) Variant(name string) judge.Counts {
+	if g, ok := c.m.Groups[name]; ok {
+		var sum judge.Counts
+		for _, v := range g {
+			x := c.variantCounts(v)
+			sum.Trials += x.Trials
+			sum.Failures += x.Failures
+		}
+		return sum
+	}
+	return c.variantCounts(name)
+}
+
+func (c *CountSource) variantCounts(name string) judge.Counts {
 	out := judge.Counts{Failures: c.failures.load(name)}
 	if c.trials != nil {
 		out.Trials = c.trials.load(name)
@@ -165,6 +198,9 @@ func (c *CountSource) Counts(ctx context.Context, in strategy.Input) (baseline, 
 	for _, rev := range []strategy.Revision{in.Stable, in.Canary} {
 		if rev == "" {
 			errs = append(errs, errors.New("the release names no variant to compare"))
+			continue
+		}
+		if _, group := c.m.Groups[string(rev)]; group {
 			continue
 		}
 		if _, ok := s.values[string(rev)]; !ok {
