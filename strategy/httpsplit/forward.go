@@ -181,46 +181,44 @@ func hasToken(values []string, token string) bool {
 // end it as if it were whole.
 func (s *Splitter) forward(w http.ResponseWriter, r *http.Request, up *upstream) (aborted bool, err error) {
 	ctx := r.Context()
-	var resp *http.Response
-	var c *upConn
 	for attempt := 0; ; attempt++ {
-		var reused bool
-		c, reused, err = up.pool.get(ctx)
+		c, reused, err := up.pool.get(ctx)
 		if err != nil {
 			return false, err
 		}
-		resp, err = s.roundTrip(ctx, c, r, up)
-		if err == nil {
-			break
+		// One cancellation hook for the whole exchange: a client that
+		// goes away unblocks the upstream read or write at once.
+		stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(aLongTimeAgo) })
+		resp, err := s.roundTrip(c, r, up)
+		if err != nil {
+			stop()
+			_ = c.Close()
+			// A reused connection may have been closed by the upstream
+			// while idle; the request (GET or HEAD) is idempotent, so it
+			// is sent again on a new connection, as http.Transport does.
+			if !reused || ctx.Err() != nil || attempt > 0 {
+				return false, err
+			}
+			continue
 		}
-		_ = c.Close()
-		// A reused connection may have been closed by the upstream while
-		// idle; the request (GET or HEAD) is idempotent, so it is sent
-		// again on a new connection, as http.Transport does.
-		if !reused || ctx.Err() != nil || attempt > 0 {
-			return false, err
+		reusable, failed := writeResponse(w, resp, c)
+		if !stop() {
+			reusable = false // the deadline was set, or is being set
 		}
+		if reusable {
+			up.pool.put(c)
+		} else {
+			_ = c.Close()
+		}
+		return failed && ctx.Err() == nil, nil
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(aLongTimeAgo) })
-	reusable, failed := writeResponse(w, resp, c)
-	if !stop() {
-		reusable = false // the deadline was set, or is being set
-	}
-	if reusable {
-		up.pool.put(c)
-	} else {
-		_ = c.Close()
-	}
-	return failed && ctx.Err() == nil, nil
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
 
 // roundTrip writes r to c and reads the response header, skipping (and
 // forwarding nothing of) informational responses other than 101.
-func (s *Splitter) roundTrip(ctx context.Context, c *upConn, r *http.Request, up *upstream) (*http.Response, error) {
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(aLongTimeAgo) })
-	defer stop()
+func (s *Splitter) roundTrip(c *upConn, r *http.Request, up *upstream) (*http.Response, error) {
 	if err := s.writeRequest(c.bw, r, up); err != nil {
 		return nil, err
 	}
