@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/glidepath/glidepath/strategy"
 	"github.com/glidepath/glidepath/strategy/httpsplit"
 )
@@ -152,4 +155,32 @@ func ExampleSplitter_Observe() {
 	// Output:
 	// stable=v1 canary=v2 weight=0% ready: 1 0
 	// may 10% go to v2? false
+}
+
+// Close a splitter when it is retired: requests in flight finish, later
+// ones are refused, and its metrics leave the registry it was registered
+// with, so a new splitter can take their place.
+func ExampleSplitter_Close() {
+	v1 := revisionServer("v1")
+	defer v1.Close()
+	reg := prometheus.NewRegistry()
+	s, err := httpsplit.New(context.Background(), httpsplit.Config{
+		Upstreams:  map[strategy.Revision]string{"v1": v1.URL},
+		Initial:    strategy.State{Stable: "v1"},
+		Registerer: reg,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(fetch(s))
+	before, _ := testutil.GatherAndCount(reg)
+	_ = s.Close()
+	after, _ := testutil.GatherAndCount(reg)
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	fmt.Println(before > 0, after, rec.Code)
+	// Output:
+	// v1
+	// true 0 503
 }

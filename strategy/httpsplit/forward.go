@@ -151,11 +151,23 @@ func fastPathOK(r *http.Request) bool {
 	if r.Body != nil && r.Body != http.NoBody || r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
 		return false
 	}
-	if r.URL.Opaque != "" || !strings.HasPrefix(r.URL.Path, "/") {
+	if r.URL.Opaque != "" || !strings.HasPrefix(r.URL.Path, "/") || !cleanQuery(r.URL.RawQuery) {
 		return false
 	}
 	h := r.Header
 	return len(h["Upgrade"]) == 0 && len(h["Expect"]) == 0 && !hasToken(h["Connection"], "upgrade")
+}
+
+// cleanQuery reports whether q has no space or control character: a server
+// never hands a handler anything else, but a request built in-process
+// might, and on the fast path q is written to the upstream as it is.
+func cleanQuery(q string) bool {
+	for i := 0; i < len(q); i++ {
+		if q[i] <= ' ' || q[i] == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // hasToken reports whether the comma-separated values hold token (case
