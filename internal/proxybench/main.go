@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -39,9 +40,10 @@ type options struct {
 	// the request's scheduled time. It shows the latency a proxy adds
 	// when the CPU is not saturated.
 	Rate int
-	// BackendWork, when positive, adds a closed-loop run in which every
+	// BackendWork adds, for each positive duration, a closed-loop run in
+	// which every
 	// backend takes this long to answer (a fixed service time).
-	BackendWork time.Duration
+	BackendWork []time.Duration
 	// ProxyCPUs is the splitter process's GOMAXPROCS and nginx's
 	// worker_processes, so that both proxies get the same CPU budget; 0
 	// means one per core (Go's default, and nginx's "auto").
@@ -57,7 +59,7 @@ type options struct {
 
 func defaultOptions() options {
 	return options{Duration: 10 * time.Second, Repeat: 5, Warmup: time.Second, Concurrency: 32, Weight: 50, Nginx: DefaultNginx,
-		Rate: 2000, BackendWork: time.Millisecond}
+		Rate: 2000, BackendWork: []time.Duration{time.Millisecond, 5 * time.Millisecond}}
 }
 
 func main() {
@@ -69,7 +71,19 @@ func main() {
 	flag.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "concurrent clients")
 	flag.IntVar(&o.Weight, "weight", o.Weight, "percentage of requests the proxies send to the second backend")
 	flag.IntVar(&o.Rate, "rate", o.Rate, "requests per second of the paced run (0 skips it)")
-	flag.DurationVar(&o.BackendWork, "backend-work", o.BackendWork, "service time of the backends in the extra closed-loop run (0 skips it)")
+	flag.Func("backend-work", "comma-separated service times of the backends, one extra closed-loop round each (default 1ms,5ms; 0 skips them)", func(v string) error {
+		o.BackendWork = nil
+		for _, f := range strings.Split(v, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(f))
+			if err != nil {
+				return err
+			}
+			if d > 0 {
+				o.BackendWork = append(o.BackendWork, d)
+			}
+		}
+		return nil
+	})
 	flag.IntVar(&o.ProxyCPUs, "proxy-cpus", o.ProxyCPUs, "GOMAXPROCS of the splitter process and worker_processes of nginx (0: one per core)")
 	flag.IntVar(&o.BackendCPUs, "backend-cpus", o.BackendCPUs, "GOMAXPROCS of the backend process (0: Go's default)")
 	flag.StringVar(&o.Nginx, "nginx", o.Nginx, "path of the nginx binary (skipped when missing)")
@@ -132,7 +146,8 @@ func run(ctx context.Context, w io.Writer, o options) ([]result, error) {
 	if o.Repeat <= 0 {
 		o.Repeat = 1
 	}
-	if o.Duration <= 0 || o.Concurrency <= 0 || o.Weight < 0 || o.Weight > 100 || o.BackendWork < 0 || o.BackendWork > time.Second || o.ProxyCPUs < 0 || o.BackendCPUs < 0 {
+	badWork := slices.ContainsFunc(o.BackendWork, func(d time.Duration) bool { return d <= 0 || d > time.Second })
+	if o.Duration <= 0 || o.Concurrency <= 0 || o.Weight < 0 || o.Weight > 100 || badWork || o.ProxyCPUs < 0 || o.BackendCPUs < 0 {
 		return nil, fmt.Errorf("bad options: duration %v, concurrency %d, weight %d, backend work %v, proxy CPUs %d, backend CPUs %d",
 			o.Duration, o.Concurrency, o.Weight, o.BackendWork, o.ProxyCPUs, o.BackendCPUs)
 	}
@@ -190,8 +205,8 @@ func run(ctx context.Context, w io.Writer, o options) ([]result, error) {
 	if o.Rate > 0 {
 		rounds = append(rounds, round{title: fmt.Sprintf("paced: %d requests/s in all (latency without CPU saturation)", o.Rate), rate: o.Rate})
 	}
-	if o.BackendWork > 0 {
-		rounds = append(rounds, round{title: fmt.Sprintf("closed loop, backends take %v per request (a service with real work)", o.BackendWork), work: o.BackendWork})
+	for _, work := range o.BackendWork {
+		rounds = append(rounds, round{title: fmt.Sprintf("closed loop, backends take %v per request (a service with real work)", work), work: work})
 	}
 	var results []result
 	var rs [][]result
