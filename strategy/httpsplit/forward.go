@@ -52,22 +52,34 @@ func newConnPool(addr string, d *net.Dialer) *connPool {
 	return &connPool{addr: addr, dialer: d, idle: make(chan *upConn, maxIdlePerUpstream)}
 }
 
+// maxIdleTime is how long an idle connection may wait for reuse (as
+// http.DefaultTransport's IdleConnTimeout): one idle longer is closed
+// rather than reused, since upstreams close theirs after a while.
+const maxIdleTime = 90 * time.Second
+
 // upConn is one connection to an upstream, with its buffers.
 type upConn struct {
 	net.Conn
-	br *bufio.Reader
-	bw *bufio.Writer
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	idleSince time.Time
 }
 
 // get returns an idle connection (reused true) or dials a new one.
 func (p *connPool) get(ctx context.Context) (c *upConn, reused bool, err error) {
-	select {
-	case c := <-p.idle:
-		return c, true, nil
-	default:
+	for {
+		select {
+		case c := <-p.idle:
+			if time.Since(c.idleSince) > maxIdleTime {
+				_ = c.Close()
+				continue
+			}
+			return c, true, nil
+		default:
+		}
+		c, err = p.dial(ctx)
+		return c, false, err
 	}
-	c, err = p.dial(ctx)
-	return c, false, err
 }
 
 func (p *connPool) dial(ctx context.Context) (*upConn, error) {
@@ -87,6 +99,7 @@ func (p *connPool) put(c *upConn) {
 		_ = c.Close()
 		return
 	}
+	c.idleSince = time.Now()
 	select {
 	case p.idle <- c:
 		// Close may have drained the pool between the check and the send.
@@ -194,7 +207,16 @@ func hasToken(values []string, token string) bool {
 func (s *Splitter) forward(w http.ResponseWriter, r *http.Request, up *upstream) (aborted bool, err error) {
 	ctx := r.Context()
 	for attempt := 0; ; attempt++ {
-		c, reused, err := up.pool.get(ctx)
+		var c *upConn
+		var reused bool
+		var err error
+		if attempt == 0 {
+			c, reused, err = up.pool.get(ctx)
+		} else {
+			// The retry goes on a new connection: the idle ones may be
+			// as stale as the one that failed.
+			c, err = up.pool.dial(ctx)
+		}
 		if err != nil {
 			return false, err
 		}
