@@ -58,7 +58,11 @@ type Config struct {
 	// a busy proxy open a connection for most requests) and passes each
 	// client's Accept-Encoding through unchanged (the standard library
 	// would ask upstreams for gzip on behalf of clients that did not, and
-	// spend the proxy's CPU decompressing the answers).
+	// spend the proxy's CPU decompressing the answers). With the default,
+	// bodiless GET and HEAD requests to plain-HTTP upstreams take the
+	// splitter's own forwarding path (see Forwarding in the package
+	// docs), with the same settings; a Transport given here carries every
+	// request, through httputil.ReverseProxy.
 	Transport http.RoundTripper
 	// PreserveHost forwards the client's Host header instead of the
 	// upstream URL's host.
