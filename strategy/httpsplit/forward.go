@@ -63,6 +63,7 @@ type upConn struct {
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
+	abort     func() // unblocks the connection's I/O; made once per connection
 }
 
 // get returns an idle connection (reused true) or dials a new one.
@@ -90,7 +91,9 @@ func (p *connPool) dial(ctx context.Context) (*upConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &upConn{Conn: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}, nil
+	c := &upConn{Conn: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}
+	c.abort = func() { _ = nc.SetDeadline(aLongTimeAgo) }
+	return c, nil
 }
 
 // put returns c for reuse, or closes it when the pool is full or closed.
@@ -222,7 +225,7 @@ func (s *Splitter) forward(w http.ResponseWriter, r *http.Request, up *upstream)
 		}
 		// One cancellation hook for the whole exchange: a client that
 		// goes away unblocks the upstream read or write at once.
-		stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(aLongTimeAgo) })
+		stop := context.AfterFunc(ctx, c.abort)
 		resp, err := s.roundTrip(c, r, up)
 		if err != nil {
 			stop()
