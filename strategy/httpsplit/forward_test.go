@@ -351,19 +351,25 @@ func TestCloseIsGraceful(t *testing.T) {
 	})
 }
 
-// A request built in-process with a line break in its query cannot add a
-// header to what the upstream receives.
-func TestNoHeaderInjectionThroughTheQuery(t *testing.T) {
+// A request built in-process with a line break in its query, a header
+// value or its Host cannot add a header to what the upstream receives.
+func TestNoHeaderInjectionUpstream(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "evil=%q", r.Header.Values("X-Evil"))
 	}))
 	defer up.Close()
 	s, _ := newSplitter(t, strategy.State{Stable: "v1"}, httpsplit.Config{Upstreams: map[strategy.Revision]string{"v1": up.URL}})
-	req := httptest.NewRequest(http.MethodGet, "/x", nil)
-	req.URL.RawQuery = "a=1 HTTP/1.1\r\nX-Evil: 1\r\nX-Pad:"
-	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, req)
-	if body := rec.Body.String(); strings.Contains(body, `"1"`) {
-		t.Errorf("the upstream saw an injected header: %s", body)
+	for _, mk := range []func(r *http.Request){
+		func(r *http.Request) { r.URL.RawQuery = "a=1 HTTP/1.1\r\nX-Evil: 1\r\nX-Pad:" },
+		func(r *http.Request) { r.Header.Set("X-Note", "a\r\nX-Evil: 1") },
+		func(r *http.Request) { r.Host = "shop.example\r\nX-Evil: 1" },
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/x", nil)
+		mk(req)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if body := rec.Body.String(); strings.Contains(body, `"1"`) {
+			t.Errorf("the upstream saw an injected header: %s", body)
+		}
 	}
 }
