@@ -92,8 +92,8 @@
 // forwarding path, against 76µs and 79 through httputil.ReverseProxy.
 // internal/proxybench measures the splitter against direct traffic and
 // nginx, each in a process of its own: on the same loaded machine the
-// splitter used 88µs of CPU per request to nginx's 47µs, and reached
-// 1.08x nginx's throughput with a backend that does no work, 0.74x with
-// a 1ms backend and 1.02x with 5ms (its documentation has the run and
-// the caveats).
+// splitter used 86-88µs of CPU per request to nginx's 38-47µs, and, in
+// the last run, reached 0.73x nginx's throughput with a backend that does
+// no work, 0.76x with a 1ms backend and 1.15x with 5ms (its
+// documentation has the runs and the caveats).
 package httpsplit
