@@ -26,6 +26,28 @@
 // Istio's header match and so Argo Rollouts' setHeaderRoute use). A header
 // sent several times matches when any of its values does.
 //
+// # Fencing
+//
+// A driver that lost its lease (frozen, partitioned) may wake up and
+// retry an Apply after the driver that took the lease over has already
+// moved traffic. The Splitter implements [strategy.FencedTarget] to stop
+// that write: [Splitter.ApplyFenced] carries the fencing token of the
+// lease under which the State is applied. The splitter remembers the
+// highest token it has accepted and refuses a write with a lower one, with
+// a [strategy.Permanent] error matching [strategy.ErrFenced], so the stale
+// driver stops retrying and the traffic stays where its successor put it.
+// An equal token is accepted (the same holder retrying, or taking its next
+// step). Token 0 means "no lease": the State is applied as by
+// [Splitter.Apply], which is never fenced, and the remembered token is
+// neither raised nor lowered. The check, the swap of the routing table and
+// the raise of the token happen under the lock that serialises Apply, so
+// no lower token is ever applied after a higher one, and of concurrent
+// writers the one with the highest token is applied last. Only a write
+// that is applied raises the token; an invalid State fences no one. The
+// token lives in the Splitter's memory: a restarted splitter accepts any
+// token until it has seen one, so the fence covers stale drivers of one
+// splitter's lifetime, not a splitter restarted between their writes.
+//
 // # Health
 //
 // [Splitter.Observe] reports the State being served and, per revision, 1

@@ -29,8 +29,9 @@ import (
 const StatusClientClosedRequest = 499
 
 // Splitter is a reverse proxy that splits HTTP traffic between a stable and
-// a canary upstream. It is an [http.Handler], a [strategy.Target] and a
-// [strategy.HeaderRouter], and a [prometheus.Collector] of its metrics.
+// a canary upstream. It is an [http.Handler], a [strategy.Target], a
+// [strategy.HeaderRouter] and a [strategy.FencedTarget], and a
+// [prometheus.Collector] of its metrics.
 // Create it with [New]; its methods are safe for concurrent use.
 //
 // [prometheus.Collector]: https://pkg.go.dev/github.com/prometheus/client_golang/prometheus#Collector
@@ -46,13 +47,15 @@ type Splitter struct {
 
 	table atomic.Pointer[table]
 
-	mu        sync.Mutex // serialises Apply; guards upstreams and revs
+	mu        sync.Mutex // serialises Apply; guards upstreams, revs and fence
 	upstreams map[strategy.Revision]*upstream
 	revs      map[strategy.Revision]*revMetrics
+	fence     uint64 // the highest fencing token ApplyFenced has accepted
 }
 
 var (
 	_ strategy.HeaderRouter = (*Splitter)(nil)
+	_ strategy.FencedTarget = (*Splitter)(nil)
 	_ http.Handler          = (*Splitter)(nil)
 	_ io.Closer             = (*Splitter)(nil)
 )
@@ -160,19 +163,44 @@ func (s *Splitter) SupportsHeaderRouting() bool { return true }
 // upstream they started on, and every later request sees desired. A State
 // that is invalid, names a revision without an upstream or carries a regex
 // that does not compile is refused with a [strategy.Permanent] error.
-// Apply is idempotent.
+// Apply is idempotent. Apply is not fenced: it applies desired whatever
+// token [Splitter.ApplyFenced] last accepted.
 func (s *Splitter) Apply(ctx context.Context, desired strategy.State) error {
+	return s.ApplyFenced(ctx, desired, 0)
+}
+
+// ApplyFenced applies desired as [Splitter.Apply] does, on behalf of the
+// lease holder whose fencing token is token; it implements
+// [strategy.FencedTarget]. The splitter remembers the highest token it has
+// accepted and refuses a write carrying a lower one, leaving the State it
+// serves unchanged, with a [strategy.Permanent] error that matches
+// [strategy.ErrFenced]: a driver that lost its lease cannot move traffic
+// after its successor did. A token equal to the highest is accepted (a
+// retry of the same holder, or its next step). A token of 0 means "no
+// lease": desired is applied as Apply would, and the remembered token is
+// not raised. The check, the swap of the routing table and the raise of
+// the remembered token happen under one lock, so of concurrent calls the
+// one with the highest token is applied last. The token is raised only by
+// a write that is applied: a State refused as invalid, or whose upstream
+// cannot be resolved, fences no one. The remembered token lives in the
+// Splitter's memory; a new Splitter starts with none.
+func (s *Splitter) ApplyFenced(ctx context.Context, desired strategy.State, token uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if token != 0 && token < s.fence {
+		return strategy.Permanent(fmt.Errorf("httpsplit: refusing %s with fencing token %d, older than the accepted %d: %w",
+			desired, token, s.fence, strategy.ErrFenced))
+	}
 	t, err := s.build(ctx, desired)
 	if err != nil {
 		return err
 	}
 	s.table.Store(t)
 	s.m.weight.Set(float64(t.weight) / 100)
+	s.fence = max(s.fence, token)
 	return nil
 }
 
