@@ -538,6 +538,14 @@ func (r *run) measure(ctx context.Context) (measureKind, error) {
 	}
 	value = normalize(value)
 	m.Value = r.redact.apply(formatValue(value))
+	switch x := value.(type) { // the number measured, for metrics and logs
+	case float64:
+		m.Values = map[string]float64{"value": x}
+	case []float64:
+		if len(x) == 1 {
+			m.Values = map[string]float64{"value": x[0]}
+		}
+	}
 	samples := float64(dataPoints(value))
 	if r.p.samples != nil {
 		text, secrets, err := r.p.samples.render(r.p.args, r.in, state, r.p.escape)

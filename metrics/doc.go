@@ -32,6 +32,16 @@
 //	    Gauge. The canary's share of traffic (0..100) in the last State
 //	    applied to the target, rollbacks included. The series is removed
 //	    when the release finishes, so it exists only while a release runs.
+//	glidepath_analysis_value{target, release, analyzer, measurement, revision}
+//	    Gauge. The last value each analyzer measured (Measurement.Values
+//	    "value": a check's query result when it is one number), by
+//	    measurement name and the revision it is about ("" for none), in
+//	    the unit of the query. Removed when the release finishes.
+//	glidepath_analysis_evidence{target, release, analyzer, measurement, revision, statistic}
+//	    Gauge. The other numbers behind a verdict, the judges' evidence:
+//	    statistic is the name in Measurement.Values (e_fail and e_pass,
+//	    the e-values of a sequential test; llr, a log-likelihood ratio;
+//	    rate, trials, failures, ...). Removed when the release finishes.
 //	glidepath_analysis_verdicts_total{target, analyzer, outcome}
 //	    Counter. Verdicts reached, inline and background, by analyzer name
 //	    and outcome (Pass, Fail, Inconclusive). An analyzer error is
@@ -67,14 +77,31 @@
 //     have been seen for a label, further new values are reported as
 //     "other".
 //   - outcome, cause and resumed: fixed sets, listed above.
-//   - release: only on glidepath_canary_weight_percent, and only while the
-//     release runs; its series is deleted when the release finishes, so
-//     the series count is the number of releases running at once.
+//   - release, and revision: only on glidepath_canary_weight_percent and
+//     the analysis gauges, and only while the release runs; their series
+//     are deleted when the release finishes, so they count releases
+//     running at once (times their measurements).
+//   - measurement and statistic: measurement names and the names in
+//     Measurement.Values, capped like analyzer.
 //
 // So the number of series is bounded by the number of targets times a
 // product of capped label sets (a histogram adds its buckets plus 2 series
 // per label set), plus one weight series per running release; it does not
 // grow with the number of releases run.
+//
+// # Names
+//
+// Options.Namespace replaces the glidepath_ prefix ("-" removes it) and
+// Options.Subsystem adds a part after it, for every metric. The names
+// follow Prometheus' conventions (base units in seconds, _total on
+// counters), with one deviation kept on purpose:
+// glidepath_canary_weight_percent is a percentage, not a 0–1 _ratio,
+// because it reports State.Weight, which is a percentage everywhere in
+// glidepath as in Argo Rollouts and Flagger, and because dashboards
+// already use the name; the _percent suffix says so. (The HTTP splitter's
+// own weight gauge, glidepath_httpsplit_canary_weight_ratio, is a 0–1
+// ratio.) The analysis gauges have no unit suffix: their unit is the
+// query's.
 //
 // # Cost
 //

@@ -80,16 +80,27 @@ type Options struct {
 	// environment the releasing program runs in. Their names must be
 	// valid Prometheus label names and must not be one of the variable
 	// labels (target, strategy, resumed, outcome, release, analyzer,
-	// cause).
+	// cause, measurement, revision, statistic).
 	ConstLabels prometheus.Labels
+	// Namespace and Subsystem are the first parts of every metric's name
+	// (namespace_subsystem_name, Prometheus' convention). Namespace ""
+	// is [DefaultNamespace]; "-" leaves it out. Subsystem "" leaves it out.
+	Namespace, Subsystem string
 }
+
+// DefaultNamespace is the namespace of every metric when
+// Options.Namespace is "".
+const DefaultNamespace = "glidepath"
 
 var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 var variableLabels = map[string]bool{
 	"target": true, "strategy": true, "resumed": true, "outcome": true,
 	"release": true, "analyzer": true, "cause": true,
+	"measurement": true, "revision": true, "statistic": true,
 }
+
+var namePart = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
 
 // Validate reports every problem with o at once, in an error matching
 // [strategy.ErrInvalidConfig], or returns nil.
@@ -106,6 +117,11 @@ func (o Options) Validate() error {
 			p = append(p, fmt.Sprintf("ConstLabels: %q is not a valid label name", name))
 		case variableLabels[name]:
 			p = append(p, fmt.Sprintf("ConstLabels: %q is already a label of glidepath's metrics", name))
+		}
+	}
+	for _, part := range []struct{ field, v string }{{"Namespace", o.Namespace}, {"Subsystem", o.Subsystem}} {
+		if part.v != "" && !(part.field == "Namespace" && part.v == "-") && !namePart.MatchString(part.v) {
+			p = append(p, fmt.Sprintf("%s %q is not a valid part of a Prometheus metric name", part.field, part.v))
 		}
 	}
 	return strategy.Invalid("metrics options", p...)
@@ -144,13 +160,17 @@ type Collector struct {
 	verdicts   *prometheus.CounterVec
 	rollbacks  *prometheus.CounterVec
 	restore    *prometheus.HistogramVec
+	value      *prometheus.GaugeVec
+	evidence   *prometheus.GaugeVec
 
 	maxValues int
 
-	mu         sync.Mutex
-	strategies map[string]bool
-	analyzers  map[string]bool
-	running    map[releaseKey]bool
+	mu           sync.Mutex
+	strategies   map[string]bool
+	analyzers    map[string]bool
+	measurements map[string]bool
+	statistics   map[string]bool
+	running      map[releaseKey]bool
 }
 
 type releaseKey struct{ target, release string }
@@ -178,49 +198,67 @@ func New(opts Options) (*Collector, error) {
 		maxValues = DefaultMaxLabelValues
 	}
 	cl := opts.ConstLabels
+	ns := opts.Namespace
+	switch ns {
+	case "":
+		ns = DefaultNamespace
+	case "-":
+		ns = ""
+	}
+	name := func(n string) string { return prometheus.BuildFQName(ns, opts.Subsystem, n) }
 	c := &Collector{
 		started: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "glidepath_releases_started_total", ConstLabels: cl,
+			Name: name("releases_started_total"), ConstLabels: cl,
 			Help: "Releases started, by target, strategy and whether they were resumed from a journal.",
 		}, []string{"target", "strategy", "resumed"}),
 		finished: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "glidepath_releases_finished_total", ConstLabels: cl,
+			Name: name("releases_finished_total"), ConstLabels: cl,
 			Help: "Releases finished, by target, strategy and final phase (Promoted, RolledBack, Degraded, Stopped).",
 		}, []string{"target", "strategy", "outcome"}),
 		inProgress: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "glidepath_releases_in_progress", ConstLabels: cl,
+			Name: name("releases_in_progress"), ConstLabels: cl,
 			Help: "Releases started and not yet finished, by target.",
 		}, []string{"target"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "glidepath_release_duration_seconds", ConstLabels: cl, Buckets: durations,
+			Name: name("release_duration_seconds"), ConstLabels: cl, Buckets: durations,
 			Help: "Time from the start of a release to its end, pauses included, by target, strategy and final phase.",
 		}, []string{"target", "strategy", "outcome"}),
 		weight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "glidepath_canary_weight_percent", ConstLabels: cl,
+			Name: name("canary_weight_percent"), ConstLabels: cl,
 			Help: "Percentage of traffic on the canary in the last State applied, per running release.",
 		}, []string{"target", "release"}),
 		verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "glidepath_analysis_verdicts_total", ConstLabels: cl,
+			Name: name("analysis_verdicts_total"), ConstLabels: cl,
 			Help: "Analysis verdicts, by target, analyzer and outcome (Pass, Fail, Inconclusive).",
 		}, []string{"target", "analyzer", "outcome"}),
 		rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "glidepath_rollbacks_total", ConstLabels: cl,
+			Name: name("rollbacks_total"), ConstLabels: cl,
 			Help: "Rollbacks started, by target and cause (analysis_failed, aborted, deadline, cancelled, target_error, other).",
 		}, []string{"target", "cause"}),
 		restore: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "glidepath_time_to_restore_seconds", ConstLabels: cl, Buckets: restores,
+			Name: name("time_to_restore_seconds"), ConstLabels: cl, Buckets: restores,
 			Help: "Time from the failure that ended a release to the stable State restored, by target and cause.",
 		}, []string{"target", "cause"}),
-		maxValues:  maxValues,
-		strategies: map[string]bool{},
-		analyzers:  map[string]bool{},
-		running:    map[releaseKey]bool{},
+		value: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: name("analysis_value"), ConstLabels: cl,
+			Help: "Last value an analyzer measured, per running release, analyzer, measurement and revision (\"\" when it is about none); in the unit of its query.",
+		}, []string{"target", "release", "analyzer", "measurement", "revision"}),
+		evidence: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: name("analysis_evidence"), ConstLabels: cl,
+			Help: "Last evidence a judge reported (statistic: e_fail, e_pass, llr, rate, trials, failures, ...), per running release, analyzer, measurement and revision.",
+		}, []string{"target", "release", "analyzer", "measurement", "revision", "statistic"}),
+		maxValues:    maxValues,
+		strategies:   map[string]bool{},
+		analyzers:    map[string]bool{},
+		measurements: map[string]bool{},
+		statistics:   map[string]bool{},
+		running:      map[releaseKey]bool{},
 	}
 	return c, nil
 }
 
 func (c *Collector) collectors() []prometheus.Collector {
-	return []prometheus.Collector{c.started, c.finished, c.inProgress, c.duration, c.weight, c.verdicts, c.rollbacks, c.restore}
+	return []prometheus.Collector{c.started, c.finished, c.inProgress, c.duration, c.weight, c.verdicts, c.rollbacks, c.restore, c.value, c.evidence}
 }
 
 // Describe sends the descriptors of every metric (prometheus.Collector).
@@ -284,7 +322,9 @@ func (c *Collector) record(target string, e strategy.Event) {
 		if outcome != strategy.Pass && outcome != strategy.Fail {
 			outcome = strategy.Inconclusive
 		}
-		c.verdicts.WithLabelValues(target, c.capped(c.analyzers, ev.Verdict.Analyzer), string(outcome)).Inc()
+		analyzer := c.capped(c.analyzers, ev.Verdict.Analyzer)
+		c.verdicts.WithLabelValues(target, analyzer, string(outcome)).Inc()
+		c.values(target, ev.Release, analyzer, ev.Verdict.Measurements)
 	case strategy.RollbackStarted:
 		c.rollbacks.WithLabelValues(target, Cause(ev.Cause)).Inc()
 	case strategy.ReleaseFinished:
@@ -309,6 +349,8 @@ func (c *Collector) finish(target string, ev strategy.ReleaseFinished) {
 		name = res.Release
 	}
 	c.weight.DeleteLabelValues(target, name)
+	c.value.DeletePartialMatch(prometheus.Labels{"target": target, "release": name})
+	c.evidence.DeletePartialMatch(prometheus.Labels{"target": target, "release": name})
 	key := releaseKey{target, name}
 	c.mu.Lock()
 	was := c.running[key]
@@ -316,5 +358,26 @@ func (c *Collector) finish(target string, ev strategy.ReleaseFinished) {
 	c.mu.Unlock()
 	if was {
 		c.inProgress.WithLabelValues(target).Dec()
+	}
+}
+
+// values sets the analysis gauges from a verdict's measurements: "value"
+// to glidepath_analysis_value, every other number to
+// glidepath_analysis_evidence. A measurement without numbers (an error,
+// a gate) leaves the last ones in place.
+func (c *Collector) values(target, release, analyzer string, ms []strategy.Measurement) {
+	for _, m := range ms {
+		if len(m.Values) == 0 {
+			continue
+		}
+		name := c.capped(c.measurements, m.Name)
+		rev := string(m.Revision)
+		for k, v := range m.Values {
+			if k == "value" {
+				c.value.WithLabelValues(target, release, analyzer, name, rev).Set(v)
+				continue
+			}
+			c.evidence.WithLabelValues(target, release, analyzer, name, rev, c.capped(c.statistics, k)).Set(v)
+		}
 	}
 }

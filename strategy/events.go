@@ -3,6 +3,8 @@ package strategy
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -187,6 +189,9 @@ type ReleaseFinished struct {
 
 // SlogObserver returns an Observer that logs every event with logger: info
 // for progress, warn for failures and rollbacks, error for degraded releases.
+// A verdict's record carries the numbers it was judged on
+// ([Measurement].Values) in a group "values", one group per measurement:
+// values.error-rate.value=0.02, values.failures@v2.e_fail=4.5.
 func SlogObserver(logger *slog.Logger) Observer {
 	return ObserverFunc(func(e Event) {
 		m := e.Meta()
@@ -226,6 +231,9 @@ func SlogObserver(logger *slog.Logger) Observer {
 			}
 			attrs = append(attrs, slog.String("analyzer", ev.Verdict.Analyzer), slog.String("outcome", string(ev.Verdict.Outcome)),
 				slog.String("reason", ev.Verdict.Reason), slog.Bool("background", ev.Background))
+			if vs := valueAttrs(ev.Verdict.Measurements); len(vs) > 0 {
+				attrs = append(attrs, slog.Attr{Key: "values", Value: slog.GroupValue(vs...)})
+			}
 		case PhaseChanged:
 			msg = "phase changed"
 			attrs = append(attrs, slog.String("from", string(ev.From)), slog.String("to", string(ev.To)), slog.String("reason", ev.Reason))
@@ -262,4 +270,34 @@ func SlogObserver(logger *slog.Logger) Observer {
 		}
 		logger.LogAttrs(context.Background(), level, msg, attrs...)
 	})
+}
+
+// valueAttrs are the numbers behind a verdict (Measurement.Values), one
+// group per measurement name, keyed "name" or, for a measurement about a
+// revision, "name@revision"; the last measurement of each wins, and the
+// numbers are in name order.
+func valueAttrs(ms []Measurement) []slog.Attr {
+	var out []slog.Attr
+	at := map[string]int{}
+	for _, m := range ms {
+		if len(m.Values) == 0 {
+			continue
+		}
+		key := m.Name
+		if m.Revision != "" {
+			key += "@" + string(m.Revision)
+		}
+		nums := make([]slog.Attr, 0, len(m.Values))
+		for _, k := range slices.Sorted(maps.Keys(m.Values)) {
+			nums = append(nums, slog.Float64(k, m.Values[k]))
+		}
+		g := slog.Attr{Key: key, Value: slog.GroupValue(nums...)}
+		if i, ok := at[key]; ok {
+			out[i] = g
+			continue
+		}
+		at[key] = len(out)
+		out = append(out, g)
+	}
+	return out
 }

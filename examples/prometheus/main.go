@@ -173,7 +173,7 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 func waitForScrape(ctx context.Context, src *prometheus.Source) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		v, err := src.Measure(ctx, analysis.Query{Text: `count_over_time(glidepath_httpsplit_canary_weight[1m])`})
+		v, err := src.Measure(ctx, analysis.Query{Text: `count_over_time(glidepath_httpsplit_canary_weight_ratio[1m])`})
 		if vec, ok := v.([]float64); err == nil && ok && len(vec) == 1 && vec[0] >= 2 {
 			return nil
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -22,8 +23,10 @@ func TestMain(m *testing.M) {
 // that each answered requests without errors and that the report names
 // them all.
 func TestRun(t *testing.T) {
-	o := options{Duration: 200 * time.Millisecond, Repeat: 2, Concurrency: 4, Weight: 30, Rate: 200, BackendWork: 2 * time.Millisecond,
+	o := options{Duration: 200 * time.Millisecond, Repeat: 2, Concurrency: 4, Weight: 30, Rate: 200, BackendWork: []time.Duration{2 * time.Millisecond},
 		ProxyCPUs: 1, Nginx: DefaultNginx}
+	dir := t.TempDir()
+	o.CPUProfile, o.MemProfile = filepath.Join(dir, "cpu.pprof"), filepath.Join(dir, "mem.pprof")
 	_, err := os.Stat(DefaultNginx)
 	withNginx := err == nil
 	var out bytes.Buffer
@@ -48,7 +51,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("%s paced at %d/s sent %.0f/s", r.Name, r.Rate, r.RPS())
 		}
 		// The backends of the last round take their service time.
-		if i >= 2*perRound && (r.Work != o.BackendWork || r.P50 < o.BackendWork) {
+		if i >= 2*perRound && (r.Work != o.BackendWork[0] || r.P50 < o.BackendWork[0]) {
 			t.Errorf("%s with %v of backend work: p50 %v", r.Name, r.Work, r.P50)
 		}
 		clientCPU += r.ClientCPU
@@ -66,6 +69,15 @@ func TestRun(t *testing.T) {
 	}
 	if withNginx && !strings.Contains(out.String(), "nginx/") {
 		t.Errorf("nginx is installed but was not measured:\n%s", out.String())
+	}
+	if withNginx && strings.Count(out.String(), "x nginx; target ") != 2 {
+		t.Errorf("the summary does not judge both closed-loop rounds against nginx:\n%s", out.String())
+	}
+	// The splitter's profiles were written when it stopped.
+	for _, f := range []string{o.CPUProfile, o.MemProfile} {
+		if fi, err := os.Stat(f); err != nil || fi.Size() == 0 {
+			t.Errorf("profile %s: %v", f, err)
+		}
 	}
 	if _, err := run(t.Context(), &out, options{Concurrency: 1, Weight: 50}); err == nil {
 		t.Error("a zero duration was accepted")

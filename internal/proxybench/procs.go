@@ -56,6 +56,7 @@ func serveChild(role string, args []string, in io.Reader, out io.Writer) error {
 	upstreams := fs.String("upstreams", "", "comma-separated URLs of the two backends")
 	weight := fs.Int("weight", 50, "canary weight")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memprofile := fs.String("memprofile", "", "write an allocation profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -93,6 +94,15 @@ func serveChild(role string, args []string, in io.Reader, out io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memprofile != "" {
+		f, err := os.Create(*memprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		// Written last (deferred first): every allocation of the run.
+		defer func() { _ = pprof.Lookup("allocs").WriteTo(f, 0) }()
 	}
 	var urls []string
 	for _, h := range handlers {

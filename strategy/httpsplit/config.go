@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -57,7 +58,11 @@ type Config struct {
 	// a busy proxy open a connection for most requests) and passes each
 	// client's Accept-Encoding through unchanged (the standard library
 	// would ask upstreams for gzip on behalf of clients that did not, and
-	// spend the proxy's CPU decompressing the answers).
+	// spend the proxy's CPU decompressing the answers). With the default,
+	// bodiless GET and HEAD requests to plain-HTTP upstreams take the
+	// splitter's own forwarding path (see Forwarding in the package
+	// docs), with the same settings; a Transport given here carries every
+	// request, through httputil.ReverseProxy.
 	Transport http.RoundTripper
 	// PreserveHost forwards the client's Host header instead of the
 	// upstream URL's host.
@@ -71,6 +76,15 @@ type Config struct {
 	// ConstLabels are added to every exported metric, to tell several
 	// splitters apart in one registry.
 	ConstLabels prometheus.Labels
+	// Namespace and Subsystem are the first two parts of every metric's
+	// name (namespace_subsystem_name). Defaults [DefaultNamespace] and
+	// [DefaultSubsystem]; "-" leaves the part out.
+	Namespace, Subsystem string
+	// RealIP says what the splitter does with an X-Real-IP header: by
+	// default ([RealIPDrop]) a client's is removed, as its X-Forwarded-*
+	// headers are, so that no client can claim another address to an
+	// upstream that trusts the header.
+	RealIP RealIP
 	// Registerer, when set, is where New registers the splitter's metrics.
 	// Without it, register the Splitter yourself (it is a
 	// prometheus.Collector) or read the numbers with Stats.
@@ -79,6 +93,23 @@ type Config struct {
 	// they are counted as errors either way.
 	Logger *slog.Logger
 }
+
+// RealIP is what a [Splitter] forwards as X-Real-IP.
+type RealIP int
+
+const (
+	// RealIPDrop removes the X-Real-IP header a client sent.
+	RealIPDrop RealIP = iota
+	// RealIPSet replaces it with the client's address (the address in
+	// X-Forwarded-For).
+	RealIPSet
+)
+
+// Defaults of [Config].Namespace and [Config].Subsystem.
+const (
+	DefaultNamespace = "glidepath"
+	DefaultSubsystem = "httpsplit"
+)
 
 // Sticky selects the client key that makes the weighted split sticky. When
 // both are set, Header is used when present and Cookie otherwise.
@@ -138,6 +169,14 @@ func (c Config) Validate() error {
 	if c.RevisionHeader != "" && !validHeaderName(c.RevisionHeader) {
 		p = append(p, fmt.Sprintf("revision header %q is not a valid header name", c.RevisionHeader))
 	}
+	if c.RealIP != RealIPDrop && c.RealIP != RealIPSet {
+		p = append(p, fmt.Sprintf("real IP mode %d is neither RealIPDrop nor RealIPSet", c.RealIP))
+	}
+	for _, part := range []struct{ field, v string }{{"namespace", c.Namespace}, {"subsystem", c.Subsystem}} {
+		if part.v != "" && part.v != "-" && !metricNamePart.MatchString(part.v) {
+			p = append(p, fmt.Sprintf("metric %s %q is not a valid part of a Prometheus metric name", part.field, part.v))
+		}
+	}
 	for i := 1; i < len(c.Buckets); i++ {
 		if !(c.Buckets[i] > c.Buckets[i-1]) {
 			p = append(p, fmt.Sprintf("buckets are not strictly increasing at index %d (%g after %g)", i, c.Buckets[i], c.Buckets[i-1]))
@@ -146,6 +185,8 @@ func (c Config) Validate() error {
 	}
 	return strategy.Invalid("httpsplit config", p...)
 }
+
+var metricNamePart = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
 
 // parseUpstream checks that raw is an absolute http or https URL.
 func parseUpstream(raw string) (*url.URL, error) {

@@ -2,10 +2,14 @@ package httpsplit_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/glidepath/glidepath/strategy"
 	"github.com/glidepath/glidepath/strategy/httpsplit"
@@ -152,4 +156,67 @@ func ExampleSplitter_Observe() {
 	// Output:
 	// stable=v1 canary=v2 weight=0% ready: 1 0
 	// may 10% go to v2? false
+}
+
+// Close a splitter when it is retired: requests in flight finish, later
+// ones are refused, and its metrics leave the registry it was registered
+// with, so a new splitter can take their place.
+func ExampleSplitter_Close() {
+	v1 := revisionServer("v1")
+	defer v1.Close()
+	reg := prometheus.NewRegistry()
+	s, err := httpsplit.New(context.Background(), httpsplit.Config{
+		Upstreams:  map[strategy.Revision]string{"v1": v1.URL},
+		Initial:    strategy.State{Stable: "v1"},
+		Registerer: reg,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(fetch(s))
+	before, _ := testutil.GatherAndCount(reg)
+	_ = s.Close()
+	after, _ := testutil.GatherAndCount(reg)
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	fmt.Println(before > 0, after, rec.Code)
+	// Output:
+	// v1
+	// true 0 503
+}
+
+// ApplyFenced carries the lease's fencing token: once the driver holding
+// token 2 has moved traffic, a driver still acting on token 1 (it lost the
+// lease without noticing) cannot move it back.
+func ExampleSplitter_ApplyFenced() {
+	ctx := context.Background()
+	v1, v2 := revisionServer("v1"), revisionServer("v2")
+	defer v1.Close()
+	defer v2.Close()
+	s, err := httpsplit.New(ctx, httpsplit.Config{
+		Upstreams: map[strategy.Revision]string{"v1": v1.URL, "v2": v2.URL},
+		Initial:   strategy.State{Stable: "v1"},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.CloseIdleConnections()
+
+	// The old holder (token 1) starts the canary.
+	err = s.ApplyFenced(ctx, strategy.State{Stable: "v1", Canary: "v2", Weight: 10}, 1)
+	fmt.Println("token 1:", err)
+	// Its successor (token 2) sends everything to the canary, and retries.
+	all := strategy.State{Stable: "v1", Canary: "v2", Weight: 100}
+	fmt.Println("token 2:", s.ApplyFenced(ctx, all, 2), s.ApplyFenced(ctx, all, 2))
+	// The old holder's retry is refused, for good, and traffic stays put.
+	err = s.ApplyFenced(ctx, strategy.State{Stable: "v1", Canary: "v2", Weight: 10}, 1)
+	fmt.Println("token 1 again: fenced:", errors.Is(err, strategy.ErrFenced), "permanent:", strategy.IsPermanent(err))
+	fmt.Println("serving:", s.State(), "->", fetch(s))
+	// Output:
+	// token 1: <nil>
+	// token 2: <nil> <nil>
+	// token 1 again: fenced: true permanent: true
+	// serving: stable=v1 canary=v2 weight=100% -> v2
 }

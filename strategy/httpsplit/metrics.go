@@ -12,14 +12,36 @@ import (
 	"github.com/glidepath/glidepath/strategy"
 )
 
-// Metric names exported by a [Splitter].
+// Metric names exported by a [Splitter] with the default
+// [Config].Namespace and [Config].Subsystem. They follow Prometheus'
+// naming conventions: base units (seconds), _total for counters, and a
+// 0–1 _ratio for the weight. MetricUp, a 0/1 gauge without a unit, is
+// named like Prometheus' own up.
 const (
 	MetricRequests = "glidepath_httpsplit_requests_total"
 	MetricErrors   = "glidepath_httpsplit_errors_total"
 	MetricLatency  = "glidepath_httpsplit_request_duration_seconds"
-	MetricWeight   = "glidepath_httpsplit_canary_weight"
+	MetricWeight   = "glidepath_httpsplit_canary_weight_ratio"
 	MetricUp       = "glidepath_httpsplit_upstream_up"
 )
+
+// metricName is namespace_subsystem_name, with "" meaning the default and
+// "-" no part.
+func metricName(namespace, subsystem, name string) string {
+	if namespace == "" {
+		namespace = DefaultNamespace
+	}
+	if subsystem == "" {
+		subsystem = DefaultSubsystem
+	}
+	if namespace == "-" {
+		namespace = ""
+	}
+	if subsystem == "-" {
+		subsystem = ""
+	}
+	return prometheus.BuildFQName(namespace, subsystem, name)
+}
 
 type metrics struct {
 	requests *prometheus.CounterVec
@@ -29,26 +51,27 @@ type metrics struct {
 	up       *prometheus.GaugeVec
 }
 
-func newMetrics(buckets []float64, labels prometheus.Labels) *metrics {
+func newMetrics(namespace, subsystem string, buckets []float64, labels prometheus.Labels) *metrics {
+	name := func(n string) string { return metricName(namespace, subsystem, n) }
 	return &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: MetricRequests, ConstLabels: labels,
+			Name: name("requests_total"), ConstLabels: labels,
 			Help: "Requests proxied, by the revision that served them.",
 		}, []string{"revision"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: MetricErrors, ConstLabels: labels,
+			Name: name("errors_total"), ConstLabels: labels,
 			Help: "Requests answered with a 5xx status, including upstream failures, by revision.",
 		}, []string{"revision"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: MetricLatency, ConstLabels: labels, Buckets: buckets,
+			Name: name("request_duration_seconds"), ConstLabels: labels, Buckets: buckets,
 			Help: "Time from receiving a request to the end of its response, by revision.",
 		}, []string{"revision"}),
 		weight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: MetricWeight, ConstLabels: labels,
-			Help: "Percentage of ordinary traffic sent to the canary revision.",
+			Name: name("canary_weight_ratio"), ConstLabels: labels,
+			Help: "Share of ordinary traffic sent to the canary revision, 0 to 1.",
 		}),
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: MetricUp, ConstLabels: labels,
+			Name: name("upstream_up"), ConstLabels: labels,
 			Help: "1 when the revision's upstream answered its last health check with 2xx, else 0.",
 		}, []string{"revision"}),
 	}

@@ -50,9 +50,9 @@ func TestMetricsExported(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `
-# HELP glidepath_httpsplit_canary_weight Percentage of ordinary traffic sent to the canary revision.
-# TYPE glidepath_httpsplit_canary_weight gauge
-glidepath_httpsplit_canary_weight{service="shop"} 100
+# HELP glidepath_httpsplit_canary_weight_ratio Share of ordinary traffic sent to the canary revision, 0 to 1.
+# TYPE glidepath_httpsplit_canary_weight_ratio gauge
+glidepath_httpsplit_canary_weight_ratio{service="shop"} 1
 # HELP glidepath_httpsplit_errors_total Requests answered with a 5xx status, including upstream failures, by revision.
 # TYPE glidepath_httpsplit_errors_total counter
 glidepath_httpsplit_errors_total{revision="v1",service="shop"} 0
@@ -95,6 +95,70 @@ glidepath_httpsplit_upstream_up{revision="v2",service="shop"} 1
 	var already prometheus.AlreadyRegisteredError
 	if !errors.As(err, &already) {
 		t.Errorf("second registration: %v, want AlreadyRegisteredError", err)
+	}
+	// Closing the first unregisters its metrics: the second can register.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := testutil.GatherAndCount(reg); err != nil || got != 0 {
+		t.Errorf("after Close the registry holds %d series (%v), want none", got, err)
+	}
+	s2, err := httpsplit.New(t.Context(), httpsplit.Config{
+		Upstreams: map[strategy.Revision]string{"v1": v1.URL}, Initial: strategy.State{Stable: "v1"},
+		Registerer: reg, ConstLabels: prometheus.Labels{"service": "shop"},
+	})
+	if err != nil {
+		t.Fatalf("registering after Close: %v", err)
+	}
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Namespace and Subsystem rename every metric; "-" leaves a part out.
+func TestMetricNamespace(t *testing.T) {
+	v1 := newBackend(t, "v1")
+	for _, c := range []struct{ ns, sub, prefix string }{
+		{"", "", "glidepath_httpsplit_"},
+		{"shop", "", "shop_httpsplit_"},
+		{"shop", "edge", "shop_edge_"},
+		{"-", "edge", "edge_"},
+		{"acme", "-", "acme_"},
+	} {
+		reg := prometheus.NewRegistry()
+		s, err := httpsplit.New(t.Context(), httpsplit.Config{
+			Upstreams: map[strategy.Revision]string{"v1": v1.URL}, Initial: strategy.State{Stable: "v1"},
+			Registerer: reg, Namespace: c.ns, Subsystem: c.sub,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Observe(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, mf := range mfs {
+			names = append(names, mf.GetName())
+		}
+		var want []string
+		for _, n := range []string{"canary_weight_ratio", "errors_total", "request_duration_seconds", "requests_total", "upstream_up"} {
+			want = append(want, c.prefix+n)
+		}
+		if strings.Join(names, " ") != strings.Join(want, " ") {
+			t.Errorf("namespace %q subsystem %q: metrics %q, want %q", c.ns, c.sub, names, want)
+		}
+		_ = s.Close()
+	}
+	_, err := httpsplit.New(t.Context(), httpsplit.Config{
+		Upstreams: map[strategy.Revision]string{"v1": v1.URL}, Initial: strategy.State{Stable: "v1"},
+		Namespace: "my-shop", Subsystem: "9edge",
+	})
+	if err == nil || !strings.Contains(err.Error(), `namespace "my-shop"`) || !strings.Contains(err.Error(), `subsystem "9edge"`) {
+		t.Errorf("bad namespace and subsystem: %v", err)
 	}
 }
 

@@ -29,8 +29,9 @@ import (
 const StatusClientClosedRequest = 499
 
 // Splitter is a reverse proxy that splits HTTP traffic between a stable and
-// a canary upstream. It is an [http.Handler], a [strategy.Target] and a
-// [strategy.HeaderRouter], and a [prometheus.Collector] of its metrics.
+// a canary upstream. It is an [http.Handler], a [strategy.Target], a
+// [strategy.HeaderRouter] and a [strategy.FencedTarget], and a
+// [prometheus.Collector] of its metrics.
 // Create it with [New]; its methods are safe for concurrent use.
 //
 // [prometheus.Collector]: https://pkg.go.dev/github.com/prometheus/client_golang/prometheus#Collector
@@ -39,20 +40,24 @@ type Splitter struct {
 	transport http.RoundTripper
 	owned     bool // transport was created by New
 	health    *http.Client
+	dialer    *net.Dialer // for the fast path's connections
 	fixed     map[strategy.Revision]*url.URL
-	bufs      bufferPool
 	m         *metrics
+	closed    atomic.Bool
 
 	table atomic.Pointer[table]
 
-	mu        sync.Mutex // serialises Apply; guards upstreams and revs
+	mu        sync.Mutex // serialises Apply; guards upstreams, revs and fence
 	upstreams map[strategy.Revision]*upstream
 	revs      map[strategy.Revision]*revMetrics
+	fence     uint64 // the highest fencing token ApplyFenced has accepted
 }
 
 var (
 	_ strategy.HeaderRouter = (*Splitter)(nil)
+	_ strategy.FencedTarget = (*Splitter)(nil)
 	_ http.Handler          = (*Splitter)(nil)
+	_ io.Closer             = (*Splitter)(nil)
 )
 
 // upstream is one revision's server and the proxy that talks to it. It is
@@ -61,6 +66,7 @@ type upstream struct {
 	rev   strategy.Revision
 	url   *url.URL
 	proxy *httputil.ReverseProxy
+	pool  *connPool // the fast path's connections; nil when it has none
 	m     *revMetrics
 }
 
@@ -106,7 +112,8 @@ func New(ctx context.Context, cfg Config) (*Splitter, error) {
 		fixed:     make(map[strategy.Revision]*url.URL, len(cfg.Upstreams)),
 		upstreams: map[strategy.Revision]*upstream{},
 		revs:      map[strategy.Revision]*revMetrics{},
-		m:         newMetrics(cfg.Buckets, cfg.ConstLabels),
+		m:         newMetrics(cfg.Namespace, cfg.Subsystem, cfg.Buckets, cfg.ConstLabels),
+		dialer:    &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
 	}
 	for rev, raw := range cfg.Upstreams {
 		u, _ := parseUpstream(raw) // checked by Validate
@@ -134,7 +141,7 @@ func New(ctx context.Context, cfg Config) (*Splitter, error) {
 		return nil, fmt.Errorf("httpsplit: initial state: %w", err)
 	}
 	s.table.Store(t)
-	s.m.weight.Set(float64(t.weight))
+	s.m.weight.Set(float64(t.weight) / 100)
 	if cfg.Registerer != nil {
 		if err := cfg.Registerer.Register(s); err != nil {
 			s.CloseIdleConnections()
@@ -156,19 +163,44 @@ func (s *Splitter) SupportsHeaderRouting() bool { return true }
 // upstream they started on, and every later request sees desired. A State
 // that is invalid, names a revision without an upstream or carries a regex
 // that does not compile is refused with a [strategy.Permanent] error.
-// Apply is idempotent.
+// Apply is idempotent. Apply is not fenced: it applies desired whatever
+// token [Splitter.ApplyFenced] last accepted.
 func (s *Splitter) Apply(ctx context.Context, desired strategy.State) error {
+	return s.ApplyFenced(ctx, desired, 0)
+}
+
+// ApplyFenced applies desired as [Splitter.Apply] does, on behalf of the
+// lease holder whose fencing token is token; it implements
+// [strategy.FencedTarget]. The splitter remembers the highest token it has
+// accepted and refuses a write carrying a lower one, leaving the State it
+// serves unchanged, with a [strategy.Permanent] error that matches
+// [strategy.ErrFenced]: a driver that lost its lease cannot move traffic
+// after its successor did. A token equal to the highest is accepted (a
+// retry of the same holder, or its next step). A token of 0 means "no
+// lease": desired is applied as Apply would, and the remembered token is
+// not raised. The check, the swap of the routing table and the raise of
+// the remembered token happen under one lock, so of concurrent calls the
+// one with the highest token is applied last. The token is raised only by
+// a write that is applied: a State refused as invalid, or whose upstream
+// cannot be resolved, fences no one. The remembered token lives in the
+// Splitter's memory; a new Splitter starts with none.
+func (s *Splitter) ApplyFenced(ctx context.Context, desired strategy.State, token uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if token != 0 && token < s.fence {
+		return strategy.Permanent(fmt.Errorf("httpsplit: refusing %s with fencing token %d, older than the accepted %d: %w",
+			desired, token, s.fence, strategy.ErrFenced))
+	}
 	t, err := s.build(ctx, desired)
 	if err != nil {
 		return err
 	}
 	s.table.Store(t)
-	s.m.weight.Set(float64(t.weight))
+	s.m.weight.Set(float64(t.weight) / 100)
+	s.fence = max(s.fence, token)
 	return nil
 }
 
@@ -238,18 +270,36 @@ func (s *Splitter) upstream(ctx context.Context, rev strategy.Revision) (*upstre
 	}
 	target := *u
 	up := &upstream{rev: rev, url: &target, m: m}
-	preserve := s.cfg.PreserveHost
+	preserve, realIP := s.cfg.PreserveHost, s.cfg.RealIP
 	up.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(&target)
-			setForwarded(pr)
+			setForwarded(pr, realIP)
 			if preserve {
 				pr.Out.Host = pr.In.Host
 			}
 		},
 		Transport:    s.transport,
-		BufferPool:   &s.bufs,
+		BufferPool:   bufs,
 		ErrorHandler: s.proxyError(rev),
+	}
+	// The fast path serves plain-HTTP upstreams without a base path or
+	// query, through the transport New made (a Transport given in Config
+	// sees every request).
+	if s.owned && target.Scheme == "http" && (target.Path == "" || target.Path == "/") && target.RawQuery == "" && target.User == nil {
+		addr := target.Host
+		if target.Port() == "" {
+			addr = net.JoinHostPort(target.Hostname(), "80")
+		}
+		up.pool = newConnPool(addr, s.dialer)
+		if s.closed.Load() {
+			up.pool.close()
+		}
+	}
+	if old := s.upstreams[rev]; old != nil && old.pool != nil {
+		// Requests still on the old table finish; their connections
+		// are closed as they are returned.
+		old.pool.close()
 	}
 	s.upstreams[rev] = up
 	return up, nil
@@ -259,13 +309,19 @@ func (s *Splitter) upstream(ctx context.Context, rev strategy.Revision) (*upstre
 // address), X-Forwarded-Host and X-Forwarded-Proto headers, as
 // [httputil.ProxyRequest.SetXForwarded] does, with one allocation for the
 // three values instead of one each. The reverse proxy has already removed
-// the forwarding headers the client sent, so none is appended to.
-func setForwarded(pr *httputil.ProxyRequest) {
+// the X-Forwarded-* and Forwarded headers the client sent, so none is
+// appended to; the client's X-Real-IP is removed, or replaced by the
+// client's address, as realIP says.
+func setForwarded(pr *httputil.ProxyRequest, realIP RealIP) {
 	h := pr.Out.Header
 	v := make([]string, 3)
+	delete(h, "X-Real-Ip")
 	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
 		v[0] = ip
 		h["X-Forwarded-For"] = v[0:1:1]
+		if realIP == RealIPSet {
+			h["X-Real-Ip"] = v[0:1:1]
+		}
 	} else {
 		delete(h, "X-Forwarded-For")
 	}
@@ -295,7 +351,13 @@ func (s *Splitter) proxyError(rev strategy.Revision) func(http.ResponseWriter, *
 
 // ServeHTTP proxies r to the revision the current routing table picks, and
 // records the request, its status and its latency for that revision.
+//
+// After [Splitter.Close] it answers 503 Service Unavailable.
 func (s *Splitter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.closed.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	start := time.Now()
 	t := s.table.Load()
 	key := s.clientKey(r)
@@ -309,12 +371,25 @@ func (s *Splitter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sw := statusWriters.Get().(*statusWriter)
 	sw.ResponseWriter, sw.status = w, 0
-	up.proxy.ServeHTTP(sw, r)
+	aborted := false
+	if up.pool != nil && fastPathOK(r) {
+		var err error
+		if aborted, err = s.forward(sw, r, up); err != nil {
+			s.proxyError(up.rev)(sw, r, err)
+		}
+	} else {
+		up.proxy.ServeHTTP(sw, r)
+	}
 	up.m.observe(sw.code(), time.Since(start))
-	// The reverse proxy keeps no reference to its writer once it returns
-	// (a panic, which aborts the request, just leaves sw to the GC).
+	// Neither path keeps a reference to its writer once it returns (a
+	// panic, which aborts the request, just leaves sw to the GC).
 	sw.ResponseWriter = nil
 	statusWriters.Put(sw)
+	if aborted {
+		// The upstream failed in the middle of the body: the client must
+		// not take what it got for the whole response.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // statusWriters are reused across requests: one fewer allocation each.
@@ -495,14 +570,46 @@ func (s *Splitter) probe(ctx context.Context, up *upstream) bool {
 
 // CloseIdleConnections closes the idle connections to the upstreams of a
 // splitter whose transport New created (it does nothing for a Transport
-// given in Config). Call it when the splitter is no longer used.
+// given in Config).
 func (s *Splitter) CloseIdleConnections() {
 	if !s.owned {
 		return
 	}
+	s.mu.Lock()
+	for _, up := range s.upstreams {
+		if up.pool != nil {
+			up.pool.closeIdle()
+		}
+	}
+	s.mu.Unlock()
 	if c, ok := s.transport.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
+}
+
+// Close retires the splitter gracefully: requests already being proxied
+// finish (their upstream connections are closed as they end), later
+// requests are answered 503 Service Unavailable without reaching an
+// upstream, the idle connections New's transport keeps are closed, and
+// the metrics New registered with [Config].Registerer are unregistered.
+// Stop the server in front first (http.Server.Shutdown) to let clients
+// finish. Close is idempotent and returns nil; it implements [io.Closer].
+func (s *Splitter) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.mu.Lock()
+	for _, up := range s.upstreams {
+		if up.pool != nil {
+			up.pool.close()
+		}
+	}
+	s.mu.Unlock()
+	s.CloseIdleConnections()
+	if s.cfg.Registerer != nil {
+		s.cfg.Registerer.Unregister(s)
+	}
+	return nil
 }
 
 // statusWriter remembers the status of the response it writes.
