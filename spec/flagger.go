@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/config"
 
 	"github.com/glidepath/glidepath/analysis"
+	"github.com/glidepath/glidepath/bluegreen"
 	"github.com/glidepath/glidepath/canary"
 	"github.com/glidepath/glidepath/strategy"
 )
@@ -135,6 +136,20 @@ type flaggerTemplateEntry struct {
 
 type flaggerSet struct {
 	templates map[string]*flaggerTemplateEntry // namespace/name
+}
+
+// unique returns the only template named name, in any namespace.
+func (s *flaggerSet) unique(name string) *flaggerTemplateEntry {
+	var found *flaggerTemplateEntry
+	for _, e := range s.templates {
+		if e.t.Metadata.Name == name {
+			if found != nil {
+				return nil
+			}
+			found = e
+		}
+	}
+	return found
 }
 
 // flaggerVarRE matches the placeholders of Flagger query templates.
@@ -295,8 +310,8 @@ func (b *binder) flagger(c *flaggerCanary, fl *flaggerSet, r *report) *Canary {
 			continue
 		}
 		seen[m.Name] = i
-		if c := b.flaggerMetric(m, mp, model, provider, server, namespace, fl, r); c != nil {
-			checks = append(checks, c)
+		if ch := b.flaggerMetric(m, mp, model, provider, server, c.Metadata.Namespace, fl, r); ch != nil {
+			checks = append(checks, ch)
 		}
 	}
 	var pre, gates []strategy.Analyzer
@@ -323,7 +338,7 @@ func (b *binder) flagger(c *flaggerCanary, fl *flaggerSet, r *report) *Canary {
 	analyzers := append(checks, gates...)
 	if spec.SkipAnalysis {
 		r.ignore("spec.skipAnalysis", "analysis skipped: the canary is promoted at once, as Flagger does")
-		out.Config = canary.Config{Steps: []canary.Step{canary.SetWeight(100)}}
+		out.Canary = &canary.Config{Steps: []canary.Step{canary.SetWeight(100)}}
 		return out
 	}
 
@@ -339,9 +354,26 @@ func (b *binder) flagger(c *flaggerCanary, fl *flaggerSet, r *report) *Canary {
 	if a.Iterations < 0 || a.Iterations > 10000 {
 		r.add(nil, p+".iterations", "want 0..10000, got %d", a.Iterations)
 	}
+	before := len(r.probs)
 	switch {
+	case a.Iterations > 0 && route == nil:
+		// Blue/green: no traffic on the new revision until promotion;
+		// Flagger's iterations and threshold in one analyzer.
+		if a.StepWeight != 0 || len(a.StepWeights) > 0 || a.MaxWeight != 0 {
+			r.ignore(p+".stepWeight", "Flagger ignores step weights when iterations is set")
+		}
+		out.Options.OnFail = strategy.FailurePolicy{}
+		bg := &bluegreen.Config{PrePromotion: []strategy.Analyzer{&Iterations{
+			Label: "iterations", Count: int(min(max(a.Iterations, 0), 10000)), Interval: interval,
+			Threshold: int(threshold), Before: pre, Analyzers: analyzers,
+		}}}
+		if len(r.probs) == before {
+			validate(bg.Validate(), r, p)
+		}
+		out.BlueGreen = bg
+		return out
 	case a.Iterations > 0:
-		// Blue/green or A/B testing: the canary gets no weighted traffic
+		// A/B testing: the canary gets no weighted traffic
 		// (A/B: the matching requests), analysed iterations times.
 		if a.StepWeight != 0 || len(a.StepWeights) > 0 || a.MaxWeight != 0 {
 			r.ignore(p+".stepWeight", "Flagger ignores step weights when iterations is set")
@@ -400,8 +432,10 @@ func (b *binder) flagger(c *flaggerCanary, fl *flaggerSet, r *report) *Canary {
 			cfg = canary.Config{Steps: steps}
 		}
 	}
-	validate(cfg.Validate(), r, p)
-	out.Config = cfg
+	if len(r.probs) == before {
+		validate(cfg.Validate(), r, p)
+	}
+	out.Canary = &cfg
 	return out
 }
 
@@ -443,6 +477,9 @@ func (b *binder) flaggerMetric(m flaggerMetric, mp string, model map[string]stri
 		e := fl.templates[ns+"/"+m.TemplateRef.Name]
 		if e == nil && m.TemplateRef.Namespace == "" {
 			e = fl.templates["/"+m.TemplateRef.Name]
+		}
+		if e == nil && m.TemplateRef.Namespace == "" {
+			e = fl.unique(m.TemplateRef.Name)
 		}
 		if e == nil {
 			names := make([]string, 0, len(fl.templates))

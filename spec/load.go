@@ -145,15 +145,27 @@ type Canary struct {
 	Doc int
 	// Name and Namespace are from metadata.
 	Name, Namespace string
-	// Config is spec.analysis as a canary: step weights (or, with
-	// iterations, a fixed number of analysis intervals at weight 0), the
-	// interval, metric checks and webhook gates.
-	Config canary.Config
-	// Options carry the failure policy (spec.analysis.threshold: the
-	// release rolls back at the threshold-th failed check, so
-	// OnFail.FailuresAllowed is threshold-1) and
+	// Canary is spec.analysis of a progressive canary (stepWeight or
+	// stepWeights) or an A/B test (iterations with a header match): the
+	// weights or the header route, the interval, metric checks and
+	// webhook gates.
+	Canary *canary.Config
+	// BlueGreen is spec.analysis of a blue/green release (iterations
+	// without a match): one [Iterations] analyzer before promotion.
+	BlueGreen *bluegreen.Config
+	// Options carry the failure policy of a canary (the release rolls
+	// back at the threshold-th failed check, so OnFail.FailuresAllowed is
+	// threshold-1; in blue/green the Iterations analyzer counts them) and
 	// spec.progressDeadlineSeconds.
 	Options strategy.Options
+}
+
+// Strategy returns the canary's strategy config.
+func (c Canary) Strategy() strategy.Strategy {
+	if c.Canary != nil {
+		return *c.Canary
+	}
+	return *c.BlueGreen
 }
 
 // Decode reads YAML or JSON documents (one or many, "---" separated) of
