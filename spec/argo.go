@@ -392,8 +392,8 @@ func (b *binder) check(m *argoMetric, bm boundMetric, vals map[string]argValue, 
 	before := len(r.probs)
 	c := &analysis.Check{
 		Label:            m.Name,
-		SuccessCondition: m.SuccessCondition,
-		FailureCondition: m.FailureCondition,
+		SuccessCondition: substitute(m.SuccessCondition, vals, r, p+".successCondition"),
+		FailureCondition: substitute(m.FailureCondition, vals, r, p+".failureCondition"),
 		DryRun:           dry,
 		HistoryLimit:     keep,
 	}

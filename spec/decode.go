@@ -323,7 +323,16 @@ func asError(probs []Problem) error {
 		return nil
 	}
 	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Doc < probs[j].Doc })
-	return &Error{Problems: probs}
+	// A template referred to several times reports its problems once.
+	seen := map[Problem]bool{}
+	out := probs[:0]
+	for _, p := range probs {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return &Error{Problems: out}
 }
 
 var _ = errors.New
