@@ -390,6 +390,7 @@ func (b *binder) check(m *argoMetric, bm boundMetric, vals map[string]argValue, 
 	r := b.report(bm.e.doc)
 	p := bm.path
 	before := len(r.probs)
+	defer redactSince(r, before, vals)
 	c := &analysis.Check{
 		Label:            m.Name,
 		SuccessCondition: substitute(m.SuccessCondition, vals, r, p+".successCondition"),
@@ -441,6 +442,18 @@ func (b *binder) check(m *argoMetric, bm boundMetric, vals map[string]argValue, 
 		return nil
 	}
 	return c
+}
+
+// redactSince hides secret argument values in the problems reported since
+// index from: a malformed URL or count must not print a secret.
+func redactSince(r *report, from int, vals map[string]argValue) {
+	for i := from; i < len(r.probs); i++ {
+		for _, v := range vals {
+			if v.secret && v.value != "" {
+				r.probs[i].Msg = strings.ReplaceAll(r.probs[i].Msg, v.value, "*****")
+			}
+		}
+	}
 }
 
 func argNameOK(s string) bool {

@@ -1,7 +1,9 @@
 package spec
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -342,3 +344,152 @@ var (
 	_ = strategy.Int
 	_ = canary.SetWeight
 )
+
+func TestSecretsStayOutOfErrors(t *testing.T) {
+	bad := `apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: t}
+spec:
+  args:
+  - name: token
+    valueFrom:
+      secretKeyRef: {name: s, key: k}
+  metrics:
+  - name: web
+    count: "{{args.token}}"
+    interval: "{{args.token}}"
+    provider:
+      web:
+        url: "{{args.token}}/x"
+  - name: prom
+    successCondition: result[0] > 0 && "{{args.token}}" != ""
+    provider:
+      prometheus: {address: "http://prom:9090", query: "up{token=\"{{args.token}}\"} ] broken"}
+`
+	o := Options{Secrets: map[string]string{"s/k": "hunter2-secret"}}
+	// Bound by a Rollout: the problems are found while binding.
+	_, err := Decode([]byte(bad+"---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r}\nspec:\n  strategy:\n    canary:\n      analysis:\n        templates: [{templateName: t}]\n"), o)
+	if err == nil || contains(err.Error(), "hunter2") || !contains(err.Error(), "*****") {
+		t.Errorf("want an error with the secret redacted, got:\n%v", err)
+	}
+	// Bound on its own with Result.Checks.
+	res := mustDecode(t, []byte(bad), o)
+	_, err = res.Checks("t", false, nil)
+	if err == nil || contains(err.Error(), "hunter2") {
+		t.Errorf("want an error with the secret redacted, got:\n%v", err)
+	}
+}
+
+func TestArgoTemplateComposition(t *testing.T) {
+	data := `apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: composite}
+spec:
+  templates:
+  - templateName: base
+  - templateName: shared
+    clusterScope: true
+  metrics:
+  - name: own
+    provider:
+      web:
+        method: PUT
+        url: http://probe:8080/check
+        body: '{"service": "{{args.svc}}"}'
+        jsonPath: "{$.ok}"
+    successCondition: result == true
+  args:
+  - name: svc
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: base}
+spec:
+  metrics:
+  - name: from-base
+    provider:
+      prometheus: {address: "http://prom:9090", query: "up"}
+    successCondition: result[0] == 1
+---
+apiVersion: argoproj.io/v1alpha1
+kind: ClusterAnalysisTemplate
+metadata: {name: shared}
+spec:
+  metrics:
+  - name: from-shared
+    provider:
+      prometheus: {address: "http://prom:9090", query: "up"}
+    successCondition: result[0] == 1
+`
+	res := mustDecode(t, []byte(data), Options{})
+	checks, err := res.Checks("composite", false, map[string]string{"svc": "cart"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range checks {
+		names = append(names, c.Label)
+	}
+	if len(names) != 3 || names[0] != "own" || names[1] != "from-base" || names[2] != "from-shared" {
+		t.Fatalf("%v", names)
+	}
+	mr := checks[0].Source.(*analysis.HTTP).Client.Transport.(*methodRewriter)
+	if mr.method != http.MethodPut || string(mr.body) != `{"service": "cart"}` {
+		t.Errorf("%+v", mr)
+	}
+	// A template that includes itself is refused, not looped on.
+	cyc := `apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: a}
+spec:
+  templates: [{templateName: b}]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: b}
+spec:
+  templates: [{templateName: a}]
+`
+	res = mustDecode(t, []byte(cyc), Options{})
+	if _, err := res.Checks("a", false, nil); err == nil || !contains(err.Error(), "refers to itself") {
+		t.Errorf("cycle: %v", err)
+	}
+}
+
+func TestWebMethodRewriterSendsTheBody(t *testing.T) {
+	var got struct {
+		method, body, ctype string
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got.method, got.body, got.ctype = r.Method, string(b), r.Header.Get("Content-Type")
+		_, _ = io.WriteString(w, `{"ok": true}`)
+	}))
+	defer srv.Close()
+	data := `apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: t}
+spec:
+  metrics:
+  - name: post
+    successCondition: result == true
+    provider:
+      web:
+        method: POST
+        url: ` + srv.URL + `/probe
+        jsonBody: {release: v2}
+        jsonPath: "{$.ok}"
+`
+	res := mustDecode(t, []byte(data), Options{})
+	checks, err := res.Checks("t", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := checks[0].Analyze(t.Context(), strategy.Input{Release: "r", Stable: "v1", Canary: "v2"})
+	if err != nil || v.Outcome != strategy.Pass {
+		t.Fatalf("%v %v", v, err)
+	}
+	if got.method != http.MethodPost || got.body != `{"release":"v2"}` || got.ctype != "application/json" {
+		t.Errorf("%+v", got)
+	}
+}
