@@ -880,6 +880,15 @@ func (b *binder) step(s argoStep, r *report, path string) (canary.Step, bool) {
 		return canary.Pause(d), ok
 	case s.Analysis != nil:
 		as := b.analyzers(s.Analysis, r, path+".analysis")
+		for _, a := range as {
+			// A metric with an interval and no count measures until its
+			// context ends: it could never let an inline step finish.
+			if c, ok := a.(*analysis.Check); ok {
+				if err := c.ValidateInline(); err != nil {
+					r.add(nil, path+".analysis", "metric %q has an interval and no count, so this step would never finish while it passes: give it a count, or run it as background analysis (spec.strategy.canary.analysis)", c.Label)
+				}
+			}
+		}
 		return canary.Analysis(as...), len(as) > 0
 	case s.SetCanaryScale != nil:
 		sc := s.SetCanaryScale

@@ -493,3 +493,35 @@ spec:
 		t.Errorf("%+v", got)
 	}
 }
+
+func TestInlineAnalysisMustFinish(t *testing.T) {
+	data := `apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: forever}
+spec:
+  metrics:
+  - name: watch
+    interval: 1m
+    successCondition: result[0] > 0
+    provider:
+      prometheus: {address: "http://prom:9090", query: up}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: r}
+spec:
+  strategy:
+    canary:
+      analysis:
+        templates: [{templateName: forever}]
+      steps:
+      - setWeight: 50
+      - analysis:
+          templates: [{templateName: forever}]
+`
+	probs := problems(t, data, Options{})
+	if len(probs) != 1 {
+		t.Errorf("background use must be accepted, the inline one refused: %v", probs)
+	}
+	wantProblem(t, probs, 1, "spec.strategy.canary.steps[1].analysis", `metric "watch" has an interval and no count`)
+}

@@ -537,6 +537,13 @@ func (b *binder) flaggerMetric(m flaggerMetric, mp string, model map[string]stri
 		r.add(nil, mp+".templateRef", "required for a metric other than request-success-rate and request-duration")
 		return nil
 	}
+	for _, v := range flaggerVarRE.FindAllStringSubmatch(query, -1) {
+		if k, ok := strings.CutPrefix(v[1], "variables."); ok {
+			if _, ok := m.TemplateVariables[k]; !ok {
+				r.add(nil, mp+".templateVariables", "the query uses {{ variables.%s }}, which templateVariables does not give", k)
+			}
+		}
+	}
 	if cfg.Address == "" {
 		r.add(nil, mp, "no Prometheus address: set spec.metricsServer, the template's provider.address, or Options.PrometheusAddress")
 	} else if u, err := url.Parse(cfg.Address); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {

@@ -204,3 +204,9 @@ spec:
 	wantProblem(t, probs, 1, "spec.provider.type", `"datadog" is not supported`)
 	wantProblem(t, probs, 1, "spec.query", "{{ range .x }}")
 }
+
+func TestFlaggerMissingTemplateVariable(t *testing.T) {
+	data := strings.Replace(string(corpus(t, "flagger/canary-linkerd.yaml")), `"templateVariables": {"route": "/api/orders"}, `, "", 1)
+	probs := problems(t, data, hookSecret)
+	wantProblem(t, probs, 0, "spec.analysis.metrics[1].templateVariables", "{{ variables.route }}")
+}
