@@ -14,7 +14,7 @@
 //     the analysis templates resolved by name among the decoded ones;
 //   - flagger.app Canary and MetricTemplate: spec.analysis becomes a
 //     [canary.Config] (progressive or A/B) or a [bluegreen.Config]
-//     (iterations), with checks, webhook gates and a failure policy.
+//     (iterations), with checks, webhooks and a failure policy.
 //
 // Bad input is rejected whole: one [*Error] lists every problem (unknown
 // fields, wrong types, malformed durations, unknown template references,
@@ -142,24 +142,25 @@
 //	spec.analysis.metrics[].templateRef a MetricTemplate (prometheus) decoded with it
 //	spec.analysis.metrics[].interval    {{ interval }} (default 1m)
 //	spec.analysis.metrics[].templateVariables  {{ variables.KEY }}
-//	spec.analysis.webhooks (rollout)    an analysis.Webhook gate run with the metrics
-//	spec.analysis.webhooks (pre-rollout)   an analysis step before the first weight
+//	spec.analysis.webhooks (rollout)    a FlaggerWebhook run with the metrics each interval
+//	spec.analysis.webhooks (pre-rollout)   a FlaggerWebhook step before the first weight
+//	webhooks[].timeout, retries, metadata, disableTLS   FlaggerWebhook fields (timeout 10s)
 //	spec.metricsServer                  the Prometheus address (or Options.PrometheusAddress)
 //	spec.progressDeadlineSeconds        Canary.Options.ProgressDeadline (default 600s)
 //	spec.skipAnalysis                   one SetWeight(100) step
 //
 // A Flagger metric is judged as Flagger judges it: one query each
 // interval, whose first value must exist, not be NaN and lie within the
-// threshold range; a failed query is a failed check. Webhook gates post a
-// signed analysis.WebhookRequest (Options.WebhookSecret), not Flagger's
-// payload: point them at receivers that verify it.
+// threshold range; a failed query is a failed check. Webhooks post
+// Flagger's own payload and pass on a status of 202 or less, so Flagger's
+// load tester and existing receivers work unchanged.
 //
 // Ignored: post-rollout and event webhooks (subscribe a strategy.Observer),
-// webhook metadata, retries and muteAlert, stepWeightPromotion (Flagger
+// webhook muteAlert, stepWeightPromotion (Flagger
 // shifts traffic between two copies of the new revision), autoscalerRef,
 // upstreamRef, service, revertOnDeletion, alerts, MetricTemplate region.
 // Errors: confirm-rollout, confirm-promotion, confirm-traffic-increase
-// and rollback webhooks (Flagger polls them; a gate fails on refusal);
+// and rollback webhooks (Flagger polls them and waits);
 // mirror, mirrorWeight, sessionAffinity, suspend; primaryReadyThreshold
 // and canaryReadyThreshold other than 100; match conditions on anything
 // but one header; MetricTemplate providers other than prometheus and

@@ -317,7 +317,7 @@ func (b *binder) flagger(c *flaggerCanary, fl *flaggerSet, r *report) *Canary {
 	var pre, gates []strategy.Analyzer
 	for i, w := range a.Webhooks {
 		wp := fmt.Sprintf("%s.webhooks[%d]", p, i)
-		g := b.webhook(w, wp, r)
+		g := b.webhook(w, wp, c.Metadata, r)
 		switch w.Type {
 		case "", "rollout":
 			if g != nil {
@@ -330,7 +330,7 @@ func (b *binder) flagger(c *flaggerCanary, fl *flaggerSet, r *report) *Canary {
 		case "post-rollout", "event":
 			r.ignore(wp, "a notification, not a gate: subscribe a strategy.Observer")
 		case "confirm-rollout", "confirm-promotion", "confirm-traffic-increase", "rollback":
-			r.add(nil, wp+".type", "%q is not supported: Flagger polls it until it answers, which an analysis.Webhook gate does not do (it fails on a refusal); use a pause step and Rollout.Promote or Abort", w.Type)
+			r.add(nil, wp+".type", "%q is not supported: Flagger polls it and waits (or rolls back on approval), which a glidepath analyzer does not do; use a pause step and Rollout.Promote or Abort", w.Type)
 		default:
 			r.add(nil, wp+".type", "unknown webhook type %q", w.Type)
 		}
@@ -605,7 +605,7 @@ func flaggerCondition(lo, hi *float64) string {
 	return c
 }
 
-func (b *binder) webhook(w flaggerWebhook, wp string, r *report) *analysis.Webhook {
+func (b *binder) webhook(w flaggerWebhook, wp string, meta objectMeta, r *report) *FlaggerWebhook {
 	switch w.Type {
 	case "", "rollout", "pre-rollout":
 	default:
@@ -618,22 +618,16 @@ func (b *binder) webhook(w flaggerWebhook, wp string, r *report) *analysis.Webho
 	if u, err := url.Parse(w.URL); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		r.add(nil, wp+".url", "%q is not an http or https URL", w.URL)
 	}
-	var timeout time.Duration
-	if w.Timeout != "" {
+	timeout := DefaultFlaggerWebhookTimeout
+	if len(w.Timeout) >= 2 { // Flagger uses its default below two characters
 		d, err := time.ParseDuration(w.Timeout)
 		if err != nil || d <= 0 {
 			r.add(nil, wp+".timeout", "%q is not a positive duration like \"15s\"", w.Timeout)
 		}
 		timeout = d
 	}
-	if len(b.opts.WebhookSecret) == 0 {
-		r.add(nil, wp, "a webhook gate signs its requests: set Options.WebhookSecret")
-	}
-	if len(w.Metadata) > 0 {
-		r.ignore(wp+".metadata", "glidepath posts an analysis.WebhookRequest, which has no metadata")
-	}
-	if w.Retries != 0 {
-		r.ignore(wp+".retries", "an unanswered gate is Inconclusive; the executor does not retry it")
+	if w.Retries < 0 || w.Retries > 10 {
+		r.add(nil, wp+".retries", "want 0..10, got %d", w.Retries)
 	}
 	if w.MuteAlert {
 		r.ignore(wp+".muteAlert", "alerting providers")
@@ -645,5 +639,6 @@ func (b *binder) webhook(w flaggerWebhook, wp string, r *report) *analysis.Webho
 	if w.DisableTLS {
 		client = webClient(http.MethodGet, nil, true, client)
 	}
-	return &analysis.Webhook{Label: w.Name, URL: w.URL, Secret: b.opts.WebhookSecret, Timeout: timeout, Client: client}
+	return &FlaggerWebhook{Label: w.Name, URL: w.URL, Canary: meta.Name, Namespace: meta.Namespace,
+		Metadata: w.Metadata, Timeout: timeout, Retries: int(w.Retries), Client: client}
 }

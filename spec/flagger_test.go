@@ -10,7 +10,7 @@ import (
 	"github.com/glidepath/glidepath/canary"
 )
 
-var hookSecret = Options{WebhookSecret: []byte("k"), PrometheusAddress: "http://prometheus:9090"}
+var hookSecret = Options{PrometheusAddress: "http://prometheus:9090"}
 
 func argsOf(c *analysis.Check) map[string]string {
 	m := map[string]string{}
@@ -63,12 +63,16 @@ func TestFlaggerProgressiveCanary(t *testing.T) {
 	if sr.Source != checks["request-duration"].Source {
 		t.Error("built-in metrics of one server should share a source")
 	}
-	hook := steps[3].Analyzers[3].(*analysis.Webhook)
-	if hook.URL != "http://flagger-loadtester.test/" || hook.Timeout != 5*time.Second || string(hook.Secret) != "k" {
+	hook := steps[3].Analyzers[3].(*FlaggerWebhook)
+	if hook.URL != "http://flagger-loadtester.test/" || hook.Timeout != 5*time.Second || hook.Canary != "podinfo" || hook.Namespace != "test" ||
+		hook.Metadata["cmd"] != "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/" {
 		t.Errorf("hook %+v", hook)
 	}
+	if pre := steps[0].Analyzers[0].(*FlaggerWebhook); pre.Timeout != 30*time.Second || pre.Metadata["type"] != "bash" {
+		t.Errorf("pre-rollout hook %+v", pre)
+	}
 	ig := ignoredPaths(res)
-	for _, p := range []string{"spec.autoscalerRef", "spec.service", "spec.analysis.stepWeightPromotion", "spec.analysis.webhooks[2]", "spec.analysis.webhooks[0].metadata"} {
+	for _, p := range []string{"spec.autoscalerRef", "spec.service", "spec.analysis.stepWeightPromotion", "spec.analysis.webhooks[2]"} {
 		if !ig[p] {
 			t.Errorf("%s not ignored: %v", p, res.Ignored)
 		}
@@ -113,7 +117,7 @@ func TestFlaggerBlueGreen(t *testing.T) {
 	if it.Count != 5 || it.Interval != 30*time.Second || it.Threshold != 3 || len(it.Analyzers) != 3 {
 		t.Fatalf("%+v", it)
 	}
-	if h, ok := it.Analyzers[2].(*analysis.Webhook); !ok || h.Label != "smoke" {
+	if h, ok := it.Analyzers[2].(*FlaggerWebhook); !ok || h.Label != "smoke" || h.Retries != 2 || h.Client == nil {
 		t.Errorf("rollout webhook: %+v", it.Analyzers[2])
 	}
 	checks := checksOf(t, it.Analyzers[:2])
@@ -127,9 +131,6 @@ func TestFlaggerBlueGreen(t *testing.T) {
 	// The namespace defaults to Kubernetes' "default".
 	if argsOf(checks["request-duration"])["namespace"] != "default" {
 		t.Error(argsOf(checks["request-duration"]))
-	}
-	if !ignoredPaths(res)["spec.analysis.webhooks[0].retries"] {
-		t.Error("retries not listed as ignored")
 	}
 }
 
@@ -200,7 +201,6 @@ spec:
 	wantProblem(t, probs, 0, "spec.analysis.metrics[2].templateRef.name", `unknown MetricTemplate "nope"`)
 	wantProblem(t, probs, 0, "spec.analysis.webhooks[0].type", "not supported")
 	wantProblem(t, probs, 0, "spec.analysis.webhooks[1].timeout", `"forever"`)
-	wantProblem(t, probs, 0, "spec.analysis.webhooks[1]", "Options.WebhookSecret")
 	wantProblem(t, probs, 1, "spec.provider.type", `"datadog" is not supported`)
 	wantProblem(t, probs, 1, "spec.query", "{{ range .x }}")
 }

@@ -22,7 +22,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("a: &a [*a]"))
 	f.Add([]byte("{\"kind\": \"Rollout\", \"apiVersion\": \"argoproj.io/v1alpha1\", \"spec\": {\"strategy\": {\"canary\": {\"steps\": [{\"pause\": {\"duration\": \"1h\"}}]}}}}"))
 	o := Options{
-		Secrets: map[string]string{"prometheus-auth/token": "t"}, WebhookSecret: []byte("k"), PrometheusAddress: "http://prometheus:9090",
+		Secrets: map[string]string{"prometheus-auth/token": "t"}, PrometheusAddress: "http://prometheus:9090",
 		Limits: Limits{MaxBytes: 64 << 10, MaxNodes: 20_000},
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

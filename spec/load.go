@@ -56,10 +56,6 @@ type Options struct {
 	// Namespace, when set, replaces the Canary's metadata.namespace in
 	// Flagger queries ({{ namespace }}).
 	Namespace string
-	// WebhookSecret signs the requests of Flagger webhooks mapped to
-	// analysis.Webhook gates. Required when a Canary has such webhooks.
-	WebhookSecret []byte
-
 	// Limits bound the cost of decoding untrusted input.
 	Limits Limits
 }
@@ -148,7 +144,7 @@ type Canary struct {
 	// Canary is spec.analysis of a progressive canary (stepWeight or
 	// stepWeights) or an A/B test (iterations with a header match): the
 	// weights or the header route, the interval, metric checks and
-	// webhook gates.
+	// webhooks.
 	Canary *canary.Config
 	// BlueGreen is spec.analysis of a blue/green release (iterations
 	// without a match): one [Iterations] analyzer before promotion.
