@@ -420,7 +420,7 @@ func (b *binder) check(m *argoMetric, bm boundMetric, vals map[string]argValue, 
 	sort.Strings(names)
 	for _, n := range names {
 		v := vals[n]
-		if v.has && v.release == "" && argNameOK(n) {
+		if v.release == "" && argNameOK(n) {
 			c.Args = append(c.Args, analysis.Arg{Name: n, Value: v.value, Secret: v.secret})
 		}
 	}
@@ -777,7 +777,6 @@ func (b *binder) rollout(ro *argoRollout, r *report) *Rollout {
 
 func (b *binder) canary(c *argoCanary, replicas int, r *report) *canary.Config {
 	const p = "spec.strategy.canary"
-	before := len(r.probs)
 	cfg := &canary.Config{Replicas: replicas, DynamicStableScale: c.DynamicStableScale}
 	if tr := c.TrafficRouting; tr != nil {
 		cfg.TrafficRouting = true
@@ -799,18 +798,22 @@ func (b *binder) canary(c *argoCanary, replicas int, r *report) *canary.Config {
 			r.ignore(p+".abortScaleDownDelaySeconds", "glidepath removes the canary in the rollback itself, without a delay")
 		}
 	}
+	// Argo applies setCanaryScale and setHeaderRoute together with the
+	// step they share; glidepath runs them as steps of their own, so the
+	// indexes shift: start[i] is where Argo's step i begins.
+	start := make([]int, len(c.Steps)+1)
 	for i, s := range c.Steps {
-		if st, ok := b.step(s, r, fmt.Sprintf("%s.steps[%d]", p, i)); ok {
-			cfg.Steps = append(cfg.Steps, st)
-		}
+		start[i] = len(cfg.Steps)
+		cfg.Steps = append(cfg.Steps, b.steps(s, r, fmt.Sprintf("%s.steps[%d]", p, i))...)
 	}
+	start[len(c.Steps)] = len(cfg.Steps)
 	if a := c.Analysis; a != nil {
 		cfg.Background.Analyzers = b.analyzers(&a.argoRolloutAnalysis, r, p+".analysis")
 		if a.StartingStep != nil {
 			if *a.StartingStep < 0 || int(*a.StartingStep) > len(c.Steps) {
 				r.add(nil, p+".analysis.startingStep", "want 0..%d, got %d", len(c.Steps), *a.StartingStep)
 			} else {
-				cfg.Background.StartingStep = int(*a.StartingStep)
+				cfg.Background.StartingStep = start[*a.StartingStep]
 			}
 		}
 	}
@@ -818,7 +821,7 @@ func (b *binder) canary(c *argoCanary, replicas int, r *report) *canary.Config {
 		// Argo with no steps promotes at once: one step to full weight.
 		cfg.Steps = []canary.Step{canary.SetWeight(100)}
 	}
-	if len(r.probs) == before {
+	if len(r.probs) == 0 { // Validate's complaints would only echo the ones above
 		validate(cfg.Validate(), r, p)
 	}
 	return cfg
@@ -854,17 +857,45 @@ func fencepost(l located, r *report, path string) *strategy.IntOrPercent {
 	return &x
 }
 
-func (b *binder) step(s argoStep, r *report, path string) (canary.Step, bool) {
-	set := 0
-	for _, ok := range []bool{s.SetWeight != nil, s.Pause != nil, s.Analysis != nil, s.SetCanaryScale != nil, s.SetHeaderRoute != nil, s.Experiment.set, s.SetMirrorRoute.set, s.Plugin.set} {
+// steps maps one Argo step. As in Argo, a step sets at most one of
+// setWeight, pause, experiment and analysis; setCanaryScale and
+// setHeaderRoute may come with it, and become steps of their own before
+// it (capacity and routes first, then the weight).
+func (b *binder) steps(s argoStep, r *report, path string) []canary.Step {
+	main := 0
+	for _, ok := range []bool{s.SetWeight != nil, s.Pause != nil, s.Analysis != nil, s.Experiment.set} {
 		if ok {
-			set++
+			main++
 		}
 	}
-	if set != 1 {
-		r.add(nil, path, "a step does exactly one thing; this one sets %d fields", set)
-		return canary.Step{}, false
+	if main > 1 {
+		r.add(nil, path, "a step sets one of setWeight, pause, experiment and analysis; this one sets %d", main)
+		return nil
 	}
+	var out []canary.Step
+	if s.SetCanaryScale != nil {
+		if st, ok := b.step(argoStep{SetCanaryScale: s.SetCanaryScale}, r, path); ok {
+			out = append(out, st)
+		}
+	}
+	if s.SetHeaderRoute != nil {
+		if st, ok := b.step(argoStep{SetHeaderRoute: s.SetHeaderRoute}, r, path); ok {
+			out = append(out, st)
+		}
+	}
+	rest := argoStep{SetWeight: s.SetWeight, Pause: s.Pause, Analysis: s.Analysis}
+	if main == 1 && !s.Experiment.set {
+		if st, ok := b.step(rest, r, path); ok {
+			out = append(out, st)
+		}
+	}
+	if main == 0 && s.SetCanaryScale == nil && s.SetHeaderRoute == nil && !s.SetMirrorRoute.set && !s.Plugin.set {
+		r.add(nil, path, "an empty step")
+	}
+	return out
+}
+
+func (b *binder) step(s argoStep, r *report, path string) (canary.Step, bool) {
 	switch {
 	case s.SetWeight != nil:
 		if *s.SetWeight < 0 || *s.SetWeight > 100 {
@@ -1005,7 +1036,6 @@ func pauseDuration(n *node, r *report, path string) (time.Duration, bool) {
 
 func (b *binder) blueGreen(g *argoBlueGreen, replicas int, r *report) *bluegreen.Config {
 	const p = "spec.strategy.blueGreen"
-	before := len(r.probs)
 	cfg := &bluegreen.Config{Replicas: replicas}
 	if g.PreviewReplicaCount != nil {
 		if *g.PreviewReplicaCount < 0 || *g.PreviewReplicaCount > canary.MaxReplicas {
@@ -1054,7 +1084,7 @@ func (b *binder) blueGreen(g *argoBlueGreen, replicas int, r *report) *bluegreen
 	if g.PostPromotionAnalysis != nil {
 		cfg.PostPromotion = b.analyzers(g.PostPromotionAnalysis, r, p+".postPromotionAnalysis")
 	}
-	if len(r.probs) == before {
+	if len(r.probs) == 0 { // Validate's complaints would only echo the ones above
 		validate(cfg.Validate(), r, p)
 	}
 	return cfg

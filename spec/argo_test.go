@@ -289,7 +289,7 @@ spec:
 	wantProblem(t, probs, 1, "spec.strategy.canary.steps[3].analysis.args", `argument "svc" of template "t" has no value`)
 	wantProblem(t, probs, 1, "spec.strategy.canary.steps[4].analysis.templates[0].templateName", `unknown AnalysisTemplate "missing"`)
 	wantProblem(t, probs, 1, "spec.strategy.canary.steps[5].setMirrorRoute", "not supported")
-	wantProblem(t, probs, 1, "spec.strategy.canary.steps[6]", "sets 2 fields")
+	wantProblem(t, probs, 1, "spec.strategy.canary.steps[6]", "a step sets one of setWeight, pause, experiment and analysis; this one sets 2")
 	for _, p := range probs {
 		if p.Doc < 0 || p.Path == "" && p.Doc >= 0 && p.Line == 0 {
 			t.Errorf("problem without a location: %v", p)
@@ -524,4 +524,70 @@ spec:
 		t.Errorf("background use must be accepted, the inline one refused: %v", probs)
 	}
 	wantProblem(t, probs, 1, "spec.strategy.canary.steps[1].analysis", `metric "watch" has an interval and no count`)
+}
+
+// Argo applies setCanaryScale and setHeaderRoute with the step they share;
+// they become steps of their own, and the background analysis' starting
+// step follows the shift.
+func TestArgoCombinedStepAndShiftedStartingStep(t *testing.T) {
+	res := mustDecode(t, []byte(`apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: r}
+spec:
+  replicas: 4
+  strategy:
+    canary:
+      trafficRouting: {plugins: {x: {}}}
+      steps:
+      - setCanaryScale: {replicas: 1}
+        setHeaderRoute:
+          name: h
+          match: [{headerName: trace, headerValue: {exact: debug}}]
+        setWeight: 5
+      - pause: {duration: 10}
+      - setWeight: 50
+`), Options{})
+	c := res.Rollouts[0].Canary
+	var got []string
+	for _, s := range c.Steps {
+		got = append(got, s.String())
+	}
+	want := []string{"setCanaryScale replicas=1", `setHeaderRoute trace="debug"`, "setWeight 5", "pause 10s", "setWeight 50"}
+	if len(got) != len(want) {
+		t.Fatalf("%v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("step %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+	res = mustDecode(t, []byte(`apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: t}
+spec:
+  metrics:
+  - name: m
+    interval: 1m
+    successCondition: result[0] > 0
+    provider: {prometheus: {address: "http://prom:9090", query: up}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: r}
+spec:
+  strategy:
+    canary:
+      trafficRouting: {plugins: {x: {}}}
+      analysis:
+        templates: [{templateName: t}]
+        startingStep: 2
+      steps:
+      - setCanaryScale: {weight: 10}
+        setWeight: 10
+      - pause: {duration: 1m}
+      - setWeight: 50
+`), Options{})
+	if bg := res.Rollouts[0].Canary.Background.StartingStep; bg != 3 {
+		t.Errorf("starting step %d, want 3 (Argo's step 2 is glidepath's step 3)", bg)
+	}
 }

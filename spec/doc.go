@@ -102,7 +102,8 @@
 //	blueGreen.prePromotionAnalysis      PrePromotion
 //	blueGreen.postPromotionAnalysis     PostPromotion
 //
-// Ignored (listed in Result.Ignored): metadata other than name, namespace,
+// Ignored (listed in Result.Ignored): documents of other kinds (Services,
+// Ingresses, Deployments, Experiments...); metadata other than name, namespace,
 // labels and annotations; status; spec.selector, template, workloadRef,
 // minReadySeconds, revisionHistoryLimit, restartAt, analysis (run
 // retention); canaryService, stableService, activeService,

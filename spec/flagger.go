@@ -354,7 +354,6 @@ func (b *binder) flagger(c *flaggerCanary, fl *flaggerSet, r *report) *Canary {
 	if a.Iterations < 0 || a.Iterations > 10000 {
 		r.add(nil, p+".iterations", "want 0..10000, got %d", a.Iterations)
 	}
-	before := len(r.probs)
 	switch {
 	case a.Iterations > 0 && route == nil:
 		// Blue/green: no traffic on the new revision until promotion;
@@ -367,7 +366,7 @@ func (b *binder) flagger(c *flaggerCanary, fl *flaggerSet, r *report) *Canary {
 			Label: "iterations", Count: int(min(max(a.Iterations, 0), 10000)), Interval: interval,
 			Threshold: int(threshold), Before: pre, Analyzers: analyzers,
 		}}}
-		if len(r.probs) == before {
+		if len(r.probs) == 0 {
 			validate(bg.Validate(), r, p)
 		}
 		out.BlueGreen = bg
@@ -432,7 +431,7 @@ func (b *binder) flagger(c *flaggerCanary, fl *flaggerSet, r *report) *Canary {
 			cfg = canary.Config{Steps: steps}
 		}
 	}
-	if len(r.probs) == before {
+	if len(r.probs) == 0 { // Validate's complaints would only echo the ones above
 		validate(cfg.Validate(), r, p)
 	}
 	out.Canary = &cfg

@@ -67,7 +67,6 @@ func TestDuplicateKeysAndSyntaxErrors(t *testing.T) {
 
 func TestUnknownKindsAndNonObjects(t *testing.T) {
 	probs := problems(t, "apiVersion: argoproj.io/v1alpha1\nkind: Experiment\n---\n- a list\n---\nkind: Rollout\n", Options{})
-	wantProblem(t, probs, 0, "kind", "argoproj.io/v1alpha1 Experiment is not supported")
 	wantProblem(t, probs, 1, "", "want a Kubernetes resource")
 	wantProblem(t, probs, 2, "", "apiVersion and kind are required")
 }
@@ -93,4 +92,19 @@ spec:
 	if err != nil || checks[1].SuccessCondition != "result[0] > 0" {
 		t.Fatalf("%v %v", checks, err)
 	}
+}
+
+// Other resources in the same file are listed as ignored, not refused.
+func TestOtherKindsAreIgnored(t *testing.T) {
+	res := mustDecode(t, []byte("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Experiment\nmetadata: {name: e}\n"), Options{})
+	if len(res.Ignored) != 2 || res.Ignored[0].Doc != 0 || !strings.Contains(res.Ignored[0].Why, "v1 Service is not release policy") || res.Ignored[1].Doc != 1 {
+		t.Fatalf("%v", res.Ignored)
+	}
+}
+
+// An unquoted {{args.x}} parses as a mapping key; the document still
+// decodes and the problem is reported where the field is.
+func TestNonScalarKeys(t *testing.T) {
+	probs := problems(t, "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {name: t}\nspec:\n  metrics:\n  - name: m\n    count: {{args.n}}\n    provider:\n      job: {}\n", Options{})
+	wantProblem(t, probs, 0, "spec.metrics[0].provider.job", "not supported")
 }

@@ -257,7 +257,9 @@ func Decode(data []byte, opts Options) (*Result, error) {
 		case tm.APIVersion == "" || tm.Kind == "":
 			r.add(d.root, "", "not a Kubernetes resource: apiVersion and kind are required")
 		default:
-			r.add(d.root, "kind", "%s %s is not supported: want argoproj.io AnalysisTemplate, ClusterAnalysisTemplate or Rollout, or flagger.app Canary or MetricTemplate", tm.APIVersion, tm.Kind)
+			// Services, Ingresses, Deployments... often share the file:
+			// they are not release policy.
+			r.ignore("", fmt.Sprintf("a %s %s is not release policy (glidepath reads argoproj.io AnalysisTemplate, ClusterAnalysisTemplate and Rollout, and flagger.app Canary and MetricTemplate)", tm.APIVersion, tm.Kind))
 		}
 	}
 	b := &binder{opts: &o, set: res.set, sources: map[string]analysis.Source{}, reports: reports}
@@ -338,4 +340,3 @@ func cutVersion(apiVersion string) (group, version string, ok bool) {
 	return "", apiVersion, false
 }
 
-var _ = fmt.Sprintf

@@ -235,15 +235,19 @@ func (c *converter) convert(y *yaml.Node, depth int) *node {
 				merges = append(merges, c.convert(v, depth+1))
 				continue
 			}
+			key := k.Value
 			if k.Kind != yaml.ScalarNode {
-				return c.fail(k.Line, "a mapping key is not a scalar")
+				// A mapping or list as a key (an unquoted {{args.x}} parses
+				// as one): keep going under a name no field has, so the
+				// field is reported where it matters.
+				key = fmt.Sprintf("<non-scalar key at line %d>", k.Line)
 			}
-			if seen[k.Value] {
-				c.dups = append(c.dups, Problem{Line: k.Line, Msg: fmt.Sprintf("key %q appears twice in one mapping", k.Value)})
+			if seen[key] {
+				c.dups = append(c.dups, Problem{Line: k.Line, Msg: fmt.Sprintf("key %q appears twice in one mapping", key)})
 				continue
 			}
-			seen[k.Value] = true
-			n.keys = append(n.keys, k.Value)
+			seen[key] = true
+			n.keys = append(n.keys, key)
 			n.vals = append(n.vals, c.convert(v, depth+1))
 		}
 		for _, m := range merges {
