@@ -339,4 +339,3 @@ func cutVersion(apiVersion string) (group, version string, ok bool) {
 	}
 	return "", apiVersion, false
 }
-
