@@ -372,28 +372,26 @@ func (b *binder) flagger(c *flaggerCanary, fl *flaggerSet, r *report) *Canary {
 		out.BlueGreen = bg
 		return out
 	case a.Iterations > 0:
-		// A/B testing: the canary gets no weighted traffic
-		// (A/B: the matching requests), analysed iterations times.
+		// A/B testing: the matching requests go to the canary, analysed
+		// iterations times; Iterations counts the failed checks.
 		if a.StepWeight != 0 || len(a.StepWeights) > 0 || a.MaxWeight != 0 {
 			r.ignore(p+".stepWeight", "Flagger ignores step weights when iterations is set")
 		}
-		if len(pre) > 0 {
-			cfg.Steps = append(cfg.Steps, canary.Analysis(pre...).Named("pre-rollout"))
-		}
-		if route != nil {
-			cfg.Steps = append(cfg.Steps, canary.SetHeaderRoute(*route))
-		}
-		for i := range a.Iterations {
-			cfg.Steps = append(cfg.Steps, canary.Pause(interval).Named(fmt.Sprintf("iteration %d", i+1)))
-			if len(analyzers) > 0 {
-				cfg.Steps = append(cfg.Steps, canary.Analysis(analyzers...))
-			}
+		out.Options.OnFail = strategy.FailurePolicy{}
+		cfg.Steps = []canary.Step{
+			canary.SetHeaderRoute(*route),
+			canary.Analysis(&Iterations{Label: "iterations", Count: int(min(a.Iterations, 10000)), Interval: interval,
+				Threshold: int(threshold), Before: pre, Analyzers: analyzers}),
 		}
 	default:
+		// Progressive: each weight is held for the interval and then
+		// analysed, in one analyzer, so that a failed check tolerated by
+		// the threshold is checked again an interval later, as Flagger
+		// does, rather than at once.
 		if route != nil {
 			r.add(nil, p+".match", "header matching needs iterations (A/B testing), as in Flagger")
 		}
-		cfg.MaxWeight = int(a.MaxWeight)
+		shape := canary.Config{MaxWeight: int(a.MaxWeight)}
 		if len(a.StepWeights) > 0 {
 			if a.StepWeight != 0 {
 				r.ignore(p+".stepWeight", "Flagger uses stepWeights when both are set")
@@ -403,32 +401,33 @@ func (b *binder) flagger(c *flaggerCanary, fl *flaggerSet, r *report) *Canary {
 					r.add(nil, p+".stepWeights", "weights must be 0..100, got %d", w)
 					w = 0
 				}
-				cfg.StepWeights = append(cfg.StepWeights, int(w))
+				shape.StepWeights = append(shape.StepWeights, int(w))
 			}
 		} else {
 			if a.StepWeight < 0 || a.StepWeight > 100 {
 				r.add(nil, p+".stepWeight", "want 0..100, got %d", a.StepWeight)
 			} else {
-				cfg.StepWeight = int(a.StepWeight)
+				shape.StepWeight = int(a.StepWeight)
 			}
 		}
 		if a.MaxWeight < 0 || a.MaxWeight > 100 {
 			r.add(nil, p+".maxWeight", "want 0..100, got %d", a.MaxWeight)
-			cfg.MaxWeight = 0
+			shape.MaxWeight = 0
 		}
-		cfg.Interval = interval
-		cfg.Analyzers = analyzers
+		weights := shape.Weights()
+		if len(weights) == 0 && len(r.probs) == 0 {
+			r.add(nil, p+".stepWeight", "required: stepWeight or stepWeights (or iterations)")
+		}
 		if len(pre) > 0 {
-			// Explicit steps: the pre-rollout gates, then the shorthand.
-			weights := cfg.Weights()
-			steps := []canary.Step{canary.Analysis(pre...).Named("pre-rollout")}
-			for _, w := range weights {
-				steps = append(steps, canary.SetWeight(w), canary.Pause(interval).Named(fmt.Sprintf("interval at %d%%", w)))
-				if len(analyzers) > 0 {
-					steps = append(steps, canary.Analysis(analyzers...))
-				}
+			cfg.Steps = append(cfg.Steps, canary.Analysis(&Iterations{Label: "pre-rollout", Count: 1, Interval: interval, Threshold: 1, Analyzers: pre}))
+		}
+		for _, w := range weights {
+			cfg.Steps = append(cfg.Steps, canary.SetWeight(w))
+			if len(analyzers) == 0 {
+				cfg.Steps = append(cfg.Steps, canary.Pause(interval).Named(fmt.Sprintf("interval at %d%%", w)))
+				continue
 			}
-			cfg = canary.Config{Steps: steps}
+			cfg.Steps = append(cfg.Steps, canary.Analysis(&Iterations{Label: fmt.Sprintf("analysis at %d%%", w), Count: 1, Interval: interval, Threshold: 1, Analyzers: analyzers}))
 		}
 	}
 	if len(r.probs) == 0 { // Validate's complaints would only echo the ones above

@@ -30,18 +30,22 @@ func TestFlaggerProgressiveCanary(t *testing.T) {
 	if c.Options.OnFail.FailuresAllowed != 4 || c.Options.ProgressDeadline != time.Minute {
 		t.Errorf("options %+v", c.Options)
 	}
-	// A pre-rollout webhook makes the steps explicit: the gate, then
-	// 10..50 by 10, each held for the interval and analysed.
+	// The pre-rollout webhook, then 10..50 by 10, each held for the
+	// interval and analysed in one Iterations analyzer.
 	steps := c.Canary.Steps
 	var kinds []string
 	for _, s := range steps {
 		kinds = append(kinds, s.String())
 	}
-	want := "pre-rollout: analysis [acceptance-test]|setWeight 10|interval at 10%: pause 1m0s|analysis [request-success-rate request-duration not-found-percentage load-test]|setWeight 20"
-	if got := strings.Join(kinds, "|"); !strings.HasPrefix(got, want) || len(steps) != 16 {
+	want := "analysis [pre-rollout]|setWeight 10|analysis [analysis at 10%]|setWeight 20|analysis [analysis at 20%]"
+	if got := strings.Join(kinds, "|"); !strings.HasPrefix(got, want) || len(steps) != 11 || kinds[9] != "setWeight 50" {
 		t.Errorf("steps:\n%s\nwant prefix\n%s", got, want)
 	}
-	checks := checksOf(t, steps[3].Analyzers[:3])
+	it := steps[2].Analyzers[0].(*Iterations)
+	if it.Count != 1 || it.Interval != time.Minute || it.Threshold != 1 || len(it.Analyzers) != 4 {
+		t.Fatalf("%+v", it)
+	}
+	checks := checksOf(t, it.Analyzers[:3])
 	sr := checks["request-success-rate"]
 	if !strings.Contains(sr.Query, `destination_workload=~"{{args.target}}"`) || !strings.Contains(sr.Query, "[{{args.interval}}]") {
 		t.Errorf("query %s", sr.Query)
@@ -63,13 +67,14 @@ func TestFlaggerProgressiveCanary(t *testing.T) {
 	if sr.Source != checks["request-duration"].Source {
 		t.Error("built-in metrics of one server should share a source")
 	}
-	hook := steps[3].Analyzers[3].(*FlaggerWebhook)
+	hook := it.Analyzers[3].(*FlaggerWebhook)
 	if hook.URL != "http://flagger-loadtester.test/" || hook.Timeout != 5*time.Second || hook.Canary != "podinfo" || hook.Namespace != "test" ||
 		hook.Metadata["cmd"] != "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/" {
 		t.Errorf("hook %+v", hook)
 	}
-	if pre := steps[0].Analyzers[0].(*FlaggerWebhook); pre.Timeout != 30*time.Second || pre.Metadata["type"] != "bash" {
-		t.Errorf("pre-rollout hook %+v", pre)
+	pre := steps[0].Analyzers[0].(*Iterations)
+	if h := pre.Analyzers[0].(*FlaggerWebhook); h.Timeout != 30*time.Second || h.Metadata["type"] != "bash" || pre.Interval != time.Minute {
+		t.Errorf("pre-rollout hook %+v", h)
 	}
 	ig := ignoredPaths(res)
 	for _, p := range []string{"spec.autoscalerRef", "spec.service", "spec.analysis.stepWeightPromotion", "spec.analysis.webhooks[2]"} {
@@ -86,14 +91,16 @@ func TestFlaggerABTesting(t *testing.T) {
 	res := mustDecode(t, corpus(t, "flagger/canary-ab.yaml"), hookSecret)
 	c := res.Canaries[0]
 	s := c.Canary.Steps
-	if len(s) != 21 || s[0].Kind != canary.KindSetHeaderRoute || s[0].Route.Header != "cookie" || s[0].Route.Regex != "^(.*?;)?(canary=always)(;.*)?$" {
+	if len(s) != 2 || s[0].Kind != canary.KindSetHeaderRoute || s[0].Route.Header != "cookie" || s[0].Route.Regex != "^(.*?;)?(canary=always)(;.*)?$" {
 		t.Fatalf("steps %v", s)
 	}
-	// Flagger's interval floor is 10s.
-	if s[1].Duration != 10*time.Second || c.Options.OnFail.FailuresAllowed != 1 {
-		t.Errorf("interval %v, policy %+v", s[1].Duration, c.Options.OnFail)
+	// Flagger's interval floor is 10s; the threshold is counted by the
+	// Iterations analyzer.
+	it := s[1].Analyzers[0].(*Iterations)
+	if it.Interval != 10*time.Second || it.Count != 10 || it.Threshold != 2 || c.Options.OnFail.FailuresAllowed != 0 {
+		t.Errorf("%+v, policy %+v", it, c.Options.OnFail)
 	}
-	checks := checksOf(t, s[2].Analyzers)
+	checks := checksOf(t, it.Analyzers)
 	sr := checks["request-success-rate"]
 	if !strings.Contains(sr.Query, `ingress="{{args.ingress}}"`) || argsOf(sr)["ingress"] != "frontend-ingress" {
 		t.Errorf("nginx query %s args %v", sr.Query, argsOf(sr))
@@ -139,10 +146,14 @@ func TestFlaggerStepWeightsAndVariables(t *testing.T) {
 	o.Target, o.Namespace = "orders-v2", "shop-canary"
 	res := mustDecode(t, corpus(t, "flagger/canary-linkerd.yaml"), o)
 	c := res.Canaries[0].Canary
-	if len(c.StepWeights) != 4 || c.StepWeights[3] != 50 || c.Interval != 2*time.Minute || len(c.Analyzers) != 2 {
-		t.Fatalf("%+v", c)
+	if len(c.Steps) != 8 || c.Steps[0].String() != "setWeight 1" || c.Steps[6].String() != "setWeight 50" {
+		t.Fatalf("%v", c.Steps)
 	}
-	checks := checksOf(t, c.Analyzers)
+	it := c.Steps[1].Analyzers[0].(*Iterations)
+	if it.Interval != 2*time.Minute || len(it.Analyzers) != 2 {
+		t.Fatalf("%+v", it)
+	}
+	checks := checksOf(t, it.Analyzers)
 	e := checks["errors-by-route"]
 	if !strings.Contains(e.Query, `rt_route="{{args.variables_route}}"`) {
 		t.Error(e.Query)
