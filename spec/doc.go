@@ -126,13 +126,17 @@
 // # Flagger
 //
 //	Canary field                        glidepath
-//	spec.analysis.interval              Config.Interval (default 60s, at least 10s, as Flagger)
-//	spec.analysis.threshold             Canary.Options.OnFail.FailuresAllowed = threshold-1 (default 1)
-//	spec.analysis.maxWeight             Config.MaxWeight
-//	spec.analysis.stepWeight            Config.StepWeight
-//	spec.analysis.stepWeights           Config.StepWeights (wins over stepWeight, as Flagger)
-//	spec.analysis.iterations            blue/green: bluegreen.Config with one Iterations analyzer
-//	                                    A/B (with match): canary steps, iterations × (pause, analysis)
+//	spec.analysis.stepWeight, maxWeight the weights of canary.Config.Weights (Flagger's
+//	spec.analysis.stepWeights           progression; stepWeights wins), each a SetWeight step
+//	                                    then an Analysis step holding one Iterations analyzer
+//	                                    (wait the interval, run every metric and webhook once)
+//	spec.analysis.interval              Iterations.Interval (default 60s, at least 10s, as Flagger)
+//	spec.analysis.threshold             Canary.Options.OnFail.FailuresAllowed = threshold-1
+//	                                    (default 1): a tolerated failed check is checked again
+//	                                    an interval later, as Flagger does
+//	spec.analysis.iterations            blue/green: bluegreen.Config, PrePromotion one Iterations
+//	                                    analyzer (Count iterations, Threshold threshold);
+//	                                    A/B (with match): a header route, then that analyzer
 //	spec.analysis.match[0].headers      canary.SetHeaderRoute (one header: exact, prefix or regex)
 //	spec.analysis.metrics[].thresholdRange  Check.SuccessCondition on result[0] (min, max)
 //	spec.analysis.metrics[].threshold   deprecated: a minimum success rate, a maximum duration
@@ -144,7 +148,7 @@
 //	spec.analysis.metrics[].interval    {{ interval }} (default 1m)
 //	spec.analysis.metrics[].templateVariables  {{ variables.KEY }}
 //	spec.analysis.webhooks (rollout)    a FlaggerWebhook run with the metrics each interval
-//	spec.analysis.webhooks (pre-rollout)   a FlaggerWebhook step before the first weight
+//	spec.analysis.webhooks (pre-rollout)   an Iterations step before the first weight
 //	webhooks[].timeout, retries, metadata, disableTLS   FlaggerWebhook fields (timeout 10s)
 //	spec.metricsServer                  the Prometheus address (or Options.PrometheusAddress)
 //	spec.progressDeadlineSeconds        Canary.Options.ProgressDeadline (default 600s)

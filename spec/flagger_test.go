@@ -221,3 +221,34 @@ func TestFlaggerMissingTemplateVariable(t *testing.T) {
 	probs := problems(t, data, hookSecret)
 	wantProblem(t, probs, 0, "spec.analysis.metrics[1].templateVariables", "{{ variables.route }}")
 }
+
+// The deprecated spec.canaryAnalysis is read like spec.analysis; giving
+// both is an error, and an unknown mesh provider falls back to Istio's
+// queries as Flagger's observer factory does.
+func TestFlaggerDeprecatedCanaryAnalysis(t *testing.T) {
+	data := `apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: old, namespace: ns}
+spec:
+  provider: smi:v1alpha3
+  targetRef: {name: old}
+  canaryAnalysis:
+    interval: 30s
+    maxWeight: 30
+    stepWeight: 15
+    metrics:
+    - name: request-success-rate
+      threshold: 99
+`
+	res := mustDecode(t, []byte(data), hookSecret)
+	c := res.Canaries[0].Canary
+	if len(c.Steps) != 4 || c.Steps[2].String() != "setWeight 30" {
+		t.Fatalf("%v", c.Steps)
+	}
+	it := c.Steps[1].Analyzers[0].(*Iterations)
+	if it.Interval != 30*time.Second || !strings.Contains(it.Analyzers[0].(*analysis.Check).Query, "istio_requests_total") {
+		t.Errorf("%+v", it)
+	}
+	both := strings.Replace(data, "  canaryAnalysis:", "  analysis: {interval: 1m, stepWeight: 10}\n  canaryAnalysis:", 1)
+	wantProblem(t, problems(t, both, hookSecret), 0, "spec.canaryAnalysis", "not both")
+}
