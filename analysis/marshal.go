@@ -49,3 +49,32 @@ func (c *Check) UnmarshalJSON(b []byte) error {
 	c.Timeout, c.ErrorRetryInterval = time.Duration(d.Timeout), time.Duration(d.ErrorRetryInterval)
 	return nil
 }
+
+type webhookDurations struct {
+	Timeout strategy.Duration `json:"timeout,omitempty"`
+}
+
+// MarshalJSON writes w's configuration with its timeout such as "10s".
+// The Secret is not written: keep it out of config files and set it from
+// your secret store.
+func (w *Webhook) MarshalJSON() ([]byte, error) {
+	type plain Webhook
+	return json.Marshal(struct {
+		*plain
+		webhookDurations
+	}{(*plain)(w), webhookDurations{strategy.Duration(w.Timeout)}})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (w *Webhook) UnmarshalJSON(b []byte) error {
+	type plain Webhook
+	aux := struct {
+		*plain
+		webhookDurations
+	}{plain: (*plain)(w)}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	w.Timeout = time.Duration(aux.webhookDurations.Timeout)
+	return nil
+}

@@ -65,3 +65,27 @@ func TestCheckYAMLRoundTrip(t *testing.T) {
 		t.Errorf("round trip:\n%s", y)
 	}
 }
+
+func TestWebhookAndHTTPRoundTrip(t *testing.T) {
+	w := &Webhook{Label: "gate", URL: "https://gate.example/check", Secret: []byte("k"), Header: map[string][]string{"X-Team": {"pay"}}, Timeout: 15 * time.Second}
+	b, err := json.Marshal(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"timeout":"15s"`) || strings.Contains(string(b), "secret") {
+		t.Errorf("%s", b)
+	}
+	got := &Webhook{}
+	if err := json.Unmarshal(b, got); err != nil || got.Label != w.Label || got.URL != w.URL || got.Timeout != w.Timeout || got.Header.Get("X-Team") != "pay" || got.Secret != nil {
+		t.Errorf("%v %+v", err, got)
+	}
+	h := &HTTP{Header: map[string][]string{"Accept": {"application/json"}}, Path: "{$.data.rate}"}
+	y, err := yaml.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh := &HTTP{}
+	if err := yaml.Unmarshal(y, gh); err != nil || gh.Path != h.Path || gh.Header.Get("Accept") != "application/json" {
+		t.Errorf("%v %+v\n%s", err, gh, y)
+	}
+}

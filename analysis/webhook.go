@@ -62,18 +62,18 @@ type WebhookRequest struct {
 // the timestamp, a "." and the exact body bytes. [VerifyWebhook] checks both.
 type Webhook struct {
 	// Label names the gate in verdicts. Required.
-	Label string
+	Label string `json:"label,omitempty" yaml:"label,omitempty"`
 	// URL receives the POST. Required (http or https).
-	URL string
+	URL string `json:"url,omitempty" yaml:"url,omitempty"`
 	// Secret keys the HMAC-SHA256 signature. Required.
-	Secret []byte
+	Secret []byte `json:"-" yaml:"-"`
 	// Header is added to every request.
-	Header http.Header
+	Header http.Header `json:"header,omitempty" yaml:"header,omitempty"`
 	// Client sends the request; nil uses a client with Go's default
 	// transport that does not follow redirects.
-	Client *http.Client
+	Client *http.Client `json:"-" yaml:"-"`
 	// Timeout bounds the call (default [DefaultWebhookTimeout]).
-	Timeout time.Duration
+	Timeout time.Duration `json:"-" yaml:"timeout,omitempty"`
 }
 
 // Name returns the webhook's Label.
