@@ -127,7 +127,7 @@
 //
 //	Canary field                        glidepath
 //	spec.analysis.stepWeight, maxWeight the weights of canary.Config.Weights (Flagger's
-//	spec.analysis.stepWeights           progression; stepWeights wins), each a SetWeight step
+//	spec.analysis.stepWeights           progression; stepWeight wins), each a SetWeight step
 //	                                    then an Analysis step holding one Iterations analyzer
 //	                                    (wait the interval, run every metric and webhook once)
 //	spec.analysis.interval              Iterations.Interval (default 60s, at least 10s, as Flagger)

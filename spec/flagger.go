@@ -392,10 +392,11 @@ func (b *binder) flagger(c *flaggerCanary, fl *flaggerSet, r *report) *Canary {
 			r.add(nil, p+".match", "header matching needs iterations (A/B testing), as in Flagger")
 		}
 		shape := canary.Config{MaxWeight: int(a.MaxWeight)}
-		if len(a.StepWeights) > 0 {
-			if a.StepWeight != 0 {
-				r.ignore(p+".stepWeight", "Flagger uses stepWeights when both are set")
-			}
+		if len(a.StepWeights) > 0 && a.StepWeight > 0 {
+			// Flagger's nextStepWeight uses stepWeight whenever it is set.
+			r.ignore(p+".stepWeights", "Flagger uses stepWeight when both are set")
+		}
+		if len(a.StepWeights) > 0 && a.StepWeight <= 0 {
 			for _, w := range a.StepWeights {
 				if w < 0 || w > 100 {
 					r.add(nil, p+".stepWeights", "weights must be 0..100, got %d", w)

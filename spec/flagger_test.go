@@ -252,3 +252,28 @@ spec:
 	both := strings.Replace(data, "  canaryAnalysis:", "  analysis: {interval: 1m, stepWeight: 10}\n  canaryAnalysis:", 1)
 	wantProblem(t, problems(t, both, hookSecret), 0, "spec.canaryAnalysis", "not both")
 }
+
+// Flagger's nextStepWeight uses stepWeight whenever it is set, even with
+// stepWeights.
+func TestFlaggerStepWeightWinsOverStepWeights(t *testing.T) {
+	data := `apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata: {name: x}
+spec:
+  targetRef: {name: x}
+  analysis:
+    stepWeight: 25
+    stepWeights: [1, 2, 3]
+`
+	res := mustDecode(t, []byte(data), hookSecret)
+	var got []string
+	for _, s := range res.Canaries[0].Canary.Steps {
+		got = append(got, s.String())
+	}
+	if strings.Join(got, "|") != "setWeight 25|interval at 25%: pause 1m0s|setWeight 50|interval at 50%: pause 1m0s|setWeight 75|interval at 75%: pause 1m0s|setWeight 100|interval at 100%: pause 1m0s" {
+		t.Errorf("%v", got)
+	}
+	if !ignoredPaths(res)["spec.analysis.stepWeights"] {
+		t.Error("stepWeights not listed as ignored")
+	}
+}
