@@ -9,11 +9,11 @@ import (
 	"github.com/glidepath/glidepath/strategy"
 )
 
-// Iterations is Flagger's blue/green analysis as one analyzer: Count
-// times, it waits Interval and then runs every analyzer once; an
-// iteration in which any of them does not pass is a failed check, and the
-// Threshold-th failed check fails the analysis. It passes once every
-// iteration has run.
+// Iterations is Flagger's iterations as one analyzer: it waits Interval
+// and then runs every analyzer once, again and again. A round in which
+// any of them does not pass is a failed check and does not count as an
+// iteration (Flagger halts advancement); the Threshold-th failed check
+// fails the analysis. It passes after Count rounds that passed.
 type Iterations struct {
 	// Label names the analyzer in verdicts.
 	Label string
@@ -41,7 +41,8 @@ func (it *Iterations) Analyze(ctx context.Context, in strategy.Input) (strategy.
 	failed := 0
 	before := len(it.Before) == 0
 	var last []string
-	for i := range it.Count {
+	passed := 0
+	for i := 0; passed < it.Count; i++ {
 		t := time.NewTimer(it.Interval)
 		select {
 		case <-ctx.Done():
@@ -72,16 +73,18 @@ func (it *Iterations) Analyze(ctx context.Context, in strategy.Input) (strategy.
 				return strategy.Verdict{}, ctx.Err()
 			}
 		}
-		if len(why) > 0 {
+		if len(why) == 0 {
+			passed++
+		} else {
 			failed++
 			last = why
 			if failed >= threshold {
 				return strategy.Verdict{Analyzer: it.Label, Outcome: strategy.Fail,
-					Reason: fmt.Sprintf("%d failed checks (threshold %d), the last in iteration %d: %s", failed, threshold, i+1, strings.Join(why, "; "))}, nil
+					Reason: fmt.Sprintf("%d failed checks (threshold %d), the last in round %d: %s", failed, threshold, i+1, strings.Join(why, "; "))}, nil
 			}
 		}
 	}
-	reason := fmt.Sprintf("%d iterations, %d failed checks (threshold %d)", it.Count, failed, threshold)
+	reason := fmt.Sprintf("%d iterations passed, %d failed checks (threshold %d)", it.Count, failed, threshold)
 	if failed > 0 {
 		reason += "; last failure: " + strings.Join(last, "; ")
 	}

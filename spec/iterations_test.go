@@ -34,7 +34,7 @@ func TestIterationsThreshold(t *testing.T) {
 		calls     int
 	}{
 		{"all pass", []strategy.Outcome{P}, 2, P, 5},
-		{"one failure under threshold 2", []strategy.Outcome{P, F, P}, 2, P, 5},
+		{"a failed check does not count as an iteration", []strategy.Outcome{P, F, P}, 2, P, 6},
 		{"second failure reaches threshold 2", []strategy.Outcome{F, P, F}, 2, F, 3},
 		{"threshold 1 fails at once", []strategy.Outcome{P, F}, 1, F, 2},
 		{"inconclusive counts as a failed check", []strategy.Outcome{strategy.Inconclusive}, 1, F, 1},
@@ -63,7 +63,9 @@ func TestIterationsBeforeGatesTheAnalysis(t *testing.T) {
 		s := &scripted{outs: []strategy.Outcome{strategy.Pass}, start: time.Now()}
 		it := &Iterations{Label: "it", Count: 3, Interval: time.Minute, Threshold: 2, Before: []strategy.Analyzer{gate}, Analyzers: []strategy.Analyzer{s}}
 		v, err := it.Analyze(t.Context(), strategy.Input{})
-		if err != nil || v.Outcome != strategy.Pass || gate.calls != 2 || s.calls != 2 {
+		// Round 1: the gate fails (a failed check); round 2: the gate
+		// passes, then the checks; rounds 3 and 4: the checks.
+		if err != nil || v.Outcome != strategy.Pass || gate.calls != 2 || s.calls != 3 {
 			t.Fatalf("%v %v gate %d checks %d", v, err, gate.calls, s.calls)
 		}
 	})
