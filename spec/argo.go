@@ -41,17 +41,41 @@ type templateEntry struct {
 	t       *argoTemplate
 }
 
-// argoSet holds the Argo templates of one input, by scope and name.
+// argoSet holds the Argo templates of one input: namespaced ones by
+// "namespace/name", cluster ones by name.
 type argoSet struct {
 	ns      map[string]*templateEntry
 	cluster map[string]*templateEntry
 }
 
-func (s *argoSet) lookup(ref argoTemplateRef) *templateEntry {
+// lookup finds a template as Argo does, in the referring object's
+// namespace; a template whose document names no namespace, or the only
+// one of that name, stands in when the input does not say.
+func (s *argoSet) lookup(ref argoTemplateRef, namespace string) *templateEntry {
 	if ref.ClusterScope != nil && *ref.ClusterScope {
 		return s.cluster[ref.TemplateName]
 	}
-	return s.ns[ref.TemplateName]
+	if e := s.ns[namespace+"/"+ref.TemplateName]; e != nil {
+		return e
+	}
+	if e := s.ns["/"+ref.TemplateName]; e != nil {
+		return e
+	}
+	var found *templateEntry
+	for _, e := range s.ns {
+		if e.t.Metadata.Name == ref.TemplateName {
+			if found != nil && namespace == "" {
+				return nil // ambiguous
+			}
+			if found == nil {
+				found = e
+			}
+		}
+	}
+	if found != nil && namespace != "" && found.t.Metadata.Namespace != "" {
+		return nil // it lives in another namespace
+	}
+	return found
 }
 
 // checkTemplate reports the problems of a template that do not depend on
@@ -184,7 +208,7 @@ func (b *binder) analyzers(ra *argoRolloutAnalysis, r *report, path string) []st
 	visit = func(refs []argoTemplateRef, p string, depth int, seen map[*templateEntry]bool) {
 		for i, ref := range refs {
 			rp := fmt.Sprintf("%s.templates[%d].templateName", p, i)
-			e := b.set.lookup(ref)
+			e := b.set.lookup(ref, b.namespace())
 			if e == nil {
 				kind := "AnalysisTemplate"
 				if ref.ClusterScope != nil && *ref.ClusterScope {
@@ -323,6 +347,14 @@ func (b *binder) analyzers(ra *argoRolloutAnalysis, r *report, path string) []st
 	return out
 }
 
+// namespace is the referring Rollout's namespace ("" when none).
+func (b *binder) namespace() string {
+	if b.meta == nil {
+		return ""
+	}
+	return b.meta.Namespace
+}
+
 func (b *binder) known(cluster bool) string {
 	m := b.set.ns
 	if cluster {
@@ -332,7 +364,11 @@ func (b *binder) known(cluster bool) string {
 		return "none"
 	}
 	names := make([]string, 0, len(m))
-	for n := range m {
+	for _, e := range m {
+		n := e.t.Metadata.Name
+		if !cluster && e.t.Metadata.Namespace != "" {
+			n = e.t.Metadata.Namespace + "/" + n
+		}
 		names = append(names, strconv.Quote(n))
 	}
 	sort.Strings(names)

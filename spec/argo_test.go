@@ -2,6 +2,7 @@ package spec
 
 import (
 	"io"
+	"strings"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -590,4 +591,40 @@ spec:
 	if bg := res.Rollouts[0].Canary.Background.StartingStep; bg != 3 {
 		t.Errorf("starting step %d, want 3 (Argo's step 2 is glidepath's step 3)", bg)
 	}
+}
+
+// Templates are found in the Rollout's namespace, as in Argo; one of the
+// same name in another namespace is not used.
+func TestArgoTemplateNamespaces(t *testing.T) {
+	tmpl := func(ns, cond string) string {
+		return `apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: t, namespace: ` + ns + `}
+spec:
+  metrics:
+  - name: m
+    successCondition: ` + cond + `
+    provider: {prometheus: {address: "http://prom:9090", query: up}}
+`
+	}
+	ro := func(ns string) string {
+		return `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: r, namespace: ` + ns + `}
+spec:
+  strategy:
+    canary:
+      steps:
+      - analysis: {templates: [{templateName: t}]}
+      - setWeight: 50
+`
+	}
+	res := mustDecode(t, []byte(tmpl("a", "result[0] == 1")+"---\n"+tmpl("b", "result[0] == 2")+"---\n"+ro("b")), Options{})
+	if c := res.Rollouts[0].Canary.Steps[0].Analyzers[0].(*analysis.Check); c.SuccessCondition != "result[0] == 2" {
+		t.Errorf("took the template of another namespace: %s", c.SuccessCondition)
+	}
+	probs := problems(t, tmpl("a", "result[0] == 1")+"---\n"+ro("c"), Options{})
+	wantProblem(t, probs, 1, "spec.strategy.canary.steps[0].analysis.templates[0].templateName", `unknown AnalysisTemplate "t" (decoded: "a/t")`)
+	// Without namespaces, names match.
+	mustDecode(t, []byte(strings.ReplaceAll(tmpl("x", "result[0] == 1"), "namespace: x", "")+"---\n"+ro("prod")), Options{})
 }

@@ -174,8 +174,10 @@
 //
 // # Known differences
 //
-// Template lookup is by name (namespaces are not separated: give
-// templates distinct names). A web metric's JSON path must select a
+// An AnalysisTemplate is looked up in the Rollout's namespace, as in Argo;
+// one whose document names no namespace, or the only one of its name when
+// the Rollout names none, stands in (Result.Checks looks up by name, and
+// needs it unique). A web metric's JSON path must select a
 // number, a list of numbers, a string, a bool or null (not an object).
 // Placeholder values in Prometheus queries are escaped, so a value that
 // is not a number, a duration or a name cannot sit outside a string

@@ -215,14 +215,14 @@ func Decode(data []byte, opts Options) (*Result, error) {
 			t := &argoTemplate{}
 			decodeInto(d.root, t, "", r)
 			e := &templateEntry{doc: d.index, cluster: tm.Kind == "ClusterAnalysisTemplate", t: t}
-			idx := res.set.ns
+			idx, key := res.set.ns, t.Metadata.Namespace+"/"+t.Metadata.Name
 			if e.cluster {
-				idx = res.set.cluster
+				idx, key = res.set.cluster, t.Metadata.Name
 			}
-			if prev, dup := idx[t.Metadata.Name]; dup && t.Metadata.Name != "" {
+			if prev, dup := idx[key]; dup && t.Metadata.Name != "" {
 				r.add(nil, "metadata.name", "%s %q is also document %d", tm.Kind, t.Metadata.Name, prev.doc)
 			} else {
-				idx[t.Metadata.Name] = e
+				idx[key] = e
 			}
 			checkTemplate(e, r)
 			tpl := Template{Doc: d.index, Name: t.Metadata.Name, Cluster: e.cluster}
