@@ -2,9 +2,9 @@ package spec
 
 import (
 	"io"
-	"strings"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
