@@ -44,9 +44,9 @@ const (
 // of them add to the check's History.
 type Check struct {
 	// Label names the check in verdicts, measurements and errors. Required.
-	Label string
+	Label string `json:"label,omitempty" yaml:"label,omitempty"`
 	// Source takes the measurements. Required.
-	Source Source
+	Source Source `json:"-" yaml:"-"`
 	// Query is passed to the Source with placeholders expanded:
 	// {{args.NAME}} for an [Arg], and {{release.name}}, {{release.stable}},
 	// {{release.canary}}, {{release.weight}} and {{release.step}} for the
@@ -61,10 +61,10 @@ type Check struct {
 	// literal, is a validation error. A Source that implements [Escaper]
 	// escapes its own way (and its queries have no comments). So a revision
 	// name cannot change the query.
-	Query string
+	Query string `json:"query,omitempty" yaml:"query,omitempty"`
 	// Args are the values for {{args.NAME}}. Secret ones never appear in
 	// verdicts, measurements or errors.
-	Args []Arg
+	Args []Arg `json:"args,omitempty" yaml:"args,omitempty"`
 
 	// SuccessCondition and FailureCondition are expressions over `result`
 	// (github.com/expr-lang/expr, as in Argo Rollouts), for example
@@ -72,68 +72,68 @@ type Check struct {
 	// they may call isNaN, isInf, isNil, default(value, fallback), asFloat
 	// and asInt. Either, both or neither may be set; see the package
 	// documentation for how a measurement is judged in each case.
-	SuccessCondition string
-	FailureCondition string
+	SuccessCondition string `json:"successCondition,omitempty" yaml:"successCondition,omitempty"`
+	FailureCondition string `json:"failureCondition,omitempty" yaml:"failureCondition,omitempty"`
 
 	// InitialDelay postpones the first measurement.
-	InitialDelay time.Duration
+	InitialDelay time.Duration `json:"-" yaml:"initialDelay,omitempty"`
 	// Interval is the time between the end of one measurement and the
 	// start of the next. Required when Count > 1.
-	Interval time.Duration
+	Interval time.Duration `json:"-" yaml:"interval,omitempty"`
 	// Count is how many measurements to judge. Zero means one when
 	// Interval is zero, and "until the context ends" otherwise (for
 	// background analysis; an inline check without a Count then ends
 	// only when a limit decides, so give it a Count or bound its step
 	// with strategy.Step.Within). Errored measurements, and measurements
 	// waiting for MinSamples, do not count.
-	Count int
+	Count int `json:"count,omitempty" yaml:"count,omitempty"`
 
 	// FailureLimit is how many failed measurements are tolerated: the
 	// check fails when failures exceed it. Zero (the default) fails on the
 	// first failure; -1 disables it (ConsecutiveSuccessLimit must then be
 	// set).
-	FailureLimit int
+	FailureLimit int `json:"failureLimit,omitempty" yaml:"failureLimit,omitempty"`
 	// InconclusiveLimit is how many inconclusive measurements are
 	// tolerated before the check is Inconclusive. Zero (the default)
 	// stops at the first.
-	InconclusiveLimit int
+	InconclusiveLimit int `json:"inconclusiveLimit,omitempty" yaml:"inconclusiveLimit,omitempty"`
 	// ConsecutiveErrorLimit is how many measurement errors in a row are
 	// tolerated before the check fails. Nil means
 	// [DefaultConsecutiveErrorLimit] (4); new(0) fails on the first error.
-	ConsecutiveErrorLimit *int
+	ConsecutiveErrorLimit *int `json:"consecutiveErrorLimit,omitempty" yaml:"consecutiveErrorLimit,omitempty"`
 	// ConsecutiveSuccessLimit, when positive, passes the check as soon as
 	// that many measurements in a row succeed. Zero (the default)
 	// disables it.
-	ConsecutiveSuccessLimit int
+	ConsecutiveSuccessLimit int `json:"consecutiveSuccessLimit,omitempty" yaml:"consecutiveSuccessLimit,omitempty"`
 
 	// MinSamples, when positive, makes the check wait for data: a
 	// measurement backed by fewer samples is recorded but not judged, and
 	// the check measures again at the next interval. The samples are the
 	// number of data points in the result (NaN does not count), or the
 	// number SamplesQuery returns (for example a request count).
-	MinSamples float64
+	MinSamples float64 `json:"minSamples,omitempty" yaml:"minSamples,omitempty"`
 	// SamplesQuery, when set, is measured through the same Source and
 	// must return one number: how many samples back the measurement.
-	SamplesQuery string
+	SamplesQuery string `json:"samplesQuery,omitempty" yaml:"samplesQuery,omitempty"`
 	// NoDataLimit is how many measurements may lack MinSamples before the
 	// check ends Inconclusive (default [DefaultNoDataLimit]).
-	NoDataLimit int
+	NoDataLimit int `json:"noDataLimit,omitempty" yaml:"noDataLimit,omitempty"`
 
 	// Timeout bounds one measurement (default [DefaultTimeout]); a
 	// timeout is a measurement error.
-	Timeout time.Duration
+	Timeout time.Duration `json:"-" yaml:"timeout,omitempty"`
 	// ErrorRetryInterval is how soon a check with no Interval measures
 	// again after an error or a measurement without enough data (default
 	// [DefaultErrorRetryInterval]).
-	ErrorRetryInterval time.Duration
+	ErrorRetryInterval time.Duration `json:"-" yaml:"errorRetryInterval,omitempty"`
 	// HistoryLimit bounds the measurements kept by History and carried by
 	// each verdict (default [DefaultHistoryLimit]).
-	HistoryLimit int
+	HistoryLimit int `json:"historyLimit,omitempty" yaml:"historyLimit,omitempty"`
 
 	// DryRun runs and reports the check but never lets it decide: its
 	// verdict is always Pass, with the outcome it would have had in the
 	// reason.
-	DryRun bool
+	DryRun bool `json:"dryRun,omitempty" yaml:"dryRun,omitempty"`
 
 	mu       sync.Mutex
 	compiled *compiled

@@ -32,13 +32,13 @@ const maxBody = 1 << 20
 type HTTP struct {
 	// Client sends the requests; nil uses a client with Go's default
 	// transport.
-	Client *http.Client
+	Client *http.Client `json:"-" yaml:"-"`
 	// Header is added to every request (for example Authorization).
-	Header http.Header
+	Header http.Header `json:"header,omitempty" yaml:"header,omitempty"`
 	// Path selects the value: keys and array indexes separated by dots,
 	// optionally written as a JSONPath ("$.data.values[0]") or in Argo's
 	// braces ("{$.data.ok}"). Empty selects the whole body.
-	Path string
+	Path string `json:"path,omitempty" yaml:"path,omitempty"`
 }
 
 // Validate reports a Path that cannot select anything, so that a check

@@ -16,12 +16,12 @@ import (
 // Arg is a named value a query refers to as {{args.NAME}}.
 type Arg struct {
 	// Name is the argument's name: letters, digits, '-' and '_'.
-	Name string
+	Name string `json:"name" yaml:"name"`
 	// Value is substituted (escaped) for {{args.NAME}}.
-	Value string
+	Value string `json:"value,omitempty" yaml:"value,omitempty"`
 	// Secret keeps the value out of verdicts, measurements and errors:
 	// wherever it (or its escaped form) would appear, "*****" does.
-	Secret bool
+	Secret bool `json:"secret,omitempty" yaml:"secret,omitempty"`
 }
 
 // releaseFields are the names a query may use under "release.".

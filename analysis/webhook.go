@@ -93,24 +93,24 @@ type WebhookRequest struct {
 // also refuses a request whose ID it has already seen.
 type Webhook struct {
 	// Label names the gate in verdicts. Required.
-	Label string
+	Label string `json:"label,omitempty" yaml:"label,omitempty"`
 	// URL receives the POST. Required (http or https).
-	URL string
+	URL string `json:"url,omitempty" yaml:"url,omitempty"`
 	// Secret keys the HMAC-SHA256 signature. Required.
-	Secret []byte
+	Secret []byte `json:"-" yaml:"-"`
 	// Header is added to every request.
-	Header http.Header
+	Header http.Header `json:"header,omitempty" yaml:"header,omitempty"`
 	// Client sends the request; nil uses a client with Go's default
 	// transport that does not follow redirects.
-	Client *http.Client
+	Client *http.Client `json:"-" yaml:"-"`
 	// Timeout bounds each request (default [DefaultWebhookTimeout]).
-	Timeout time.Duration
+	Timeout time.Duration `json:"-" yaml:"timeout,omitempty"`
 	// Retries is how many times a 408 or 429 answer is retried (default
 	// [DefaultWebhookRetries]; negative: never).
-	Retries int
+	Retries int `json:"retries,omitempty" yaml:"retries,omitempty"`
 	// MaxRetryWait bounds the wait before a retry (default
 	// [DefaultWebhookMaxRetryWait]).
-	MaxRetryWait time.Duration
+	MaxRetryWait time.Duration `json:"-" yaml:"maxRetryWait,omitempty"`
 }
 
 // Name returns the webhook's Label.

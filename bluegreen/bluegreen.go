@@ -39,46 +39,46 @@ type Config struct {
 	// 0 means the target has no instances (a feature flag, a traffic
 	// splitter in front of fixed upstreams): the States carry no replica
 	// counts and a revision counts as ready when it is up.
-	Replicas int
+	Replicas int `json:"replicas,omitempty" yaml:"replicas,omitempty"`
 	// PreviewReplicas is how many instances the new revision runs while
 	// it is previewed, analysed and waiting at the promotion gate (Argo
 	// Rollouts' previewReplicaCount), to save resources during testing. 0
 	// means the full Replicas. Once the gate opens it is scaled to
 	// Replicas, and waited for, before the switch. Must not exceed
 	// Replicas.
-	PreviewReplicas int
+	PreviewReplicas int `json:"previewReplicas,omitempty" yaml:"previewReplicas,omitempty"`
 	// PrePromotion analyzers run against the preview before any traffic
 	// is switched (Argo's prePromotionAnalysis). A Fail rolls back; the
 	// live revision never loses traffic. None: no analysis.
-	PrePromotion []strategy.Analyzer
+	PrePromotion []strategy.Analyzer `json:"-" yaml:"-"`
 	// PostPromotion analyzers run once all traffic is on the new revision
 	// (Argo's postPromotionAnalysis). A Fail switches traffic straight
 	// back to the old revision, which is still at full capacity. None: no
 	// analysis.
-	PostPromotion []strategy.Analyzer
+	PostPromotion []strategy.Analyzer `json:"-" yaml:"-"`
 	// ManualPromotion pauses the release after pre-promotion analysis,
 	// with the new revision at its preview scale, until Rollout.Promote is
 	// called (Argo's autoPromotionEnabled: false); then the new revision
 	// is scaled to Replicas, waited for, and switched to. The zero value
 	// promotes automatically, Argo's default.
-	ManualPromotion bool
+	ManualPromotion bool `json:"manualPromotion,omitempty" yaml:"manualPromotion,omitempty"`
 	// AutoPromotionDelay, when positive, pauses that long before the
 	// switch and then promotes automatically (Argo's autoPromotionSeconds).
 	// Promote ends the wait early. Argo ignores autoPromotionSeconds when
 	// automatic promotion is disabled; glidepath rejects the combination
 	// with ManualPromotion instead of ignoring it. 0: no delay.
-	AutoPromotionDelay time.Duration
+	AutoPromotionDelay time.Duration `json:"-" yaml:"autoPromotionDelay,omitempty"`
 	// ScaleDownDelay is how long the old revision keeps running, at full
 	// capacity and without traffic, once post-promotion analysis has
 	// passed: the window in which Abort switches back in one Apply (Argo's
 	// scaleDownDelaySeconds). 0 means [DefaultScaleDownDelay], Argo's
 	// default; a negative value removes the old revision at once.
-	ScaleDownDelay time.Duration
+	ScaleDownDelay time.Duration `json:"-" yaml:"scaleDownDelay,omitempty"`
 	// KeepAborted leaves the failed revision running, without traffic and
 	// at its preview scale, when a release is rolled back, so it can be
 	// inspected through a preview route (Argo's abortScaleDownDelaySeconds:
 	// 0).
-	KeepAborted bool
+	KeepAborted bool `json:"keepAborted,omitempty" yaml:"keepAborted,omitempty"`
 	// AbortScaleDownDelay, when positive, keeps the failed revision up,
 	// without traffic, for that long after a rollback (once traffic has
 	// switched back, or at once for a preview that never had traffic),
@@ -87,11 +87,11 @@ type Config struct {
 	// rollback is one Apply; Argo's default is 30 seconds. It must be
 	// shorter than the release's Options.RollbackTimeout (5m by default),
 	// and cannot be combined with KeepAborted.
-	AbortScaleDownDelay time.Duration
+	AbortScaleDownDelay time.Duration `json:"-" yaml:"abortScaleDownDelay,omitempty"`
 	// ReadyTimeout bounds each wait for the new revision to be ready. 0
 	// uses the release's Options.ProgressDeadline. Missing it rolls back
 	// (or pauses, per Options.PauseOnDeadline).
-	ReadyTimeout time.Duration
+	ReadyTimeout time.Duration `json:"-" yaml:"readyTimeout,omitempty"`
 }
 
 var _ strategy.Strategy = Config{}

@@ -36,19 +36,19 @@ const (
 // [SetHeaderRoute]; the zero Step is invalid.
 type Step struct {
 	// Kind says what the step does and which field below it uses.
-	Kind StepKind
+	Kind StepKind `json:"kind" yaml:"kind"`
 	// Name labels the step in the plan, events and status (optional).
-	Name string
+	Name string `json:"name,omitempty" yaml:"name,omitempty"`
 	// Weight is the canary's traffic percentage (KindSetWeight), 0..100.
-	Weight int
+	Weight int `json:"weight,omitempty" yaml:"weight,omitempty"`
 	// Duration is how long a KindPause lasts; 0 waits for Promote.
-	Duration time.Duration
+	Duration time.Duration `json:"-" yaml:"duration,omitempty"`
 	// Analyzers run in a KindAnalysis step.
-	Analyzers []strategy.Analyzer
+	Analyzers []strategy.Analyzer `json:"-" yaml:"-"`
 	// Scale is the canary's capacity (KindSetCanaryScale).
-	Scale Scale
+	Scale Scale `json:"scale,omitempty" yaml:"scale,omitempty"`
 	// Route is the header route (KindSetHeaderRoute); zero removes it.
-	Route strategy.HeaderRoute
+	Route strategy.HeaderRoute `json:"route,omitempty" yaml:"route,omitempty"`
 }
 
 // SetWeight returns a step that sends weight percent of the traffic to the
@@ -138,9 +138,9 @@ const (
 // Scale matches the traffic weight.
 type Scale struct {
 	// Mode says how Value is read (see [ScaleMode]).
-	Mode ScaleMode
+	Mode ScaleMode `json:"mode,omitempty" yaml:"mode,omitempty"`
 	// Value is an instance count or a percentage of Replicas, per Mode.
-	Value int
+	Value int `json:"value,omitempty" yaml:"value,omitempty"`
 }
 
 // Replicas returns a Scale of exactly n canary instances.
@@ -184,12 +184,12 @@ func (s Scale) count(total, weight int) int {
 // a failure; they are stopped when the release ends.
 type BackgroundAnalysis struct {
 	// Analyzers run concurrently for the rest of the release.
-	Analyzers []strategy.Analyzer
+	Analyzers []strategy.Analyzer `json:"-" yaml:"-"`
 	// StartingStep is the index in Config.Steps from which the analysis
 	// runs (with the shorthand: the index of the weight, so 0 is the
 	// first weight). The zero value starts it with the first step, once
 	// the canary is deployed and ready.
-	StartingStep int
+	StartingStep int `json:"startingStep,omitempty" yaml:"startingStep,omitempty"`
 }
 
 // Config configures a canary release. It is either a list of explicit
@@ -199,54 +199,54 @@ type BackgroundAnalysis struct {
 type Config struct {
 	// Steps is the explicit list of steps. Leave it empty to use the
 	// shorthand.
-	Steps []Step
+	Steps []Step `json:"steps,omitempty" yaml:"steps,omitempty"`
 
 	// StepWeight is the shorthand's weight increment: the canary gets
 	// StepWeight, 2×StepWeight, ... percent until it reaches MaxWeight
 	// (the last step may exceed MaxWeight up to the next multiple,
 	// capped at 100, as Flagger does), then it is promoted.
-	StepWeight int
+	StepWeight int `json:"stepWeight,omitempty" yaml:"stepWeight,omitempty"`
 	// MaxWeight is the weight at which the shorthand promotes; the zero
 	// value is 100, as in Flagger.
-	MaxWeight int
+	MaxWeight int `json:"maxWeight,omitempty" yaml:"maxWeight,omitempty"`
 	// StepWeights is the shorthand's explicit, strictly increasing list
 	// of weights (Flagger's stepWeights), used instead of StepWeight.
-	StepWeights []int
+	StepWeights []int `json:"stepWeights,omitempty" yaml:"stepWeights,omitempty"`
 	// Interval is how long the shorthand waits at each weight before it
 	// runs Analyzers (Flagger's analysis interval). Required with the
 	// shorthand.
-	Interval time.Duration
+	Interval time.Duration `json:"-" yaml:"interval,omitempty"`
 	// Analyzers run after each Interval at each weight of the shorthand;
 	// with none, each weight only lasts its Interval.
-	Analyzers []strategy.Analyzer
+	Analyzers []strategy.Analyzer `json:"-" yaml:"-"`
 
 	// Background analysis runs alongside the steps; see [BackgroundAnalysis].
-	Background BackgroundAnalysis
+	Background BackgroundAnalysis `json:"background,omitempty" yaml:"background,omitempty"`
 
 	// Replicas is the full instance count of the service. The zero value
 	// is a target without instances (a traffic splitter in front of fixed
 	// upstreams, a feature flag): States carry weights only. At most
 	// [MaxReplicas].
-	Replicas int
+	Replicas int `json:"replicas,omitempty" yaml:"replicas,omitempty"`
 	// TrafficRouting says that the target routes traffic by weight
 	// independently of its instance counts (a mesh, an ingress, a load
 	// balancer with weights). Without it, an instance target is a basic
 	// canary: the traffic split is the instance split.
-	TrafficRouting bool
+	TrafficRouting bool `json:"trafficRouting,omitempty" yaml:"trafficRouting,omitempty"`
 	// DynamicStableScale scales the stable revision down as the canary's
 	// weight rises (and back up before traffic returns to it), instead of
 	// keeping it fully scaled until promotion. Requires TrafficRouting.
-	DynamicStableScale bool
+	DynamicStableScale bool `json:"dynamicStableScale,omitempty" yaml:"dynamicStableScale,omitempty"`
 	// MaxSurge is how many instances above Replicas a basic canary may
 	// run while it moves; nil is 25%, as in Argo Rollouts.
-	MaxSurge *strategy.IntOrPercent
+	MaxSurge *strategy.IntOrPercent `json:"maxSurge,omitempty" yaml:"maxSurge,omitempty"`
 	// MaxUnavailable is how many of Replicas may be unavailable while a
 	// basic canary moves; nil is 25%, as in Argo Rollouts. MaxSurge and
 	// MaxUnavailable may not both be zero.
-	MaxUnavailable *strategy.IntOrPercent
+	MaxUnavailable *strategy.IntOrPercent `json:"maxUnavailable,omitempty" yaml:"maxUnavailable,omitempty"`
 	// ReadyTimeout bounds each wait for the instances to become ready;
 	// 0 uses the release's progress deadline.
-	ReadyTimeout time.Duration
+	ReadyTimeout time.Duration `json:"-" yaml:"readyTimeout,omitempty"`
 }
 
 // MaxReplicas is the largest instance count a Config accepts (2^24), for

@@ -39,7 +39,7 @@ type Config struct {
 	// traffic splitter in front of fixed upstreams): the plan is a single
 	// batch that starts the new revision, waits until it is up and moves
 	// all traffic to it. At most [MaxReplicas].
-	Replicas int
+	Replicas int `json:"replicas,omitempty" yaml:"replicas,omitempty"`
 	// MaxSurge is how many instances may run above N during the update,
 	// as a count or a percentage of N rounded up (Kubernetes' maxSurge).
 	// MaxUnavailable is how many of the N may be unavailable, as a count
@@ -48,26 +48,27 @@ type Config struct {
 	// Kubernetes. Both may not be zero ("0" or "0%"), which Kubernetes
 	// rejects too. When both resolve to 0 for a given N, one instance may
 	// be unavailable, so the update can move.
-	MaxSurge, MaxUnavailable *strategy.IntOrPercent
+	MaxSurge       *strategy.IntOrPercent `json:"maxSurge,omitempty" yaml:"maxSurge,omitempty"`
+	MaxUnavailable *strategy.IntOrPercent `json:"maxUnavailable,omitempty" yaml:"maxUnavailable,omitempty"`
 	// MinReady is how long new instances must stay ready before the next
 	// batch counts them as available (Kubernetes' minReadySeconds): each
 	// batch is held that long and then checked again, so an instance that
 	// failed during the hold stops the update. 0: available as soon as
 	// ready.
-	MinReady time.Duration
+	MinReady time.Duration `json:"-" yaml:"minReady,omitempty"`
 	// ProgressDeadline bounds the wait for each batch to become ready (the
 	// clock restarts with each batch, as Kubernetes' progressDeadlineSeconds
 	// does). 0 uses the release's Options.ProgressDeadline. Missing it rolls
 	// back (or pauses, per Options.PauseOnDeadline).
-	ProgressDeadline time.Duration
+	ProgressDeadline time.Duration `json:"-" yaml:"progressDeadline,omitempty"`
 	// Partition, when positive, stops the update once that many instances
 	// run the new revision and waits for Rollout.Promote before updating
 	// the rest. Must be less than Replicas. 0: no partition.
-	Partition int
+	Partition int `json:"partition,omitempty" yaml:"partition,omitempty"`
 	// Analysis runs after every batch, once the batch is ready and has
 	// been held for MinReady. A Fail rolls back batch by batch. None: no
 	// analysis.
-	Analysis []strategy.Analyzer
+	Analysis []strategy.Analyzer `json:"-" yaml:"-"`
 }
 
 var _ strategy.Strategy = Config{}

@@ -36,11 +36,11 @@ type FailurePolicy struct {
 	// Pause holds the release where it is instead of rolling back, and
 	// waits for Promote (continue) or Abort (roll back). For releases
 	// that carry migrations, where rolling back is worse than waiting.
-	Pause bool
+	Pause bool `json:"pause,omitempty" yaml:"pause,omitempty"`
 	// FailuresAllowed is how many Fail verdicts are tolerated before the
 	// policy acts; a tolerated failure re-runs the failed analysis. 0
 	// acts on the first Fail.
-	FailuresAllowed int
+	FailuresAllowed int `json:"failuresAllowed,omitempty" yaml:"failuresAllowed,omitempty"`
 }
 
 // CancelPolicy says what cancelling the release's context does.
@@ -59,32 +59,34 @@ const (
 type Options struct {
 	// ProgressDeadline bounds each wait for readiness (default 10m).
 	// Missing it rolls back (or pauses, with OnDeadline Pause).
-	ProgressDeadline time.Duration
+	ProgressDeadline time.Duration `json:"-" yaml:"progressDeadline,omitempty"`
 	// PollInterval is how often the target is observed while waiting for
 	// readiness (default 1s).
-	PollInterval time.Duration
+	PollInterval time.Duration `json:"-" yaml:"pollInterval,omitempty"`
 	// RetryInitial and RetryMax bound the exponential backoff between
 	// Apply attempts (defaults 100ms and 10s); RetryBudget is the total
 	// time spent retrying one Apply before giving up (default 1m).
-	RetryInitial, RetryMax, RetryBudget time.Duration
+	RetryInitial time.Duration `json:"-" yaml:"retryInitial,omitempty"`
+	RetryMax     time.Duration `json:"-" yaml:"retryMax,omitempty"`
+	RetryBudget  time.Duration `json:"-" yaml:"retryBudget,omitempty"`
 	// OnFail is the policy for Fail verdicts (default: roll back at once).
-	OnFail FailurePolicy
+	OnFail FailurePolicy `json:"onFail,omitempty" yaml:"onFail,omitempty"`
 	// PauseOnDeadline pauses instead of rolling back when the progress
 	// deadline is missed.
-	PauseOnDeadline bool
+	PauseOnDeadline bool `json:"pauseOnDeadline,omitempty" yaml:"pauseOnDeadline,omitempty"`
 	// OnCancel is the policy for a cancelled context (default: roll back).
-	OnCancel CancelPolicy
+	OnCancel CancelPolicy `json:"onCancel,omitempty" yaml:"onCancel,omitempty"`
 	// RollbackTimeout bounds the whole rollback, which runs on a fresh
 	// context so that a cancelled parent cannot prevent it (default 5m).
-	RollbackTimeout time.Duration
+	RollbackTimeout time.Duration `json:"-" yaml:"rollbackTimeout,omitempty"`
 	// ApplyTimeout bounds one Apply or Observe call, so a hung target is
 	// retried rather than waited on for ever (default 30s).
-	ApplyTimeout time.Duration
+	ApplyTimeout time.Duration `json:"-" yaml:"applyTimeout,omitempty"`
 	// Journal, when set, records every step before it is applied and its
 	// outcome after. A write error stops the release before the next Apply.
-	Journal Journal
+	Journal Journal `json:"-" yaml:"-"`
 	// MaxVerdicts bounds the verdicts kept in Status (default 16).
-	MaxVerdicts int
+	MaxVerdicts int `json:"maxVerdicts,omitempty" yaml:"maxVerdicts,omitempty"`
 	// AnalysisGrace is how long the executor waits for an analyzer to
 	// return once its context is cancelled (default 30s): an inline
 	// analyzer past its step's Timeout, background analysis giving its
@@ -92,7 +94,7 @@ type Options struct {
 	// release. An analyzer still running then is left behind and its
 	// answer ignored; one that gave no verdict counts as Inconclusive.
 	// An Abort, a rollback or a cancelled context never wait for it.
-	AnalysisGrace time.Duration
+	AnalysisGrace time.Duration `json:"-" yaml:"analysisGrace,omitempty"`
 }
 
 func (o Options) withDefaults() Options {
