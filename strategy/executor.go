@@ -37,7 +37,6 @@ const (
 type bgResult struct {
 	group, index int
 	verdict      Verdict
-	recorded     bool // already journaled (a verdict put back in the queue)
 }
 
 type stepKind int
@@ -49,6 +48,7 @@ const (
 	outDeadline
 	outTarget
 	outJournal
+	outFenced
 	outInterrupted
 	outCancelled
 )
@@ -142,7 +142,18 @@ func (r *Rollout) drive(ctx context.Context, rs *runState) error {
 		rs.failures = cp.Failures
 		r.setStep(i)
 		if cp.RollBack {
-			return r.rollback(ctx, rs, i, ErrAborted, errors.New("resumed a release that was rolling back"))
+			return r.rollback(ctx, rs, i, ErrAborted, errors.New("resumed a release that was rolling back or aborted"))
+		}
+		if !cp.Promote && cp.Failures > r.opts.OnFail.FailuresAllowed {
+			// A Fail was recorded and the process stopped before acting
+			// on it: decide it now, as it would have been decided then,
+			// rather than analyse again.
+			v := Verdict{Outcome: Fail, Reason: fmt.Sprintf("%d Fail verdicts recorded before the release resumed, %d allowed",
+				cp.Failures, r.opts.OnFail.FailuresAllowed)}
+			rs.failures--
+			if f, err := r.onFail(ctx, rs, i, v, true); f == flowEnd {
+				return err
+			}
 		}
 		if cp.Promote {
 			// A recorded PromoteFull: react finds the flag and promotes,
@@ -340,6 +351,10 @@ func (r *Rollout) handle(ctx context.Context, rs *runState, i int, out stepOut) 
 		return flowEnd, r.rollback(ctx, rs, i, ErrDeadlineExceeded, out.err)
 	case outTarget:
 		return flowEnd, r.rollback(ctx, rs, i, ErrTarget, out.err)
+	case outFenced:
+		r.stopBackground(rs)
+		r.setPhase(PhaseStopped, "", "another driver holds the target's lease; this one stopped without applying")
+		return flowEnd, r.stepError(i, ErrFenced, out.err)
 	case outJournal:
 		r.stopBackground(rs)
 		r.setPhase(PhaseStopped, "", "the journal could not record the next step; nothing unrecorded was applied")
@@ -380,9 +395,6 @@ func (r *Rollout) react(ctx context.Context, rs *runState, i int) (flow, error) 
 			return r.promoteFullNow(ctx, rs, i)
 		}
 		if ev, ok := r.nextBg(); ok {
-			if !ev.recorded {
-				r.recordEnd(ctx, Record{Kind: RecordVerdict, Step: i, Verdict: &ev.verdict})
-			}
 			switch ev.verdict.Outcome {
 			case Fail:
 				f, err := r.onFail(ctx, rs, i, ev.verdict, true)
@@ -397,7 +409,6 @@ func (r *Rollout) react(ctx context.Context, rs *runState, i int) (flow, error) 
 				case actBgFail:
 					// A Fail arrived while a person was to judge this
 					// verdict: handle the Fail first, then pause again.
-					ev.recorded = true
 					r.requeueBg(ev)
 				default:
 					return r.dispatch(ctx, rs, i, act)
@@ -488,6 +499,14 @@ func (r *Rollout) stepError(i int, kind, cause error) *StepError {
 }
 
 func (r *Rollout) cancelled(ctx context.Context, rs *runState, i int) error {
+	r.mu.Lock()
+	aborted := r.abort
+	r.mu.Unlock()
+	if aborted {
+		// An Abort that was accepted is acted on, whatever the
+		// cancellation policy says.
+		return r.rollback(ctx, rs, i, ErrAborted, nil)
+	}
 	if r.opts.OnCancel == LeaveAsRecorded {
 		r.stopBackground(rs)
 		r.setPhase(PhaseStopped, "", "context cancelled; target left as recorded for a later resume")
@@ -551,6 +570,8 @@ func classify(ctx context.Context, err error) stepOut {
 	switch {
 	case err == nil:
 		return stepOut{kind: outOK}
+	case errors.Is(err, ErrFenced):
+		return stepOut{kind: outFenced, err: err}
 	case errors.Is(err, ErrJournal):
 		return stepOut{kind: outJournal, err: err}
 	case ctx.Err() != nil:
@@ -650,6 +671,9 @@ func hasOutcome(evs []bgResult, o Outcome) bool {
 func (r *Rollout) stepErr(ctx, sctx context.Context, err error) stepOut {
 	if err == nil {
 		return stepOut{kind: outOK}
+	}
+	if errors.Is(err, ErrFenced) {
+		return stepOut{kind: outFenced, err: err}
 	}
 	if errors.Is(err, ErrJournal) {
 		return stepOut{kind: outJournal, err: err}
@@ -876,7 +900,13 @@ func (r *Rollout) launchBg(rs *runState, g, k int) {
 // background analysis is closed.
 func (r *Rollout) report(rs *runState, g, k int, v Verdict) {
 	r.addVerdict(v)
-	r.emit(VerdictReached{EventMeta: r.meta(), Verdict: v, Background: true})
+	m := r.meta()
+	r.emit(VerdictReached{EventMeta: m, Verdict: v, Background: true})
+	// Every verdict is recorded when it arrives, before anything decides
+	// on it: one that is then overridden (a PromoteFull) or cut short (a
+	// rollback) is still in the release's history, and a Fail is still
+	// decided after a crash.
+	r.recordEnd(rs.bgCtx, Record{Kind: RecordVerdict, Step: m.Step, Verdict: &v})
 	r.mu.Lock()
 	r.bgEvents = append(r.bgEvents, bgResult{group: g, index: k, verdict: v})
 	if v.Outcome != Pass && r.stepCancel != nil {
@@ -981,13 +1011,6 @@ func (r *Rollout) rollback(parent context.Context, rs *runState, i int, kind, ca
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), r.opts.RollbackTimeout)
 	defer cancel()
 	r.settle(ctx)
-	if r.hasPending {
-		// Where the target stands is unknown: assume the last intent took
-		// effect, so that the rollback applies the stable State rather
-		// than report it restored without an Apply.
-		r.hasPending = false
-		r.applied(r.pending)
-	}
 	from := r.currentState()
 	path := r.rollbackPath(from)
 	to := r.plan.Stable
@@ -1040,6 +1063,12 @@ func (r *Rollout) rollback(parent context.Context, rs *runState, i int, kind, ca
 
 func (r *Rollout) degrade(i int, stepErr *StepError, err error) error {
 	last := r.currentState()
+	if errors.Is(err, ErrFenced) {
+		// A newer lease holder drives the target: this driver stops and
+		// leaves the rollback to it.
+		r.setPhase(PhaseStopped, "", fmt.Sprintf("another driver holds the target's lease; rollback left to it after %v", stepErr))
+		return r.stepError(i, ErrFenced, errors.Join(stepErr, err))
+	}
 	reason := fmt.Sprintf("rollback could not be applied (%v) after %v; target left at %s", err, stepErr, last)
 	r.setPhase(PhaseDegraded, "", reason)
 	derr := r.stepError(i, ErrDegraded, errors.Join(stepErr, err))
@@ -1265,7 +1294,7 @@ func (r *Rollout) applyRetry(ctx context.Context, s State, rollback bool, i int)
 	r.pending, r.hasPending = s, true
 	err := r.retry(ctx, func(c context.Context) error {
 		attempts++
-		return r.rel.Target.Apply(c, s)
+		return r.applyOnce(c, s)
 	}, func(attempt int, err error, will bool) {
 		r.emit(ApplyFailed{EventMeta: r.meta(), State: s, Attempt: attempt, Err: err, WillRetry: will})
 	})
@@ -1285,6 +1314,24 @@ func (r *Rollout) applyRetry(ctx context.Context, s State, rollback bool, i int)
 	return err
 }
 
+// applyOnce is one Apply attempt. When the journal is a [Fencer], the
+// lease is proved by a fenced write before the attempt, and the attempt is
+// not made when that fails: a driver that lost its lease must not move the
+// target. When the target is a [FencedTarget], it gets the token with the
+// State and can refuse a stale holder itself.
+func (r *Rollout) applyOnce(ctx context.Context, s State) error {
+	if f, ok := r.opts.Journal.(Fencer); ok {
+		token, err := f.Fence(ctx)
+		if err != nil {
+			return Permanent(fmt.Errorf("%w: %w: %w", ErrJournal, ErrFenced, err))
+		}
+		if ft, ok := r.rel.Target.(FencedTarget); ok {
+			return ft.ApplyFenced(ctx, s, token)
+		}
+	}
+	return r.rel.Target.Apply(ctx, s)
+}
+
 // applied notes that the target accepted s.
 func (r *Rollout) applied(s State) {
 	r.mu.Lock()
@@ -1295,26 +1342,29 @@ func (r *Rollout) applied(s State) {
 }
 
 // settle resolves an Apply whose outcome is unknown (it failed, but the
-// target may have done the work): when the target reports the State that
-// was being applied, that State is where the release stands, and the next
-// transition (a rollback, above all) starts from it, so that capacity
-// still comes before traffic.
+// target may have done the work) before the next transition computes
+// anything from the current State: the target is observed (with retries)
+// and what it reports is where the release stands; when it cannot be
+// observed, or reports a State that is not valid, the last recorded intent
+// is assumed to have taken effect. A make-before-break State or a rollback
+// path built from a State the target has already left could move traffic
+// onto capacity that is not ready.
 func (r *Rollout) settle(ctx context.Context) {
 	if !r.hasPending {
 		return
 	}
-	octx, cancel := context.WithTimeout(ctx, r.opts.ApplyTimeout)
-	obs, err := r.rel.Target.Observe(octx)
-	cancel()
-	if err != nil {
-		return
-	}
-	switch obs.State {
-	case r.pending:
-		r.hasPending = false
+	r.hasPending = false
+	var obs Observation
+	err := r.retry(ctx, func(c context.Context) error {
+		var e error
+		obs, e = r.rel.Target.Observe(c)
+		return e
+	}, nil)
+	switch {
+	case err != nil || len(obs.State.Problems()) > 0:
 		r.applied(r.pending)
-	case r.currentState():
-		r.hasPending = false
+	case obs.State != r.currentState():
+		r.applied(obs.State)
 	}
 }
 

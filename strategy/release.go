@@ -271,9 +271,18 @@ type Checkpoint struct {
 	// confirmed), for information: the executor observes the target to
 	// learn where it stands, then re-runs Step (Apply is idempotent).
 	State State
-	// Failures is the count of Fail verdicts tolerated so far.
+	// Failures is the count of Fail verdicts recorded so far. When it is
+	// more than FailurePolicy.FailuresAllowed (and neither RollBack nor
+	// Promote is set), the process stopped before it acted on the Fail
+	// that exceeded the allowance, or a person had promoted past it under
+	// FailurePolicy.Pause: the resumed release applies the failure policy
+	// before anything else, as it would have before the crash. It rolls
+	// back, or, under FailurePolicy.Pause, pauses for a person again
+	// (a Promote is not journaled, so a resume cannot tell that one was
+	// given and asks again rather than continue unasked).
 	Failures int
-	// RollBack starts the resumed release by rolling back.
+	// RollBack starts the resumed release by rolling back (a rollback
+	// had started, or an Abort was recorded).
 	RollBack bool
 	// Promote continues as if PromoteFull had been called (a recorded
 	// PromoteFull whose final apply may not have happened).
@@ -300,6 +309,9 @@ const (
 	RecordVerdict  RecordKind = "verdict"  // a verdict was reached
 	RecordPhase    RecordKind = "phase"    // the phase changed
 	RecordFinished RecordKind = "finished" // the release ended in Phase
+	// RecordAbort records an Abort accepted by Rollout.Abort, written
+	// before Abort returns nil; a resumed release rolls back.
+	RecordAbort RecordKind = "abort"
 )
 
 // Record is one journal entry. It is plain serializable data.

@@ -240,8 +240,31 @@ func (r *Rollout) Resume() error {
 // Abort stops the release and rolls it back to the stable State. Wait then
 // returns an error matching [ErrAborted]. An Abort that returns nil is
 // always acted on, even when it arrives as the last step completes.
+//
+// When the release records to a journal, the Abort is recorded (a
+// [RecordAbort]) before Abort returns, so that a release resumed after a
+// crash rolls back too. An Abort whose record cannot be written is still
+// acted on (the journal's error is kept in Result.JournalErr): refusing it
+// would leave the release where it is.
 func (r *Rollout) Abort() error {
-	return r.control(func() bool { was := r.abort; r.abort = true; return !was })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.status.Phase.Final() || r.status.Phase == PhaseRollingBack {
+		return ErrNotRunning
+	}
+	if !r.abort {
+		// Recorded under r.mu, so that the release cannot end promoted
+		// between the record and the flag.
+		if err := r.record(context.Background(), Record{Kind: RecordAbort, Step: r.status.Step, Reason: "aborted by a user"}); err != nil && r.result.JournalErr == "" {
+			r.result.JournalErr = err.Error()
+		}
+		r.abort = true
+		if r.stepCancel != nil {
+			r.stepCancel(errInterrupted)
+		}
+	}
+	r.signal()
+	return nil
 }
 
 // Retry starts the same release again from its first step. It is allowed

@@ -81,6 +81,8 @@ type Target struct {
 	// capability (strategy.HeaderRouter).
 	HeaderRouting bool
 
+	fenceMu   sync.Mutex // serializes ApplyFenced: check and write are one step
+	fence     uint64     // the highest fencing token accepted; under mu
 	mu        sync.Mutex
 	state     strategy.State
 	instances map[strategy.Revision][]time.Time // ready-at time per instance
@@ -198,6 +200,35 @@ func (t *Target) Apply(ctx context.Context, desired strategy.State) error {
 		return f.fail(ctx, OpApply)
 	}
 	return nil
+}
+
+var _ strategy.FencedTarget = (*Target)(nil)
+
+// ApplyFenced applies desired like Apply when token is 0 (unfenced) or at
+// least the highest token it has accepted, and remembers the highest. A
+// lower token is refused with a Permanent error matching
+// strategy.ErrFenced, and nothing is applied: the write of a driver that
+// lost its lease to a newer holder.
+func (t *Target) ApplyFenced(ctx context.Context, desired strategy.State, token uint64) error {
+	t.fenceMu.Lock()
+	defer t.fenceMu.Unlock()
+	t.mu.Lock()
+	highest := t.fence
+	if token > highest {
+		t.fence = token
+	}
+	t.mu.Unlock()
+	if token != 0 && token < highest {
+		return strategy.Permanent(fmt.Errorf("strategytest: %w: token %d is older than %d", strategy.ErrFenced, token, highest))
+	}
+	return t.Apply(ctx, desired)
+}
+
+// FenceToken returns the highest fencing token ApplyFenced has accepted.
+func (t *Target) FenceToken() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fence
 }
 
 func (t *Target) apply(desired strategy.State) {
