@@ -33,16 +33,6 @@ type Rollout struct {
 	abort       bool
 	bgEvents    []bgResult
 	retried     bool // Retry has started the release again
-	promoting   bool // only the run goroutine reads or writes it
-	// pausedStep (index+1, 0 for none) and pausedFor record how long an
-	// interrupted timed pause step already lasted; run goroutine only.
-	pausedStep int
-	pausedFor  time.Duration
-
-	// pending is the last State whose Apply failed: the target may have
-	// applied it anyway (hasPending). Only the run goroutine touches them.
-	pending    State
-	hasPending bool
 }
 
 // errInterrupted is the cancel cause of a step cut short by a control call
