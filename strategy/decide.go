@@ -259,6 +259,9 @@ func decideHold(st decState, pol policy, ev event) (action, decState) {
 	switch {
 	case p.abort:
 		return leave(action{kind: doRollBack, errKind: ErrAborted})
+	case p.cancelled:
+		st.phase, st.holding = phRun, ""
+		return cancelled(st, pol)
 	case p.full:
 		st.full = true
 		return leave(action{kind: doPromoteFull, takeFull: true})
@@ -273,9 +276,6 @@ func decideHold(st decState, pol policy, ev event) (action, decState) {
 			return leave(action{kind: doRequeue, leaveHold: true})
 		}
 		return leave(action{kind: doLook, leaveHold: true})
-	case p.cancelled:
-		st.phase, st.holding = phRun, ""
-		return cancelled(st, pol)
 	}
 	return action{kind: doWait}, st
 }

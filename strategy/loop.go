@@ -52,64 +52,102 @@ func (r *Rollout) drive(ctx context.Context, rs *runState) error {
 		return err
 	}
 	pol := policyOf(r.opts)
-	act := action{kind: doLook}
-	if cp := r.rel.Resume; cp != nil {
-		rs.step = cp.Step
-		r.setStep(rs.step)
-		act = r.decideNext(rs, pol, event{kind: evResume, resume: resumeInfo{rollBack: cp.RollBack, promote: cp.Promote, failures: cp.Failures}})
-	}
+	act := r.first(rs, pol)
 	for {
 		switch act.kind {
-		case doLook:
-			if !rs.dec.full && rs.step >= len(r.plan.Steps) {
-				act = r.planDone(rs, pol, "every step completed")
-				continue
-			}
-			r.enter(rs)
-			act = r.decideNext(rs, pol, event{kind: evLook, pend: r.pendingInputs(ctx)})
+		case doFinish, doRollBack, doStop:
+			return r.end(ctx, rs, &act)
 		case doRunStep:
-			ev := r.runStep(ctx, rs, rs.step)
-			ev.pend = r.pendingInputs(ctx)
-			act = r.decideNext(rs, pol, ev)
-		case doNextStep:
-			rs.step = r.advance(ctx, rs, rs.step)
-			act = action{kind: doLook}
-		case doTakeBg:
-			act = action{kind: doLook}
-			if bg, ok := r.nextBg(); ok {
-				rs.bg = bg
-				act = r.decideNext(rs, pol, event{kind: evBgVerdict, verdict: bg.verdict})
-			}
-		case doRelaunch:
-			r.launchBg(rs, rs.bg.group, rs.bg.index)
-			act = action{kind: doLook}
-		case doRequeue:
-			r.requeueBg(rs.bg)
-			act = action{kind: doLook}
-		case doHold:
-			r.setPhase(PhasePaused, act.pause, act.why)
-			r.recordEnd(ctx, Record{Kind: RecordPhase, Step: r.Status().Step, Phase: PhasePaused, Reason: act.why})
-			act = r.holdWait(ctx, rs, pol)
-		case doPromoteFull:
-			act = r.promoteFully(ctx, rs, pol)
-		case doFinish:
-			r.recordEnd(ctx, Record{Kind: RecordPhase, Step: len(r.plan.Steps), Phase: PhasePromoted, Promote: rs.dec.full})
-			return nil
-		case doRollBack:
-			if act.failed != nil {
-				r.mu.Lock()
-				r.result.FailedAt = act.failed.At
-				r.mu.Unlock()
-			}
-			return r.rollback(ctx, rs, rs.step, act.errKind, r.causeOf(ctx, act))
-		case doStop:
-			r.stopBackground(rs)
-			r.setPhase(PhaseStopped, "", act.why)
-			return r.stepError(rs.step, act.errKind, r.causeOf(ctx, act))
-		default: // doWait is only answered while holding
-			return r.stepError(rs.step, ErrTarget, fmt.Errorf("glidepath: internal error: action %s outside a hold", act.kind))
+			act = r.runAndDecide(ctx, rs, pol)
+		default:
+			act = r.perform(ctx, rs, pol, &act)
 		}
 	}
+}
+
+// first is the first action: look at the first step, or decide how a
+// resumed release goes on from its checkpoint.
+//
+//go:noinline
+func (r *Rollout) first(rs *runState, pol policy) action {
+	cp := r.rel.Resume
+	if cp == nil {
+		return action{kind: doLook}
+	}
+	rs.step = cp.Step
+	r.setStep(rs.step)
+	return r.decideNext(rs, pol, &event{kind: evResume, resume: resumeInfo{rollBack: cp.RollBack, promote: cp.Promote, failures: cp.Failures}})
+}
+
+// end does an action that ends the release: it records the promotion,
+// rolls back (the only call of rollback) or stops.
+//
+//go:noinline
+func (r *Rollout) end(ctx context.Context, rs *runState, act *action) error {
+	switch act.kind {
+	case doFinish:
+		r.recordEnd(ctx, Record{Kind: RecordPhase, Step: len(r.plan.Steps), Phase: PhasePromoted, Promote: rs.dec.full})
+		return nil
+	case doRollBack:
+		if act.failed != nil {
+			r.mu.Lock()
+			r.result.FailedAt = act.failed.At
+			r.mu.Unlock()
+		}
+		return r.rollback(ctx, rs, rs.step, act.errKind, r.causeOf(ctx, *act))
+	}
+	r.stopBackground(rs)
+	r.setPhase(PhaseStopped, "", act.why)
+	return r.stepError(rs.step, act.errKind, r.causeOf(ctx, *act))
+}
+
+// perform does an action that does not end the release and returns the
+// next one. It is kept out of drive so that drive's stack frame, live for
+// the whole release, stays small.
+//
+//go:noinline
+func (r *Rollout) perform(ctx context.Context, rs *runState, pol policy, act *action) action {
+	switch act.kind {
+	case doLook:
+		if !rs.dec.full && rs.step >= len(r.plan.Steps) {
+			return r.planDone(rs, pol, "every step completed")
+		}
+		r.enter(rs)
+		return r.decideNext(rs, pol, &event{kind: evLook, pend: r.pendingInputs(ctx)})
+	case doNextStep:
+		rs.step = r.advance(ctx, rs, rs.step)
+		return action{kind: doLook}
+	case doTakeBg:
+		if bg, ok := r.nextBg(); ok {
+			rs.bg = bg
+			return r.decideNext(rs, pol, &event{kind: evBgVerdict, verdict: bg.verdict})
+		}
+		return action{kind: doLook}
+	case doRelaunch:
+		r.launchBg(rs, rs.bg.group, rs.bg.index)
+		return action{kind: doLook}
+	case doRequeue:
+		r.requeueBg(rs.bg)
+		return action{kind: doLook}
+	case doHold:
+		r.setPhase(PhasePaused, act.pause, act.why)
+		r.recordEnd(ctx, Record{Kind: RecordPhase, Step: r.Status().Step, Phase: PhasePaused, Reason: act.why})
+		return r.holdWait(ctx, rs, pol)
+	case doPromoteFull:
+		return r.promoteFully(ctx, rs, pol)
+	}
+	// doWait is only answered while holding.
+	return action{kind: doStop, errKind: ErrTarget, cause: fmt.Errorf("glidepath: internal error: action %s outside a hold", act.kind),
+		why: "internal error"}
+}
+
+// runAndDecide runs the current step and decides on how it went.
+//
+//go:noinline
+func (r *Rollout) runAndDecide(ctx context.Context, rs *runState, pol policy) action {
+	ev := r.runStep(ctx, rs, rs.step)
+	ev.pend = r.pendingInputs(ctx)
+	return r.decideNext(rs, pol, &ev)
 }
 
 func (r *Rollout) causeOf(ctx context.Context, act action) error {
@@ -120,9 +158,11 @@ func (r *Rollout) causeOf(ctx context.Context, act action) error {
 }
 
 // decideNext asks the decision core and keeps its new state.
-func (r *Rollout) decideNext(rs *runState, pol policy, ev event) action {
+//
+//go:noinline
+func (r *Rollout) decideNext(rs *runState, pol policy, ev *event) action {
 	var act action
-	act, rs.dec = decide(rs.dec, pol, ev)
+	act, rs.dec = decide(rs.dec, pol, *ev)
 	return act
 }
 
@@ -217,7 +257,7 @@ func (r *Rollout) promoteFully(ctx context.Context, rs *runState, pol policy) ac
 	if err != nil {
 		ev := r.stepErr(ctx, sctx, err)
 		ev.pend = r.pendingInputs(ctx)
-		return r.decideNext(rs, pol, ev)
+		return r.decideNext(rs, pol, &ev)
 	}
 	return r.planDone(rs, pol, "promoted fully, remaining steps skipped")
 }
