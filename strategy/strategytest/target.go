@@ -48,8 +48,15 @@ type Fault struct {
 	// hangs): the target did the work but the reply was lost, so the
 	// caller cannot tell from the error whether the State was applied.
 	Applied bool
+	// AfterPrevious makes the fault count its calls (After, Times) from
+	// the moment the fault before it in Target.Faults last affected a
+	// call, and not before: "the next Observe after a lost Apply reply
+	// fails", whatever the calls in between.
+	AfterPrevious bool
 
 	started time.Time
+	base    int  // AfterPrevious: the count of Op's calls when the previous fault fired
+	armed   bool // AfterPrevious: the previous fault has fired
 }
 
 // Applied is one entry of a Target's history.
@@ -124,7 +131,17 @@ func (t *Target) fault(op Op) *Fault {
 	now := time.Now()
 	for i := range t.Faults {
 		f := &t.Faults[i]
-		if f.Op != op || n <= f.After {
+		if f.Op != op {
+			continue
+		}
+		if f.AfterPrevious {
+			if !f.armed || n <= f.base+f.After || (f.Times > 0 && n > f.base+f.After+f.Times) {
+				continue
+			}
+			t.fired(i)
+			return f
+		}
+		if n <= f.After {
 			continue
 		}
 		if f.For > 0 {
@@ -132,15 +149,25 @@ func (t *Target) fault(op Op) *Fault {
 				f.started = now
 			}
 			if now.Sub(f.started) < f.For {
+				t.fired(i)
 				return f
 			}
 			continue
 		}
 		if f.Times == 0 || n <= f.After+f.Times {
+			t.fired(i)
 			return f
 		}
 	}
 	return nil
+}
+
+// fired arms the fault after fault i when it counts from it. t.mu is held.
+func (t *Target) fired(i int) {
+	if i+1 < len(t.Faults) && t.Faults[i+1].AfterPrevious {
+		next := &t.Faults[i+1]
+		next.armed, next.base = true, t.calls[next.Op]
+	}
 }
 
 // pick counts a call of op and returns a copy of the fault that applies to
