@@ -73,7 +73,7 @@ func (r *Rollout) launchBg(rs *runState, g, k int) {
 	rs.bgRunning[g][k] = true
 	rs.bgMu.Unlock()
 	go func() {
-		v, err := a.Analyze(ctx, in)
+		v, err := analyzeSafe(ctx, a, in)
 		rs.bgMu.Lock()
 		defer func() {
 			rs.bgLive--

@@ -3,6 +3,7 @@ package strategy
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -313,7 +314,7 @@ func (r *Rollout) record(ctx context.Context, rec Record) error {
 	if rec.At.IsZero() {
 		rec.At = time.Now()
 	}
-	if err := r.opts.Journal.Record(context.WithoutCancel(ctx), rec); err != nil {
+	if err := journalSafe(func() error { return r.opts.Journal.Record(context.WithoutCancel(ctx), rec) }); err != nil {
 		return fmt.Errorf("%w: %w", ErrJournal, err)
 	}
 	return nil
@@ -338,7 +339,7 @@ func (r *Rollout) begin(ctx context.Context) error {
 	var obs Observation
 	err := r.retry(ctx, func(c context.Context) error {
 		var e error
-		obs, e = r.rel.Target.Observe(c)
+		obs, e = r.observe(c)
 		return e
 	}, nil)
 	if err != nil {
@@ -357,6 +358,10 @@ func (r *Rollout) begin(ctx context.Context) error {
 	r.current = obs.State
 	r.status.State = obs.State
 	r.mu.Unlock()
+	if err := r.checkServing(obs.State); err != nil {
+		r.setPhase(PhaseStopped, "", "refused before anything was applied: "+err.Error())
+		return &StepError{Step: -1, Kind: ErrServingMismatch, Err: err}
+	}
 
 	return nil
 }
@@ -421,4 +426,33 @@ func (r *Rollout) endInterruptible(cancel context.CancelCauseFunc) {
 	r.stepCancel = nil
 	r.mu.Unlock()
 	cancel(nil)
+}
+
+// checkServing refuses a new release (or a resumed one that had applied
+// nothing yet) when the target
+// does not serve exactly Release.Stable: a stale or mistyped stable
+// revision would otherwise have the release move traffic back to it and
+// record it as the rollback point.
+func (r *Rollout) checkServing(s State) error {
+	if r.opts.AdoptServing || r.rel.Resume != nil && r.rel.Resume.State != (State{}) {
+		// A resumed release that had applied something stands wherever it
+		// left the target.
+		return nil
+	}
+	var serving []string
+	for _, rev := range [2]Revision{s.Stable, s.Canary} {
+		if share := s.Share(rev); share > 0 {
+			serving = append(serving, fmt.Sprintf("%s (%d%%)", rev, share))
+		}
+	}
+	switch {
+	case len(serving) == 0 && r.opts.AllowEmptyTarget:
+		return nil
+	case len(serving) == 0:
+		return fmt.Errorf("the target serves no revision, and the release's stable revision is %s (set Options.AllowEmptyTarget for a first release)", r.rel.Stable)
+	case s.Share(r.rel.Stable) == 100 && s.Route.IsZero():
+		return nil
+	}
+	return fmt.Errorf("the target serves %s, but the release's stable revision is %s (resume the release that left it so, or set Options.AdoptServing to release over it deliberately)",
+		strings.Join(serving, " and "), r.rel.Stable)
 }

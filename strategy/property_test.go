@@ -498,6 +498,17 @@ func (sc *scenario) run(logf func(string, ...any)) error {
 			}
 		}
 	}
+	// Invariant 8: on the way down, traffic leaves a revision before its
+	// capacity does (every Apply of the rollback).
+	if k := firstRollbackApply(journal.all()); k >= 0 && k < len(history) {
+		prev := stable
+		if k > 0 {
+			prev = history[k-1].State
+		}
+		if err := strategytest.CheckTrafficLeavesFirst(prev, history[k:]); err != nil {
+			return err
+		}
+	}
 	// Invariant 4: every apply was recorded before it happened.
 	if err := checkRecordedBeforeApplied(history, 0, journal.all()); err != nil {
 		return err
@@ -560,4 +571,16 @@ func checkEvents(all []strategy.Event, res strategy.Result) error {
 		return fmt.Errorf("%d RollbackFinished events for a release that ended %s", rollbackFinished, res.Phase)
 	}
 	return nil
+}
+
+// firstRollbackApply is the index in the target's history of the first
+// Apply of the rollback (-1 when there was none): the history's length
+// when the first rollback intent was recorded.
+func firstRollbackApply(recs []journaled) int {
+	for _, r := range recs {
+		if r.rec.Kind == strategy.RecordIntent && r.rec.Rollback {
+			return r.histLen
+		}
+	}
+	return -1
 }

@@ -85,6 +85,17 @@ type Options struct {
 	Journal Journal
 	// MaxVerdicts bounds the verdicts kept in Status (default 16).
 	MaxVerdicts int
+	// AllowEmptyTarget lets a release start on a target that serves no
+	// revision yet (a first release). By default a release is refused,
+	// before anything is applied, unless the target serves exactly
+	// Release.Stable.
+	AllowEmptyTarget bool
+	// AdoptServing lets a release start whatever the target serves,
+	// deliberately adopting a serving state other than Release.Stable
+	// (the rollback point is still Release.Stable). Never the default: a
+	// stale or mistyped stable revision would otherwise move production
+	// traffic back to it.
+	AdoptServing bool
 	// AnalysisGrace is how long the executor waits for an analyzer to
 	// return once its context is cancelled (default 30s): an inline
 	// analyzer past its step's Timeout, background analysis giving its
@@ -187,6 +198,11 @@ type Status struct {
 	Phase Phase `json:"phase"`
 	// PauseReason is set while paused.
 	PauseReason PauseReason `json:"pauseReason,omitempty"`
+	// PausedUntil is when a timed pause step ends by itself; it is zero
+	// for every pause that waits for Promote (a pause step without a
+	// duration, a hold for a person). A user Pause keeps a timed pause
+	// step from ending: it then waits for Resume or Promote.
+	PausedUntil time.Time `json:"pausedUntil,omitzero"`
 	// Reason explains the phase in a sentence (why paused, why rolled back).
 	Reason string `json:"reason,omitempty"`
 	// Step is the index of the current step; Steps the plan's length.

@@ -135,15 +135,22 @@ func (r *Rollout) stepErr(ctx, sctx context.Context, err error) event {
 func (r *Rollout) pauseStep(ctx, sctx context.Context, rs *runState, i int, d time.Duration) event {
 	// A timed pause interrupted by a verdict or a hold resumes with the
 	// time it had left, not from the start.
-	if rs.pausedStep == i+1 && d > 0 {
+	timed := d > 0
+	if rs.pausedStep == i+1 && timed {
 		d = max(d-rs.pausedFor, 0)
 	}
 	began := time.Now()
 	why := "paused until promoted"
-	if d > 0 {
+	if timed {
 		why = "paused for " + d.String()
 	}
-	r.setPhase(PhasePaused, PauseStep, why)
+	r.mu.Lock()
+	ev := r.setPhaseLocked(PhasePaused, PauseStep, why)
+	if timed {
+		r.status.PausedUntil = began.Add(d)
+	}
+	r.mu.Unlock()
+	r.emitPhase(ev)
 	defer func() {
 		r.mu.Lock()
 		paused := r.status.Phase == PhasePaused
@@ -154,7 +161,7 @@ func (r *Rollout) pauseStep(ctx, sctx context.Context, rs *runState, i int, d ti
 	}()
 	var timer <-chan time.Time
 	fired := false
-	if d > 0 {
+	if timed {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		timer = t.C
@@ -162,8 +169,12 @@ func (r *Rollout) pauseStep(ctx, sctx context.Context, rs *runState, i int, d ti
 	for {
 		r.mu.Lock()
 		if r.promote {
+			// Taken together with the phase change, so that a second
+			// Promote is refused rather than kept for the next pause.
 			r.promote = false
+			ev := r.setPhaseLocked(PhaseProgressing, "", "")
 			r.mu.Unlock()
+			r.emitPhase(ev)
 			rs.pausedStep = 0
 			return event{kind: evStepDone}
 		}
@@ -205,7 +216,7 @@ func (r *Rollout) analyze(ctx, sctx context.Context, i int, analyzers []Analyzer
 	answers := make(chan answer, len(analyzers))
 	for k, a := range analyzers {
 		go func() {
-			v, err := a.Analyze(actx, in)
+			v, err := analyzeSafe(actx, a, in)
 			if err != nil && actx.Err() != nil && sctx.Err() == nil {
 				err = fmt.Errorf("%w (%w)", context.Cause(actx), err)
 			}

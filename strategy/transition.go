@@ -40,7 +40,7 @@ func (r *Rollout) transition(ctx context.Context, rs *runState, to State, rollba
 		var obs Observation
 		err := r.retry(ctx, func(c context.Context) error {
 			var e error
-			obs, e = r.rel.Target.Observe(c)
+			obs, e = r.observe(c)
 			return e
 		}, nil)
 		if err != nil {
@@ -69,10 +69,49 @@ func (r *Rollout) transition(ctx context.Context, rs *runState, to State, rollba
 			}
 		}
 	}
-	if r.currentState() == to {
+	cur := r.currentState()
+	if cur == to {
 		return nil
 	}
+	if rollback {
+		// On the way down, traffic leaves a revision before its capacity
+		// does: on a weighted router, instances removed in the same Apply
+		// that lowers their weight would still get traffic until the
+		// router catches up.
+		if mid, ok := trafficFirst(cur, to); ok && mid != cur {
+			if err := r.applyRetry(ctx, rs, mid, rollback, i); err != nil {
+				return err
+			}
+		}
+	}
 	return r.applyRetry(ctx, rs, to, rollback, i)
+}
+
+// trafficFirst is `to` with the capacity that `from` gives every revision
+// whose traffic `to` lowers and whose capacity it also lowers (break
+// before unmake). ok is false when no revision loses both at once, or a
+// revision that `to` removes has no free slot to be kept in.
+func trafficFirst(from, to State) (State, bool) {
+	mid, changed := to, false
+	for _, rev := range [2]Revision{from.Stable, from.Canary} {
+		if rev == "" || from.Share(rev) <= to.Share(rev) || from.Desired(rev) <= to.Desired(rev) {
+			continue
+		}
+		switch {
+		case mid.Stable == rev:
+			mid.Replicas.Stable = from.Desired(rev)
+		case mid.Canary == rev:
+			mid.Replicas.Canary = from.Desired(rev)
+		case mid.Canary == "" && mid.Stable != "":
+			// Removed by `to`: keep it, without traffic, one Apply longer.
+			mid.Canary, mid.Weight, mid.Route = rev, 0, HeaderRoute{}
+			mid.Replicas.Canary = from.Desired(rev)
+		default:
+			return to, false
+		}
+		changed = true
+	}
+	return mid, changed
 }
 
 // capacityFirst is the State that adds the capacity `to` wants for the
@@ -134,7 +173,7 @@ func (r *Rollout) waitFor(ctx context.Context, desired State, revs []Revision, t
 	var lastErr error
 	for {
 		octx, cancel := context.WithTimeout(ctx, r.opts.ApplyTimeout)
-		obs, err := r.rel.Target.Observe(octx)
+		obs, err := r.observe(octx)
 		cancel()
 		if err == nil {
 			last = obs
@@ -217,15 +256,20 @@ func (r *Rollout) applyRetry(ctx context.Context, rs *runState, s State, rollbac
 // State and can refuse a stale holder itself.
 func (r *Rollout) applyOnce(ctx context.Context, s State) error {
 	if f, ok := r.opts.Journal.(Fencer); ok {
-		token, err := f.Fence(ctx)
+		var token uint64
+		err := journalSafe(func() error {
+			var e error
+			token, e = f.Fence(ctx)
+			return e
+		})
 		if err != nil {
 			return Permanent(fmt.Errorf("%w: %w: %w", ErrJournal, ErrFenced, err))
 		}
 		if ft, ok := r.rel.Target.(FencedTarget); ok {
-			return ft.ApplyFenced(ctx, s, token)
+			return guardApply(func() error { return ft.ApplyFenced(ctx, s, token) })
 		}
 	}
-	return r.rel.Target.Apply(ctx, s)
+	return guardApply(func() error { return r.rel.Target.Apply(ctx, s) })
 }
 
 // applied notes that the target accepted s.
@@ -253,7 +297,7 @@ func (r *Rollout) settle(ctx context.Context, rs *runState) {
 	var obs Observation
 	err := r.retry(ctx, func(c context.Context) error {
 		var e error
-		obs, e = r.rel.Target.Observe(c)
+		obs, e = r.observe(c)
 		return e
 	}, nil)
 	switch {

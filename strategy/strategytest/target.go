@@ -392,3 +392,26 @@ func CheckTraffic(prev strategy.State, history []Applied) error {
 	}
 	return errors.Join(errs...)
 }
+
+// CheckTrafficLeavesFirst verifies the invariant that, on the way down,
+// traffic leaves a revision before its capacity does: no applied State
+// lowers both a revision's share of traffic and its desired instance
+// count at once (on a weighted router the removed instances would still
+// get traffic until the router caught up). prev is the State before the
+// first entry. It returns one error naming every violation, or nil.
+func CheckTrafficLeavesFirst(prev strategy.State, history []Applied) error {
+	var errs []error
+	for i, h := range history {
+		for _, rev := range []strategy.Revision{prev.Stable, prev.Canary} {
+			if rev == "" {
+				continue
+			}
+			if h.State.Share(rev) < prev.Share(rev) && h.State.Desired(rev) < prev.Desired(rev) {
+				errs = append(errs, fmt.Errorf("apply %d (%s): %s lost traffic (%d%% to %d%%) and capacity (%d to %d) at once",
+					i, h.State, rev, prev.Share(rev), h.State.Share(rev), prev.Desired(rev), h.State.Desired(rev)))
+			}
+		}
+		prev = h.State
+	}
+	return errors.Join(errs...)
+}
