@@ -286,6 +286,21 @@ func drawScenario(rt *rapid.T) *scenario {
 			strategytest.Fault{Op: strategytest.OpObserve, AfterPrevious: true, Times: rapid.IntRange(1, 2).Draw(rt, "observe-fails")})
 	}
 	sc.onApplyFailed = op(rapid.IntRange(-1, int(opCancel)).Draw(rt, "on-apply-failed"))
+	if !instanceless && rapid.IntRange(0, 3).Draw(rt, "batch-rollback") == 0 {
+		// Back in batches, as a rolling strategy does: half the canary's
+		// traffic and half its instances in one State, then the rest.
+		sc.rollback = func(from strategy.State) []strategy.State {
+			w, c := from.Share("v2"), from.Desired("v2")
+			if from.Stable != "v1" || from.Canary != "v2" {
+				return []strategy.State{sc.stable}
+			}
+			return []strategy.State{
+				{Stable: "v1", Canary: "v2", Weight: w, Replicas: strategy.Replicas{Stable: n, Canary: c}},
+				{Stable: "v1", Canary: "v2", Weight: w / 2, Replicas: strategy.Replicas{Stable: n, Canary: c / 2}},
+				sc.stable,
+			}
+		}
+	}
 	sc.steps = steps
 	return sc
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -222,6 +223,37 @@ func TestPanicsInUserCode(t *testing.T) {
 		res, err = strategy.Run(t.Context(), release(tgt3, plan, strategy.Options{Journal: &panicJournal{after: 1}}))
 		if !errors.Is(err, strategy.ErrJournal) || len(tgt3.History()) != 0 || !strings.Contains(err.Error(), "journal exploded") {
 			t.Fatalf("journal: %s %v, applied %v", res.Phase, err, tgt3.States())
+		}
+	})
+}
+
+// A rollback in batches on a weighted router: the State that halves the
+// canary's weight and its instances is preceded by one that halves the
+// weight only, so the remaining share never lands on instances that are
+// going away.
+func TestRollbackTrafficLeavesBeforeCapacity(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tgt := strategytest.NewTarget(stable4)
+		st := func(w, s, c int) strategy.State {
+			return strategy.State{Stable: "v1", Canary: "v2", Weight: w, Replicas: strategy.Replicas{Stable: s, Canary: c}}
+		}
+		plan := strategy.StrategyFunc(func(_, _ strategy.Revision) (strategy.Plan, error) {
+			return strategy.Plan{Strategy: "batches", Stable: stable4, Final: final4,
+				Steps: []strategy.Step{strategy.Apply(st(0, 4, 2)), strategy.Apply(st(50, 2, 2)), strategy.Analyze(strategytest.Script("bad", strategy.Fail))},
+				Rollback: func(strategy.State) []strategy.State {
+					return []strategy.State{st(50, 4, 2), st(25, 4, 1), stable4}
+				}}, nil
+		})
+		if _, err := strategy.Run(t.Context(), release(tgt, plan, strategy.Options{})); !errors.Is(err, strategy.ErrAnalysisFailed) {
+			t.Fatal(err)
+		}
+		h := tgt.History()
+		if err := strategytest.CheckTrafficLeavesFirst(st(50, 2, 2), h[2:]); err != nil {
+			t.Fatalf("%v\nhistory %v", err, tgt.States())
+		}
+		want := []strategy.State{st(50, 4, 2), st(25, 4, 2), st(25, 4, 1), stable4}
+		if got := tgt.States()[2:]; !slices.Equal(got, want) {
+			t.Fatalf("rollback applied %v, want %v", got, want)
 		}
 	})
 }

@@ -88,13 +88,16 @@ func (r *Rollout) transition(ctx context.Context, rs *runState, to State, rollba
 }
 
 // trafficFirst is `to` with the capacity that `from` gives every revision
-// whose traffic `to` lowers and whose capacity it also lowers (break
-// before unmake). ok is false when no revision loses both at once, or a
-// revision that `to` removes has no free slot to be kept in.
+// whose traffic `to` lowers but does not end, and whose capacity it also
+// lowers (break before unmake): the revision must not serve its remaining
+// share on instances that are going away. ok is false when no revision
+// loses both at once.
 func trafficFirst(from, to State) (State, bool) {
 	mid, changed := to, false
 	for _, rev := range [2]Revision{from.Stable, from.Canary} {
-		if rev == "" || from.Share(rev) <= to.Share(rev) || from.Desired(rev) <= to.Desired(rev) {
+		if rev == "" || from.Share(rev) <= to.Share(rev) || from.Desired(rev) <= to.Desired(rev) || !receives(to, rev) {
+			// A revision that keeps no traffic may go in the same Apply
+			// (a blue-green switch back, the last step of a rollback).
 			continue
 		}
 		switch {
@@ -102,12 +105,6 @@ func trafficFirst(from, to State) (State, bool) {
 			mid.Replicas.Stable = from.Desired(rev)
 		case mid.Canary == rev:
 			mid.Replicas.Canary = from.Desired(rev)
-		case mid.Canary == "" && mid.Stable != "":
-			// Removed by `to`: keep it, without traffic, one Apply longer.
-			mid.Canary, mid.Weight, mid.Route = rev, 0, HeaderRoute{}
-			mid.Replicas.Canary = from.Desired(rev)
-		default:
-			return to, false
 		}
 		changed = true
 	}
@@ -352,4 +349,10 @@ func (r *Rollout) retry(ctx context.Context, op func(context.Context) error, not
 		case <-t.C:
 		}
 	}
+}
+
+// receives reports whether rev gets traffic in s (by weight or by header
+// route).
+func receives(s State, rev Revision) bool {
+	return s.Share(rev) > 0 || (rev != "" && rev == s.Canary && !s.Route.IsZero())
 }

@@ -396,9 +396,12 @@ func CheckTraffic(prev strategy.State, history []Applied) error {
 // CheckTrafficLeavesFirst verifies the invariant that, on the way down,
 // traffic leaves a revision before its capacity does: no applied State
 // lowers both a revision's share of traffic and its desired instance
-// count at once (on a weighted router the removed instances would still
-// get traffic until the router caught up). prev is the State before the
-// first entry. It returns one error naming every violation, or nil.
+// count at once while the revision keeps some traffic (on a weighted
+// router the remaining share would land on fewer instances before the
+// router caught up). A revision that loses all its traffic may lose its
+// instances in the same State (a blue-green switch back). prev is the
+// State before the first entry. It returns one error naming every
+// violation, or nil.
 func CheckTrafficLeavesFirst(prev strategy.State, history []Applied) error {
 	var errs []error
 	for i, h := range history {
@@ -406,7 +409,7 @@ func CheckTrafficLeavesFirst(prev strategy.State, history []Applied) error {
 			if rev == "" {
 				continue
 			}
-			if h.State.Share(rev) < prev.Share(rev) && h.State.Desired(rev) < prev.Desired(rev) {
+			if h.State.Share(rev) > 0 && h.State.Share(rev) < prev.Share(rev) && h.State.Desired(rev) < prev.Desired(rev) {
 				errs = append(errs, fmt.Errorf("apply %d (%s): %s lost traffic (%d%% to %d%%) and capacity (%d to %d) at once",
 					i, h.State, rev, prev.Share(rev), h.State.Share(rev), prev.Desired(rev), h.State.Desired(rev)))
 			}
