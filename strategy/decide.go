@@ -15,7 +15,7 @@ import (
 // a rollback from one place only, when decide says doRollBack.
 
 // evKind says what happened.
-type evKind int
+type evKind uint8
 
 const (
 	// evLook: nothing new from a step; look at what is pending (control
@@ -77,7 +77,7 @@ type event struct {
 }
 
 // actKind says what the loop does next.
-type actKind int
+type actKind uint8
 
 const (
 	doRunStep     actKind = iota // run the current step (again)
@@ -135,7 +135,7 @@ func policyOf(o Options) policy {
 }
 
 // runPhase is where the run stands for decide.
-type runPhase int
+type runPhase uint8
 
 const (
 	phRun  runPhase = iota // between steps, or running one
@@ -145,19 +145,19 @@ const (
 // decState is the run's state as far as decisions go.
 type decState struct {
 	phase runPhase
-	// failures counts the Fail verdicts so far (recorded ones included,
-	// after a resume).
-	failures int
 	// full: a PromoteFull was taken; the remaining steps are skipped and
 	// every "run again" applies the final State again.
 	full bool
+	// failures counts the Fail verdicts so far (recorded ones included,
+	// after a resume).
+	failures int
 	// holding is the pause reason while phase is phHold; onPromote is
 	// what a Promote (or, for a user hold, a Resume) that ends it does;
 	// requeueOnFail: a background Fail that ends the hold puts the
 	// verdict being judged back in the queue (a background Inconclusive).
-	holding       PauseReason
 	onPromote     actKind
 	requeueOnFail bool
+	holding       PauseReason
 }
 
 // decide is the executor's only decision function: given the run's state,

@@ -21,8 +21,9 @@ type runState struct {
 	// run stands at.
 	dec  decState
 	step int
-	// bg is the background verdict being decided on.
-	bg bgResult
+	// bg is the background verdict being decided on (a pointer: it is
+	// rare, and every in-flight release holds a runState).
+	bg *bgResult
 
 	// pausedStep (index+1, 0 for none) and pausedFor record how long an
 	// interrupted timed pause step already lasted.
@@ -120,7 +121,7 @@ func (r *Rollout) perform(ctx context.Context, rs *runState, pol policy, act *ac
 		return action{kind: doLook}
 	case doTakeBg:
 		if bg, ok := r.nextBg(); ok {
-			rs.bg = bg
+			rs.bg = &bg
 			return r.decideNext(rs, pol, &event{kind: evBgVerdict, verdict: bg.verdict})
 		}
 		return action{kind: doLook}
@@ -128,7 +129,7 @@ func (r *Rollout) perform(ctx context.Context, rs *runState, pol policy, act *ac
 		r.launchBg(rs, rs.bg.group, rs.bg.index)
 		return action{kind: doLook}
 	case doRequeue:
-		r.requeueBg(rs.bg)
+		r.requeueBg(*rs.bg)
 		return action{kind: doLook}
 	case doHold:
 		r.setPhase(PhasePaused, act.pause, act.why)

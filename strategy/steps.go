@@ -144,13 +144,11 @@ func (r *Rollout) pauseStep(ctx, sctx context.Context, rs *runState, i int, d ti
 	if timed {
 		why = "paused for " + d.String()
 	}
-	r.mu.Lock()
-	ev := r.setPhaseLocked(PhasePaused, PauseStep, why)
+	var until time.Time
 	if timed {
-		r.status.PausedUntil = began.Add(d)
+		until = began.Add(d)
 	}
-	r.mu.Unlock()
-	r.emitPhase(ev)
+	r.pauseFor(why, until)
 	defer func() {
 		r.mu.Lock()
 		paused := r.status.Phase == PhasePaused
@@ -169,14 +167,12 @@ func (r *Rollout) pauseStep(ctx, sctx context.Context, rs *runState, i int, d ti
 	for {
 		r.mu.Lock()
 		if r.promote {
-			// Taken together with the phase change, so that a second
-			// Promote is refused rather than kept for the next pause.
-			r.promote = false
-			ev := r.setPhaseLocked(PhaseProgressing, "", "")
 			r.mu.Unlock()
-			r.emitPhase(ev)
-			rs.pausedStep = 0
-			return event{kind: evStepDone}
+			if r.takePromote() {
+				rs.pausedStep = 0
+				return event{kind: evStepDone}
+			}
+			continue
 		}
 		if fired && !r.userPause {
 			r.mu.Unlock()
@@ -299,4 +295,34 @@ func normalize(a Analyzer, v Verdict, err error) Verdict {
 		v.Outcome = Inconclusive
 	}
 	return v
+}
+
+// pauseFor enters a pause step's pause; until is when a timed pause ends
+// (zero for one that waits for Promote). Kept out of pauseStep so that its
+// stack frame, parked for as long as the pause lasts, stays small.
+//
+//go:noinline
+func (r *Rollout) pauseFor(why string, until time.Time) {
+	r.mu.Lock()
+	ev := r.setPhaseLocked(PhasePaused, PauseStep, why)
+	r.status.PausedUntil = until
+	r.mu.Unlock()
+	r.emitPhase(ev)
+}
+
+// takePromote takes a pending Promote together with the phase change, so
+// that a second Promote is refused rather than kept for the next pause.
+//
+//go:noinline
+func (r *Rollout) takePromote() bool {
+	r.mu.Lock()
+	if !r.promote {
+		r.mu.Unlock()
+		return false
+	}
+	r.promote = false
+	ev := r.setPhaseLocked(PhaseProgressing, "", "")
+	r.mu.Unlock()
+	r.emitPhase(ev)
+	return true
 }
