@@ -116,6 +116,9 @@ func Replay(recs []strategy.Record) Progress {
 		case strategy.RecordStep:
 			cp.Step = r.Step
 			cp.Failures = r.Failures
+		case strategy.RecordAbort:
+			// An accepted Abort is honoured by a resume.
+			cp.RollBack = true
 		case strategy.RecordVerdict:
 			if r.Verdict != nil {
 				p.Verdicts = append(p.Verdicts, *r.Verdict)

@@ -46,5 +46,21 @@
 //     [SlogObserver] logs them.
 //   - Every step is recorded through a [Journal] before it is applied and
 //     after it completes, so a release can be resumed from a [Checkpoint]
-//     (package rollback provides durable journals).
+//     (package rollback provides durable journals). Every verdict and
+//     every accepted Abort is recorded too, and a resumed release decides
+//     a recorded Fail or Abort as it would have before the crash.
+//   - Nothing is applied unless the target serves Release.Stable
+//     ([ErrServingMismatch]; see Options.AllowEmptyTarget and
+//     Options.AdoptServing), and, when the Journal is a [Fencer], unless
+//     the lease is proved by a fenced write just before each Apply attempt
+//     ([FencedTarget] targets get the token and refuse a stale holder).
+//   - On the way down traffic leaves a revision before its capacity does.
+//   - A panic in a Target, Analyzer, Observer or Journal is recovered
+//     ([PanicError]) and handled like the failure it stands for.
+//
+// What happens next is decided in one place: a pure function of the run's
+// state, the policy and one event (a control call, a step outcome, a
+// verdict, a deadline, a journal failure, a cancellation); the rest of the
+// executor only applies, observes, waits, analyses and journals.
+// ARCHITECTURE.md has the table of where each event is handled.
 package strategy

@@ -34,6 +34,13 @@ var (
 	ErrStopped = errors.New("release stopped, target left as recorded")
 	// ErrNotRunning is returned by Rollout controls after the release ended.
 	ErrNotRunning = errors.New("release is not running")
+	// ErrNotPaused is returned by Rollout.Promote when the release is not
+	// paused, or a Promote of the current pause is already pending.
+	ErrNotPaused = errors.New("release is not paused")
+	// ErrServingMismatch marks a release refused before its first Apply
+	// because the target does not serve Release.Stable (see
+	// Options.AdoptServing and Options.AllowEmptyTarget).
+	ErrServingMismatch = errors.New("the target does not serve the release's stable revision")
 	// ErrFenced is returned by a [FencedTarget] that refuses a write whose
 	// fencing token is older than one it has already accepted, and by the
 	// executor when a [Fencer] says the lease was lost before an Apply.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"time"
 )
@@ -288,7 +289,7 @@ type InlineValidator interface {
 }
 
 func analyzerProblems(where string, a Analyzer) []string {
-	if a == nil {
+	if isNil(a) {
 		return []string{where + " is nil"}
 	}
 	v, ok := a.(Validator)
@@ -300,4 +301,19 @@ func analyzerProblems(where string, a Analyzer) []string {
 		out = append(out, fmt.Sprintf("%s (%s): %s", where, AnalyzerName(a), p))
 	}
 	return out
+}
+
+// isNil reports whether v is nil or an interface holding a nil pointer,
+// map, slice, channel or function (a typed nil, which would panic when
+// called).
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Chan, reflect.Func, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }

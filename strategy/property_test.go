@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -101,9 +102,14 @@ func TestPropertyInvariants(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		sc := drawScenario(rt)
 		var logs []string
+		var logMu sync.Mutex // the operator's reaction logs from the executor's goroutine
 		var failure error
 		synctest.Test(t, func(*testing.T) {
-			failure = sc.run(func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) })
+			failure = sc.run(func(format string, args ...any) {
+				logMu.Lock()
+				logs = append(logs, fmt.Sprintf(format, args...))
+				logMu.Unlock()
+			})
 		})
 		if failure != nil {
 			for _, l := range logs {
@@ -128,6 +134,9 @@ type scenario struct {
 	opts          strategy.Options
 	journalFailAt int
 	controls      []control
+	// onApplyFailed is a control made the moment the first Apply attempt
+	// fails (-1: none): an interrupt in the middle of a retry.
+	onApplyFailed op
 }
 
 func drawScenario(rt *rapid.T) *scenario {
@@ -265,6 +274,33 @@ func drawScenario(rt *rapid.T) *scenario {
 			}
 		}
 	}
+	// Drawn last, so that older failure files keep their meaning: the
+	// schedules that the uniform draws above reach only rarely. An Apply
+	// whose reply is lost (it takes effect, then fails or hangs), the
+	// next Observe after it failing, and a control call made the moment
+	// an Apply attempt fails.
+	if rapid.IntRange(0, 2).Draw(rt, "lost-reply") == 0 {
+		sc.faults = append(sc.faults,
+			strategytest.Fault{Op: strategytest.OpApply, After: rapid.IntRange(0, 6).Draw(rt, "lost-after"),
+				Times: rapid.IntRange(1, 2).Draw(rt, "lost-times"), Applied: true, Hang: rapid.Bool().Draw(rt, "lost-hang")},
+			strategytest.Fault{Op: strategytest.OpObserve, AfterPrevious: true, Times: rapid.IntRange(1, 2).Draw(rt, "observe-fails")})
+	}
+	sc.onApplyFailed = op(rapid.IntRange(-1, int(opCancel)).Draw(rt, "on-apply-failed"))
+	if !instanceless && rapid.IntRange(0, 3).Draw(rt, "batch-rollback") == 0 {
+		// Back in batches, as a rolling strategy does: half the canary's
+		// traffic and half its instances in one State, then the rest.
+		sc.rollback = func(from strategy.State) []strategy.State {
+			w, c := from.Share("v2"), from.Desired("v2")
+			if from.Stable != "v1" || from.Canary != "v2" {
+				return []strategy.State{sc.stable}
+			}
+			return []strategy.State{
+				{Stable: "v1", Canary: "v2", Weight: w, Replicas: strategy.Replicas{Stable: n, Canary: c}},
+				{Stable: "v1", Canary: "v2", Weight: w / 2, Replicas: strategy.Replicas{Stable: n, Canary: c / 2}},
+				sc.stable,
+			}
+		}
+	}
 	sc.steps = steps
 	return sc
 }
@@ -288,23 +324,60 @@ func (sc *scenario) run(logf func(string, ...any)) error {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+
+	// The operator: a control call the moment an Apply attempt fails,
+	// scripted controls, then whatever it takes to finish (Promote out of
+	// pauses, and finally Abort).
+	overridden := false // a successful Promote/PromoteFull: a person decided
+	cancelled := false
+	aborted := false // an Abort was accepted
+	start := time.Now()
+	var handle atomic.Pointer[strategy.Rollout]
+	var reactAborted, reactOverridden, reactCancelled atomic.Bool // what the reaction did
+	reacted := false                                              // only the run goroutine reads or writes it, until the release ends
+	react := strategy.ObserverFunc(func(e strategy.Event) {
+		if _, ok := e.(strategy.ApplyFailed); !ok || sc.onApplyFailed < 0 || reacted {
+			return
+		}
+		r := handle.Load()
+		if r == nil {
+			return
+		}
+		reacted = true
+		var err error
+		switch sc.onApplyFailed {
+		case opPromote:
+			err = r.Promote()
+		case opPromoteFull:
+			err = r.PromoteFull()
+		case opAbort:
+			err = r.Abort()
+			reactAborted.Store(err == nil)
+		case opPause:
+			err = r.Pause()
+		case opResume:
+			err = r.Resume()
+		case opCancel:
+			cancel()
+			reactCancelled.Store(true)
+		}
+		if err == nil && (sc.onApplyFailed == opPromote || sc.onApplyFailed == opPromoteFull) {
+			reactOverridden.Store(true)
+		}
+		logf("t=%v on a failed Apply, %s: %v", time.Since(start), opNames[sc.onApplyFailed], err)
+	})
 	r, err := strategy.Start(ctx, strategy.Release{
 		Name: "prop", Target: tgt, Stable: "v1", Canary: "v2",
 		Strategy:   strategy.StrategyFunc(func(_, _ strategy.Revision) (strategy.Plan, error) { return plan, nil }),
 		Background: sc.background,
 		Options:    opts,
-		Observer:   ev,
+		Observer:   strategy.Observers(ev, react),
 	})
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
+	handle.Store(r)
 
-	// The operator: scripted controls, then whatever it takes to finish
-	// (Promote out of pauses, and finally Abort).
-	overridden := false // a successful Promote/PromoteFull: a person decided
-	cancelled := false
-	aborted := false // an Abort was accepted
-	start := time.Now()
 	for _, c := range sc.controls {
 		wait := c.at - time.Since(start)
 		if wait > 0 {
@@ -351,6 +424,9 @@ func (sc *scenario) run(logf func(string, ...any)) error {
 		break
 	}
 	res, err := r.Wait(context.Background())
+	aborted = aborted || reactAborted.Load()
+	overridden = overridden || reactOverridden.Load()
+	cancelled = cancelled || reactCancelled.Load()
 	history := tgt.History()
 	for _, h := range history {
 		logf("%v %s", h.At.Sub(start), h.State)
@@ -437,6 +513,17 @@ func (sc *scenario) run(logf func(string, ...any)) error {
 			}
 		}
 	}
+	// Invariant 8: on the way down, traffic leaves a revision before its
+	// capacity does (every Apply of the rollback).
+	if k := firstRollbackApply(journal.all()); k >= 0 && k < len(history) {
+		prev := stable
+		if k > 0 {
+			prev = history[k-1].State
+		}
+		if err := strategytest.CheckTrafficLeavesFirst(prev, history[k:]); err != nil {
+			return err
+		}
+	}
 	// Invariant 4: every apply was recorded before it happened.
 	if err := checkRecordedBeforeApplied(history, 0, journal.all()); err != nil {
 		return err
@@ -499,4 +586,16 @@ func checkEvents(all []strategy.Event, res strategy.Result) error {
 		return fmt.Errorf("%d RollbackFinished events for a release that ended %s", rollbackFinished, res.Phase)
 	}
 	return nil
+}
+
+// firstRollbackApply is the index in the target's history of the first
+// Apply of the rollback (-1 when there was none): the history's length
+// when the first rollback intent was recorded.
+func firstRollbackApply(recs []journaled) int {
+	for _, r := range recs {
+		if r.rec.Kind == strategy.RecordIntent && r.rec.Rollback {
+			return r.histLen
+		}
+	}
+	return -1
 }

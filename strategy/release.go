@@ -87,6 +87,17 @@ type Options struct {
 	Journal Journal `json:"-" yaml:"-"`
 	// MaxVerdicts bounds the verdicts kept in Status (default 16).
 	MaxVerdicts int `json:"maxVerdicts,omitempty" yaml:"maxVerdicts,omitempty"`
+	// AllowEmptyTarget lets a release start on a target that serves no
+	// revision yet (a first release). By default a release is refused,
+	// before anything is applied, unless the target serves exactly
+	// Release.Stable.
+	AllowEmptyTarget bool `json:"allowEmptyTarget,omitempty" yaml:"allowEmptyTarget,omitempty"`
+	// AdoptServing lets a release start whatever the target serves,
+	// deliberately adopting a serving state other than Release.Stable
+	// (the rollback point is still Release.Stable). Never the default: a
+	// stale or mistyped stable revision would otherwise move production
+	// traffic back to it.
+	AdoptServing bool `json:"adoptServing,omitempty" yaml:"adoptServing,omitempty"`
 	// AnalysisGrace is how long the executor waits for an analyzer to
 	// return once its context is cancelled (default 30s): an inline
 	// analyzer past its step's Timeout, background analysis giving its
@@ -189,6 +200,11 @@ type Status struct {
 	Phase Phase `json:"phase"`
 	// PauseReason is set while paused.
 	PauseReason PauseReason `json:"pauseReason,omitempty"`
+	// PausedUntil is when a timed pause step ends by itself; it is zero
+	// for every pause that waits for Promote (a pause step without a
+	// duration, a hold for a person). A user Pause keeps a timed pause
+	// step from ending: it then waits for Resume or Promote.
+	PausedUntil time.Time `json:"pausedUntil,omitzero"`
 	// Reason explains the phase in a sentence (why paused, why rolled back).
 	Reason string `json:"reason,omitempty"`
 	// Step is the index of the current step; Steps the plan's length.
@@ -273,9 +289,18 @@ type Checkpoint struct {
 	// confirmed), for information: the executor observes the target to
 	// learn where it stands, then re-runs Step (Apply is idempotent).
 	State State
-	// Failures is the count of Fail verdicts tolerated so far.
+	// Failures is the count of Fail verdicts recorded so far. When it is
+	// more than FailurePolicy.FailuresAllowed (and neither RollBack nor
+	// Promote is set), the process stopped before it acted on the Fail
+	// that exceeded the allowance, or a person had promoted past it under
+	// FailurePolicy.Pause: the resumed release applies the failure policy
+	// before anything else, as it would have before the crash. It rolls
+	// back, or, under FailurePolicy.Pause, pauses for a person again
+	// (a Promote is not journaled, so a resume cannot tell that one was
+	// given and asks again rather than continue unasked).
 	Failures int
-	// RollBack starts the resumed release by rolling back.
+	// RollBack starts the resumed release by rolling back (a rollback
+	// had started, or an Abort was recorded).
 	RollBack bool
 	// Promote continues as if PromoteFull had been called (a recorded
 	// PromoteFull whose final apply may not have happened).
@@ -302,6 +327,9 @@ const (
 	RecordVerdict  RecordKind = "verdict"  // a verdict was reached
 	RecordPhase    RecordKind = "phase"    // the phase changed
 	RecordFinished RecordKind = "finished" // the release ended in Phase
+	// RecordAbort records an Abort accepted by Rollout.Abort, written
+	// before Abort returns nil; a resumed release rolls back.
+	RecordAbort RecordKind = "abort"
 )
 
 // Record is one journal entry. It is plain serializable data.

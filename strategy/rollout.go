@@ -33,16 +33,6 @@ type Rollout struct {
 	abort       bool
 	bgEvents    []bgResult
 	retried     bool // Retry has started the release again
-	promoting   bool // only the run goroutine reads or writes it
-	// pausedStep (index+1, 0 for none) and pausedFor record how long an
-	// interrupted timed pause step already lasted; run goroutine only.
-	pausedStep int
-	pausedFor  time.Duration
-
-	// pending is the last State whose Apply failed: the target may have
-	// applied it anyway (hasPending). Only the run goroutine touches them.
-	pending    State
-	hasPending bool
 }
 
 // errInterrupted is the cancel cause of a step cut short by a control call
@@ -53,6 +43,21 @@ var errInterrupted = errors.New("interrupted")
 // the background. Invalid releases are rejected with an error matching
 // [ErrInvalidConfig] that names every problem; nothing is applied then.
 // Cancelling ctx rolls the release back (see [CancelPolicy]).
+//
+// Before the first Apply the executor observes the target and refuses
+// the release ([ErrServingMismatch], nothing applied) unless the target
+// serves exactly rel.Stable; see Options.AllowEmptyTarget and
+// Options.AdoptServing.
+//
+// ONE DRIVER PER TARGET: Start does not stop two releases of the same
+// target in one process from running at once, and neither can anything
+// in this package stop two processes. Drive a shared target through
+// rollback.Manager, which takes the target's lease (in this process and
+// across processes), journals every step, and fences every Apply with the
+// lease's token (see [Fencer] and [FencedTarget]). An in-process guard
+// here would give false comfort: a Target has no identity the executor
+// can trust (two values, wrappers or clients may drive one backend), and
+// it would not cover a second process at all.
 func Start(ctx context.Context, rel Release) (*Rollout, error) {
 	r, err := prepare(rel)
 	if err != nil {
@@ -92,6 +97,8 @@ func prepare(rel Release) (*Rollout, error) {
 	var probs []string
 	if rel.Target == nil {
 		probs = append(probs, "no target")
+	} else if isNil(rel.Target) {
+		probs = append(probs, fmt.Sprintf("the target is a nil %T", rel.Target))
 	}
 	if rel.Stable == "" {
 		probs = append(probs, "no stable revision")
@@ -115,6 +122,9 @@ func prepare(rel Release) (*Rollout, error) {
 		} else {
 			plan = plan.withDefaults(rel.Stable)
 			probs = append(probs, plan.Problems(rel.Target)...)
+			if plan.Stable.Stable != rel.Stable {
+				probs = append(probs, fmt.Sprintf("the plan's stable State is on revision %q, but the release's stable revision is %q", plan.Stable.Stable, rel.Stable))
+			}
 		}
 	}
 	if d, t := plan.RollbackDelay, rel.Options.withDefaults().RollbackTimeout; d > 0 && d >= t {
@@ -202,8 +212,10 @@ func (r *Rollout) Wait(ctx context.Context) (Result, error) {
 
 // Promote leaves the current pause: a pause step, a pause for inconclusive
 // analysis, a pause after a Fail (FailurePolicy.Pause), after a missed
-// deadline (PauseOnDeadline), or a user pause. It returns an error when the
-// release is not paused.
+// deadline (PauseOnDeadline), or a user pause. It returns [ErrNotRunning]
+// after the release ended, and an error matching [ErrNotPaused] when the
+// release is not paused or a Promote of this pause is already pending (a
+// second Promote is refused, not counted twice).
 func (r *Rollout) Promote() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -211,7 +223,10 @@ func (r *Rollout) Promote() error {
 		return ErrNotRunning
 	}
 	if r.status.Phase != PhasePaused {
-		return fmt.Errorf("promote: release %s is %s, not paused", r.name, r.status.Phase)
+		return fmt.Errorf("promote: release %s is %s: %w", r.name, r.status.Phase, ErrNotPaused)
+	}
+	if r.promote {
+		return fmt.Errorf("promote: release %s: a Promote of this pause is already pending: %w", r.name, ErrNotPaused)
 	}
 	r.promote = true
 	r.userPause = false
@@ -240,8 +255,31 @@ func (r *Rollout) Resume() error {
 // Abort stops the release and rolls it back to the stable State. Wait then
 // returns an error matching [ErrAborted]. An Abort that returns nil is
 // always acted on, even when it arrives as the last step completes.
+//
+// When the release records to a journal, the Abort is recorded (a
+// [RecordAbort]) before Abort returns, so that a release resumed after a
+// crash rolls back too. An Abort whose record cannot be written is still
+// acted on (the journal's error is kept in Result.JournalErr): refusing it
+// would leave the release where it is.
 func (r *Rollout) Abort() error {
-	return r.control(func() bool { was := r.abort; r.abort = true; return !was })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.status.Phase.Final() || r.status.Phase == PhaseRollingBack {
+		return ErrNotRunning
+	}
+	if !r.abort {
+		// Recorded under r.mu, so that the release cannot end promoted
+		// between the record and the flag.
+		if err := r.record(context.Background(), Record{Kind: RecordAbort, Step: r.status.Step, Reason: "aborted by a user"}); err != nil && r.result.JournalErr == "" {
+			r.result.JournalErr = err.Error()
+		}
+		r.abort = true
+		if r.stepCancel != nil {
+			r.stepCancel(errInterrupted)
+		}
+	}
+	r.signal()
+	return nil
 }
 
 // Retry starts the same release again from its first step. It is allowed
@@ -308,7 +346,7 @@ func (r *Rollout) signal() {
 
 func (r *Rollout) emit(e Event) {
 	if r.obs != nil {
-		r.obs.OnEvent(e)
+		r.notify(e)
 	}
 }
 
@@ -337,6 +375,7 @@ func (r *Rollout) setPhaseLocked(to Phase, pr PauseReason, reason string) PhaseC
 		r.promote = false
 	}
 	now := time.Now()
+	r.status.PausedUntil = time.Time{}
 	r.status.Phase = to
 	r.status.PauseReason = pr
 	r.status.Reason = reason

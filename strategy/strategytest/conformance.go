@@ -34,6 +34,9 @@ type Conformance struct {
 //   - Apply is idempotent: applying the same State again changes nothing;
 //   - rolling back by applying the initial State restores it;
 //   - header routes are accepted when the target claims the capability;
+//   - a [strategy.FencedTarget] refuses a write whose token is older than
+//     one it accepted, with a Permanent error matching strategy.ErrFenced,
+//     and leaves the target as it was (skipped for other targets);
 //   - a cancelled context is honoured: Apply and Observe return promptly
 //     with an error instead of blocking.
 //
@@ -136,6 +139,33 @@ func CheckTarget(ctx context.Context, c Conformance) error {
 				return fmt.Errorf("Apply(%s) on a target that claims header routing: %w", routed, err)
 			}
 			_, err := waitReady(ctx, tgt, routed)
+			return err
+		}},
+		{"Fencing", func(tgt strategy.Target) error {
+			ft, ok := tgt.(strategy.FencedTarget)
+			if !ok {
+				return nil // optional capability
+			}
+			if err := ft.ApplyFenced(ctx, canary, 7); err != nil {
+				return fmt.Errorf("ApplyFenced(%s, token 7): %w", canary, err)
+			}
+			if _, err := waitReady(ctx, tgt, canary); err != nil {
+				return err
+			}
+			err := ft.ApplyFenced(ctx, c.Initial, 6)
+			if !errors.Is(err, strategy.ErrFenced) || !strategy.IsPermanent(err) {
+				return fmt.Errorf("ApplyFenced with a token older than one accepted returned %v, want a Permanent error matching ErrFenced", err)
+			}
+			if obs, err := tgt.Observe(ctx); err == nil && obs.State != canary {
+				return fmt.Errorf("a refused stale write changed the target to %s", obs.State)
+			}
+			if err := ft.ApplyFenced(ctx, canary, 7); err != nil {
+				return fmt.Errorf("ApplyFenced with the same token again: %w", err)
+			}
+			if err := ft.ApplyFenced(ctx, c.Initial, 8); err != nil {
+				return fmt.Errorf("ApplyFenced with a newer token: %w", err)
+			}
+			_, err = waitReady(ctx, tgt, c.Initial)
 			return err
 		}},
 		{"CancelledContext", func(tgt strategy.Target) error {

@@ -222,3 +222,51 @@ func TestCheckStrategyCatchesBrokenStrategies(t *testing.T) {
 		t.Fatalf("a good strategy: accepted %v, %v", ok, err)
 	}
 }
+
+func TestFaultAfterPrevious(t *testing.T) {
+	tgt := strategytest.NewTarget(strategy.State{Stable: "v1"})
+	tgt.Faults = []strategytest.Fault{
+		{Op: strategytest.OpApply, After: 1, Times: 1, Applied: true},
+		{Op: strategytest.OpObserve, AfterPrevious: true, Times: 1},
+	}
+	ctx := t.Context()
+	s := strategy.State{Stable: "v1", Canary: "v2", Weight: 10}
+	for i := range 3 {
+		if _, err := tgt.Observe(ctx); err != nil {
+			t.Fatalf("observe %d before the lost reply: %v", i, err)
+		}
+	}
+	if err := tgt.Apply(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := tgt.Apply(ctx, s); err == nil {
+		t.Fatal("the second Apply should lose its reply")
+	}
+	if _, err := tgt.Observe(ctx); err == nil {
+		t.Fatal("the Observe after the lost reply should fail")
+	}
+	if obs, err := tgt.Observe(ctx); err != nil || obs.State != s {
+		t.Fatalf("then observe works again: %v %v", obs.State, err)
+	}
+}
+
+// unfenced claims the fencing capability but ignores the token.
+type unfenced struct{ *strategytest.Target }
+
+func (u unfenced) ApplyFenced(ctx context.Context, s strategy.State, _ uint64) error {
+	return u.Apply(ctx, s)
+}
+
+// The conformance suite catches a target that claims fencing but lets a
+// stale holder write.
+func TestConformanceCatchesIgnoredFencingToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		err := strategytest.CheckTarget(t.Context(), strategytest.Conformance{
+			New:     func() strategy.Target { return unfenced{strategytest.NewTarget(initial)} },
+			Initial: initial, Canary: "v2", Replicas: true,
+		})
+		if err == nil || !strings.Contains(err.Error(), "Fencing") {
+			t.Fatalf("a target that ignores fencing tokens passed: %v", err)
+		}
+	})
+}

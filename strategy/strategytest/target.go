@@ -48,8 +48,15 @@ type Fault struct {
 	// hangs): the target did the work but the reply was lost, so the
 	// caller cannot tell from the error whether the State was applied.
 	Applied bool
+	// AfterPrevious makes the fault count its calls (After, Times) from
+	// the moment the fault before it in Target.Faults last affected a
+	// call, and not before: "the next Observe after a lost Apply reply
+	// fails", whatever the calls in between.
+	AfterPrevious bool
 
 	started time.Time
+	base    int  // AfterPrevious: the count of Op's calls when the previous fault fired
+	armed   bool // AfterPrevious: the previous fault has fired
 }
 
 // Applied is one entry of a Target's history.
@@ -81,6 +88,8 @@ type Target struct {
 	// capability (strategy.HeaderRouter).
 	HeaderRouting bool
 
+	fenceMu   sync.Mutex // serializes ApplyFenced: check and write are one step
+	fence     uint64     // the highest fencing token accepted; under mu
 	mu        sync.Mutex
 	state     strategy.State
 	instances map[strategy.Revision][]time.Time // ready-at time per instance
@@ -122,7 +131,17 @@ func (t *Target) fault(op Op) *Fault {
 	now := time.Now()
 	for i := range t.Faults {
 		f := &t.Faults[i]
-		if f.Op != op || n <= f.After {
+		if f.Op != op {
+			continue
+		}
+		if f.AfterPrevious {
+			if !f.armed || n <= f.base+f.After || (f.Times > 0 && n > f.base+f.After+f.Times) {
+				continue
+			}
+			t.fired(i)
+			return f
+		}
+		if n <= f.After {
 			continue
 		}
 		if f.For > 0 {
@@ -130,15 +149,25 @@ func (t *Target) fault(op Op) *Fault {
 				f.started = now
 			}
 			if now.Sub(f.started) < f.For {
+				t.fired(i)
 				return f
 			}
 			continue
 		}
 		if f.Times == 0 || n <= f.After+f.Times {
+			t.fired(i)
 			return f
 		}
 	}
 	return nil
+}
+
+// fired arms the fault after fault i when it counts from it. t.mu is held.
+func (t *Target) fired(i int) {
+	if i+1 < len(t.Faults) && t.Faults[i+1].AfterPrevious {
+		next := &t.Faults[i+1]
+		next.armed, next.base = true, t.calls[next.Op]
+	}
 }
 
 // pick counts a call of op and returns a copy of the fault that applies to
@@ -198,6 +227,35 @@ func (t *Target) Apply(ctx context.Context, desired strategy.State) error {
 		return f.fail(ctx, OpApply)
 	}
 	return nil
+}
+
+var _ strategy.FencedTarget = (*Target)(nil)
+
+// ApplyFenced applies desired like Apply when token is 0 (unfenced) or at
+// least the highest token it has accepted, and remembers the highest. A
+// lower token is refused with a Permanent error matching
+// strategy.ErrFenced, and nothing is applied: the write of a driver that
+// lost its lease to a newer holder.
+func (t *Target) ApplyFenced(ctx context.Context, desired strategy.State, token uint64) error {
+	t.fenceMu.Lock()
+	defer t.fenceMu.Unlock()
+	t.mu.Lock()
+	highest := t.fence
+	if token > highest {
+		t.fence = token
+	}
+	t.mu.Unlock()
+	if token != 0 && token < highest {
+		return strategy.Permanent(fmt.Errorf("strategytest: %w: token %d is older than %d", strategy.ErrFenced, token, highest))
+	}
+	return t.Apply(ctx, desired)
+}
+
+// FenceToken returns the highest fencing token ApplyFenced has accepted.
+func (t *Target) FenceToken() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fence
 }
 
 func (t *Target) apply(desired strategy.State) {
@@ -328,6 +386,32 @@ func CheckTraffic(prev strategy.State, history []Applied) error {
 			}
 			if got, need := h.ReadyBefore.ReadyCount(rev), h.State.Needs(rev); got < need {
 				errs = append(errs, fmt.Errorf("apply %d (%s): traffic moved onto %s with %d of %d instances ready", i, h.State, rev, got, need))
+			}
+		}
+		prev = h.State
+	}
+	return errors.Join(errs...)
+}
+
+// CheckTrafficLeavesFirst verifies the invariant that, on the way down,
+// traffic leaves a revision before its capacity does: no applied State
+// lowers both a revision's share of traffic and its desired instance
+// count at once while the revision keeps some traffic (on a weighted
+// router the remaining share would land on fewer instances before the
+// router caught up). A revision that loses all its traffic may lose its
+// instances in the same State (a blue-green switch back). prev is the
+// State before the first entry. It returns one error naming every
+// violation, or nil.
+func CheckTrafficLeavesFirst(prev strategy.State, history []Applied) error {
+	var errs []error
+	for i, h := range history {
+		for _, rev := range []strategy.Revision{prev.Stable, prev.Canary} {
+			if rev == "" {
+				continue
+			}
+			if h.State.Share(rev) > 0 && h.State.Share(rev) < prev.Share(rev) && h.State.Desired(rev) < prev.Desired(rev) {
+				errs = append(errs, fmt.Errorf("apply %d (%s): %s lost traffic (%d%% to %d%%) and capacity (%d to %d) at once",
+					i, h.State, rev, prev.Share(rev), h.State.Share(rev), prev.Desired(rev), h.State.Desired(rev)))
 			}
 		}
 		prev = h.State
