@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/glidepath/glidepath/internal/vclock"
 	"github.com/glidepath/glidepath/strategy"
 )
 
@@ -76,6 +77,19 @@ type SequentialLatency struct {
 	// Rollouts does, even when the evidence does not rule a regression
 	// out. Off by default: such a release is Inconclusive.
 	LenientLastWord bool
+	// History is how many intervals of the baseline's histograms before
+	// the analysis starts are read, when Source can read the past (it
+	// implements [LatencyHistory], as the Prometheus source does), to learn
+	// how much its latency varies from interval to interval before the
+	// canary has served a request. Zero means 20; negative reads none.
+	History int
+}
+
+// LatencyHistory is a [LatencySource] that can also read the cumulative
+// histograms as they were at an earlier time.
+type LatencyHistory interface {
+	LatencySource
+	LatenciesAt(ctx context.Context, in strategy.Input, at time.Time) (baseline, canary Histogram, err error)
 }
 
 const defaultLatencyRegression = 1.2
@@ -193,6 +207,9 @@ type LatencyTest struct {
 	nB, nC         float64      // observations weighed
 	aboveB, aboveC float64      // of which above the thresholds of the fail test
 	diffs          [][2]float64 // each interval's m and difference of shares (fail test)
+	lastM          float64      // the latest interval's m
+	histTau2       float64      // the baseline's variance of the share beyond chance, per interval
+	histDF         float64      // degrees of freedom behind histTau2
 	failed, passed bool
 }
 
@@ -322,6 +339,7 @@ func (t *LatencyTest) weigh(p *Histogram, baseline, canary Histogram) {
 	t.fail.update(m, aF/nC-aB/nB)
 	t.pass.update(m, aB/nB-aP/nC)
 	t.diffs = append(t.diffs, [2]float64{m, aF/nC - aB/nB})
+	t.lastM = m
 	t.nB += nB
 	t.nC += nC
 	t.aboveB += aB
@@ -339,13 +357,20 @@ func (t *LatencyTest) passesNow() bool {
 	return t.pass.log(t.dispersion()) >= t.passAt && t.nC >= t.minSamples
 }
 
-// dispersion estimates, from the intervals weighed so far, how many times
-// the variance of an interval's difference of shares exceeds Hoeffding's
-// bound 1/(4m): the mean over consecutive pairs of intervals of their
-// squared difference over the bound on its variance (one degree of
-// freedom each, unaffected by a slow trend), shrunk towards the prior and
-// never below 1. Minutes that are slow for one revision only, pauses and
-// noisy neighbours show up here.
+// dispersion estimates how many times the variance of the evidence
+// exceeds Hoeffding's bound 1/(4m) per interval, the larger of two
+// estimates, never below 1:
+//
+//   - from the release: the mean over consecutive pairs of intervals of
+//     their squared difference of d over the bound on its variance (one
+//     degree of freedom each, unaffected by a slow trend or a single step
+//     such as a canary that degrades), shrunk towards the default prior;
+//   - from the baseline's history before the release (see SetHistory): the
+//     long-run variance of its share of slow requests beyond chance, τ²,
+//     which the canary is assumed to share, so Var(d) = 1/(4m) + 2τ² and
+//     the dispersion is 1 + 8mτ² (scaled up for the history's length).
+//     Slow minutes that last several minutes, which consecutive pairs
+//     cannot see, show up here.
 func (t *LatencyTest) dispersion() float64 {
 	var x2, df float64
 	for i := 1; i < len(t.diffs); i++ {
@@ -353,7 +378,92 @@ func (t *LatencyTest) dispersion() float64 {
 		x2 += 4 * a[0] * b[0] / (a[0] + b[0]) * (a[1] - b[1]) * (a[1] - b[1])
 		df++
 	}
-	return math.Max(1, (dispersionWeight*dispersionPrior+x2)/(dispersionWeight+df))
+	phi := priorDispersion{}.shrink(x2, df)
+	if t.histDF > 0 && t.lastM > 0 {
+		phi = math.Max(phi, 1+8*t.lastM*t.histTau2*(1+latencyDispersionMargin/math.Sqrt(t.histDF)))
+	}
+	return phi
+}
+
+// longRun is the long-run variance (per term) of the series r: the mean
+// of its squares plus twice its autocovariances at lags 1 to longRunLags
+// with Bartlett weights (Newey and West, 1987); never below half the plain
+// variance (negative autocovariances do not make evidence stronger than
+// independence would).
+func longRun(r []float64) float64 {
+	n := float64(len(r))
+	var s, g0 float64
+	for lag := 0; lag <= longRunLags; lag++ {
+		var g float64
+		for i := lag; i < len(r); i++ {
+			g += r[i] * r[i-lag]
+		}
+		g /= n
+		if lag == 0 {
+			g0 = g
+			s += g
+			continue
+		}
+		s += 2 * (1 - float64(lag)/(longRunLags+1)) * g
+	}
+	return math.Max(s, g0/2)
+}
+
+// longRunLags is the bandwidth of the long-run variance: slow minutes that
+// last about this long count in full.
+const longRunLags = 2
+
+// latencyDispersionMargin scales up the excess dispersion learned from
+// the baseline's history by 1 + c/√df: the long-run variance of a short,
+// autocorrelated series is underestimated more often than not.
+const latencyDispersionMargin = 6.0
+
+// SetHistory gives the test the baseline's latency histograms of
+// consecutive intervals before the release (each interval's own, not
+// cumulative), from which it learns how much the baseline's share of slow
+// requests varies from interval to interval beyond chance before the
+// canary has served a request: the prior of the dispersion. Call it before
+// the first Observe.
+func (t *LatencyTest) SetHistory(baseline []Histogram) error {
+	var all Histogram
+	for i, h := range baseline {
+		if err := h.check(); err != nil {
+			return fmt.Errorf("judge: invalid history: %w", err)
+		}
+		if i == 0 {
+			all = NewHistogram(h.Bounds...)
+		}
+		if !sameBounds(all.Bounds, h.Bounds) {
+			return errors.New("judge: the history's histograms have different bounds")
+		}
+		all.Count += h.Count
+		for j := range all.Counts {
+			all.Counts[j] += h.Counts[j]
+		}
+	}
+	if len(baseline) < 3 || all.Count == 0 || finiteBounds(all.Bounds) == 0 {
+		return nil
+	}
+	i := all.median()
+	share := 1 - all.cdf(i)
+	var r []float64
+	var n float64
+	for _, h := range baseline {
+		if h.Count == 0 {
+			continue
+		}
+		sd := math.Sqrt(math.Max(share*(1-share), 1e-3) / h.Count)
+		r = append(r, (h.Above(i)/h.Count-share)/sd)
+		n += h.Count
+	}
+	if len(r) < 3 {
+		return nil
+	}
+	n /= float64(len(r))
+	phiB := longRun(r) * float64(len(r)) / float64(len(r)-1)
+	t.histTau2 = math.Max(phiB-1, 0) * math.Max(share*(1-share), 1e-3) / n
+	t.histDF = float64(len(r) - 1)
+	return nil
 }
 
 func (t *LatencyTest) decision() LatencyDecision {
@@ -497,6 +607,7 @@ func (l *latencyLoop) step(ctx context.Context, in strategy.Input) error {
 		}
 	}
 	if !l.havePrev {
+		l.readHistory(ctx, in, b)
 		// The baseline's history up to the first reading sets the first
 		// threshold; the canary's is not compared.
 		d, err := l.test.Observe(b, NewHistogram(c.Bounds...))
@@ -526,6 +637,37 @@ func (l *latencyLoop) step(ctx context.Context, in strategy.Input) error {
 	}
 	l.d = d
 	return nil
+}
+
+// readHistory reads the baseline's histograms in the intervals before
+// now, when the source can, and gives them to the test. A history that
+// cannot be read leaves the default prior.
+func (l *latencyLoop) readHistory(ctx context.Context, in strategy.Input, now Histogram) {
+	h, ok := l.s.Source.(LatencyHistory)
+	n := orDefault(l.s.History, defaultHistory)
+	if !ok || n < 0 {
+		return
+	}
+	interval := orDefault(l.s.Interval, defaultInterval)
+	t := vclock.Now(ctx)
+	readings := make([]Histogram, n+1)
+	readings[n] = now
+	for k := 1; k <= n; k++ {
+		b, _, err := h.LatenciesAt(ctx, in, t.Add(-time.Duration(k)*interval))
+		if err != nil || b.check() != nil {
+			return
+		}
+		readings[n-k] = b
+	}
+	var hist []Histogram
+	for i := 1; i <= n; i++ {
+		d, ok, _ := readings[i].increase(readings[i-1])
+		if !ok {
+			return
+		}
+		hist = append(hist, d)
+	}
+	_ = l.test.SetHistory(hist)
 }
 
 func (l *latencyLoop) outcome() strategy.Outcome { return l.d.Outcome }

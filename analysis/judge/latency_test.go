@@ -189,7 +189,7 @@ func TestLatencyTestPassThenFail(t *testing.T) {
 	// interval alone looks like dispersion (a slow minute); a canary that
 	// stays slow fails.
 	slow := Histogram{Bounds: b, Counts: []float64{10, 200, 500, 1000}, Count: 1000}
-	for range 3 {
+	for range 5 {
 		d, _ = test.Observe(same, slow)
 	}
 	if d.Outcome != strategy.Fail || d.FailEvidence < 100 {
@@ -197,7 +197,7 @@ func TestLatencyTestPassThenFail(t *testing.T) {
 	}
 	// Fail is final.
 	d, _ = test.Observe(same, same)
-	if d.Outcome != strategy.Fail || d.Canary != 5000 {
+	if d.Outcome != strategy.Fail || d.Canary != 6000 {
 		t.Fatalf("fail not final: %v", d)
 	}
 	if !strings.HasPrefix(d.String(), "Fail: above the threshold 2: canary 0.") {
@@ -385,13 +385,14 @@ func TestSequentialLatencyAnalyze(t *testing.T) {
 		// Readings at minutes 0..3 see 0, 1, 2, 0 minutes of traffic: the
 		// drop at minute 3 is a reset, after which the canary is three
 		// times slower. The sudden change first looks like dispersion (a
-		// slow minute); the canary that stays slow fails two minutes later.
+		// slow minute); the canary that stays slow fails three minutes
+		// later.
 		{name: "counter reset", src: &fakeLatencies{perMin: 60, medB: constant(0.1), medC: func(raw float64) float64 {
 			if raw >= 3 {
 				return 0.3
 			}
 			return 0.1
-		}, reset: true}, s: SequentialLatency{MinSamples: 1000}, want: strategy.Fail, at: 6 * time.Minute, contains: "reset 1 times"},
+		}, reset: true}, s: SequentialLatency{MinSamples: 1000}, want: strategy.Fail, at: 7 * time.Minute, contains: "reset 1 times"},
 		{name: "background keeps watching after a pass", bg: true, src: &fakeLatencies{perMin: 600, history: 10, medB: constant(0.1), medC: func(m float64) float64 {
 			if m > 20 {
 				return 0.1 * (1 + 3*(m-20)/m) // the canary slows down from minute 21 (+14%, +27%, +39%, ...)

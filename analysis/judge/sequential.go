@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/glidepath/glidepath/internal/vclock"
 	"github.com/glidepath/glidepath/strategy"
 )
 
@@ -87,7 +88,22 @@ type Sequential struct {
 	// Rollouts does, even when the evidence does not rule a regression
 	// out. Off by default: such a release is Inconclusive.
 	LenientLastWord bool
+	// History is how many intervals of the baseline's counts before the
+	// analysis starts are read, when Source can read the past (it
+	// implements [CountHistory], as the Prometheus source does), to learn
+	// how bursty failures are before the canary has served a request.
+	// Zero means 20; negative reads none.
+	History int
 }
+
+// CountHistory is a [CountSource] that can also read the cumulative counts
+// as they were at an earlier time.
+type CountHistory interface {
+	CountSource
+	CountsAt(ctx context.Context, in strategy.Input, at time.Time) (baseline, canary Counts, err error)
+}
+
+const defaultHistory = 20
 
 const (
 	defaultAlpha       = 0.01
@@ -247,7 +263,8 @@ type RateTest struct {
 	fail, pass     mixture
 	absolute       marginTest
 	weighed        []interval // intervals with failures, for the dispersion
-	base, canary   Counts     // totals observed
+	prior          priorDispersion
+	base, canary   Counts // totals observed
 	failed, passed bool
 }
 
@@ -364,6 +381,7 @@ func (c Counts) problem() string {
 const (
 	dispersionPrior  = 1.5
 	dispersionWeight = 1.0
+	dispersionMargin = 2.0
 )
 
 // dispersion estimates, from the intervals weighed so far, how many times
@@ -380,7 +398,70 @@ func (t *RateTest) dispersion() float64 {
 		x2 += pairPearson(t.weighed[i-1], t.weighed[i])
 		df++
 	}
-	return math.Max(1, (dispersionWeight*dispersionPrior+x2)/(dispersionWeight+df))
+	return t.prior.shrink(x2, df)
+}
+
+// dispersionPrior is what the dispersion is taken to be before the data of
+// the release say otherwise: the prior's Pearson statistic and its degrees
+// of freedom, by default dispersionPrior with the weight of
+// dispersionWeight intervals, or learned from the baseline's history.
+type priorDispersion struct{ x2, df float64 }
+
+// shrink combines the prior with a Pearson statistic x2 on df degrees of
+// freedom: never below 1.
+func (p priorDispersion) shrink(x2, df float64) float64 {
+	return p.shrinkBy(x2, df, dispersionMargin)
+}
+
+// shrinkBy is shrink with the excess scaled up by 1 + c/√df.
+func (p priorDispersion) shrinkBy(x2, df, c float64) float64 {
+	if p.df == 0 {
+		p = priorDispersion{dispersionWeight * dispersionPrior, dispersionWeight}
+	}
+	// The excess over 1 is scaled up by 1 + c/√df: a small sample of
+	// heavy-tailed clumps usually underestimates the dispersion (the rare
+	// large clump dominates it), and the guarantee needs it not to be
+	// underestimated.
+	df += p.df
+	phi := (p.x2 + x2) / df
+	return math.Max(1, 1+(phi-1)*(1+c/math.Sqrt(df)))
+}
+
+// countHistoryPrior learns the prior dispersion from one revision's counts
+// in consecutive intervals before the release (the baseline's, which has
+// been serving all along): the Pearson statistic of consecutive pairs
+// about the pair's rate, with the default prior's weight added.
+func countHistoryPrior(hist []Counts) priorDispersion {
+	p := priorDispersion{dispersionWeight * dispersionPrior, dispersionWeight}
+	for i := 1; i < len(hist); i++ {
+		a, b := hist[i-1], hist[i]
+		if a.Failures+b.Failures == 0 || a.Trials == 0 || b.Trials == 0 {
+			continue
+		}
+		rate := (a.Failures + b.Failures) / (a.Trials + b.Trials)
+		ea, eb := rate*a.Trials, rate*b.Trials
+		p.x2 += (a.Failures-ea)*(a.Failures-ea)/ea + (b.Failures-eb)*(b.Failures-eb)/eb
+		p.df++
+	}
+	return p
+}
+
+// SetHistory gives the test the baseline's failures and trials in
+// consecutive intervals before the release (the intervals' own counts, not
+// cumulative ones), from which it learns how bursty failures are before
+// the canary has served a request: its prior for the dispersion. Without
+// it, the prior is a dispersion of 1.5 with the weight of one interval,
+// and clumps of failures in the first intervals can fail a healthy canary
+// more often than Alpha allows. Call it before the first Observe.
+func (t *RateTest) SetHistory(baseline []Counts) error {
+	for _, c := range baseline {
+		if msg := c.problem(); msg != "" {
+			return fmt.Errorf("judge: invalid history: %s", msg)
+		}
+	}
+	t.prior = countHistoryPrior(baseline)
+	t.absolute.prior = t.prior
+	return nil
 }
 
 // pairPearson is the Pearson statistic of two intervals' canary failures
@@ -440,6 +521,7 @@ type marginTest struct {
 	a, b          float64      // the gamma prior (shape, rate), from the first interval
 	c, bf, nc, nb float64      // totals of the intervals after the first
 	per           [][4]float64 // those intervals, for the dispersion
+	prior         priorDispersion
 }
 
 func (m *marginTest) update(c, b, nc, nb float64) {
@@ -503,7 +585,7 @@ func (m *marginTest) dispersion() float64 {
 			df++
 		}
 	}
-	return math.Max(1, (dispersionWeight*dispersionPrior+x2)/(dispersionWeight+df))
+	return m.prior.shrink(x2, df)
 }
 
 // Analyze polls the source every Interval and returns as soon as the test
@@ -539,6 +621,7 @@ type rateLoop struct {
 	notes        dataNotes
 	canaryRev    strategy.Revision
 	stableRev    strategy.Revision
+	history      int // intervals of the baseline's history read
 }
 
 // increase returns the counts between two cumulative readings of one
@@ -567,6 +650,7 @@ func (l *rateLoop) step(ctx context.Context, in strategy.Input) error {
 	}
 	if !l.havePrev {
 		l.prevB, l.prevC, l.havePrev = b, c, true
+		l.readHistory(ctx, in, b)
 		return nil
 	}
 	db, resetB := increase(l.prevB, b)
@@ -592,6 +676,36 @@ func (l *rateLoop) step(ctx context.Context, in strategy.Input) error {
 	}
 	l.d = d
 	return nil
+}
+
+// readHistory reads the baseline's counts in the intervals before now,
+// when the source can, and gives them to the test. A history that cannot
+// be read leaves the default prior.
+func (l *rateLoop) readHistory(ctx context.Context, in strategy.Input, now Counts) {
+	h, ok := l.s.Source.(CountHistory)
+	n := orDefault(l.s.History, defaultHistory)
+	if !ok || n < 0 {
+		return
+	}
+	interval := orDefault(l.s.Interval, defaultInterval)
+	t := vclock.Now(ctx)
+	readings := make([]Counts, n+1)
+	readings[n] = now
+	for k := 1; k <= n; k++ {
+		b, _, err := h.CountsAt(ctx, in, t.Add(-time.Duration(k)*interval))
+		if err != nil || b.problem() != "" {
+			return
+		}
+		readings[n-k] = b
+	}
+	var hist []Counts
+	for i := 1; i <= n; i++ {
+		d, _ := increase(readings[i-1], readings[i])
+		hist = append(hist, d)
+	}
+	if l.test.SetHistory(hist) == nil {
+		l.history = len(hist)
+	}
 }
 
 func (l *rateLoop) outcome() strategy.Outcome { return l.d.Outcome }
