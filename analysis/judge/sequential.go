@@ -413,15 +413,19 @@ func (p priorDispersion) shrink(x2, df float64) float64 {
 	return p.shrinkBy(x2, df, dispersionMargin)
 }
 
-// shrinkBy is shrink with the excess scaled up by 1 + c/√df.
+// shrinkBy is shrink with the excess scaled up by 1 + c/√df when the
+// estimate rests on data (the release's or the history's): a small sample
+// of heavy-tailed clumps usually underestimates the dispersion (the rare
+// large clump dominates it), and the guarantee needs it not to be
+// underestimated. The default prior alone is not scaled.
 func (p priorDispersion) shrinkBy(x2, df, c float64) float64 {
-	if p.df == 0 {
+	learned := p.df > 0
+	if !learned {
 		p = priorDispersion{dispersionWeight * dispersionPrior, dispersionWeight}
 	}
-	// The excess over 1 is scaled up by 1 + c/√df: a small sample of
-	// heavy-tailed clumps usually underestimates the dispersion (the rare
-	// large clump dominates it), and the guarantee needs it not to be
-	// underestimated.
+	if df == 0 && !learned {
+		return dispersionPrior
+	}
 	df += p.df
 	phi := (p.x2 + x2) / df
 	return math.Max(1, 1+(phi-1)*(1+c/math.Sqrt(df)))
