@@ -463,6 +463,9 @@ func (t *RateTest) SetHistory(baseline []Counts) error {
 			return fmt.Errorf("judge: invalid history: %s", msg)
 		}
 	}
+	if len(baseline) < 2 {
+		return nil // no pair: the default prior stays
+	}
 	t.prior = countHistoryPrior(baseline)
 	t.absolute.prior = t.prior
 	return nil
