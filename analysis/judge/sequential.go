@@ -195,6 +195,7 @@ const (
 type mixture struct {
 	rho0      float64
 	logRho    []float64 // log of each alternative ratio
+	rho       []float64 // each alternative ratio
 	logWeight []float64
 	logLR     []float64
 }
@@ -213,6 +214,10 @@ func newMixture(rho0, sign, centre float64) mixture {
 	for k := range w {
 		m.logWeight[k] = math.Log(w[k] / total)
 	}
+	m.rho = make([]float64, gridPoints)
+	for k, lr := range m.logRho {
+		m.rho[k] = math.Exp(lr)
+	}
 	return m
 }
 
@@ -223,7 +228,7 @@ func (m *mixture) update(c, b, nc, nb float64) {
 	k0 := math.Log(m.rho0*nc + nb)
 	lr0 := math.Log(m.rho0)
 	for k, lr := range m.logRho {
-		m.logLR[k] += c*(lr-lr0) - (c+b)*(math.Log(math.Exp(lr)*nc+nb)-k0)
+		m.logLR[k] += c*(lr-lr0) - (c+b)*(math.Log(m.rho[k]*nc+nb)-k0)
 	}
 }
 
@@ -350,10 +355,12 @@ func (t *RateTest) Observe(baseline, canary Counts) (Decision, error) {
 	d := t.decision()
 	if math.Log(d.FailEvidence) >= t.failAt {
 		t.failed = true
-	} else if t.passesNow(d) {
+		d.Outcome = strategy.Fail
+	} else if t.passesNow(d) && !t.passed {
 		t.passed = true
+		d.Outcome = strategy.Pass
 	}
-	return t.decision(), nil
+	return d, nil
 }
 
 func (t *RateTest) passesNow(d Decision) bool {
