@@ -338,8 +338,10 @@ func (t *LatencyTest) weigh(p *Histogram, baseline, canary Histogram) {
 	m := nB * nC / (nB + nC)
 	t.fail.update(m, aF/nC-aB/nB)
 	t.pass.update(m, aB/nB-aP/nC)
-	t.diffs = append(t.diffs, [2]float64{m, aF/nC - aB/nB})
-	t.lastM = m
+	if m > 0 && !math.IsInf(m, 0) {
+		t.diffs = append(t.diffs, [2]float64{m, aF/nC - aB/nB})
+		t.lastM = m
+	}
 	t.nB += nB
 	t.nC += nC
 	t.aboveB += aB
