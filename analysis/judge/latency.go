@@ -204,12 +204,13 @@ type LatencyTest struct {
 	started        bool      // the priors are set
 	fail, pass     hoeffding
 	threshold      float64
-	nB, nC         float64      // observations weighed
-	aboveB, aboveC float64      // of which above the thresholds of the fail test
-	diffs          [][2]float64 // each interval's m and difference of shares (fail test)
-	lastM          float64      // the latest interval's m
-	histTau2       float64      // the baseline's variance of the share beyond chance, per interval
-	histDF         float64      // degrees of freedom behind histTau2
+	nB, nC         float64    // observations weighed
+	aboveB, aboveC float64    // of which above the thresholds of the fail test
+	lastDiff       [2]float64 // the latest interval's m and difference of shares (fail test)
+	lastM          float64    // the latest interval's m
+	pairX2, pairDF float64    // consecutive pairs' squared differences over their bound, for the dispersion
+	histTau2       float64    // the baseline's variance of the share beyond chance, per interval
+	histDF         float64    // degrees of freedom behind histTau2
 	failed, passed bool
 }
 
@@ -339,8 +340,13 @@ func (t *LatencyTest) weigh(p *Histogram, baseline, canary Histogram) {
 	t.fail.update(m, aF/nC-aB/nB)
 	t.pass.update(m, aB/nB-aP/nC)
 	if m > 0 && !math.IsInf(m, 0) {
-		t.diffs = append(t.diffs, [2]float64{m, aF/nC - aB/nB})
-		t.lastM = m
+		cur := [2]float64{m, aF/nC - aB/nB}
+		if t.lastM > 0 {
+			a, b := t.lastDiff, cur
+			t.pairX2 += 4 * a[0] * b[0] / (a[0] + b[0]) * (a[1] - b[1]) * (a[1] - b[1])
+			t.pairDF++
+		}
+		t.lastDiff, t.lastM = cur, m
 	}
 	t.nB += nB
 	t.nC += nC
@@ -374,13 +380,7 @@ func (t *LatencyTest) passesNow() bool {
 //     Slow minutes that last several minutes, which consecutive pairs
 //     cannot see, show up here.
 func (t *LatencyTest) dispersion() float64 {
-	var x2, df float64
-	for i := 1; i < len(t.diffs); i++ {
-		a, b := t.diffs[i-1], t.diffs[i]
-		x2 += 4 * a[0] * b[0] / (a[0] + b[0]) * (a[1] - b[1]) * (a[1] - b[1])
-		df++
-	}
-	phi := priorDispersion{}.shrink(x2, df)
+	phi := priorDispersion{}.shrink(t.pairX2, t.pairDF)
 	if t.histDF > 0 && t.lastM > 0 {
 		phi = math.Max(phi, 1+8*t.lastM*t.histTau2*(1+latencyDispersionMargin/math.Sqrt(t.histDF)))
 	}

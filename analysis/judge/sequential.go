@@ -267,7 +267,9 @@ type RateTest struct {
 	margin         float64
 	fail, pass     mixture
 	absolute       marginTest
-	weighed        []interval // intervals with failures, for the dispersion
+	prev           interval // the last interval with failures
+	havePrev       bool
+	pairX2, pairDF float64 // Pearson statistic of consecutive pairs, for the dispersion
 	prior          priorDispersion
 	base, canary   Counts // totals observed
 	failed, passed bool
@@ -349,7 +351,12 @@ func (t *RateTest) Observe(baseline, canary Counts) (Decision, error) {
 		if baseline.Failures+canary.Failures > 0 {
 			t.fail.update(canary.Failures, baseline.Failures, canary.Trials, baseline.Trials)
 			t.pass.update(canary.Failures, baseline.Failures, canary.Trials, baseline.Trials)
-			t.weighed = append(t.weighed, interval{canary.Failures, baseline.Failures, canary.Trials, baseline.Trials})
+			iv := interval{canary.Failures, baseline.Failures, canary.Trials, baseline.Trials}
+			if t.havePrev {
+				t.pairX2 += pairPearson(t.prev, iv)
+				t.pairDF++
+			}
+			t.prev, t.havePrev = iv, true
 		}
 	}
 	d := t.decision()
@@ -400,12 +407,7 @@ const (
 // not mistaken for dispersion. It is shrunk towards the prior and never
 // below 1.
 func (t *RateTest) dispersion() float64 {
-	var x2, df float64
-	for i := 1; i < len(t.weighed); i++ {
-		x2 += pairPearson(t.weighed[i-1], t.weighed[i])
-		df++
-	}
-	return t.prior.shrink(x2, df)
+	return t.prior.shrink(t.pairX2, t.pairDF)
 }
 
 // dispersionPrior is what the dispersion is taken to be before the data of
@@ -532,9 +534,11 @@ func (t *RateTest) decision() Decision {
 // constant over the release).
 type marginTest struct {
 	margin        float64
-	a, b          float64      // the gamma prior (shape, rate), from the first interval
-	c, bf, nc, nb float64      // totals of the intervals after the first
-	per           [][4]float64 // those intervals, for the dispersion
+	a, b          float64    // the gamma prior (shape, rate), from the first interval
+	c, bf, nc, nb float64    // totals of the intervals after the first
+	prev          [4]float64 // the last of those intervals
+	havePrev      bool
+	x2, df        float64 // Pearson statistic of consecutive pairs, for the dispersion
 	prior         priorDispersion
 }
 
@@ -544,7 +548,19 @@ func (m *marginTest) update(c, b, nc, nb float64) {
 		return
 	}
 	m.c, m.bf, m.nc, m.nb = m.c+c, m.bf+b, m.nc+nc, m.nb+nb
-	m.per = append(m.per, [4]float64{c, b, nc, nb})
+	cur := [4]float64{c, b, nc, nb}
+	if m.havePrev {
+		for r := range 2 {
+			x, y, nx, ny := m.prev[r], cur[r], m.prev[r+2], cur[r+2]
+			if x+y == 0 {
+				continue
+			}
+			rate := (x + y) / (nx + ny)
+			m.x2 += (x-rate*nx)*(x-rate*nx)/(rate*nx) + (y-rate*ny)*(y-rate*ny)/(rate*ny)
+			m.df++
+		}
+	}
+	m.prev, m.havePrev = cur, true
 }
 
 // xlogy is x·log(y), 0 when x is.
@@ -587,19 +603,7 @@ func (m *marginTest) logE(phi float64) float64 {
 // shrunk towards the prior and never below 1. Fast drift of the rates
 // counts as dispersion.
 func (m *marginTest) dispersion() float64 {
-	var x2, df float64
-	for i := 1; i < len(m.per); i++ {
-		for r := range 2 {
-			x, y, nx, ny := m.per[i-1][r], m.per[i][r], m.per[i-1][r+2], m.per[i][r+2]
-			if x+y == 0 {
-				continue
-			}
-			rate := (x + y) / (nx + ny)
-			x2 += (x-rate*nx)*(x-rate*nx)/(rate*nx) + (y-rate*ny)*(y-rate*ny)/(rate*ny)
-			df++
-		}
-	}
-	return m.prior.shrink(x2, df)
+	return m.prior.shrink(m.x2, m.df)
 }
 
 // Analyze polls the source every Interval and returns as soon as the test
