@@ -103,7 +103,9 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 			Source:      counts,
 			Margin:      maxExcess,
 			Interval:    every,
-			MaxDuration: 30 * time.Second,
+			// The gate needs a few hundred of v2's requests without an
+			// error to pass it; on a slow machine that can take a minute.
+			MaxDuration: 2 * time.Minute,
 		}
 	}
 	var steps []canary.Step
