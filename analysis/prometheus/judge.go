@@ -140,14 +140,9 @@ func orLabel(l string) string {
 	return l
 }
 
-// instant runs the queries as instant queries, concurrently, all evaluated
-// at the same moment so that the readings of both revisions are of the
-// same instant. Errors are classified as [Source.Measure] classifies them.
-func (s *Source) instant(ctx context.Context, queries ...string) ([]model.Vector, error) {
-	return s.instantAt(ctx, time.Now(), queries...)
-}
-
-// instantAt is instant evaluated at the time at.
+// instantAt runs the queries as instant queries, concurrently, all
+// evaluated at the moment at, so that the readings of both revisions are
+// of the same instant. Errors are classified as [Source.Measure] classifies them.
 func (s *Source) instantAt(ctx context.Context, at time.Time, queries ...string) ([]model.Vector, error) {
 	a, err := s.client()
 	if err != nil {

@@ -99,10 +99,10 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 	every := max(opts.Interval/5, 50*time.Millisecond)
 	sequential := func(label string) *judge.Sequential {
 		return &judge.Sequential{
-			Label:       label,
-			Source:      counts,
-			Margin:      maxExcess,
-			Interval:    every,
+			Label:    label,
+			Source:   counts,
+			Margin:   maxExcess,
+			Interval: every,
 			// The gate needs a few hundred of v2's requests without an
 			// error to pass it; on a slow machine that can take a minute.
 			MaxDuration: 2 * time.Minute,
