@@ -164,3 +164,33 @@ func ExampleHistogram() {
 	// [2 3 4] 5
 	// slower than 0.25 s: 2
 }
+
+// The baseline's history tells the test how bursty failures are before
+// the canary has served a request: here they come in bursts (0 or 60 a
+// minute, 30 on average), so one minute in which the canary fails 20 of
+// its 600 requests against the baseline's 30 of 5,400 (six times the
+// baseline's rate), which would fail it without the history, is weighed as the
+// burst it may well be, not as a regression.
+func ExampleRateTest_SetHistory() {
+	var history []judge.Counts
+	for minute := range 20 {
+		history = append(history, judge.Counts{Trials: 5400, Failures: float64(60 * (minute % 2))})
+	}
+	for _, h := range [][]judge.Counts{nil, history} {
+		test, err := (&judge.Sequential{}).NewTest()
+		if err != nil {
+			panic(err)
+		}
+		if err := test.SetHistory(h); err != nil {
+			panic(err)
+		}
+		d, err := test.Observe(judge.Counts{Trials: 5400, Failures: 30}, judge.Counts{Trials: 600, Failures: 20})
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("history of %d minutes: dispersion %.1f, evidence of a regression %.3g, %q\n", len(h), d.Dispersion, d.FailEvidence, d.Outcome)
+	}
+	// Output:
+	// history of 0 minutes: dispersion 1.5, evidence of a regression 7.16e+03, "Fail"
+	// history of 20 minutes: dispersion 82.2, evidence of a regression 1.13, ""
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/glidepath/glidepath/internal/vclock"
 	"github.com/glidepath/glidepath/strategy"
 )
 
@@ -30,9 +31,16 @@ import (
 // SequentialLatency is a [strategy.Analyzer] and behaves as [Sequential]
 // does in background analysis: it never passes early, and when the release
 // ends with every step done (its context cancelled with
-// [strategy.ErrPlanComplete]) it has a last word, Pass when the canary
-// served requests and no regression was found, Inconclusive when it never
-// served a request or the histograms could never be read.
+// [strategy.ErrPlanComplete]) it has a last word: Pass only when the
+// evidence meets the bar of an inline Pass at that moment, otherwise
+// Inconclusive with the evidence both ways in the reason (LenientLastWord
+// restores Argo Rollouts' behaviour). Histograms are read as Prometheus
+// reads counters: a drop of the count or of any bucket is a reset, after
+// which the reading is the increase since it. Latency need not be
+// independent from request to request: the judge learns from the data how
+// much more the revisions' difference varies between intervals than
+// independent latencies would let it (slow minutes, pauses, a noisy
+// neighbour of one revision) and weighs its evidence down accordingly.
 type SequentialLatency struct {
 	// Label names the analyzer in verdicts; empty means "sequential latency".
 	Label string
@@ -60,9 +68,28 @@ type SequentialLatency struct {
 	// MaxDuration ends inline analysis with Inconclusive when neither
 	// Pass nor Fail was reached. Zero means 30 minutes.
 	MaxDuration time.Duration
-	// ErrorLimit is how many consecutive errors from the source are
-	// tolerated before the analysis returns an error. Zero means 4.
+	// ErrorLimit is how many consecutive errors from the source, or
+	// readings with impossible data, are tolerated before the analysis
+	// returns an error. Zero means 4.
 	ErrorLimit int
+	// LenientLastWord, in background analysis, passes a release that ends
+	// with the canary having served requests and no Fail reached, as Argo
+	// Rollouts does, even when the evidence does not rule a regression
+	// out. Off by default: such a release is Inconclusive.
+	LenientLastWord bool
+	// History is how many intervals of the baseline's histograms before
+	// the analysis starts are read, when Source can read the past (it
+	// implements [LatencyHistory], as the Prometheus source does), to learn
+	// how much its latency varies from interval to interval before the
+	// canary has served a request. Zero means 20; negative reads none.
+	History int
+}
+
+// LatencyHistory is a [LatencySource] that can also read the cumulative
+// histograms as they were at an earlier time.
+type LatencyHistory interface {
+	LatencySource
+	LatenciesAt(ctx context.Context, in strategy.Input, at time.Time) (baseline, canary Histogram, err error)
 }
 
 const defaultLatencyRegression = 1.2
@@ -157,20 +184,13 @@ func (h *hoeffding) update(m, d float64) {
 	}
 }
 
-// log of the mixture (the e-value); 0 before any update.
-func (h *hoeffding) log() float64 {
+// log of the mixture (the e-value) with the variance bound of every
+// interval inflated by phi ≥ 1; 0 before any update.
+func (h *hoeffding) log(phi float64) float64 {
 	if h.lambda == nil {
 		return 0
 	}
-	hi := math.Inf(-1)
-	for k := range h.logE {
-		hi = math.Max(hi, h.logE[k]+h.logWeight[k])
-	}
-	var s float64
-	for k := range h.logE {
-		s += math.Exp(h.logE[k] + h.logWeight[k] - hi)
-	}
-	return hi + math.Log(s)
+	return logMix(h.logE, h.logWeight, 1/phi)
 }
 
 // LatencyTest is the sequential test of [SequentialLatency] as a plain
@@ -184,8 +204,13 @@ type LatencyTest struct {
 	started        bool      // the priors are set
 	fail, pass     hoeffding
 	threshold      float64
-	nB, nC         float64 // observations weighed
-	aboveB, aboveC float64 // of which above the thresholds of the fail test
+	nB, nC         float64    // observations weighed
+	aboveB, aboveC float64    // of which above the thresholds of the fail test
+	lastDiff       [2]float64 // the latest interval's m and difference of shares (fail test)
+	lastM          float64    // the latest interval's m
+	pairX2, pairDF float64    // consecutive pairs' squared differences over their bound, for the dispersion
+	histTau2       float64    // the baseline's variance of the share beyond chance, per interval
+	histDF         float64    // degrees of freedom behind histTau2
 	failed, passed bool
 }
 
@@ -211,6 +236,11 @@ type LatencyDecision struct {
 	// Baseline and Canary count the observations weighed: those of every
 	// interval after the first in which both revisions served requests.
 	Baseline, Canary float64
+	// Dispersion is how many times more the difference of the shares
+	// varies from interval to interval than independent latencies would
+	// let it, as learned from the data (at least 1); the evidence is
+	// tempered by it.
+	Dispersion float64
 }
 
 // Decided reports whether the test has reached Pass or Fail.
@@ -218,8 +248,8 @@ func (d LatencyDecision) Decided() bool { return d.Outcome != "" }
 
 // String summarises the decision.
 func (d LatencyDecision) String() string {
-	s := fmt.Sprintf("above the threshold %.4g: canary %.3g of %g, baseline %.3g of %g; evidence of regression %.3g, of no regression %.3g",
-		d.Threshold, d.CanaryAbove, d.Canary, d.BaselineAbove, d.Baseline, d.FailEvidence, d.PassEvidence)
+	s := fmt.Sprintf("above the threshold %.4g: canary %.3g of %g, baseline %.3g of %g; dispersion %.3g, evidence of regression %.3g, of no regression %.3g",
+		d.Threshold, d.CanaryAbove, d.Canary, d.BaselineAbove, d.Baseline, d.Dispersion, d.FailEvidence, d.PassEvidence)
 	if d.Outcome != "" {
 		s = string(d.Outcome) + ": " + s
 	}
@@ -309,21 +339,141 @@ func (t *LatencyTest) weigh(p *Histogram, baseline, canary Histogram) {
 	m := nB * nC / (nB + nC)
 	t.fail.update(m, aF/nC-aB/nB)
 	t.pass.update(m, aB/nB-aP/nC)
+	if m > 0 && !math.IsInf(m, 0) {
+		cur := [2]float64{m, aF/nC - aB/nB}
+		if t.lastM > 0 {
+			a, b := t.lastDiff, cur
+			t.pairX2 += 4 * a[0] * b[0] / (a[0] + b[0]) * (a[1] - b[1]) * (a[1] - b[1])
+			t.pairDF++
+		}
+		t.lastDiff, t.lastM = cur, m
+	}
 	t.nB += nB
 	t.nC += nC
 	t.aboveB += aB
 	t.aboveC += aF
-	if t.fail.log() >= t.failAt {
+	if t.fail.log(t.dispersion()) >= t.failAt {
 		t.failed = true
-	} else if t.pass.log() >= t.passAt && t.nC >= t.minSamples {
+	} else if t.passesNow() {
 		t.passed = true
 	}
 }
 
+// passesNow reports whether the evidence of no regression meets the bar
+// of a Pass now.
+func (t *LatencyTest) passesNow() bool {
+	return t.pass.log(t.dispersion()) >= t.passAt && t.nC >= t.minSamples
+}
+
+// dispersion estimates how many times the variance of the evidence
+// exceeds Hoeffding's bound 1/(4m) per interval, the larger of two
+// estimates, never below 1:
+//
+//   - from the release: the mean over consecutive pairs of intervals of
+//     their squared difference of d over the bound on its variance (one
+//     degree of freedom each, unaffected by a slow trend or a single step
+//     such as a canary that degrades), shrunk towards the default prior;
+//   - from the baseline's history before the release (see SetHistory): the
+//     long-run variance of its share of slow requests beyond chance, τ²,
+//     which the canary is assumed to share, so Var(d) = 1/(4m) + 2τ² and
+//     the dispersion is 1 + 8mτ² (scaled up for the history's length).
+//     Slow minutes that last several minutes, which consecutive pairs
+//     cannot see, show up here.
+func (t *LatencyTest) dispersion() float64 {
+	phi := priorDispersion{}.shrink(t.pairX2, t.pairDF)
+	if t.histDF > 0 && t.lastM > 0 {
+		phi = math.Max(phi, 1+8*t.lastM*t.histTau2*(1+latencyDispersionMargin/math.Sqrt(t.histDF)))
+	}
+	return phi
+}
+
+// longRun is the long-run variance (per term) of the series r: the mean
+// of its squares plus twice its autocovariances at lags 1 to longRunLags
+// with Bartlett weights (Newey and West, 1987); never below half the plain
+// variance (negative autocovariances do not make evidence stronger than
+// independence would).
+func longRun(r []float64) float64 {
+	n := float64(len(r))
+	var s, g0 float64
+	for lag := 0; lag <= longRunLags; lag++ {
+		var g float64
+		for i := lag; i < len(r); i++ {
+			g += r[i] * r[i-lag]
+		}
+		g /= n
+		if lag == 0 {
+			g0 = g
+			s += g
+			continue
+		}
+		s += 2 * (1 - float64(lag)/(longRunLags+1)) * g
+	}
+	return math.Max(s, g0/2)
+}
+
+// longRunLags is the bandwidth of the long-run variance: slow minutes that
+// last about this long count in full.
+const longRunLags = 2
+
+// latencyDispersionMargin scales up the excess dispersion learned from
+// the baseline's history by 1 + c/√df: the long-run variance of a short,
+// autocorrelated series is underestimated more often than not.
+const latencyDispersionMargin = 6.0
+
+// SetHistory gives the test the baseline's latency histograms of
+// consecutive intervals before the release (each interval's own, not
+// cumulative), from which it learns how much the baseline's share of slow
+// requests varies from interval to interval beyond chance before the
+// canary has served a request: the prior of the dispersion. Call it before
+// the first Observe.
+func (t *LatencyTest) SetHistory(baseline []Histogram) error {
+	var all Histogram
+	for i, h := range baseline {
+		if err := h.check(); err != nil {
+			return fmt.Errorf("judge: invalid history: %w", err)
+		}
+		if i == 0 {
+			all = NewHistogram(h.Bounds...)
+		}
+		if !sameBounds(all.Bounds, h.Bounds) {
+			return errors.New("judge: the history's histograms have different bounds")
+		}
+		all.Count += h.Count
+		for j := range all.Counts {
+			all.Counts[j] += h.Counts[j]
+		}
+	}
+	if len(baseline) < 3 || all.Count == 0 || finiteBounds(all.Bounds) == 0 {
+		return nil
+	}
+	i := all.median()
+	share := 1 - all.cdf(i)
+	var r []float64
+	var n float64
+	for _, h := range baseline {
+		if h.Count == 0 {
+			continue
+		}
+		sd := math.Sqrt(math.Max(share*(1-share), 1e-3) / h.Count)
+		r = append(r, (h.Above(i)/h.Count-share)/sd)
+		n += h.Count
+	}
+	if len(r) < 3 {
+		return nil
+	}
+	n /= float64(len(r))
+	phiB := longRun(r) * float64(len(r)) / float64(len(r)-1)
+	t.histTau2 = math.Max(phiB-1, 0) * math.Max(share*(1-share), 1e-3) / n
+	t.histDF = float64(len(r) - 1)
+	return nil
+}
+
 func (t *LatencyTest) decision() LatencyDecision {
+	phi := t.dispersion()
 	d := LatencyDecision{
-		FailEvidence:  math.Exp(t.fail.log()),
-		PassEvidence:  math.Exp(t.pass.log()),
+		Dispersion:    phi,
+		FailEvidence:  math.Exp(t.fail.log(phi)),
+		PassEvidence:  math.Exp(t.pass.log(phi)),
 		Threshold:     t.threshold,
 		BaselineAbove: t.aboveB / t.nB,
 		CanaryAbove:   t.aboveC / t.nC,
@@ -422,100 +572,132 @@ func (s *SequentialLatency) Analyze(ctx context.Context, in strategy.Input) (str
 	if err != nil {
 		return strategy.Verdict{}, err
 	}
-	interval := orDefault(s.Interval, defaultInterval)
-	maxDur := orDefault(s.MaxDuration, defaultMaxDuration)
-	limit := orDefault(s.ErrorLimit, defaultErrorLimit)
-	start := time.Now()
-	var prevB, prevC Histogram
-	havePrev := false
-	errs := 0
-	d := test.decision()
-	stopped := func() (strategy.Verdict, error) {
-		if in.Background && errors.Is(context.Cause(ctx), strategy.ErrPlanComplete) {
-			if d.Canary > 0 {
-				return s.verdict(d, strategy.Pass, "the release ended with no regression found: "+d.String()), nil
-			}
-			return s.verdict(d, strategy.Inconclusive, "the release ended before the canary's latency could be compared: "+d.String()), nil
-		}
-		return s.verdict(d, strategy.Inconclusive, "stopped before a decision: "+d.String()), context.Cause(ctx)
-	}
-	for {
-		if havePrev || errs > 0 {
-			if !in.Background && time.Since(start) >= maxDur {
-				return s.verdict(d, strategy.Inconclusive, fmt.Sprintf("no decision after %v: %s", maxDur, d)), nil
-			}
-			if !waitInterval(ctx, interval) {
-				return stopped()
-			}
-		}
-		b, c, err := s.Source.Latencies(ctx, in)
-		if err == nil {
-			err = b.check()
-		}
-		if err == nil {
-			err = c.check()
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return stopped()
-			}
-			if err := readFailed(&errs, limit, "latencies", err); err != nil {
-				return strategy.Verdict{}, err
-			}
-			continue
-		}
-		if !havePrev {
-			// The baseline's history up to the first reading sets the
-			// first threshold; the canary's is not compared.
-			if d, err = test.Observe(b, NewHistogram(c.Bounds...)); err != nil {
-				errs++
-				if errs > limit {
-					return strategy.Verdict{}, err
-				}
-				continue
-			}
-			errs = 0
-			prevB, prevC, havePrev = b, c, true
-			continue
-		}
-		errs = 0
-		db, okB := b.sub(prevB)
-		dc, okC := c.sub(prevC)
-		prevB, prevC = b, c
-		if !okB || !okC {
-			// A counter went backwards (a restart reset it) or the
-			// buckets changed: start afresh from the new reading.
-			continue
-		}
-		d, err = test.Observe(db, dc)
-		if err != nil {
-			errs++
-			if errs > limit {
-				return strategy.Verdict{}, err
-			}
-			continue
-		}
-		switch {
-		case d.Outcome == strategy.Fail:
-			return s.verdict(d, strategy.Fail, fmt.Sprintf("latency above %.3gx the baseline's: %s", test.tol, d)), nil
-		case in.Background:
-			// Background analysis keeps watching: a later regression (as
-			// the weight grows) still fails the release.
-		case d.Outcome == strategy.Pass:
-			return s.verdict(d, strategy.Pass, fmt.Sprintf("a latency %.3gx the baseline's or worse is ruled out: %s", test.reg, d)), nil
-		}
-	}
+	l := &latencyLoop{s: s, test: test, d: test.decision()}
+	return poll(ctx, in, pollSettings{
+		what:            "latencies",
+		interval:        orDefault(s.Interval, defaultInterval),
+		maxDuration:     orDefault(s.MaxDuration, defaultMaxDuration),
+		errorLimit:      orDefault(s.ErrorLimit, defaultErrorLimit),
+		lenientLastWord: s.LenientLastWord,
+	}, l)
 }
 
-func (s *SequentialLatency) verdict(d LatencyDecision, o strategy.Outcome, reason string) strategy.Verdict {
-	now := time.Now()
+// latencyLoop is a SequentialLatency's side of the polling loop.
+type latencyLoop struct {
+	s            *SequentialLatency
+	test         *LatencyTest
+	d            LatencyDecision
+	prevB, prevC Histogram
+	havePrev     bool
+	notes        dataNotes
+	canaryRev    strategy.Revision
+	stableRev    strategy.Revision
+}
+
+func (l *latencyLoop) step(ctx context.Context, in strategy.Input) error {
+	l.canaryRev, l.stableRev = in.Canary, in.Stable
+	b, c, err := l.s.Source.Latencies(ctx, in)
+	if err != nil {
+		return err
+	}
+	for _, x := range []struct {
+		role string
+		h    Histogram
+	}{{"baseline", b}, {"canary", c}} {
+		if err := x.h.check(); err != nil {
+			return l.notes.bad(fmt.Sprintf("%s histogram: %v", x.role, err))
+		}
+	}
+	if !l.havePrev {
+		l.readHistory(ctx, in, b)
+		// The baseline's history up to the first reading sets the first
+		// threshold; the canary's is not compared.
+		d, err := l.test.Observe(b, NewHistogram(c.Bounds...))
+		if err != nil {
+			return l.notes.bad(err.Error())
+		}
+		l.d = d
+		l.prevB, l.prevC, l.havePrev = b, c, true
+		return nil
+	}
+	db, okB, resetB := b.increase(l.prevB)
+	dc, okC, resetC := c.increase(l.prevC)
+	l.prevB, l.prevC = b, c
+	if resetB {
+		l.notes.reset("baseline")
+	}
+	if resetC {
+		l.notes.reset("canary")
+	}
+	if !okB || !okC {
+		// The buckets changed: start afresh from the new reading.
+		return nil
+	}
+	d, err := l.test.Observe(db, dc)
+	if err != nil {
+		return l.notes.bad(err.Error())
+	}
+	l.d = d
+	return nil
+}
+
+// readHistory reads the baseline's histograms in the intervals before
+// now, when the source can, and gives them to the test. A history that
+// cannot be read leaves the default prior.
+func (l *latencyLoop) readHistory(ctx context.Context, in strategy.Input, now Histogram) {
+	h, ok := l.s.Source.(LatencyHistory)
+	n := orDefault(l.s.History, defaultHistory)
+	if !ok || n < 0 {
+		return
+	}
+	interval := orDefault(l.s.Interval, defaultInterval)
+	t := vclock.Now(ctx)
+	readings := make([]Histogram, n+1)
+	readings[n] = now
+	for k := 1; k <= n; k++ {
+		b, _, err := h.LatenciesAt(ctx, in, t.Add(-time.Duration(k)*interval))
+		if err != nil || b.check() != nil {
+			return
+		}
+		readings[n-k] = b
+	}
+	var hist []Histogram
+	for i := 1; i <= n; i++ {
+		d, ok, _ := readings[i].increase(readings[i-1])
+		if !ok {
+			return
+		}
+		hist = append(hist, d)
+	}
+	_ = l.test.SetHistory(hist)
+}
+
+func (l *latencyLoop) outcome() strategy.Outcome { return l.d.Outcome }
+func (l *latencyLoop) passesNow() bool           { return l.test.passesNow() }
+func (l *latencyLoop) served() bool              { return l.d.Canary > 0 }
+func (l *latencyLoop) summary() string           { return l.d.String() + l.notes.String() }
+
+func (l *latencyLoop) reason(o strategy.Outcome) string {
+	if o == strategy.Fail {
+		return fmt.Sprintf("latency above %.3gx the baseline's: %s", l.test.tol, l.summary())
+	}
+	return fmt.Sprintf("a latency %.3gx the baseline's or worse is ruled out: %s", l.test.reg, l.summary())
+}
+
+func (l *latencyLoop) verdict(now time.Time, o strategy.Outcome, reason string) strategy.Verdict {
+	s, d := l.s, l.d
 	alpha, beta := orDefault(s.Alpha, defaultAlpha), orDefault(s.Beta, defaultBeta)
+	ev := evidence(now, d.FailEvidence, d.PassEvidence, alpha, beta, d.Outcome)
+	ev[0].Values = map[string]float64{"e_fail": d.FailEvidence, "dispersion": d.Dispersion}
+	ev[1].Values = map[string]float64{"e_pass": d.PassEvidence}
 	return strategy.Verdict{
 		Analyzer: s.Name(), Outcome: o, Reason: reason, At: now,
 		Measurements: append([]strategy.Measurement{
-			{Name: "threshold", At: now, Value: fmt.Sprintf("%.4g", d.Threshold)},
-			{Name: "canary above", At: now, Value: fmt.Sprintf("%.4g of %g", d.CanaryAbove, d.Canary)},
-			{Name: "baseline above", At: now, Value: fmt.Sprintf("%.4g of %g", d.BaselineAbove, d.Baseline)},
-		}, evidence(now, d.FailEvidence, d.PassEvidence, alpha, beta, d.Outcome)...),
+			{Name: "threshold", At: now, Value: fmt.Sprintf("%.4g", d.Threshold), Values: map[string]float64{"threshold": d.Threshold}},
+			{Name: "canary above", At: now, Value: fmt.Sprintf("%.4g of %g", d.CanaryAbove, d.Canary), Revision: l.canaryRev,
+				Values: map[string]float64{"share_above": d.CanaryAbove, "requests": d.Canary}},
+			{Name: "baseline above", At: now, Value: fmt.Sprintf("%.4g of %g", d.BaselineAbove, d.Baseline), Revision: l.stableRev,
+				Values: map[string]float64{"share_above": d.BaselineAbove, "requests": d.Baseline}},
+		}, ev...),
 	}
 }

@@ -185,18 +185,22 @@ func TestLatencyTestPassThenFail(t *testing.T) {
 	if d.Outcome != strategy.Pass || d.Threshold != 2 || d.BaselineAbove != 0.5 || d.CanaryAbove != 0.5 || d.Canary != 2000 {
 		t.Fatalf("equal histograms: %v", d)
 	}
-	// The canary slows down: the test keeps weighing and fails.
+	// The canary slows down: the test keeps weighing and fails. One slow
+	// interval alone looks like dispersion (a slow minute); a canary that
+	// stays slow fails.
 	slow := Histogram{Bounds: b, Counts: []float64{10, 200, 500, 1000}, Count: 1000}
-	d, _ = test.Observe(same, slow)
+	for range 5 {
+		d, _ = test.Observe(same, slow)
+	}
 	if d.Outcome != strategy.Fail || d.FailEvidence < 100 {
 		t.Fatalf("after a regression: %v", d)
 	}
 	// Fail is final.
 	d, _ = test.Observe(same, same)
-	if d.Outcome != strategy.Fail || d.Canary != 3000 {
+	if d.Outcome != strategy.Fail || d.Canary != 6000 {
 		t.Fatalf("fail not final: %v", d)
 	}
-	if !strings.HasPrefix(d.String(), "Fail: above the threshold 2: canary 0.6 of 3000, baseline 0.5 of 3000") {
+	if !strings.HasPrefix(d.String(), "Fail: above the threshold 2: canary 0.") {
 		t.Errorf("String = %q", d.String())
 	}
 }
@@ -250,18 +254,25 @@ func TestHistogram(t *testing.T) {
 	prev := h
 	prev.Counts = []float64{1, 2, 3}
 	prev.Count = 3
-	if d, ok := h.sub(prev); !ok || !sameBounds(d.Counts, []float64{1, 1, 2}) || d.Count != 2 {
-		t.Errorf("difference %+v, %v", d, ok)
+	if d, ok, reset := h.increase(prev); !ok || reset || !sameBounds(d.Counts, []float64{1, 1, 2}) || d.Count != 2 {
+		t.Errorf("difference %+v, %v, %v", d, ok, reset)
 	}
-	// A reset (a count went backwards) or other bounds are no difference.
-	if _, ok := prev.sub(h); ok {
-		t.Error("reset accepted")
+	// A reset (a count went backwards) is the increase since the reset:
+	// the later reading itself, as Prometheus' increase() counts it.
+	if d, ok, reset := prev.increase(h); !ok || !reset || d.Count != prev.Count || !sameBounds(d.Counts, prev.Counts) {
+		t.Errorf("after a reset %+v, %v, %v", d, ok, reset)
 	}
-	if _, ok := h.sub(NewHistogram(0.1, 0.25, math.Inf(1))); ok {
+	// A bucket that drops while the count grows is a reset too.
+	later := Histogram{Bounds: h.Bounds, Counts: []float64{1, 4, 6}, Count: 6}
+	if d, _, reset := later.increase(h); !reset || d.Count != 6 {
+		t.Errorf("bucket drop: %+v, %v", d, reset)
+	}
+	// Other bounds are no difference.
+	if _, ok, _ := h.increase(NewHistogram(0.1, 0.25, math.Inf(1))); ok {
 		t.Error("other bounds accepted")
 	}
 	// Differences that are no histogram are left for the test to reject.
-	if d, ok := h.sub(Histogram{Bounds: h.Bounds, Counts: []float64{1, 3, 3}, Count: 3}); !ok || d.check() == nil {
+	if d, ok, _ := h.increase(Histogram{Bounds: h.Bounds, Counts: []float64{1, 3, 3}, Count: 3}); !ok || d.check() == nil {
 		t.Errorf("inconsistent difference %+v, %v", d, ok)
 	}
 }
@@ -372,14 +383,16 @@ func TestSequentialLatencyAnalyze(t *testing.T) {
 		{name: "too many errors", src: &fakeLatencies{perMin: 600, medB: constant(0.1), medC: constant(0.13), errs: 5},
 			wantErr: "5 consecutive errors reading latencies: metrics down", at: 4 * time.Minute},
 		// Readings at minutes 0..3 see 0, 1, 2, 0 minutes of traffic: the
-		// drop at minute 3 is a reset, so the first interval judged after
-		// it, in which the canary is three times slower, is minute 3 to 4.
+		// drop at minute 3 is a reset, after which the canary is three
+		// times slower. The sudden change first looks like dispersion (a
+		// slow minute); the canary that stays slow fails three minutes
+		// later.
 		{name: "counter reset", src: &fakeLatencies{perMin: 60, medB: constant(0.1), medC: func(raw float64) float64 {
 			if raw >= 3 {
 				return 0.3
 			}
 			return 0.1
-		}, reset: true}, s: SequentialLatency{MinSamples: 1000}, want: strategy.Fail, at: 4 * time.Minute},
+		}, reset: true}, s: SequentialLatency{MinSamples: 1000}, want: strategy.Fail, at: 7 * time.Minute, contains: "reset 1 times"},
 		{name: "background keeps watching after a pass", bg: true, src: &fakeLatencies{perMin: 600, history: 10, medB: constant(0.1), medC: func(m float64) float64 {
 			if m > 20 {
 				return 0.1 * (1 + 3*(m-20)/m) // the canary slows down from minute 21 (+14%, +27%, +39%, ...)
@@ -553,14 +566,14 @@ func TestSequentialLatencyHoldsReleaseWithoutData(t *testing.T) {
 	})
 }
 
-// Histograms that keep resetting cannot keep inline analysis past
-// MaxDuration.
+// Histograms that keep resetting (each drop counted from zero) cannot
+// keep inline analysis past MaxDuration.
 func TestSequentialLatencyMaxDurationWithResets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var n float64
 		src := LatencyFunc(func(context.Context, strategy.Input) (Histogram, Histogram, error) {
 			n++
-			return expected(fineBounds(), 1e6/n, 0.1), expected(fineBounds(), 1e5/n, 0.1), nil
+			return expected(fineBounds(), 1e6/n, 0.1), NewHistogram(fineBounds()...), nil
 		})
 		start := time.Now()
 		v, err := (&SequentialLatency{Source: src, MaxDuration: 10 * time.Minute}).Analyze(t.Context(), strategy.Input{})

@@ -1,7 +1,6 @@
 package judge
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"time"
@@ -72,18 +71,6 @@ func evidence(now time.Time, failEvidence, passEvidence, alpha, beta float64, ou
 	return []strategy.Measurement{
 		{Name: "evidence of regression", At: now, Value: fmt.Sprintf("%.4g", failEvidence), Condition: fmt.Sprintf(">= %g", 1/alpha), Outcome: failO},
 		{Name: "evidence of no regression", At: now, Value: fmt.Sprintf("%.4g", passEvidence), Condition: fmt.Sprintf(">= %g", 1/beta), Outcome: passO},
-	}
-}
-
-// waitInterval waits for the next reading; false when ctx ended first.
-func waitInterval(ctx context.Context, interval time.Duration) bool {
-	t := time.NewTimer(interval)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

@@ -2,11 +2,11 @@ package judge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
 
+	"github.com/glidepath/glidepath/internal/vclock"
 	"github.com/glidepath/glidepath/strategy"
 )
 
@@ -14,22 +14,32 @@ import (
 // against its baseline's (errors over requests), read from cumulative
 // counters every Interval. It fails the canary as soon as its failure rate
 // is shown to exceed the baseline's by more than Tolerance, passes it once
-// a regression of Regression times the baseline's rate or worse has been
-// ruled out, and otherwise keeps going until MaxDuration, then returns
+// a regression of Regression times the baseline's rate or worse (or, with
+// Margin, of more than Margin above the baseline's rate) has been ruled
+// out, and otherwise keeps going until MaxDuration, then returns
 // Inconclusive. Looking after every interval does not inflate its error
-// rates: the chance that it ever fails a canary that is no worse than
-// the baseline (within Tolerance) is at most Alpha, however long it runs
-// and however often it looks. The package documentation derives the
-// test.
+// rates: the chance that it ever fails a canary that is no worse than the
+// baseline (within Tolerance) is at most Alpha, however long it runs and
+// however often it looks. Failures need not be independent: the judge
+// learns from the counts how much more they vary than independent
+// failures would (clumps, retry storms, one bad pod) and weighs its
+// evidence down accordingly. METHODS.md in this package derives the test.
+//
+// Counters are read as Prometheus reads them: a drop in either counter of
+// a revision is a restart, after which the counters' values are the
+// increase since it. Readings that cannot be right (NaN, ±Inf, negative,
+// more failures than requests) count toward ErrorLimit and are named in
+// the verdict.
 //
 // The zero value of every field but Source is a documented default.
 // Sequential is a [strategy.Analyzer]; in background analysis it never
 // returns Pass early: it keeps watching until it fails the canary or the
 // release ends. When the release ends with every step done (its context
-// cancelled with [strategy.ErrPlanComplete]) it has a last word: Pass when
-// the canary served requests and no regression was found, Inconclusive
-// when it never served a request or the counters could never be read, so
-// a release that saw no data is not promoted.
+// cancelled with [strategy.ErrPlanComplete]) it has a last word: Pass only
+// when the evidence meets the bar of an inline Pass at that moment, and
+// otherwise Inconclusive (the release holds for a person) with the counts,
+// rates and evidence both ways in the reason; LenientLastWord restores
+// Argo Rollouts' behaviour.
 type Sequential struct {
 	// Label names the analyzer in verdicts; empty means "sequential".
 	Label string
@@ -39,7 +49,8 @@ type Sequential struct {
 	// rate is at most (1+Tolerance) times the baseline's. Zero means 0.01.
 	Alpha float64
 	// Beta bounds the probability of ever passing a canary whose failure
-	// rate is Regression times the baseline's or more. Zero means 0.05.
+	// rate is both Regression times the baseline's or more and more than
+	// Margin above it. Zero means 0.05.
 	Beta float64
 	// Tolerance is the relative increase of the failure rate that is not a
 	// regression: the canary fails once its rate is shown to exceed
@@ -48,8 +59,17 @@ type Sequential struct {
 	Tolerance float64
 	// Regression is the ratio of failure rates (canary / baseline) that
 	// the test is tuned to detect fastest, and that must be ruled out
-	// before the canary passes. It must exceed 1+Tolerance. Zero means 2.
+	// before the canary passes (unless Margin is). It must exceed
+	// 1+Tolerance. Zero means 2.
 	Regression float64
+	// Margin is an absolute excess of the failure rate that is acceptable
+	// (a fraction of requests: 0.001 is 0.1 percentage points, an error
+	// budget): the canary also passes once its rate is shown to be below
+	// the baseline's plus Margin. It lets a healthy service with very few
+	// errors pass, where ruling out a relative regression would need
+	// errors to happen. It never makes a canary fail. Zero means 0.001; a
+	// negative Margin turns the absolute test off.
+	Margin float64
 	// MinTrials is the number of canary trials needed before a Pass.
 	// Zero means none beyond what the evidence itself needs.
 	MinTrials float64
@@ -58,16 +78,38 @@ type Sequential struct {
 	// MaxDuration ends inline analysis with Inconclusive when neither
 	// Pass nor Fail was reached. Zero means 30 minutes.
 	MaxDuration time.Duration
-	// ErrorLimit is how many consecutive errors from the source are
-	// tolerated before the analysis returns an error (as Argo Rollouts'
-	// consecutiveErrorLimit). Zero means 4.
+	// ErrorLimit is how many consecutive errors from the source, or
+	// readings with impossible data, are tolerated before the analysis
+	// returns an error (as Argo Rollouts' consecutiveErrorLimit). Zero
+	// means 4.
 	ErrorLimit int
+	// LenientLastWord, in background analysis, passes a release that ends
+	// with the canary having served requests and no Fail reached, as Argo
+	// Rollouts does, even when the evidence does not rule a regression
+	// out. Off by default: such a release is Inconclusive.
+	LenientLastWord bool
+	// History is how many intervals of the baseline's counts before the
+	// analysis starts are read, when Source can read the past (it
+	// implements [CountHistory], as the Prometheus source does), to learn
+	// how bursty failures are before the canary has served a request.
+	// Zero means 20; negative reads none.
+	History int
 }
+
+// CountHistory is a [CountSource] that can also read the cumulative counts
+// as they were at an earlier time.
+type CountHistory interface {
+	CountSource
+	CountsAt(ctx context.Context, in strategy.Input, at time.Time) (baseline, canary Counts, err error)
+}
+
+const defaultHistory = 20
 
 const (
 	defaultAlpha       = 0.01
 	defaultBeta        = 0.05
 	defaultRegression  = 2
+	defaultMargin      = 0.001
 	defaultInterval    = time.Minute
 	defaultMaxDuration = 30 * time.Minute
 	defaultErrorLimit  = 4
@@ -107,12 +149,15 @@ func (s *Sequential) testProblems() []string {
 	if !(s.MinTrials >= 0) {
 		p = append(p, fmt.Sprintf("minimum trials %v is negative", s.MinTrials))
 	}
+	if math.IsNaN(s.Margin) || math.IsInf(s.Margin, 0) || s.Margin >= 1 {
+		p = append(p, fmt.Sprintf("margin %v is not a finite fraction below 1", s.Margin))
+	}
 	return p
 }
 
 // NewTest returns the sequential test configured by s's Alpha, Beta,
-// Tolerance, Regression and MinTrials, for callers that feed counts
-// themselves.
+// Tolerance, Regression, Margin and MinTrials, for callers that feed
+// counts themselves.
 func (s *Sequential) NewTest() (*RateTest, error) {
 	if p := s.testProblems(); len(p) > 0 {
 		return nil, strategy.Invalid("sequential test", p...)
@@ -125,7 +170,9 @@ func (s *Sequential) NewTest() (*RateTest, error) {
 		minTrials: s.MinTrials,
 		rhoF:      rhoF,
 		rhoP:      rhoP,
+		margin:    math.Max(orDefault(s.Margin, defaultMargin), 0),
 	}
+	t.absolute.margin = t.margin
 	// Fail side: alternatives above rhoF, prior centred on the regression
 	// the test is tuned for. Pass side: alternatives below rhoP, prior
 	// centred on "no regression" (1+Tolerance).
@@ -148,6 +195,7 @@ const (
 type mixture struct {
 	rho0      float64
 	logRho    []float64 // log of each alternative ratio
+	rho       []float64 // each alternative ratio
 	logWeight []float64
 	logLR     []float64
 }
@@ -166,6 +214,10 @@ func newMixture(rho0, sign, centre float64) mixture {
 	for k := range w {
 		m.logWeight[k] = math.Log(w[k] / total)
 	}
+	m.rho = make([]float64, gridPoints)
+	for k, lr := range m.logRho {
+		m.rho[k] = math.Exp(lr)
+	}
 	return m
 }
 
@@ -176,22 +228,34 @@ func (m *mixture) update(c, b, nc, nb float64) {
 	k0 := math.Log(m.rho0*nc + nb)
 	lr0 := math.Log(m.rho0)
 	for k, lr := range m.logRho {
-		m.logLR[k] += c*(lr-lr0) - (c+b)*(math.Log(math.Exp(lr)*nc+nb)-k0)
+		m.logLR[k] += c*(lr-lr0) - (c+b)*(math.Log(m.rho[k]*nc+nb)-k0)
 	}
 }
 
-// logE is the log of the mixture likelihood ratio (the e-value).
-func (m *mixture) logE() float64 {
+// logE is the log of the mixture of the likelihood ratios, each tempered
+// (raised to the power 1/phi) by the dispersion phi ≥ 1: the e-value.
+func (m *mixture) logE(phi float64) float64 {
+	return logMix(m.logLR, m.logWeight, 1/phi)
+}
+
+// logMix is log Σ exp(scale·x[k] + w[k]).
+func logMix(x, w []float64, scale float64) float64 {
 	hi := math.Inf(-1)
-	for k := range m.logLR {
-		hi = math.Max(hi, m.logLR[k]+m.logWeight[k])
+	for k := range x {
+		hi = math.Max(hi, scale*x[k]+w[k])
+	}
+	if math.IsInf(hi, -1) {
+		return hi
 	}
 	var s float64
-	for k := range m.logLR {
-		s += math.Exp(m.logLR[k] + m.logWeight[k] - hi)
+	for k := range x {
+		s += math.Exp(scale*x[k] + w[k] - hi)
 	}
 	return hi + math.Log(s)
 }
+
+// interval is one weighed interval of a RateTest.
+type interval struct{ c, b, nc, nb float64 }
 
 // RateTest is the sequential test of [Sequential] as a plain state machine:
 // feed it the trials and failures of each interval with Observe. It is not
@@ -200,7 +264,13 @@ type RateTest struct {
 	failAt, passAt float64 // log thresholds
 	minTrials      float64
 	rhoF, rhoP     float64
+	margin         float64
 	fail, pass     mixture
+	absolute       marginTest
+	prev           interval // the last interval with failures
+	havePrev       bool
+	pairX2, pairDF float64 // Pearson statistic of consecutive pairs, for the dispersion
+	prior          priorDispersion
 	base, canary   Counts // totals observed
 	failed, passed bool
 }
@@ -213,8 +283,18 @@ type Decision struct {
 	// baseline rate"; the test fails at 1/Alpha.
 	FailEvidence float64
 	// PassEvidence is the e-value against "canary rate ≥ Regression ×
-	// baseline rate"; the test passes at 1/Beta (after MinTrials).
+	// baseline rate and ≥ baseline rate + Margin": the mean of the
+	// relative and the absolute test's; the test passes at 1/Beta (after
+	// MinTrials).
 	PassEvidence float64
+	// RelativeEvidence and MarginEvidence are the pass side's two
+	// e-values: against "canary rate ≥ Regression × baseline rate", and
+	// against "canary rate ≥ baseline rate + Margin" (0 with no margin).
+	RelativeEvidence, MarginEvidence float64
+	// Dispersion is how many times more the failures vary than
+	// independent failures would, as learned from the data (at least 1);
+	// the evidence is tempered by it.
+	Dispersion float64
 	// Ratio is the observed ratio of failure rates, canary / baseline
 	// (NaN until the baseline has failures).
 	Ratio float64
@@ -227,24 +307,32 @@ func (d Decision) Decided() bool { return d.Outcome != "" }
 
 // String summarises the decision.
 func (d Decision) String() string {
-	s := fmt.Sprintf("canary %g/%g failed, baseline %g/%g, ratio %.3g, evidence of regression %.3g, of no regression %.3g",
-		d.Canary.Failures, d.Canary.Trials, d.Baseline.Failures, d.Baseline.Trials, d.Ratio, d.FailEvidence, d.PassEvidence)
+	s := fmt.Sprintf("canary %g/%g failed (%s), baseline %g/%g (%s), ratio %.3g, dispersion %.3g, evidence of regression %.3g, of no regression %.3g",
+		d.Canary.Failures, d.Canary.Trials, percent(d.Canary), d.Baseline.Failures, d.Baseline.Trials, percent(d.Baseline),
+		d.Ratio, d.Dispersion, d.FailEvidence, d.PassEvidence)
 	if d.Outcome != "" {
 		s = string(d.Outcome) + ": " + s
 	}
 	return s
 }
 
+func percent(c Counts) string {
+	if c.Trials == 0 {
+		return "no requests"
+	}
+	return fmt.Sprintf("%.3g%%", 100*c.Failures/c.Trials)
+}
+
 // Observe adds the trials and failures of both revisions since the last
 // call and returns the decision. A Fail is final. After a Pass the test
 // keeps weighing the evidence of a regression, so a canary that degrades
 // later still fails (the Alpha bound holds throughout); callers that act
-// on the first Pass simply stop calling. Counts must be finite, non-negative,
-// with no more failures than trials.
+// on the first Pass simply stop calling. Counts must be finite,
+// non-negative, with no more failures than trials.
 func (t *RateTest) Observe(baseline, canary Counts) (Decision, error) {
 	for _, c := range []Counts{baseline, canary} {
-		if !(c.Trials >= 0 && c.Failures >= 0 && c.Failures <= c.Trials) || math.IsInf(c.Trials, 0) {
-			return t.decision(), fmt.Errorf("judge: invalid counts %+v (need 0 <= failures <= trials)", c)
+		if msg := c.problem(); msg != "" {
+			return t.decision(), fmt.Errorf("judge: invalid counts: %s", msg)
 		}
 	}
 	t.base.Trials += baseline.Trials
@@ -256,25 +344,174 @@ func (t *RateTest) Observe(baseline, canary Counts) (Decision, error) {
 	}
 	// An interval in which either revision served nothing carries no
 	// information about the ratio.
-	if baseline.Trials > 0 && canary.Trials > 0 && baseline.Failures+canary.Failures > 0 {
-		t.fail.update(canary.Failures, baseline.Failures, canary.Trials, baseline.Trials)
-		t.pass.update(canary.Failures, baseline.Failures, canary.Trials, baseline.Trials)
+	if baseline.Trials > 0 && canary.Trials > 0 {
+		if t.margin > 0 {
+			t.absolute.update(canary.Failures, baseline.Failures, canary.Trials, baseline.Trials)
+		}
+		if baseline.Failures+canary.Failures > 0 {
+			t.fail.update(canary.Failures, baseline.Failures, canary.Trials, baseline.Trials)
+			t.pass.update(canary.Failures, baseline.Failures, canary.Trials, baseline.Trials)
+			iv := interval{canary.Failures, baseline.Failures, canary.Trials, baseline.Trials}
+			if t.havePrev {
+				t.pairX2 += pairPearson(t.prev, iv)
+				t.pairDF++
+			}
+			t.prev, t.havePrev = iv, true
+		}
 	}
-	if t.fail.logE() >= t.failAt {
+	d := t.decision()
+	if math.Log(d.FailEvidence) >= t.failAt {
 		t.failed = true
-	} else if t.pass.logE() >= t.passAt && t.canary.Trials >= t.minTrials {
+		d.Outcome = strategy.Fail
+	} else if t.passesNow(d) && !t.passed {
 		t.passed = true
+		d.Outcome = strategy.Pass
 	}
-	return t.decision(), nil
+	return d, nil
+}
+
+func (t *RateTest) passesNow(d Decision) bool {
+	return math.Log(d.PassEvidence) >= t.passAt && t.canary.Trials >= t.minTrials
+}
+
+// problem describes what is wrong with counts c, if anything.
+func (c Counts) problem() string {
+	switch {
+	case math.IsNaN(c.Trials) || math.IsNaN(c.Failures):
+		return fmt.Sprintf("NaN in %g/%g", c.Failures, c.Trials)
+	case math.IsInf(c.Trials, 0) || math.IsInf(c.Failures, 0):
+		return fmt.Sprintf("an infinite count in %g/%g", c.Failures, c.Trials)
+	case c.Trials < 0 || c.Failures < 0:
+		return fmt.Sprintf("a negative count in %g/%g", c.Failures, c.Trials)
+	case c.Failures > c.Trials:
+		return fmt.Sprintf("more failures than trials (%g/%g)", c.Failures, c.Trials)
+	}
+	return ""
+}
+
+// Dispersion prior: before the data say otherwise, failures are taken to
+// vary dispersionPrior times as much as independent ones, with the weight
+// of dispersionWeight intervals.
+const (
+	dispersionPrior  = 1.5
+	dispersionWeight = 1.0
+	dispersionMargin = 2.0
+)
+
+// dispersion estimates, from the intervals weighed so far, how many times
+// the variance of the canary's share of the failures exceeds the binomial
+// variance that independent failures would give: the mean Pearson
+// statistic of consecutive pairs of intervals under the conditional
+// binomial model with the ratio fitted to the pair (one degree of freedom
+// each), so that a ratio that changes slowly (a canary that degrades) is
+// not mistaken for dispersion. It is shrunk towards the prior and never
+// below 1.
+func (t *RateTest) dispersion() float64 {
+	return t.prior.shrink(t.pairX2, t.pairDF)
+}
+
+// dispersionPrior is what the dispersion is taken to be before the data of
+// the release say otherwise: the prior's Pearson statistic and its degrees
+// of freedom, by default dispersionPrior with the weight of
+// dispersionWeight intervals, or learned from the baseline's history.
+type priorDispersion struct{ x2, df float64 }
+
+// shrink combines the prior with a Pearson statistic x2 on df degrees of
+// freedom: never below 1.
+func (p priorDispersion) shrink(x2, df float64) float64 {
+	return p.shrinkBy(x2, df, dispersionMargin)
+}
+
+// shrinkBy is shrink with the excess scaled up by 1 + c/√df when the
+// estimate rests on data (the release's or the history's): a small sample
+// of heavy-tailed clumps usually underestimates the dispersion (the rare
+// large clump dominates it), and the guarantee needs it not to be
+// underestimated. The default prior alone is not scaled.
+func (p priorDispersion) shrinkBy(x2, df, c float64) float64 {
+	learned := p.df > 0
+	if !learned {
+		p = priorDispersion{dispersionWeight * dispersionPrior, dispersionWeight}
+	}
+	if df == 0 && !learned {
+		return dispersionPrior
+	}
+	df += p.df
+	phi := (p.x2 + x2) / df
+	return math.Max(1, 1+(phi-1)*(1+c/math.Sqrt(df)))
+}
+
+// countHistoryPrior learns the prior dispersion from one revision's counts
+// in consecutive intervals before the release (the baseline's, which has
+// been serving all along): the Pearson statistic of consecutive pairs
+// about the pair's rate, with the default prior's weight added.
+func countHistoryPrior(hist []Counts) priorDispersion {
+	p := priorDispersion{dispersionWeight * dispersionPrior, dispersionWeight}
+	for i := 1; i < len(hist); i++ {
+		a, b := hist[i-1], hist[i]
+		if a.Failures+b.Failures == 0 || a.Trials == 0 || b.Trials == 0 {
+			continue
+		}
+		rate := (a.Failures + b.Failures) / (a.Trials + b.Trials)
+		ea, eb := rate*a.Trials, rate*b.Trials
+		p.x2 += (a.Failures-ea)*(a.Failures-ea)/ea + (b.Failures-eb)*(b.Failures-eb)/eb
+		p.df++
+	}
+	return p
+}
+
+// SetHistory gives the test the baseline's failures and trials in
+// consecutive intervals before the release (the intervals' own counts, not
+// cumulative ones), from which it learns how bursty failures are before
+// the canary has served a request: its prior for the dispersion. Without
+// it, the prior is a dispersion of 1.5 with the weight of one interval,
+// and clumps of failures in the first intervals can fail a healthy canary
+// more often than Alpha allows. Call it before the first Observe.
+func (t *RateTest) SetHistory(baseline []Counts) error {
+	for _, c := range baseline {
+		if msg := c.problem(); msg != "" {
+			return fmt.Errorf("judge: invalid history: %s", msg)
+		}
+	}
+	if len(baseline) < 2 {
+		return nil // no pair: the default prior stays
+	}
+	t.prior = countHistoryPrior(baseline)
+	t.absolute.prior = t.prior
+	return nil
+}
+
+// pairPearson is the Pearson statistic of two intervals' canary failures
+// given their totals, with the ratio of rates fitted to the pair.
+func pairPearson(a, b interval) float64 {
+	rho := ((a.c + b.c + 0.5) / (a.nc + b.nc)) / ((a.b + b.b + 0.5) / (a.nb + b.nb))
+	var x2 float64
+	for _, iv := range []interval{a, b} {
+		k := iv.c + iv.b
+		th := rho * iv.nc / (rho*iv.nc + iv.nb)
+		r := iv.c - k*th
+		x2 += r * r / (k * th * (1 - th))
+	}
+	return x2
 }
 
 func (t *RateTest) decision() Decision {
+	phi := t.dispersion()
+	rel := math.Exp(t.pass.logE(phi))
+	abs := 0.0
+	pass := rel
+	if t.margin > 0 {
+		abs = math.Exp(t.absolute.logE(math.Max(phi, t.absolute.dispersion())))
+		pass = (rel + abs) / 2
+	}
 	d := Decision{
-		FailEvidence: math.Exp(t.fail.logE()),
-		PassEvidence: math.Exp(t.pass.logE()),
-		Ratio:        math.NaN(),
-		Baseline:     t.base,
-		Canary:       t.canary,
+		FailEvidence:     math.Exp(t.fail.logE(phi)),
+		PassEvidence:     pass,
+		RelativeEvidence: rel,
+		MarginEvidence:   abs,
+		Dispersion:       phi,
+		Ratio:            math.NaN(),
+		Baseline:         t.base,
+		Canary:           t.canary,
 	}
 	switch {
 	case t.failed:
@@ -286,6 +523,87 @@ func (t *RateTest) decision() Decision {
 		d.Ratio = (t.canary.Failures / t.canary.Trials) / (t.base.Failures / t.base.Trials)
 	}
 	return d
+}
+
+// marginTest is the e-process against "canary rate ≥ baseline rate +
+// margin" by universal inference: the likelihood of the intervals under
+// the alternative that both revisions fail at one common rate, with a
+// gamma prior on it taken from the first interval (a Bayes mixture, so the
+// numerator is a product of predictive densities), over the largest
+// likelihood of the same intervals under the null (Poisson counts, rates
+// constant over the release).
+type marginTest struct {
+	margin        float64
+	a, b          float64    // the gamma prior (shape, rate), from the first interval
+	c, bf, nc, nb float64    // totals of the intervals after the first
+	prev          [4]float64 // the last of those intervals
+	havePrev      bool
+	x2, df        float64 // Pearson statistic of consecutive pairs, for the dispersion
+	prior         priorDispersion
+}
+
+func (m *marginTest) update(c, b, nc, nb float64) {
+	if m.b == 0 {
+		m.a, m.b = 0.5+c+b, nc+nb
+		return
+	}
+	m.c, m.bf, m.nc, m.nb = m.c+c, m.bf+b, m.nc+nc, m.nb+nb
+	cur := [4]float64{c, b, nc, nb}
+	if m.havePrev {
+		for r := range 2 {
+			x, y, nx, ny := m.prev[r], cur[r], m.prev[r+2], cur[r+2]
+			if x+y == 0 {
+				continue
+			}
+			rate := (x + y) / (nx + ny)
+			m.x2 += (x-rate*nx)*(x-rate*nx)/(rate*nx) + (y-rate*ny)*(y-rate*ny)/(rate*ny)
+			m.df++
+		}
+	}
+	m.prev, m.havePrev = cur, true
+}
+
+// xlogy is x·log(y), 0 when x is.
+func xlogy(x, y float64) float64 {
+	if x == 0 {
+		return 0
+	}
+	return x * math.Log(y)
+}
+
+// logE is the log e-value, tempered by phi.
+func (m *marginTest) logE(phi float64) float64 {
+	if m.nc == 0 {
+		return 0
+	}
+	x, n := m.c+m.bf, m.nc+m.nb
+	lgA, _ := math.Lgamma(m.a)
+	lgAX, _ := math.Lgamma(m.a + x)
+	num := m.a*math.Log(m.b) - lgA + lgAX - (m.a+x)*math.Log(m.b+n)
+	// The largest likelihood under the null: the unrestricted estimates
+	// when they satisfy it, otherwise on its boundary p_C = p_B + margin,
+	// where the likelihood is concave in p_B with the root below.
+	pc, pb := m.c/m.nc, m.bf/m.nb
+	if pc < pb+m.margin {
+		q := n*m.margin - x
+		pb = (-q + math.Sqrt(q*q+4*n*m.bf*m.margin)) / (2 * n)
+		pc = pb + m.margin
+	}
+	den := xlogy(m.c, pc) - pc*m.nc + xlogy(m.bf, pb) - pb*m.nb
+	if e := (num - den) / phi; !math.IsNaN(e) {
+		return e
+	}
+	return 0
+}
+
+// dispersion is how many times more each revision's failures vary from
+// interval to interval than Poisson counts at a constant rate would: the
+// mean Pearson statistic of consecutive pairs of intervals of each
+// revision about the pair's rate (one degree of freedom each). It is
+// shrunk towards the prior and never below 1. Fast drift of the rates
+// counts as dispersion.
+func (m *marginTest) dispersion() float64 {
+	return m.prior.shrink(m.x2, m.df)
 }
 
 // Analyze polls the source every Interval and returns as soon as the test
@@ -301,85 +619,150 @@ func (s *Sequential) Analyze(ctx context.Context, in strategy.Input) (strategy.V
 	if err != nil {
 		return strategy.Verdict{}, err
 	}
-	interval := orDefault(s.Interval, defaultInterval)
-	maxDur := orDefault(s.MaxDuration, defaultMaxDuration)
-	limit := orDefault(s.ErrorLimit, defaultErrorLimit)
-	start := time.Now()
-	var prevB, prevC Counts
-	havePrev := false
-	errs := 0
-	d := test.decision()
-	stopped := func() (strategy.Verdict, error) {
-		if in.Background && errors.Is(context.Cause(ctx), strategy.ErrPlanComplete) {
-			if d.Canary.Trials > 0 {
-				return s.verdict(d, strategy.Pass, "the release ended with no regression found: "+d.String()), nil
-			}
-			return s.verdict(d, strategy.Inconclusive, "the release ended before the canary served a request: "+d.String()), nil
-		}
-		return s.verdict(d, strategy.Inconclusive, "stopped before a decision: "+d.String()), context.Cause(ctx)
+	l := &rateLoop{s: s, test: test, d: test.decision()}
+	return poll(ctx, in, pollSettings{
+		what:            "counts",
+		interval:        orDefault(s.Interval, defaultInterval),
+		maxDuration:     orDefault(s.MaxDuration, defaultMaxDuration),
+		errorLimit:      orDefault(s.ErrorLimit, defaultErrorLimit),
+		lenientLastWord: s.LenientLastWord,
+	}, l)
+}
+
+// rateLoop is a Sequential's side of the polling loop.
+type rateLoop struct {
+	s            *Sequential
+	test         *RateTest
+	d            Decision
+	prevB, prevC Counts
+	havePrev     bool
+	notes        dataNotes
+	canaryRev    strategy.Revision
+	stableRev    strategy.Revision
+	history      int // intervals of the baseline's history read
+}
+
+// increase returns the counts between two cumulative readings of one
+// revision, as Prometheus' increase() does: a drop in either counter is a
+// restart, after which the reading is the increase since it.
+func increase(prev, cur Counts) (Counts, bool) {
+	if cur.Trials < prev.Trials || cur.Failures < prev.Failures {
+		return cur, true
 	}
-	for {
-		if havePrev || errs > 0 {
-			if !in.Background && time.Since(start) >= maxDur {
-				return s.verdict(d, strategy.Inconclusive, fmt.Sprintf("no decision after %v: %s", maxDur, d)), nil
-			}
-			if !waitInterval(ctx, interval) {
-				return stopped()
-			}
+	return Counts{Trials: cur.Trials - prev.Trials, Failures: cur.Failures - prev.Failures}, false
+}
+
+func (l *rateLoop) step(ctx context.Context, in strategy.Input) error {
+	l.canaryRev, l.stableRev = in.Canary, in.Stable
+	b, c, err := l.s.Source.Counts(ctx, in)
+	if err != nil {
+		return err
+	}
+	for _, x := range []struct {
+		role string
+		c    Counts
+	}{{"baseline", b}, {"canary", c}} {
+		if msg := x.c.problem(); msg != "" {
+			return l.notes.bad(fmt.Sprintf("%s reading: %s", x.role, msg))
 		}
-		b, c, err := s.Source.Counts(ctx, in)
-		if err != nil {
-			if ctx.Err() != nil {
-				return stopped()
-			}
-			if err := readFailed(&errs, limit, "counts", err); err != nil {
-				return strategy.Verdict{}, err
-			}
-			continue
+	}
+	if !l.havePrev {
+		l.prevB, l.prevC, l.havePrev = b, c, true
+		l.readHistory(ctx, in, b)
+		return nil
+	}
+	db, resetB := increase(l.prevB, b)
+	dc, resetC := increase(l.prevC, c)
+	l.prevB, l.prevC = b, c
+	if resetB {
+		l.notes.reset("baseline")
+	}
+	if resetC {
+		l.notes.reset("canary")
+	}
+	for _, x := range []struct {
+		role string
+		c    Counts
+	}{{"baseline", db}, {"canary", dc}} {
+		if msg := x.c.problem(); msg != "" {
+			return l.notes.bad(fmt.Sprintf("%s interval: %s", x.role, msg))
 		}
-		errs = 0
-		if !havePrev {
-			prevB, prevC, havePrev = b, c, true
-			continue
+	}
+	d, err := l.test.Observe(db, dc)
+	if err != nil {
+		return l.notes.bad(err.Error())
+	}
+	l.d = d
+	return nil
+}
+
+// readHistory reads the baseline's counts in the intervals before now,
+// when the source can, and gives them to the test. A history that cannot
+// be read leaves the default prior.
+func (l *rateLoop) readHistory(ctx context.Context, in strategy.Input, now Counts) {
+	h, ok := l.s.Source.(CountHistory)
+	n := orDefault(l.s.History, defaultHistory)
+	if !ok || n < 0 {
+		return
+	}
+	interval := orDefault(l.s.Interval, defaultInterval)
+	t := vclock.Now(ctx)
+	readings := make([]Counts, n+1)
+	readings[n] = now
+	for k := 1; k <= n; k++ {
+		b, _, err := h.CountsAt(ctx, in, t.Add(-time.Duration(k)*interval))
+		if err != nil || b.problem() != "" {
+			return
 		}
-		db := Counts{Trials: b.Trials - prevB.Trials, Failures: b.Failures - prevB.Failures}
-		dc := Counts{Trials: c.Trials - prevC.Trials, Failures: c.Failures - prevC.Failures}
-		prevB, prevC = b, c
-		if db.Trials < 0 || db.Failures < 0 || dc.Trials < 0 || dc.Failures < 0 {
-			// A counter went backwards (a restart reset it): start
-			// afresh from the new reading; the interval is lost.
-			continue
-		}
-		d, err = test.Observe(db, dc)
-		if err != nil {
-			errs++
-			if errs > limit {
-				return strategy.Verdict{}, err
-			}
-			continue
-		}
-		switch {
-		case d.Outcome == strategy.Fail:
-			return s.verdict(d, strategy.Fail, fmt.Sprintf("%s the baseline's exceeds %.3gx: %s", rateRatio(d.Ratio), test.rhoF, d)), nil
-		case in.Background:
-			// Background analysis keeps watching: a later regression (as
-			// the weight grows) still fails the release.
-		case d.Outcome == strategy.Pass:
-			return s.verdict(d, strategy.Pass, fmt.Sprintf("a failure rate %.3gx the baseline's or worse is ruled out: %s", test.rhoP, d)), nil
-		}
+		readings[n-k] = b
+	}
+	var hist []Counts
+	for i := 1; i <= n; i++ {
+		d, _ := increase(readings[i-1], readings[i])
+		hist = append(hist, d)
+	}
+	if l.test.SetHistory(hist) == nil {
+		l.history = len(hist)
 	}
 }
 
-func (s *Sequential) verdict(d Decision, o strategy.Outcome, reason string) strategy.Verdict {
-	now := time.Now()
+func (l *rateLoop) outcome() strategy.Outcome { return l.d.Outcome }
+func (l *rateLoop) passesNow() bool           { return l.test.passesNow(l.d) }
+func (l *rateLoop) served() bool              { return l.d.Canary.Trials > 0 }
+func (l *rateLoop) summary() string           { return l.d.String() + l.notes.String() }
+
+func (l *rateLoop) reason(o strategy.Outcome) string {
+	if o == strategy.Fail {
+		return fmt.Sprintf("%s the baseline's exceeds %.3gx: %s", rateRatio(l.d.Ratio), l.test.rhoF, l.summary())
+	}
+	ruled := fmt.Sprintf("a failure rate %.3gx the baseline's or worse", l.test.rhoP)
+	if l.test.margin > 0 {
+		ruled += fmt.Sprintf(", or more than %.3g percentage points above it,", 100*l.test.margin)
+	}
+	return fmt.Sprintf("%s is ruled out: %s", ruled, l.summary())
+}
+
+func (l *rateLoop) verdict(now time.Time, o strategy.Outcome, reason string) strategy.Verdict {
+	s, d := l.s, l.d
 	alpha, beta := orDefault(s.Alpha, defaultAlpha), orDefault(s.Beta, defaultBeta)
+	rate := func(c Counts) float64 {
+		if c.Trials == 0 {
+			return math.NaN()
+		}
+		return c.Failures / c.Trials
+	}
+	ev := evidence(now, d.FailEvidence, d.PassEvidence, alpha, beta, d.Outcome)
+	ev[0].Values = map[string]float64{"e_fail": d.FailEvidence, "dispersion": d.Dispersion}
+	ev[1].Values = map[string]float64{"e_pass": d.PassEvidence, "e_relative": d.RelativeEvidence, "e_margin": d.MarginEvidence}
 	return strategy.Verdict{
 		Analyzer: s.Name(), Outcome: o, Reason: reason, At: now,
 		Measurements: append([]strategy.Measurement{
-			{Name: "canary", At: now, Value: fmt.Sprintf("%g/%g failed", d.Canary.Failures, d.Canary.Trials)},
-			{Name: "baseline", At: now, Value: fmt.Sprintf("%g/%g failed", d.Baseline.Failures, d.Baseline.Trials)},
-			{Name: "rate ratio", At: now, Value: fmt.Sprintf("%.4g", d.Ratio)},
-		}, evidence(now, d.FailEvidence, d.PassEvidence, alpha, beta, d.Outcome)...),
+			{Name: "canary", At: now, Value: fmt.Sprintf("%g/%g failed", d.Canary.Failures, d.Canary.Trials), Revision: l.canaryRev,
+				Values: map[string]float64{"trials": d.Canary.Trials, "failures": d.Canary.Failures, "rate": rate(d.Canary)}},
+			{Name: "baseline", At: now, Value: fmt.Sprintf("%g/%g failed", d.Baseline.Failures, d.Baseline.Trials), Revision: l.stableRev,
+				Values: map[string]float64{"trials": d.Baseline.Trials, "failures": d.Baseline.Failures, "rate": rate(d.Baseline)}},
+			{Name: "rate ratio", At: now, Value: fmt.Sprintf("%.4g", d.Ratio), Values: map[string]float64{"ratio": d.Ratio}},
+		}, ev...),
 	}
 }
 

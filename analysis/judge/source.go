@@ -106,26 +106,27 @@ func (h Histogram) check() error {
 	return nil
 }
 
-// sub returns h − prev, the observations between two readings, and false
-// when h is not a later reading of the same histogram (different bounds,
-// or a counter went backwards after a restart). Differences that are not
-// a histogram (a bucket grew more than the one above it) are returned as
-// they are, for the test to reject.
-func (h Histogram) sub(prev Histogram) (Histogram, bool) {
-	if len(h.Bounds) != len(prev.Bounds) || h.Count < prev.Count {
-		return Histogram{}, false
+// increase returns h − prev, the observations between two readings, as
+// Prometheus' increase() reads counters: when the count or any bucket
+// dropped, the histogram was reset (a restart) and h itself is the
+// increase since; reset reports that. ok is false when the bounds changed.
+// Differences that are not a histogram (a bucket grew more than the one
+// above it) are returned as they are, for the test to reject.
+func (h Histogram) increase(prev Histogram) (d Histogram, ok, reset bool) {
+	if !sameBounds(h.Bounds, prev.Bounds) {
+		return Histogram{}, false, false
 	}
-	d := Histogram{Bounds: h.Bounds, Counts: make([]float64, len(h.Counts)), Count: h.Count - prev.Count}
+	if h.Count < prev.Count {
+		return h, true, true
+	}
+	d = Histogram{Bounds: h.Bounds, Counts: make([]float64, len(h.Counts)), Count: h.Count - prev.Count}
 	for i := range h.Bounds {
-		if h.Bounds[i] != prev.Bounds[i] {
-			return Histogram{}, false
-		}
 		d.Counts[i] = h.Counts[i] - prev.Counts[i]
 		if d.Counts[i] < 0 {
-			return Histogram{}, false
+			return h, true, true
 		}
 	}
-	return d, true
+	return d, true, false
 }
 
 // LatencySource supplies latency histograms of the baseline and canary

@@ -140,17 +140,16 @@ func orLabel(l string) string {
 	return l
 }
 
-// instant runs the queries as instant queries, concurrently, all evaluated
-// at the same moment so that the readings of both revisions are of the
-// same instant. Errors are classified as [Source.Measure] classifies them.
-func (s *Source) instant(ctx context.Context, queries ...string) ([]model.Vector, error) {
+// instantAt runs the queries as instant queries, concurrently, all
+// evaluated at the moment at, so that the readings of both revisions are
+// of the same instant. Errors are classified as [Source.Measure] classifies them.
+func (s *Source) instantAt(ctx context.Context, at time.Time, queries ...string) ([]model.Vector, error) {
 	a, err := s.client()
 	if err != nil {
 		return nil, strategy.Permanent(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout())
 	defer cancel()
-	at := time.Now()
 	out := make([]model.Vector, len(queries))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, q := range queries {
@@ -277,6 +276,13 @@ func (l *LatencySource) query(rev strategy.Revision) (string, error) {
 // in.Canary (canary), on the bucket bounds both have. It implements
 // [judge.LatencySource].
 func (l *LatencySource) Latencies(ctx context.Context, in strategy.Input) (baseline, canary judge.Histogram, err error) {
+	return l.LatenciesAt(ctx, in, time.Now())
+}
+
+// LatenciesAt is Latencies as Prometheus saw them at the time at, so that
+// the judge can learn from the baseline's history. It implements
+// [judge.LatencyHistory].
+func (l *LatencySource) LatenciesAt(ctx context.Context, in strategy.Input, at time.Time) (baseline, canary judge.Histogram, err error) {
 	if err := l.Validate(); err != nil {
 		return judge.Histogram{}, judge.Histogram{}, strategy.Permanent(err)
 	}
@@ -288,7 +294,7 @@ func (l *LatencySource) Latencies(ctx context.Context, in strategy.Input) (basel
 	if err != nil {
 		return judge.Histogram{}, judge.Histogram{}, err
 	}
-	vs, err := l.Source.instant(ctx, qb, qc)
+	vs, err := l.Source.instantAt(ctx, at, qb, qc)
 	if err != nil {
 		return judge.Histogram{}, judge.Histogram{}, err
 	}
@@ -481,6 +487,13 @@ func (c *CountSource) queries(rev strategy.Revision) (trials, failures string, e
 // Counts reads the cumulative trials and failures of in.Stable (baseline)
 // and in.Canary (canary). It implements [judge.CountSource].
 func (c *CountSource) Counts(ctx context.Context, in strategy.Input) (baseline, canary judge.Counts, err error) {
+	return c.CountsAt(ctx, in, time.Now())
+}
+
+// CountsAt is Counts as Prometheus saw them at the time at, so that the
+// judge can learn from the baseline's history. It implements
+// [judge.CountHistory].
+func (c *CountSource) CountsAt(ctx context.Context, in strategy.Input, at time.Time) (baseline, canary judge.Counts, err error) {
 	if err := c.Validate(); err != nil {
 		return judge.Counts{}, judge.Counts{}, strategy.Permanent(err)
 	}
@@ -492,7 +505,7 @@ func (c *CountSource) Counts(ctx context.Context, in strategy.Input) (baseline, 
 	if err != nil {
 		return judge.Counts{}, judge.Counts{}, err
 	}
-	vs, err := c.Source.instant(ctx, tb, fb, tc, fc)
+	vs, err := c.Source.instantAt(ctx, at, tb, fb, tc, fc)
 	if err != nil {
 		return judge.Counts{}, judge.Counts{}, err
 	}
@@ -538,3 +551,9 @@ func count(vec model.Vector) (float64, error) {
 	}
 	return v, nil
 }
+
+// Both sources can read the past, for the judges' history.
+var (
+	_ judge.CountHistory   = (*CountSource)(nil)
+	_ judge.LatencyHistory = (*LatencySource)(nil)
+)

@@ -10,7 +10,7 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/glidepath/glidepath/analysis"
+	"github.com/glidepath/glidepath/analysis/judge"
 	"github.com/glidepath/glidepath/canary"
 	"github.com/glidepath/glidepath/examples/quickstart/demo"
 	"github.com/glidepath/glidepath/strategy"
@@ -43,8 +43,9 @@ func main() {
 	}
 }
 
-// maxErrorRate is the canary error rate above which the release fails.
-const maxErrorRate = 0.01
+// maxExcess is how much worse than v1's v2's error rate may be and still
+// be promoted: 1 percentage point.
+const maxExcess = 0.01
 
 // run plays the whole scenario and writes its story to w. It returns nil
 // when the release ended as expected: rolled back for a bad v2, promoted
@@ -82,37 +83,40 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 	}
 	defer func() { err = errors.Join(err, shutdown(context.WithoutCancel(ctx))) }()
 
-	// 3. Analysis over the splitter's own metrics: v2's error rate since
-	// it started serving, judged once at least 20 requests back it.
-	errorRate := analysis.SourceFunc(func(ctx context.Context, q analysis.Query) (any, error) {
-		st := split.Stats()[q.Input.Canary]
-		if q.Text == "requests" {
-			return float64(st.Requests), nil
+	// 3. Analysis over the splitter's own metrics: the sequential judge
+	// compares v2's failures with v1's, request counts read from the
+	// splitter's per-revision counters. In the background it fails a worse
+	// v2 as soon as the evidence is in; at the last step it holds the
+	// promotion until v2 is shown to be no more than 1 percentage point
+	// worse than v1 (or half as good), and passes nothing on no evidence.
+	counts := judge.CountFunc(func(_ context.Context, in strategy.Input) (judge.Counts, judge.Counts, error) {
+		st := split.Stats()
+		c := func(rev strategy.Revision) judge.Counts {
+			return judge.Counts{Trials: float64(st[rev].Requests), Failures: float64(st[rev].Errors)}
 		}
-		return st.ErrorRate(), nil
+		return c(in.Stable), c(in.Canary), nil
 	})
-	check := func(label string, count int, every time.Duration) *analysis.Check {
-		return &analysis.Check{
-			Label:              label,
-			Count:              count, // 0 with an Interval: until the release ends
-			Source:             errorRate,
-			Query:              "error rate",
-			SamplesQuery:       "requests",
-			MinSamples:         20,
-			NoDataLimit:        1000,
-			SuccessCondition:   fmt.Sprintf("result <= %g", maxErrorRate),
-			Interval:           every,
-			ErrorRetryInterval: every,
+	every := max(opts.Interval/5, 50*time.Millisecond)
+	sequential := func(label string) *judge.Sequential {
+		return &judge.Sequential{
+			Label:    label,
+			Source:   counts,
+			Margin:   maxExcess,
+			Interval: every,
+			// The gate needs a few hundred of v2's requests without an
+			// error to pass it; on a slow machine that can take a minute.
+			MaxDuration: 2 * time.Minute,
 		}
 	}
-	every := max(opts.Interval/5, 50*time.Millisecond)
+	var steps []canary.Step
+	for _, w := range opts.Weights {
+		steps = append(steps, canary.SetWeight(w), canary.Pause(opts.Interval))
+	}
 	cfg := canary.Config{
-		StepWeights: opts.Weights,
-		Interval:    opts.Interval,
-		// At the end of each step...
-		Analyzers: []strategy.Analyzer{check("v2 error rate <= 1%", 1, every)},
+		// Before promotion, on evidence...
+		Steps: append(steps, canary.Analysis(sequential("v2 vs v1 errors (promotion gate)"))),
 		// ...and continuously, so a bad canary is caught mid-step.
-		Background: canary.BackgroundAnalysis{Analyzers: []strategy.Analyzer{check("v2 error rate <= 1% (continuous)", 0, every)}},
+		Background: canary.BackgroundAnalysis{Analyzers: []strategy.Analyzer{sequential("v2 vs v1 errors (continuous)")}},
 	}
 
 	// 4. The release, staged with load, progress lines and a summary.
@@ -125,9 +129,10 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 	fmt.Fprintf(w, "  canary   v2 at %s, %s\n", v2.URL, mode)
 	fmt.Fprintf(w, "  splitter %s, receiving %d requests/s\n", url, opts.Rate)
 	fmt.Fprintf(w, "  plan     weights %v%%, %v at each, then promote\n", opts.Weights, opts.Interval)
-	fmt.Fprintf(w, "  analysis v2's error rate must stay <= %.0f%%: checked every %v and at the end of each step\n\n", 100*maxErrorRate, every)
+	fmt.Fprintf(w, "  analysis the sequential judge compares v2's errors with v1's every %v: v2 fails once it is shown worse,\n", every)
+	fmt.Fprintf(w, "           and is promoted only once shown at most %g percentage point worse than v1 (or half as good)\n\n", 100*maxExcess)
 
-	describe := demo.DescribeErrorRate("v2", maxErrorRate)
+	describe := demo.DescribeEvidence("v1", "v2")
 	sc := demo.Scenario{Good: opts.Good, URL: url, Rate: opts.Rate, Split: split, Describe: describe,
 		Settle: min(time.Second, opts.Interval)}
 	return demo.Show(ctx, w, sc, func(reporter strategy.Observer) (strategy.Result, error) {

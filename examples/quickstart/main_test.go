@@ -28,7 +28,8 @@ func TestBadReleaseIsRolledBack(t *testing.T) {
 	for _, want := range []string{
 		"ROLLED BACK: all traffic is on v1 again",
 		"outcome          rolled back",
-		"FAIL: v2's error rate is",
+		"FAIL: v2 failed",
+		"evidence of a regression",
 		"time to detect",
 		"time to restore",
 		"now              v1 serves all traffic",
@@ -61,7 +62,8 @@ func TestGoodReleaseIsPromoted(t *testing.T) {
 	for _, want := range []string{
 		"PROMOTED: v2 is the stable revision now",
 		"outcome          promoted",
-		"step analysis: PASS: v2's error rate is 0.0% <= 1%",
+		"step analysis: PASS: v2 failed 0 of",
+		"of none",
 		"now              v2 serves all traffic",
 		"no request was lost",
 	} {

@@ -1,78 +1,73 @@
 // Command sim is glidepath's detection benchmark: it simulates canary
-// releases and compares, on the same simulated traffic, how often and how
-// fast different judges roll them back.
+// releases and measures, on the same simulated traffic, how often and how
+// fast the sequential judges and threshold checks as Flagger and Argo
+// Rollouts users write them roll releases back.
 //
 // Usage:
 //
-//	go run ./internal/sim [-runs 2000] [-quick] [-seed 1] [-workers N] [-minutes 30]
+//	go run ./internal/sim [-runs 20000] [-reg-runs 2000] [-seeds 4] [-seed 1] [-only TEXT] [-quick] [-workers N] [-minutes 30]
 //
 // Flags:
 //
-//	-runs     simulated releases per scenario and traffic level (default 2000)
-//	-quick    200 runs per cell, for a fast look (overrides -runs)
-//	-seed     random seed; the same seed prints the same table (default 1)
-//	-workers  parallel workers (default GOMAXPROCS); results do not depend on it
-//	-minutes  maximum release duration in minutes (default 30)
+//	-runs      releases per A/A (healthy canary) cell, split over the seeds (default 20000)
+//	-reg-runs  releases per regression cell (default 2000)
+//	-seeds     independent random streams per cell (default 4)
+//	-seed      first seed; the same seeds print the same table (default 1)
+//	-only      run only the cells whose row name contains TEXT ("clumps", "latency", "100 rps")
+//	-quick     400 A/A and 200 regression runs per cell, for a fast look (the tests use it)
+//	-workers   parallel workers (default GOMAXPROCS); results do not depend on it
+//	-minutes   release duration in minutes (default 30)
 //
-// Model. The baseline fails 0.5% of requests. The canary takes 10% of the
-// traffic, so the baseline serves 9 requests for each canary request; the
-// canary serves 1, 10 or 100 requests per second (low, medium, high
-// traffic). Scenarios: errors A/A (the canary fails as often as the
-// baseline), errors 2× and 4× (it fails twice or four times as often),
-// and latency A/A and +20% (log-normal latency with a 100 ms median and
-// shape 0.5; the regression multiplies every quantile by 1.2). Every judge
-// evaluates once per simulated minute, for at most 30 minutes; a release
-// that is not rolled back by then is promoted.
+// The production path. Each run drives the sequential judges' Analyze —
+// [judge.Sequential] on error cells, [judge.SequentialLatency] on latency
+// cells, at their defaults — over a source of cumulative counters (and
+// histograms) that also answers for the past, as the Prometheus source
+// does, on a virtual clock carried by the context (internal/vclock): no
+// sleeping, no synctest. Once inline (Pass, Fail, or Inconclusive after
+// 30 minutes) and once as background analysis that the release ends after
+// 30 minutes with strategy.ErrPlanComplete (Fail at once, otherwise its
+// last word). Inconclusive is counted as what it is in a release, a
+// pause, never as a promotion.
 //
-// Judges:
+// Model. One reading a minute. Unless a row says otherwise, the baseline
+// fails 0.5% of requests and the canary takes 10% of the traffic; it
+// serves 1, 10 or 100 requests a second. The baseline also served 20
+// minutes before the release, drawn from the same model. Cells:
 //
-//   - flagger threshold=1 and threshold=5: a check per minute (success rate
-//     ≥ 99%, or p99 latency ≤ 1.1× the baseline's true p99), rolled back
-//     once the number of failed checks reaches Flagger's threshold.
-//   - argo failureLimit=2: the same check, failing when failed measurements
-//     exceed Argo Rollouts' failureLimit (on the 3rd).
-//   - mann-whitney 10m window: the comparison judge's classifier (Kayenta's
-//     Mann–Whitney classifier at 98% confidence, direction increase) on the
-//     per-minute error rates or median latencies since the start, judged at
-//     10, 20 and 30 minutes.
-//   - sequential: on error scenarios the sequential judge with its
-//     defaults (Alpha 0.01, Beta 0.05, Tolerance 0, Regression 2), fed
-//     each minute's counts; on latency scenarios the sequential latency
-//     judge with its defaults (Alpha 0.01, Beta 0.05, Tolerance 0,
-//     Regression 1.2), fed each minute's latency histograms, its first
-//     threshold taken from a minute of the baseline's traffic before the
-//     release (as the judge does from its first reading). A Pass promotes
-//     the release.
+//   - independent errors: each request fails independently;
+//   - clumps: failures arrive in clumps of geometric size (mean 3 or 10),
+//     each clump wholly in one revision, at the rate that keeps the mean;
+//   - bursts in both: in 5% of minutes a shared outage multiplies both
+//     revisions' failure rates by 5;
+//   - drifting baseline: both revisions' rates grow linearly to three
+//     times their start over the release;
+//   - low baseline rates 0.05% and 0.01%, canary weights 1% and 50%;
+//   - regressions of 1.5×, 2× and 3× (the canary's rate over the
+//     baseline's);
+//   - latency: log-normal, 100 ms median, shape 0.5, recorded in
+//     histograms with buckets 2^(1/8) apart (native-histogram schema 3);
+//     +20% multiplies every quantile by 1.2; time-correlated latency
+//     multiplies each revision's median every minute by exp(z), z an
+//     AR(1) series with lag-one correlation 0.5 and standard deviation
+//     0.05, separately for each revision.
 //
-// The table gives, per scenario and traffic level, the share of runs
-// rolled back (false rollbacks on A/A rows, detections otherwise) and the
-// median and 90th percentile minutes to rollback among them. For
-// regressions it also gives the expected length of Wald's sequential
-// probability ratio test that knows the baseline exactly (α 0.01, β 0.05):
-// its failure rate, or its latency distribution, of which it reads every
-// canary request's latency rather than a histogram — a floor no judge can
-// beat on average — its value when decisions can only happen once a
-// minute, and the sequential judge's mean time relative to that. On the
-// A/A rows it gives the same test's expected time to accept a healthy
-// canary (against the 2× or +20% the sequential judges are tuned for),
-// with the share of runs the sequential judge passed and its mean time to
-// Pass relative to that floor. Means taken over the
-// runs that decided are biased low when few runs decide in 30 minutes, so
-// a ratio below 1 there is not a judge beating the floor. A summary checks
-// the sequential judge's goals: false rollbacks at most 1% on A/A at every
-// traffic level, and 2× regressions detected at least twice as fast
-// (median) as the best threshold configuration whose false-rollback rate
-// is no worse; and it gives the sequential latency judge's A/A false
-// rollbacks and its detection of the +20% regression.
+// Threshold judges, on the same traffic: a check per minute (success
+// rate ≥ 99%, or p99 latency ≤ 1.1× the baseline's true p99), rolled back
+// once failed checks reach Flagger's threshold (1 or 5) or exceed Argo
+// Rollouts' failureLimit (2); a release they never roll back is promoted.
 //
-// Each run draws from its own seeded stream, so the table depends only on
-// -seed and -runs. The binomial failure counts are drawn by geometric
-// skipping. A minute's latencies are drawn as a histogram (bucket bounds a
-// factor of 2^(1/8) apart from 50 to 200 ms, as a Prometheus native
-// histogram would record them; the bucket counts a multinomial drawn as a
-// chain of binomials, each exact in O(log n) steps), and the quantiles
-// the threshold and Mann–Whitney judges read are order statistics of the
-// same observations, drawn within the bucket their rank falls in; so
-// every judge sees the same requests, and the full 2,000-run table takes
-// seconds.
+// Output. A/A cells: false rollbacks with a 95% Wilson interval, the
+// share promoted and the share undecided (a pause). Regression cells: the
+// share detected, the median and 90th percentile minutes to detect, the
+// mean length of Wald's SPRT that knows the baseline's rate (or latency
+// distribution) and reads every canary request — a floor no judge can
+// beat on average with independent data — and the median's ratio to it
+// (the floor taken as at least one reading). A summary checks the goals:
+// at most 1% false rollbacks in every A/A cell, inline and background; 2×
+// regressions with independent errors detected with a median of at most
+// 7 minutes at 10 canary requests a second and 1 minute at 100.
+//
+// Each run draws from its own stream (seed, cell, run), so the table
+// depends only on the seeds and run counts. Runs are spread over a pool
+// of workers, in chunks.
 package main

@@ -1,371 +1,348 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
-	"slices"
+	"time"
 
 	"github.com/glidepath/glidepath/analysis/judge"
+	"github.com/glidepath/glidepath/internal/vclock"
 	"github.com/glidepath/glidepath/strategy"
 )
 
-// Model constants of the simulation.
-const (
-	baseErrorRate  = 0.005 // baseline failure probability per request
-	baselineFactor = 9     // baseline requests per canary request (10% canary weight)
-	latencyMedian  = 100.0 // baseline median latency, ms
-	latencySigma   = 0.5   // log-normal shape of latency
-	successMin     = 0.99  // threshold judges: success rate >= 99% per minute
-	latencyLimitX  = 1.1   // threshold judges: p99 <= 1.1 x the baseline's true p99
-	mwWindow       = 10    // fixed-window Mann–Whitney judgement every 10 minutes
-)
-
-// scenario is one kind of release.
+// scenario is one kind of release: one cell of the table, at one traffic
+// level.
 type scenario struct {
 	name    string
-	ratio   float64 // canary failure probability / baseline's (error scenarios)
+	ratio   float64 // canary failure rate / baseline's (error scenarios)
 	latency float64 // canary latency multiplier; 0 for error scenarios
+	base    float64 // baseline failure rate
+	clump   float64 // mean clump size of failures (geometric); 1: independent
+	bursts  bool    // a shared outage multiplies both revisions' rates by 5 in 5% of minutes
+	drift   bool    // both revisions' rates grow linearly to 3 times over the release
+	weight  float64 // canary share of the traffic
+	slow    bool    // latency: each revision has slow and fast minutes of its own (AR(1))
+	rps     float64 // canary requests per second
 }
 
-func (s scenario) isAA() bool {
-	return (s.latency == 0 && s.ratio == 1) || s.latency == 1
-}
+func (s scenario) isAA() bool { return s.latency == 1 || (s.latency == 0 && s.ratio == 1) }
 
-var scenarios = []scenario{
-	{name: "errors A/A", ratio: 1},
-	{name: "errors 2x", ratio: 2},
-	{name: "errors 4x", ratio: 4},
-	{name: "latency A/A", latency: 1},
-	{name: "latency +20%", latency: 1.2},
-}
+// Outcomes of one judge on one run.
+const (
+	undecided = iota // Inconclusive: the release pauses for a person
+	rolledBack
+	promoted
+)
 
-var traffics = []float64{1, 10, 100} // canary requests per second
+// result is one judge's outcome on one run and the minute it was reached.
+type result struct {
+	outcome int
+	minute  int
+}
 
 // judges compared, in table order.
-var judgeNames = []string{"flagger threshold=1", "flagger threshold=5", "argo failureLimit=2", "mann-whitney 10m window", "sequential"}
+var judgeNames = []string{"sequential inline", "sequential background", "flagger threshold=1", "flagger threshold=5", "argo failureLimit=2"}
 
 const (
-	jFlagger1 = iota
+	jInline = iota
+	jBackground
+	jFlagger1
 	jFlagger5
 	jArgo
-	jMW
-	jSeq
+	nJudges
 )
 
 // minute is what one simulated minute produced.
 type minute struct {
-	nc, nb         float64 // requests
-	fc, fb         float64 // failed requests
-	p99c           float64 // canary p99 latency of the minute
-	medC, medB     float64 // median latency of the minute
-	histC, histB   judge.Histogram
-	successRateCan float64
+	nc, nb       float64 // requests
+	fc, fb       float64 // failed requests
+	p99c         float64 // canary p99 latency of the minute
+	histC, histB judge.Histogram
 }
 
-// outcome of one judge on one run: the minute it rolled back, or 0, and
-// for the sequential judge the minute it passed the release, or 0.
-type outcome struct{ rolledBack, passed int }
+// traffic is one simulated release: every minute's traffic, and the
+// cumulative readings a source returns.
+type traffic struct {
+	sc        scenario
+	minutes   []minute
+	histHistB []judge.Histogram // the baseline's cumulative histograms before the release
+	histB     []judge.Counts    // the baseline's cumulative counts historyMinutes-k minutes before the release
+	cumB      []judge.Counts    // cumulative counts after k minutes
+	cumC      []judge.Counts
+	cumHistB  []judge.Histogram
+	cumHistC  []judge.Histogram
+}
 
-// simulate draws one release of length minutes and returns every judge's
-// outcome on the same traffic.
-func simulate(rng *rand.Rand, sc scenario, rps float64, minutes int) [len5]outcome {
-	nc := rps * 60
-	nb := nc * baselineFactor
-	ms := make([]minute, minutes)
-	for i := range ms {
+// draw simulates a release of n minutes.
+func draw(rng *rand.Rand, sc scenario, n int) *traffic {
+	t := &traffic{sc: sc, minutes: make([]minute, n)}
+	nc := sc.rps * 60
+	nb := nc * (1 - sc.weight) / sc.weight
+	var zc, zb float64 // AR(1) slowness of each revision
+	for i := range t.minutes {
 		m := minute{nc: nc, nb: nb}
 		if sc.latency == 0 {
-			m.fc = binomial(rng, int(nc), baseErrorRate*sc.ratio)
-			m.fb = binomial(rng, int(nb), baseErrorRate)
+			p := sc.base
+			if sc.drift {
+				p *= 1 + 2*float64(i)/float64(n)
+			}
+			if sc.bursts && rng.Float64() < 0.05 {
+				p *= 5
+			}
+			m.fc = failures(rng, nc, p*sc.ratio, sc.clump)
+			m.fb = failures(rng, nb, p, sc.clump)
 		} else {
-			// Each minute's latencies as histograms, and the quantiles
-			// the other judges read drawn from the same observations.
-			lc, lb := newLatencies(rng, int(nc), latencyMedian*sc.latency), newLatencies(rng, int(nb), latencyMedian)
+			medC, medB := latencyMedian*sc.latency, latencyMedian
+			if sc.slow {
+				zc = slowAR*zc + math.Sqrt(1-slowAR*slowAR)*slowSD*rng.NormFloat64()
+				zb = slowAR*zb + math.Sqrt(1-slowAR*slowAR)*slowSD*rng.NormFloat64()
+				medC *= math.Exp(zc)
+				medB *= math.Exp(zb)
+			}
+			lc, lb := newLatencies(rng, int(nc), medC), newLatencies(rng, int(nb), medB)
 			m.histC, m.histB = lc.hist, lb.hist
 			m.p99c = lc.quantile(rng, 0.99)
-			m.medC = lc.quantile(rng, 0.5)
-			m.medB = lb.quantile(rng, 0.5)
 		}
-		m.successRateCan = 1 - m.fc/m.nc
-		ms[i] = m
+		t.minutes[i] = m
 	}
-	var out [len5]outcome
+	// The baseline's history: historyMinutes before the release, drawn
+	// as the release's minutes are (before any drift).
+	t.histB = make([]judge.Counts, historyMinutes+1)
+	if sc.latency == 0 {
+		for i := range historyMinutes {
+			p := sc.base
+			if sc.bursts && rng.Float64() < 0.05 {
+				p *= 5
+			}
+			t.histB[i+1] = judge.Counts{Trials: t.histB[i].Trials + nb, Failures: t.histB[i].Failures + failures(rng, nb, p, sc.clump)}
+		}
+	}
+	// Cumulative readings, as the counters would show them.
+	t.cumB, t.cumC = make([]judge.Counts, n+1), make([]judge.Counts, n+1)
+	t.cumB[0] = t.histB[historyMinutes]
+	if sc.latency != 0 {
+		// The baseline's history, with its own slow minutes.
+		t.histHistB = make([]judge.Histogram, historyMinutes+1)
+		t.histHistB[0] = judge.NewHistogram(latencyBounds...)
+		var z float64
+		for i := range historyMinutes {
+			med := latencyMedian
+			if sc.slow {
+				z = slowAR*z + math.Sqrt(1-slowAR*slowAR)*slowSD*rng.NormFloat64()
+				med *= math.Exp(z)
+			}
+			t.histHistB[i+1] = plus(t.histHistB[i], newLatencies(rng, int(nb), med).hist)
+		}
+		t.cumHistB, t.cumHistC = make([]judge.Histogram, n+1), make([]judge.Histogram, n+1)
+		t.cumHistB[0], t.cumHistC[0] = t.histHistB[historyMinutes], judge.NewHistogram(latencyBounds...)
+	}
+	for i, m := range t.minutes {
+		t.cumB[i+1] = judge.Counts{Trials: t.cumB[i].Trials + m.nb, Failures: t.cumB[i].Failures + m.fb}
+		t.cumC[i+1] = judge.Counts{Trials: t.cumC[i].Trials + m.nc, Failures: t.cumC[i].Failures + m.fc}
+		if sc.latency != 0 {
+			t.cumHistB[i+1] = plus(t.cumHistB[i], m.histB)
+			t.cumHistC[i+1] = plus(t.cumHistC[i], m.histC)
+		}
+	}
+	return t
+}
+
+// failures draws the failed requests among n: independent failures with
+// probability p each, or clumps of geometric size (mean clump) arriving
+// as a Poisson process, so that the mean is still n·p.
+func failures(rng *rand.Rand, n, p, clump float64) float64 {
+	if clump <= 1 {
+		return binomial(rng, int(n), p)
+	}
+	clumps := poisson(rng, n*p/clump)
+	lq := math.Log1p(-1 / clump)
+	var f float64
+	for range clumps {
+		f += 1 + math.Floor(math.Log(1-rng.Float64())/lq)
+	}
+	return math.Min(f, n)
+}
+
+// poisson draws Poisson(mean) as a binomial with many trials.
+func poisson(rng *rand.Rand, mean float64) int {
+	const big = 1 << 40
+	return binomialFast(rng, big, mean/big)
+}
+
+func clone(h judge.Histogram) judge.Histogram {
+	return judge.Histogram{Bounds: h.Bounds, Counts: append([]float64(nil), h.Counts...), Count: h.Count}
+}
+
+func plus(a, b judge.Histogram) judge.Histogram {
+	h := clone(a)
+	h.Count += b.Count
+	for i := range h.Counts {
+		h.Counts[i] += b.Counts[i]
+	}
+	return h
+}
+
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// at is the number of whole minutes of the release before the clock's
+// time: the readings the source returns then.
+func at(ctx context.Context) int { return int(vclock.Now(ctx).Sub(epoch) / time.Minute) }
+
+// analyze runs a sequential judge's production path, Analyze over the
+// cumulative counters, on a virtual clock: inline (until MaxDuration) or
+// as background analysis that the release ends (strategy.ErrPlanComplete)
+// after n minutes.
+func (t *traffic) analyze(background bool, n int) result {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	clock := &vclock.Manual{T: epoch}
+	if background {
+		clock.End = epoch.Add(time.Duration(n) * time.Minute)
+		clock.Stop = func() { cancel(strategy.ErrPlanComplete) }
+	}
+	ctx = vclock.With(ctx, clock)
+	maxDur := time.Duration(n) * time.Minute
+	var a strategy.Analyzer
+	if t.sc.latency == 0 {
+		a = &judge.Sequential{MaxDuration: maxDur, Source: counts{t, n}}
+	} else {
+		a = &judge.SequentialLatency{MaxDuration: maxDur, Source: latencySource{t, n}}
+	}
+	v, err := a.Analyze(ctx, strategy.Input{Stable: "v1", Canary: "v2", Background: background})
+	if err != nil && !background {
+		panic(err)
+	}
+	m := int(math.Ceil(clock.T.Sub(epoch).Minutes()))
+	switch v.Outcome {
+	case strategy.Fail:
+		return result{rolledBack, m}
+	case strategy.Pass:
+		return result{promoted, m}
+	}
+	return result{undecided, m}
+}
+
+// historyMinutes of the baseline's traffic before the release can be read
+// by the judge.
+const historyMinutes = 20
+
+// counts is the count source of one simulated release: the cumulative
+// counters at the virtual clock's time, and (as Prometheus can) at earlier
+// times.
+type counts struct {
+	t *traffic
+	n int
+}
+
+func (c counts) Counts(ctx context.Context, _ strategy.Input) (judge.Counts, judge.Counts, error) {
+	k := min(at(ctx), c.n)
+	return c.t.cumB[k], c.t.cumC[k], nil
+}
+
+func (c counts) CountsAt(_ context.Context, _ strategy.Input, when time.Time) (judge.Counts, judge.Counts, error) {
+	k := int(when.Sub(epoch) / time.Minute)
+	switch {
+	case k >= 0:
+		k = min(k, c.n)
+		return c.t.cumB[k], c.t.cumC[k], nil
+	case k >= -historyMinutes:
+		return c.t.histB[historyMinutes+k], judge.Counts{}, nil
+	}
+	return judge.Counts{}, judge.Counts{}, errors.New("no data that old")
+}
+
+// slowAR and slowSD shape time-correlated latency: each revision's median
+// is multiplied every minute by exp(z), z an AR(1) series with lag-one
+// correlation slowAR and standard deviation slowSD (slow minutes that
+// last, one revision at a time).
+const (
+	slowAR = 0.5
+	slowSD = 0.05
+)
+
+// latencySource is the latency source of one simulated release.
+type latencySource struct {
+	t *traffic
+	n int
+}
+
+func (l latencySource) Latencies(ctx context.Context, _ strategy.Input) (judge.Histogram, judge.Histogram, error) {
+	k := min(at(ctx), l.n)
+	return l.t.cumHistB[k], l.t.cumHistC[k], nil
+}
+
+func (l latencySource) LatenciesAt(_ context.Context, _ strategy.Input, when time.Time) (judge.Histogram, judge.Histogram, error) {
+	k := int(when.Sub(epoch) / time.Minute)
+	switch {
+	case k >= 0:
+		k = min(k, l.n)
+		return l.t.cumHistB[k], l.t.cumHistC[k], nil
+	case k >= -historyMinutes:
+		return l.t.histHistB[historyMinutes+k], judge.NewHistogram(latencyBounds...), nil
+	}
+	return judge.Histogram{}, judge.Histogram{}, errors.New("no data that old")
+}
+
+// successMin and latencyLimitX are the threshold judges' checks: success
+// rate at least 99% every minute, or p99 latency at most 1.1 times the
+// baseline's true p99.
+const (
+	successMin    = 0.99
+	latencyLimitX = 1.1
+)
+
+// simulate draws one release of n minutes and returns every judge's
+// outcome on the same traffic.
+func simulate(rng *rand.Rand, sc scenario, n int) [nJudges]result {
+	t := draw(rng, sc, n)
+	var out [nJudges]result
+	out[jInline] = t.analyze(false, n)
+	out[jBackground] = t.analyze(true, n)
 	limit := latencyLimitX * latencyMedian * math.Exp(latencySigma*2.3263478740408408)
 	failedCheck := func(m minute) bool {
 		if sc.latency == 0 {
-			return m.successRateCan < successMin
+			return 1-m.fc/m.nc < successMin
 		}
 		return m.p99c > limit
 	}
-	// Threshold judges: count failed checks, one per minute.
+	// Threshold judges: count failed checks, one per minute; a release
+	// they never roll back is promoted at the end.
 	for j, allowed := range map[int]int{jFlagger1: 1, jFlagger5: 5, jArgo: 3} {
+		out[j] = result{promoted, n}
 		failed := 0
-		for i, m := range ms {
+		for i, m := range t.minutes {
 			if failedCheck(m) {
 				failed++
 			}
 			if failed >= allowed {
-				out[j].rolledBack = i + 1
+				out[j] = result{rolledBack, i + 1}
 				break
-			}
-		}
-	}
-	// Fixed-window Mann–Whitney (Kayenta's classifier) over the per-minute
-	// series from the start, judged every mwWindow minutes.
-	cmp := judge.Comparison{}
-	metric := judge.Metric{Name: "m", Direction: judge.Increase}
-	for end := mwWindow; end <= minutes; end += mwWindow {
-		base := make([]float64, 0, end)
-		can := make([]float64, 0, end)
-		for _, m := range ms[:end] {
-			if sc.latency == 0 {
-				base = append(base, m.fb/m.nb)
-				can = append(can, m.fc/m.nc)
-			} else {
-				base = append(base, m.medB)
-				can = append(can, m.medC)
-			}
-		}
-		if r := cmp.Classify(metric, base, can); r.Class == judge.MetricHigh {
-			out[jMW].rolledBack = end
-			break
-		}
-	}
-	// Sequential judges, evaluated every minute.
-	if sc.latency != 0 {
-		// The stable revision served traffic before the canary started:
-		// as the judge does with its first reading, the test takes its
-		// first threshold from a minute of the baseline's history.
-		test, err := (&judge.SequentialLatency{}).NewTest()
-		if err != nil {
-			panic(err)
-		}
-		history := newLatencies(rng, int(nb), latencyMedian).hist
-		if _, err := test.Observe(history, judge.NewHistogram(history.Bounds...)); err != nil {
-			panic(err)
-		}
-		for i, m := range ms {
-			d, err := test.Observe(m.histB, m.histC)
-			if err != nil {
-				panic(err)
-			}
-			if d.Outcome == strategy.Fail {
-				out[jSeq].rolledBack = i + 1
-				break
-			}
-			if d.Outcome == strategy.Pass {
-				out[jSeq].passed = i + 1
-				break // promoted
-			}
-		}
-	} else {
-		seq := judge.Sequential{}
-		test, err := seq.NewTest()
-		if err != nil {
-			panic(err)
-		}
-		for i, m := range ms {
-			d, err := test.Observe(judge.Counts{Trials: m.nb, Failures: m.fb}, judge.Counts{Trials: m.nc, Failures: m.fc})
-			if err != nil {
-				panic(err)
-			}
-			if d.Outcome == strategy.Fail {
-				out[jSeq].rolledBack = i + 1
-				break
-			}
-			if d.Outcome == strategy.Pass {
-				out[jSeq].passed = i + 1
-				break // promoted
 			}
 		}
 	}
 	return out
 }
 
-const len5 = 5
-
-// binomial draws Binomial(n, p) for small p by skipping geometric gaps
-// between failures: O(np) work.
-func binomial(rng *rand.Rand, n int, p float64) float64 {
-	if p <= 0 || n <= 0 {
-		return 0
-	}
-	if p >= 1 {
-		return float64(n)
-	}
-	lq := math.Log1p(-p)
-	k, pos := 0, 0
-	for {
-		u := rng.Float64()
-		gap := int(math.Floor(math.Log(1-u)/lq)) + 1
-		pos += gap
-		if pos > n || gap <= 0 {
-			return float64(k)
-		}
-		k++
-	}
-}
-
-// latencyBounds are the bucket bounds of the simulated latency histograms,
-// in ms: a factor of 2^(1/8) apart (Prometheus native histograms' schema
-// 3) from half to twice the baseline's median.
-var latencyBounds = func() []float64 {
-	var b []float64
-	for k := -8; k <= 8; k++ {
-		b = append(b, latencyMedian*math.Pow(2, float64(k)/8))
-	}
-	return b
-}()
-
-// latencies are n log-normal latencies (shape latencySigma) of one
-// revision in one minute, as a histogram over latencyBounds.
-type latencies struct {
-	hist judge.Histogram
-	mu   float64   // log of the median
-	cdf  []float64 // the distribution function at each bound
-}
-
-// newLatencies draws the bucket counts of n latencies with the given
-// median (a multinomial, as a chain of binomials).
-func newLatencies(rng *rand.Rand, n int, median float64) latencies {
-	l := latencies{hist: judge.NewHistogram(latencyBounds...), mu: math.Log(median), cdf: make([]float64, len(latencyBounds))}
-	l.hist.Count = float64(n)
-	left, mass, prev, cum := n, 1.0, 0.0, 0
-	for i, b := range latencyBounds {
-		l.cdf[i] = 0.5 * math.Erfc(-(math.Log(b)-l.mu)/latencySigma/math.Sqrt2)
-		p := l.cdf[i] - prev
-		q := 1.0
-		if p < mass {
-			q = p / mass
-		}
-		c := binomialFast(rng, left, q)
-		left -= c
-		mass -= p
-		prev = l.cdf[i]
-		cum += c
-		l.hist.Counts[i] = float64(cum)
-	}
-	return l
-}
-
-// quantile draws the order statistic that estimates the p quantile of the
-// latencies, the k-th smallest with k = round((n-1)p)+1, given the bucket
-// counts: it lies in the bucket where the cumulative count reaches k, as
-// the r-th smallest of that bucket's m observations, which are drawn from
-// the distribution restricted to the bucket; on the probability scale of
-// the bucket it is a uniform order statistic, Beta(r, m+1-r).
-func (l latencies) quantile(rng *rand.Rand, p float64) float64 {
-	n := int(l.hist.Count)
-	k := int(math.Round(float64(n-1)*p)) + 1
-	below, lo, hi := 0, 0.0, 1.0
-	count := n
-	for i, c := range l.hist.Counts {
-		if int(c) >= k {
-			hi, count = l.cdf[i], int(c)
-			break
-		}
-		below, lo = int(c), l.cdf[i]
-	}
-	m, r := count-below, k-below
-	a := gamma(rng, float64(r))
-	b := gamma(rng, float64(m+1-r))
-	u := lo + (hi-lo)*a/(a+b)
-	return math.Exp(l.mu + latencySigma*normalQuantile(u))
-}
-
-// binomialFast draws Binomial(n, p) exactly in O(log n) steps (Knuth,
-// TAOCP vol. 2, 3.4.1): the a-th smallest of n uniforms, a = n/2+1, is
-// Beta(a, n+1-a); the uniforms below p are then all of those below it
-// plus some of the others, each side again binomial. Once n·p is small the
-// rest is drawn by geometric skipping.
-func binomialFast(rng *rand.Rand, n int, p float64) int {
-	k := 0
-	for n > 0 && p > 0 && p < 1 && float64(n)*math.Min(p, 1-p) > 16 {
-		a := n/2 + 1
-		ga, gb := gamma(rng, float64(a)), gamma(rng, float64(n+1-a))
-		x := ga / (ga + gb)
-		if x >= p {
-			n, p = a-1, p/x
-		} else {
-			k += a
-			n, p = n-a, (p-x)/(1-x)
-		}
-	}
-	if p > 0.5 {
-		return k + n - int(binomial(rng, n, 1-p))
-	}
-	return k + int(binomial(rng, n, p))
-}
-
-// gamma draws Gamma(shape, 1) by Marsaglia and Tsang's method.
-func gamma(rng *rand.Rand, shape float64) float64 {
-	if shape < 1 {
-		return gamma(rng, shape+1) * math.Pow(rng.Float64(), 1/shape)
-	}
-	d := shape - 1.0/3
-	c := 1 / math.Sqrt(9*d)
-	for {
-		x := rng.NormFloat64()
-		v := 1 + c*x
-		if v <= 0 {
-			continue
-		}
-		v = v * v * v
-		u := rng.Float64()
-		if math.Log(u) < 0.5*x*x+d-d*v+d*math.Log(v) {
-			return d * v
-		}
-	}
-}
-
-func normalQuantile(p float64) float64 { return -math.Sqrt2 * math.Erfcinv(2*p) }
-
 // waldMinutes is the expected length, in minutes, of Wald's SPRT that
 // knows the baseline's failure probability p0 and tests it against the
-// canary's p1 = ratio*p0 on canary requests alone, with error rates alpha
+// canary's p1 = ratio·p0 on canary requests alone, with error rates alpha
 // and beta: E1[N] = ((1-β)log((1-β)/α) + β log(β/(1-α))) / KL(p1 || p0).
-func waldMinutes(ratio, rps, alpha, beta float64) float64 {
-	p0 := baseErrorRate
+// It is a floor no judge can beat on average with independent failures.
+func waldMinutes(p0, ratio, rps, alpha, beta float64) float64 {
 	p1 := ratio * p0
 	kl := p1*math.Log(p1/p0) + (1-p1)*math.Log((1-p1)/(1-p0))
 	n := ((1-beta)*math.Log((1-beta)/alpha) + beta*math.Log(beta/(1-alpha))) / kl
 	return n / (rps * 60)
 }
 
-// waldPassMinutes is the expected length, in minutes, of the same SPRT
-// (canary failure probability p0 against ratio*p0) when the canary is as
-// good as the baseline: the time it needs to accept p0, E0[N] =
-// ((1-α)log(β/(1-α)) + α log((1-β)/α)) / -KL(p0 || p1).
-func waldPassMinutes(ratio, rps, alpha, beta float64) float64 {
-	p0 := baseErrorRate
-	p1 := ratio * p0
-	drift := p0*math.Log(p1/p0) + (1-p0)*math.Log((1-p1)/(1-p0)) // -KL(p0 || p1)
-	n := ((1-alpha)*math.Log(beta/(1-alpha)) + alpha*math.Log((1-beta)/alpha)) / drift
-	return n / (rps * 60)
-}
-
-// waldLatencyMinutes is the expected length, in minutes, of Wald's SPRT
-// that knows the latency distribution (log-normal, shape latencySigma) and
-// tests the canary's log latencies for a shift of log(factor): each
-// request carries KL = log(factor)^2 / (2 sigma^2) nats (the same both
-// ways), so E1[N] and E0[N] are those of waldMinutes and waldPassMinutes
-// with this KL. pass selects E0[N], the time to accept a healthy canary.
-func waldLatencyMinutes(factor, rps, alpha, beta float64, pass bool) float64 {
+// waldLatencyMinutes is the same for latency: the SPRT that knows the
+// log-normal latency distribution and reads every canary request's
+// latency, testing for a shift of log(factor): each request carries KL =
+// log(factor)²/(2σ²) nats.
+func waldLatencyMinutes(factor, rps, alpha, beta float64) float64 {
 	kl := math.Pow(math.Log(factor), 2) / (2 * latencySigma * latencySigma)
 	n := ((1-beta)*math.Log((1-beta)/alpha) + beta*math.Log(beta/(1-alpha))) / kl
-	if pass {
-		n = -((1-alpha)*math.Log(beta/(1-alpha)) + alpha*math.Log((1-beta)/alpha)) / kl
-	}
 	return n / (rps * 60)
-}
-
-// percentile of sorted ints (nearest rank).
-func percentile(s []int, p float64) float64 {
-	if len(s) == 0 {
-		return math.NaN()
-	}
-	s = slices.Clone(s)
-	slices.Sort(s)
-	i := int(math.Ceil(p*float64(len(s)))) - 1
-	return float64(s[max(i, 0)])
 }

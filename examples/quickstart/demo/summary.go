@@ -36,6 +36,33 @@ func DescribeErrorRate(canary strategy.Revision, limit float64) func(strategy.Ve
 	}
 }
 
+// DescribeEvidence returns a [Reporter].Describe for the verdicts of a
+// sequential judge (analysis/judge.Sequential): the outcome, the failures
+// and requests of both revisions, and the evidence both ways against the
+// thresholds it is judged by, read from the verdict's measurements.
+func DescribeEvidence(stable, canary strategy.Revision) func(strategy.Verdict) string {
+	return func(v strategy.Verdict) string {
+		out := strings.ToUpper(string(v.Outcome))
+		var parts []string
+		var evidence []string
+		for _, m := range v.Measurements {
+			switch {
+			case m.Values == nil:
+			case m.Revision == canary || m.Revision == stable:
+				parts = append(parts, fmt.Sprintf("%s failed %g of %g (%.2f%%)", m.Revision, m.Values["failures"], m.Values["trials"], 100*m.Values["rate"]))
+			case m.Name == "evidence of regression":
+				evidence = append(evidence, fmt.Sprintf("evidence of a regression %.3g (fails at %s)", m.Values["e_fail"], strings.TrimPrefix(m.Condition, ">= ")))
+			case m.Name == "evidence of no regression":
+				evidence = append(evidence, fmt.Sprintf("of none %.3g (passes at %s)", m.Values["e_pass"], strings.TrimPrefix(m.Condition, ">= ")))
+			}
+		}
+		if len(parts) == 0 {
+			return fmt.Sprintf("%s (%s)", out, short(v.Reason, 60))
+		}
+		return fmt.Sprintf("%s: %s; %s", out, strings.Join(parts, ", "), strings.Join(evidence, ", "))
+	}
+}
+
 // firstNumber reads "0.05" or "[0.05]", the ways a measurement's value is
 // written for a scalar and a one-series vector.
 func firstNumber(s string) (float64, bool) {
@@ -93,6 +120,12 @@ func Summarize(w io.Writer, o Outcome) error {
 		}
 	case strategy.PhasePromoted:
 		fmt.Fprintf(w, "  outcome          promoted: %s passed every check and now serves all traffic\n", o.Canary)
+		for i := len(res.Verdicts) - 1; i >= 0; i-- {
+			if v := res.Verdicts[i]; v.Outcome == strategy.Pass && o.Describe != nil {
+				fmt.Fprintf(w, "  why              %q said %s\n", v.Analyzer, o.Describe(v))
+				break
+			}
+		}
 	default:
 		fmt.Fprintf(w, "  outcome          %s: %v\n", res.Phase, o.Err)
 	}
