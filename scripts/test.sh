@@ -28,6 +28,25 @@ if ((${#need_pkgs[@]})); then
 	fi
 fi
 
+# --- etcd (rollback/etcdstore) ---------------------------------------------
+# The etcd store's tests start Debian's etcd-server (3.4) on loopback ports;
+# the package's own service, if it starts one, is stopped.
+if ! command -v etcd >/dev/null 2>&1 && [[ ! -x /usr/bin/etcd ]]; then
+	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+		echo "==> installing etcd-server (Debian package)"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq >/dev/null
+		apt-get install -y -qq --no-install-recommends etcd-server >/dev/null
+		if command -v service >/dev/null 2>&1; then service etcd stop >/dev/null 2>&1 || true; fi
+		if command -v systemctl >/dev/null 2>&1; then systemctl stop etcd >/dev/null 2>&1 || true; fi
+		pkill -x etcd >/dev/null 2>&1 || true
+	else
+		echo "==> missing: etcd-server (Debian: apt-get install etcd-server);" \
+			"the etcd store's tests will skip (and fail under CI=true)"
+	fi
+fi
+# --- end etcd ----------------------------------------------------------------
+
 if [[ ! -x "$GOBIN_DIR/staticcheck" ]] || ! "$GOBIN_DIR/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
 	echo "==> installing staticcheck $STATICCHECK_VERSION"
 	(cd / && GOFLAGS= go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION")
