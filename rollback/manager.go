@@ -262,6 +262,18 @@ func (j *managedJournal) Record(ctx context.Context, rec strategy.Record) error 
 	return err
 }
 
+// Fence implements [strategy.Fencer] for a managed release: see
+// [Journal.Fence].
+func (j *managedJournal) Fence(ctx context.Context) (uint64, error) {
+	tok, err := j.journal.Fence(ctx)
+	if err != nil {
+		if rerr := j.renew.err(); rerr != nil {
+			err = fmt.Errorf("%w (renewing the lease failed: %w)", err, rerr)
+		}
+	}
+	return tok, err
+}
+
 // renewal renews a lease every TTL/3 until stopped.
 type renewal struct {
 	stopc chan struct{}
