@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -458,4 +460,31 @@ func (s *FileStore) Update(ctx context.Context, target string, fenceLease *Lease
 		}
 		return nil
 	})
+}
+
+// Targets implements [TargetLister]: every target with a record, sorted.
+// The names come from the records (a directory name may be shortened).
+func (s *FileStore) Targets(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "t-") {
+			continue
+		}
+		var rec TargetRecord
+		if err := readJSON(filepath.Join(s.dir, e.Name(), "target.json"), &rec); err != nil {
+			return out, err
+		}
+		if rec.Target != "" {
+			out = append(out, rec.Target)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }

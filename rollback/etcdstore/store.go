@@ -659,3 +659,34 @@ func (s *Store) writeOps(target string, snap snapshot, rec rollback.TargetRecord
 	next.rec.History = hist
 	return writes{ops: append(ops, clientv3.OpPut(s.RecordKey(target), string(data))), snap: next}, nil
 }
+
+// Targets implements [rollback.TargetLister]: every target with a record,
+// sorted.
+func (s *Store) Targets(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	base := s.opts.Prefix + "t/"
+	var out []string
+	from, end := base, clientv3.GetPrefixRangeEnd(base)
+	for {
+		r, err := s.cli.Get(ctx, from, clientv3.WithRange(end), clientv3.WithKeysOnly(), clientv3.WithLimit(1024),
+			clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+		if err != nil {
+			return out, fmt.Errorf("etcdstore: listing targets: %w", err)
+		}
+		for _, kv := range r.Kvs {
+			seg, rest, ok := strings.Cut(strings.TrimPrefix(string(kv.Key), base), "/")
+			if !ok || rest != "record" {
+				continue
+			}
+			if name, err := url.PathUnescape(seg); err == nil {
+				out = append(out, name)
+			}
+		}
+		if !r.More || len(r.Kvs) == 0 {
+			return out, nil
+		}
+		from = string(r.Kvs[len(r.Kvs)-1].Key) + "\x00"
+	}
+}

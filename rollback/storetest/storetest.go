@@ -403,6 +403,22 @@ func (s suite) records(t *testing.T) {
 	if tr, err := st.Load(ctx, "svc"); err != nil || tr.Active != nil || len(tr.History) != 1 {
 		t.Fatalf("load after clearing Active: %+v %v", tr, err)
 	}
+	// A store that lists its targets lists those with a record, by name.
+	if lister, ok := st.(rollback.TargetLister); ok {
+		long := strings.Repeat("long/name ", 40)
+		for _, name := range []string{"a/b", long} {
+			if err := st.Update(ctx, name, nil, func(tr *rollback.TargetRecord) error { tr.Seq = 1; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustAcquire(t, st, "lease-only", "a", time.Minute)
+		names, err := lister.Targets(ctx)
+		want := []string{"a/b", long, "svc"}
+		slices.Sort(want)
+		if err != nil || !slices.Equal(names, want) {
+			t.Fatalf("Targets: %q %v, want %q", names, err, want)
+		}
+	}
 }
 
 func (s suite) concurrentAcquire(t *testing.T) {
