@@ -60,7 +60,7 @@ func TestWorkerTakesOverAKilledRelease(t *testing.T) {
 				rebuilt []rollback.Recorded
 			)
 			w := &rollback.Worker{
-				Manager: &rollback.Manager{Store: store, Owner: "worker", LeaseTTL: 100 * time.Millisecond},
+				Manager: &rollback.Manager{Store: store, Owner: "worker", LeaseTTL: 5 * time.Second},
 				Mode:    mode,
 				Rebuild: func(_ context.Context, rec rollback.Recorded) (strategy.Release, error) {
 					mu.Lock()

@@ -66,4 +66,19 @@ for mod in $(find . -name go.mod -not -path "./.git/*" -printf '%h\n' | sort); d
 		echo "--> go test -race"; go test -race -count=1 ./...
 	) || status=1
 done
+# --- cross-builds ------------------------------------------------------------
+# glidepath is embedded in other programs: it must build (and vet) wherever
+# they build. The file store locks with flock on Unix, LockFileEx on Windows.
+for target in windows/amd64 darwin/arm64 linux/arm64; do
+	echo "==> cross-build $target"
+	for mod in $(find . -name go.mod -not -path "./.git/*" -printf '%h\n' | sort); do
+		(
+			cd "$mod"
+			GOOS=${target%/*} GOARCH=${target#*/} go build ./... &&
+				GOOS=${target%/*} GOARCH=${target#*/} go vet ./...
+		) || { echo "cross-build $target failed in $mod"; status=1; }
+	done
+done
+# --- end cross-builds --------------------------------------------------------
+
 exit $status

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -183,7 +182,7 @@ func (s *Server) Stop() {
 	if cmd == nil || stopped {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGCONT)
+	_ = resume(cmd.Process)
 	_ = cmd.Process.Kill()
 	<-done
 }
@@ -195,19 +194,20 @@ func (s *Server) Restart() error {
 	return s.start()
 }
 
-// Pause stops etcd with SIGSTOP: clients see a server that does not answer.
-func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+// Pause stops etcd with SIGSTOP: clients see a server that does not
+// answer. Unix only.
+func (s *Server) Pause() error { return s.signal(pause) }
 
 // Continue resumes a paused etcd.
-func (s *Server) Continue() error { return s.signal(syscall.SIGCONT) }
+func (s *Server) Continue() error { return s.signal(resume) }
 
-func (s *Server) signal(sig syscall.Signal) error {
+func (s *Server) signal(fn func(*os.Process) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd == nil || s.stopped {
 		return errors.New("etcd is not running")
 	}
-	return s.cmd.Process.Signal(sig)
+	return fn(s.cmd.Process)
 }
 
 // Client returns a client of s, closed when tb ends.
