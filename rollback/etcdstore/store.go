@@ -15,6 +15,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/glidepath/glidepath/rollback"
 	"github.com/glidepath/glidepath/strategy"
@@ -327,6 +329,8 @@ func (s *Store) Append(ctx context.Context, l rollback.Lease, journal string, re
 		return fmt.Errorf("%w: a journal record of %d bytes exceeds MaxValueBytes %d", ErrTooLarge, len(data), s.opts.MaxValueBytes)
 	}
 	prefix := s.JournalPrefix(l.Target, journal)
+	const maxUnavailable = 50 // about two minutes of an unreachable etcd
+	unavailable := 0
 	for attempt := 0; ; attempt++ {
 		s.mu.Lock()
 		t, known := s.tails[prefix]
@@ -346,7 +350,32 @@ func (s *Store) Append(ctx context.Context, l rollback.Lease, journal string, re
 			[]clientv3.Op{clientv3.OpGet(s.LeaseKey(l.Target))})
 		if err != nil {
 			s.forget(prefix)
-			return err
+			if !transient(err) || ctx.Err() != nil || unavailable >= maxUnavailable {
+				return err
+			}
+			// etcd restarted or a connection broke: the append may or may
+			// not have been applied. Once etcd answers again, the journal
+			// says which: the record in place means it was (it is not
+			// written twice); otherwise the append is tried again, still
+			// fenced.
+			unavailable++
+			attempt = -1
+			if err := sleepCtx(ctx, time.Duration(unavailable)*100*time.Millisecond); err != nil {
+				return err
+			}
+			recs, _, rerr := s.readJournal(ctx, l.Target, journal)
+			if rerr != nil {
+				if transient(rerr) {
+					continue
+				}
+				return rerr
+			}
+			if uint64(len(recs)) == t.next+1 {
+				if got, _ := json.Marshal(recs[t.next]); string(got) == string(data) {
+					return nil
+				}
+			}
+			continue
 		}
 		if r.Succeeded {
 			s.mu.Lock()
@@ -688,5 +717,30 @@ func (s *Store) Targets(ctx context.Context) ([]string, error) {
 			return out, nil
 		}
 		from = string(r.Kvs[len(r.Kvs)-1].Key) + "\x00"
+	}
+}
+
+// transient reports an error after which etcd may answer again: it was
+// unreachable, restarting, or electing a leader.
+func transient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	switch status.Code(errors.Unwrap(err)) {
+	case codes.Unavailable:
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "Unavailable") || strings.Contains(msg, "leader changed") || strings.Contains(msg, "no leader")
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
 	}
 }
