@@ -149,6 +149,8 @@ func helperProcess(mode string) {
 	owner := fmt.Sprintf("child-%d", os.Getpid())
 	ctx := context.Background()
 	switch mode {
+	case "stale":
+		staleHolder(ctx, store, owner, dir)
 	case "crash":
 		failAt, _ := strconv.Atoi(os.Getenv(failEnv))
 		m := &rollback.Manager{Store: store, Owner: owner, LeaseTTL: 100 * time.Millisecond}

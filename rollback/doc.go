@@ -61,6 +61,22 @@
 // each read-check-write with flock(2), which the kernel releases when a
 // process dies, even by SIGKILL.
 //
+// The journal of a managed release is a [strategy.Fencer]: [Journal.Fence]
+// proves the lease by a fenced write and returns its token, which the
+// executor checks before every Apply attempt and passes to a
+// [strategy.FencedTarget]. A target that remembers the highest token it
+// accepted refuses a stale holder outright. For a target that cannot, one
+// window remains: a holder frozen between a successful Fence and the
+// moment its Apply takes effect can still apply that one State after its
+// successor took over (TestStaleHolderWindowWithoutFencing measures it);
+// it cannot fence or journal again, so it applies nothing more. The window
+// lasts one Apply in a running process and as long as the freeze in a
+// frozen one.
+//
+// [storetest.TestStore] is the conformance suite every Store passes: the
+// memory and file stores here, and the etcd store in the nested module
+// github.com/glidepath/glidepath/rollback/etcdstore.
+//
 // # Resume
 //
 // [Replay] folds a journal into a [Progress]: the [strategy.Checkpoint]

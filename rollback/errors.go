@@ -38,6 +38,11 @@ var (
 	// back (or undone) on the target before. Pass [AllowRolledBack] to
 	// release it anyway.
 	ErrRolledBackBefore = errors.New("revision was rolled back before")
+	// ErrStableMismatch marks a release whose Stable revision is not the
+	// one the target's history says it serves (a stale or mistyped
+	// revision would otherwise move traffic back to it). Pass
+	// [AdoptStable] to release from it anyway.
+	ErrStableMismatch = errors.New("release's stable revision is not the one the target serves")
 	// ErrPlanChanged marks a resume whose rebuilt plan differs from the
 	// one recorded in the journal.
 	ErrPlanChanged = errors.New("plan changed since it was recorded")

@@ -11,8 +11,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/glidepath/glidepath/strategy"
@@ -21,9 +22,13 @@ import (
 // FileStore is a [Store] in one directory, the embedded default. Each
 // target has a subdirectory holding:
 //
-//   - lock: a lock file; every operation holds an exclusive flock(2) on it
-//     for its duration, so processes sharing the directory (and separate
-//     FileStores in one process) see each other's changes atomically;
+//   - lock: a lock file; every operation holds an exclusive lock on it
+//     (flock(2) on Unix, LockFileEx on Windows) for its duration, so
+//     processes sharing the directory (and separate FileStores in one
+//     process) see each other's changes atomically. Waiting for it honours
+//     the operation's context and [FileOptions.LockTimeout]. On platforms
+//     without file locks (plan9, js, wasip1) only the FileStores of one
+//     process exclude each other;
 //   - lease.json: the lease, rewritten atomically (write a temporary file,
 //     fsync, rename, fsync the directory);
 //   - target.json: the [TargetRecord] (active release, history), rewritten
@@ -32,12 +37,21 @@ import (
 //     is framed with its length and a CRC-32C checksum and fsynced before
 //     Append returns.
 //
-// flock rather than O_EXCL lock files: the kernel drops a flock when its
+// A kernel lock rather than O_EXCL lock files: the kernel drops it when its
 // process dies, even by SIGKILL, so a crash never leaves a stale lock that
 // needs guessing about; liveness across crashes is the lease's job (it
-// expires), mutual exclusion of each read-check-write is the flock's.
-// flock is advisory and local: the directory must not be on a network
-// file system that does not implement it.
+// expires), mutual exclusion of each read-check-write is the lock's.
+// The lock is advisory and local: the directory must not be on a network
+// file system that does not implement it. A process frozen (SIGSTOP)
+// inside a store operation keeps the lock while it is frozen: the other
+// processes' operations on that target fail with [ErrLockTimeout] after
+// LockTimeout instead of hanging, and succeed once it wakes or dies. The
+// lock is never broken, because the frozen process would go on writing
+// when it woke.
+//
+// Reads (Load, Journal, and so Manager.History and Manager.Pending) work
+// on a read-only store: they lock the lock file read-only, or read
+// unlocked when it cannot be opened, since nothing can write there.
 type FileStore struct {
 	dir  string
 	opts FileOptions
@@ -63,6 +77,11 @@ type FileOptions struct {
 	// simulate a full disk (syscall.ENOSPC) or a read-only directory
 	// (syscall.EROFS), which permissions cannot do for root.
 	Fault func(op FileOp, path string) error
+	// LockTimeout bounds how long an operation waits for a target's
+	// lock while another operation holds it (default DefaultLockTimeout);
+	// it then fails with [ErrLockTimeout]. Waiting also ends with the
+	// operation's context.
+	LockTimeout time.Duration
 }
 
 // FileOp names a file-system change a [FileStore] makes.
@@ -110,12 +129,17 @@ func (s *FileStore) targetDir(target string) string {
 	return filepath.Join(s.dir, "t-"+fileName(target))
 }
 
-// fileName turns any string into one safe file-name component.
+// fileName turns any string into one safe file-name component, and
+// distinct strings into distinct components. A name whose escaped form is
+// longer than 160 bytes is shortened to its first 100 escaped bytes, the
+// marker "%~" and a SHA-256 prefix of the whole name; url.PathEscape only
+// ever writes '%' followed by two hex digits, so no short name's component
+// contains "%~" and a short name can never take a long one's directory.
 func fileName(name string) string {
 	esc := url.PathEscape(name)
 	if len(esc) > 160 {
 		sum := sha256.Sum256([]byte(name))
-		esc = esc[:100] + "-" + hex.EncodeToString(sum[:8])
+		esc = esc[:100] + "%~" + hex.EncodeToString(sum[:16])
 	}
 	return esc
 }
@@ -130,13 +154,31 @@ func (s *FileStore) fault(op FileOp, path string) error {
 	return nil
 }
 
-// locked runs fn holding target's lock.
-func (s *FileStore) locked(ctx context.Context, target string, fn func(tdir string) error) error {
+// DefaultLockTimeout is how long a FileStore operation waits for the lock
+// of a target that another operation holds (see [FileOptions.LockTimeout]).
+const DefaultLockTimeout = 10 * time.Second
+
+// ErrLockTimeout marks a FileStore operation that gave up waiting for a
+// target's lock: another process held it for longer than the store's
+// LockTimeout (it is frozen, or its disk is very slow).
+var ErrLockTimeout = errors.New("timed out waiting for the store's lock")
+
+// localLocks excludes the FileStores of one process from each other on
+// platforms without file locks (see lock_other.go).
+var localLocks sync.Map // lock path -> chan struct{} of capacity 1
+
+// locked runs fn holding target's lock. A read (write false) of a target
+// that has no directory yet, or on a read-only file system, runs without
+// the lock: nothing can change there.
+func (s *FileStore) locked(ctx context.Context, target string, write bool, fn func(tdir string) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	tdir := s.targetDir(target)
 	if _, err := os.Stat(tdir); errors.Is(err, fs.ErrNotExist) {
+		if !write {
+			return fn(tdir)
+		}
 		if err := s.fault(FileMkdir, tdir); err != nil {
 			return err
 		}
@@ -150,28 +192,68 @@ func (s *FileStore) locked(ctx context.Context, target string, fn func(tdir stri
 	lockPath := filepath.Join(tdir, "lock")
 	f, err := os.OpenFile(lockPath, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err := s.fault(FileCreate, lockPath); err != nil {
-			return err
+		if err = s.fault(FileCreate, lockPath); err == nil {
+			f, err = os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
 		}
-		f, err = os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
+	}
+	if err != nil && !write {
+		// A read-only store (a read-only mount, a copy without write
+		// permission): lock read-only if the lock file exists, else read
+		// unlocked, since no writer can use this directory either.
+		if f, err = os.Open(lockPath); err != nil {
+			return fn(tdir)
+		}
 	}
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := flock(f, syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("rollback: locking %s: %w", lockPath, err)
+	if !lockSupported {
+		ch, _ := localLocks.LoadOrStore(lockPath, make(chan struct{}, 1))
+		sem := ch.(chan struct{})
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		defer func() { <-sem }()
 	}
-	defer flock(f, syscall.LOCK_UN) //nolint:errcheck // closing the file drops the lock anyway
+	if err := s.lock(ctx, f, lockPath); err != nil {
+		return err
+	}
+	defer unlock(f) //nolint:errcheck // closing the file drops the lock anyway
 	return fn(tdir)
 }
 
-func flock(f *os.File, how int) error {
+// lock takes f's lock, waiting (while ctx lasts, and for at most the
+// store's LockTimeout) for another holder to let go.
+func (s *FileStore) lock(ctx context.Context, f *os.File, path string) error {
+	timeout := s.opts.LockTimeout
+	if timeout == 0 {
+		timeout = DefaultLockTimeout
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	wait := 100 * time.Microsecond
 	for {
-		err := syscall.Flock(int(f.Fd()), how)
-		if !errors.Is(err, syscall.EINTR) {
-			return err
+		busy, err := tryLock(f)
+		if err != nil {
+			return fmt.Errorf("rollback: locking %s: %w", path, err)
 		}
+		if !busy {
+			return nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("rollback: waiting for the lock %s: %w", path, context.Cause(ctx))
+		case <-deadline.C:
+			t.Stop()
+			return fmt.Errorf("rollback: %w: %s was held by another operation for %v", ErrLockTimeout, path, timeout)
+		case <-t.C:
+		}
+		wait = min(2*wait, 10*time.Millisecond)
 	}
 }
 
@@ -249,7 +331,7 @@ func (s *FileStore) readLease(tdir string) (Lease, error) {
 // Acquire implements [Store].
 func (s *FileStore) Acquire(ctx context.Context, target, owner string, ttl time.Duration) (Lease, error) {
 	var out Lease
-	err := s.locked(ctx, target, func(tdir string) error {
+	err := s.locked(ctx, target, true, func(tdir string) error {
 		cur, err := s.readLease(tdir)
 		if err != nil {
 			return err
@@ -270,7 +352,7 @@ func (s *FileStore) Acquire(ctx context.Context, target, owner string, ttl time.
 // Renew implements [Store].
 func (s *FileStore) Renew(ctx context.Context, l Lease, ttl time.Duration) (Lease, error) {
 	var out Lease
-	err := s.locked(ctx, l.Target, func(tdir string) error {
+	err := s.locked(ctx, l.Target, true, func(tdir string) error {
 		cur, err := s.readLease(tdir)
 		if err != nil {
 			return err
@@ -291,7 +373,7 @@ func (s *FileStore) Renew(ctx context.Context, l Lease, ttl time.Duration) (Leas
 
 // Release implements [Store].
 func (s *FileStore) Release(ctx context.Context, l Lease) error {
-	return s.locked(ctx, l.Target, func(tdir string) error {
+	return s.locked(ctx, l.Target, true, func(tdir string) error {
 		cur, err := s.readLease(tdir)
 		if err != nil {
 			return err
@@ -317,7 +399,7 @@ func (s *FileStore) Append(ctx context.Context, l Lease, journal string, rec str
 	if err != nil {
 		return err
 	}
-	return s.locked(ctx, l.Target, func(tdir string) error {
+	return s.locked(ctx, l.Target, true, func(tdir string) error {
 		cur, err := s.readLease(tdir)
 		if err != nil {
 			return err
@@ -408,7 +490,7 @@ func (s *FileStore) verifiedEnd(f *os.File, path string) (int64, error) {
 // Journal implements [Store].
 func (s *FileStore) Journal(ctx context.Context, target, journal string) ([]strategy.Record, error) {
 	var recs []strategy.Record
-	err := s.locked(ctx, target, func(string) error {
+	err := s.locked(ctx, target, false, func(string) error {
 		path := s.JournalPath(target, journal)
 		data, err := os.ReadFile(path)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -427,7 +509,7 @@ func (s *FileStore) Journal(ctx context.Context, target, journal string) ([]stra
 // Load implements [Store].
 func (s *FileStore) Load(ctx context.Context, target string) (TargetRecord, error) {
 	rec := TargetRecord{Target: target}
-	err := s.locked(ctx, target, func(tdir string) error {
+	err := s.locked(ctx, target, false, func(tdir string) error {
 		return readJSON(filepath.Join(tdir, "target.json"), &rec)
 	})
 	return rec, err
@@ -435,7 +517,7 @@ func (s *FileStore) Load(ctx context.Context, target string) (TargetRecord, erro
 
 // Update implements [Store].
 func (s *FileStore) Update(ctx context.Context, target string, fenceLease *Lease, fn func(*TargetRecord) error) error {
-	return s.locked(ctx, target, func(tdir string) error {
+	return s.locked(ctx, target, true, func(tdir string) error {
 		if fenceLease != nil {
 			cur, err := s.readLease(tdir)
 			if err != nil {
@@ -458,4 +540,31 @@ func (s *FileStore) Update(ctx context.Context, target string, fenceLease *Lease
 		}
 		return nil
 	})
+}
+
+// Targets implements [TargetLister]: every target with a record, sorted.
+// The names come from the records (a directory name may be shortened).
+func (s *FileStore) Targets(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "t-") {
+			continue
+		}
+		var rec TargetRecord
+		if err := readJSON(filepath.Join(s.dir, e.Name(), "target.json"), &rec); err != nil {
+			return out, err
+		}
+		if rec.Target != "" {
+			out = append(out, rec.Target)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -2,6 +2,8 @@ package rollback
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -22,11 +24,39 @@ type Journal struct {
 	Name string
 }
 
-var _ strategy.Journal = (*Journal)(nil)
+var (
+	_ strategy.Journal = (*Journal)(nil)
+	_ strategy.Fencer  = (*Journal)(nil)
+)
 
 // Record appends rec.
 func (j *Journal) Record(ctx context.Context, rec strategy.Record) error {
 	return j.Store.Append(ctx, j.Lease, j.Name, rec)
+}
+
+// Fence implements [strategy.Fencer]: it proves that the lease is still the
+// target's by a fenced write (an [Store.Update] of the target's record,
+// changing nothing, fenced by the lease), which the store orders against
+// every other holder's writes, and returns the lease's fencing token. Once
+// another process has taken the lease over, Fence fails with an error
+// matching both [ErrLeaseLost] and [strategy.ErrFenced].
+//
+// A [strategy.FencedTarget] given the token refuses it once it has seen a
+// newer one, which closes the gap between Fence and Apply. A target that
+// cannot enforce tokens keeps that gap: a holder frozen after its Fence
+// succeeded and before its Apply took effect (a SIGSTOP, a long GC pause, a
+// VM migration) can still apply that one State after its successor took
+// over; its next Fence, and every journal write, then fail. The gap lasts
+// one Apply in a process that is not frozen.
+func (j *Journal) Fence(ctx context.Context) (uint64, error) {
+	err := j.Store.Update(ctx, j.Lease.Target, &j.Lease, func(*TargetRecord) error { return nil })
+	if errors.Is(err, ErrLeaseLost) {
+		return 0, fmt.Errorf("%w: %w", strategy.ErrFenced, err)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return j.Lease.Token, nil
 }
 
 // Progress is what a journal says about its release: where it stands, how

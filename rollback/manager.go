@@ -103,6 +103,32 @@ type StartOption func(*startConfig)
 
 type startConfig struct {
 	allowRolledBack bool
+	adopt           bool
+}
+
+// AdoptStable lets Start release from a Stable revision that differs from
+// the one the target's history says it serves (it was changed outside
+// glidepath, and the release adopts what it serves now). Without it such a
+// Start is refused with [ErrStableMismatch].
+func AdoptStable() StartOption { return func(c *startConfig) { c.adopt = true } }
+
+// serving returns the revision a target's history says it serves, or ""
+// when the history is empty or its last entry left the target mixed.
+func serving(tr TargetRecord) strategy.Revision {
+	if len(tr.History) == 0 {
+		return ""
+	}
+	e := tr.History[len(tr.History)-1]
+	if e.Final.Stable != "" && e.Final.Canary == "" {
+		return e.Final.Stable
+	}
+	switch e.Outcome {
+	case strategy.PhasePromoted:
+		return e.Canary
+	case strategy.PhaseRolledBack:
+		return e.Stable
+	}
+	return ""
 }
 
 // AllowRolledBack lets Start release a revision that was rolled back or
@@ -113,7 +139,10 @@ func AllowRolledBack() StartOption { return func(c *startConfig) { c.allowRolled
 // Start begins a release of rel on target (the name under which the
 // target's lease, journals and history are kept). It takes the target's
 // lease (failing with a [*LeaseHeldError] when another rollout holds it),
-// refuses when the target has an unfinished release ([ErrPending]) or when
+// refuses when the target has an unfinished release ([ErrPending]), when
+// rel.Stable is not the revision the target's history says it serves
+// ([ErrStableMismatch], unless [AdoptStable]; an empty history accepts any
+// Stable), or when
 // rel.Canary was rolled back there before ([ErrRolledBackBefore], unless
 // [AllowRolledBack]), records the release as active, and starts it with a
 // journal that writes every step to the Store before it is applied. The
@@ -151,6 +180,10 @@ func (m *Manager) Start(ctx context.Context, target string, rel strategy.Release
 	tr, err := m.Store.Load(ctx, target)
 	if err == nil && tr.Active != nil {
 		err = pendingError(target, tr.Active)
+	}
+	if cur := serving(tr); err == nil && !cfg.adopt && cur != "" && cur != rel.Stable {
+		err = fmt.Errorf("rollback: %w: the release's Stable is %s, but the history of %q says it serves %s; correct Stable, or pass rollback.AdoptStable() to release from %s anyway",
+			ErrStableMismatch, rel.Stable, target, cur, rel.Stable)
 	}
 	if err == nil && !cfg.allowRolledBack && slices.Contains(tr.RolledBack, rel.Canary) {
 		err = fmt.Errorf("rollback: %w: %s on %q; pass rollback.AllowRolledBack() to release it anyway", ErrRolledBackBefore, rel.Canary, target)
@@ -260,6 +293,18 @@ func (j *managedJournal) Record(ctx context.Context, rec strategy.Record) error 
 		})
 	}
 	return err
+}
+
+// Fence implements [strategy.Fencer] for a managed release: see
+// [Journal.Fence].
+func (j *managedJournal) Fence(ctx context.Context) (uint64, error) {
+	tok, err := j.journal.Fence(ctx)
+	if err != nil {
+		if rerr := j.renew.err(); rerr != nil {
+			err = fmt.Errorf("%w (renewing the lease failed: %w)", err, rerr)
+		}
+	}
+	return tok, err
 }
 
 // renewal renews a lease every TTL/3 until stopped.

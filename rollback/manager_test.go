@@ -2,6 +2,7 @@ package rollback_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -73,4 +74,45 @@ func TestStartRecordsHistory(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestStartRefusesAStableTheHistoryContradicts: history says v2 is served;
+// a release v1 -> v3 would move traffic back onto v1.
+func TestStartRefusesAStableTheHistoryContradicts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newManager(rollback.NewMemStore(), "a")
+		tgt := strategytest.NewTarget(stateOf("v1"))
+		if res, err := release(t, m, tgt, "v1", "v2", strategy.Pass); err != nil || res.Phase != strategy.PhasePromoted {
+			t.Fatalf("first release: %v %v", res.Phase, err)
+		}
+		applied := len(tgt.History())
+		_, err := m.Start(t.Context(), "svc", strategy.Release{Target: tgt, Stable: "v1", Canary: "v3",
+			Strategy: canaryPlan(strategytest.Script("checks", strategy.Pass))})
+		if !errors.Is(err, rollback.ErrStableMismatch) || !strings.Contains(err.Error(), "v1") || !strings.Contains(err.Error(), "serves v2") {
+			t.Fatalf("start v1 -> v3 after v2 was promoted: %v, want ErrStableMismatch naming v1 and v2", err)
+		}
+		if len(tgt.History()) != applied {
+			t.Fatal("a refused start applied something")
+		}
+		// Someone put v1 back by hand; adopting it on purpose is possible.
+		if err := tgt.Apply(t.Context(), stateOf("v1")); err != nil {
+			t.Fatal(err)
+		}
+		ro, err := m.Start(t.Context(), "svc", strategy.Release{Target: tgt, Stable: "v1", Canary: "v3",
+			Strategy: canaryPlan(strategytest.Script("checks", strategy.Pass))}, rollback.AdoptStable())
+		if err != nil {
+			t.Fatalf("start with AdoptStable: %v", err)
+		}
+		if res, err := ro.Wait(t.Context()); err != nil || res.Phase != strategy.PhasePromoted {
+			t.Fatalf("adopted release: %v %v", res.Phase, err)
+		}
+		if res, err := release(t, m, tgt, "v3", "v4", strategy.Fail); err != nil && !errors.Is(err, strategy.ErrAnalysisFailed) || res.Phase != strategy.PhaseRolledBack {
+			t.Fatalf("release from the served revision: %v %v", res.Phase, err)
+		}
+		// After a rollback the target serves the old stable again.
+		if _, err := m.Start(t.Context(), "svc", strategy.Release{Target: tgt, Stable: "v4", Canary: "v5",
+			Strategy: canaryPlan(strategytest.Script("checks", strategy.Pass))}); !errors.Is(err, rollback.ErrStableMismatch) {
+			t.Fatalf("start from the rolled-back v4: %v", err)
+		}
+	})
 }

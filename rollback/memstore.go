@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -176,4 +177,21 @@ func decodeRecord(target string, data []byte) (TargetRecord, error) {
 		return TargetRecord{}, fmt.Errorf("%w: target record of %q: %v", ErrCorrupt, target, err)
 	}
 	return rec, nil
+}
+
+// Targets implements [TargetLister]: every target with a record, sorted.
+func (s *MemStore) Targets(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for name, t := range s.targets {
+		if len(t.record) > 0 {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -66,7 +66,13 @@ func (m *Manager) Resume(ctx context.Context, target string, rel strategy.Releas
 	if err != nil {
 		return nil, fmt.Errorf("rollback: resuming on %q: %w", target, err)
 	}
-	rel, err = m.prepareResume(ctx, lease, target, rel, opts)
+	return m.resumeUnder(ctx, lease, target, rel, opts)
+}
+
+// resumeUnder resumes target's release under lease, which it owns from
+// then on.
+func (m *Manager) resumeUnder(ctx context.Context, lease Lease, target string, rel strategy.Release, opts ResumeOptions) (*strategy.Rollout, error) {
+	rel, err := m.prepareResume(ctx, lease, target, rel, opts)
 	if err != nil {
 		m.release(ctx, lease)
 		return nil, err

@@ -28,6 +28,25 @@ if ((${#need_pkgs[@]})); then
 	fi
 fi
 
+# --- etcd (rollback/etcdstore) ---------------------------------------------
+# The etcd store's tests start Debian's etcd-server (3.4) on loopback ports;
+# the package's own service, if it starts one, is stopped.
+if ! command -v etcd >/dev/null 2>&1 && [[ ! -x /usr/bin/etcd ]]; then
+	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+		echo "==> installing etcd-server (Debian package)"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq >/dev/null
+		apt-get install -y -qq --no-install-recommends etcd-server >/dev/null
+		if command -v service >/dev/null 2>&1; then service etcd stop >/dev/null 2>&1 || true; fi
+		if command -v systemctl >/dev/null 2>&1; then systemctl stop etcd >/dev/null 2>&1 || true; fi
+		pkill -x etcd >/dev/null 2>&1 || true
+	else
+		echo "==> missing: etcd-server (Debian: apt-get install etcd-server);" \
+			"the etcd store's tests will skip (and fail under CI=true)"
+	fi
+fi
+# --- end etcd ----------------------------------------------------------------
+
 if [[ ! -x "$GOBIN_DIR/staticcheck" ]] || ! "$GOBIN_DIR/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
 	echo "==> installing staticcheck $STATICCHECK_VERSION"
 	(cd / && GOFLAGS= go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION")
@@ -47,4 +66,19 @@ for mod in $(find . -name go.mod -not -path "./.git/*" -printf '%h\n' | sort); d
 		echo "--> go test -race"; go test -race -count=1 ./...
 	) || status=1
 done
+# --- cross-builds ------------------------------------------------------------
+# glidepath is embedded in other programs: it must build (and vet) wherever
+# they build. The file store locks with flock on Unix, LockFileEx on Windows.
+for target in windows/amd64 darwin/arm64 linux/arm64; do
+	echo "==> cross-build $target"
+	for mod in $(find . -name go.mod -not -path "./.git/*" -printf '%h\n' | sort); do
+		(
+			cd "$mod"
+			GOOS=${target%/*} GOARCH=${target#*/} go build ./... &&
+				GOOS=${target%/*} GOARCH=${target#*/} go vet ./...
+		) || { echo "cross-build $target failed in $mod"; status=1; }
+	done
+done
+# --- end cross-builds --------------------------------------------------------
+
 exit $status
