@@ -146,11 +146,11 @@ func (t *ServiceTarget) Observe(ctx context.Context) (strategy.Observation, erro
 	st.Stable = strategy.Revision(svc.Annotations[StableAnnotation])
 	st.Canary = strategy.Revision(svc.Annotations[CanaryAnnotation])
 	if st.Stable == "" && st.Canary == "" {
-		return obs, fmt.Errorf("Service %s names no revision (annotations %s and %s are missing)", svc.Name, StableAnnotation, CanaryAnnotation)
+		return obs, fmt.Errorf("switching Service %s names no revision (annotations %s and %s are missing)", svc.Name, StableAnnotation, CanaryAnnotation)
 	}
 	for k, v := range w.appLabels() {
 		if svc.Spec.Selector[k] != v {
-			return obs, fmt.Errorf("Service %s does not select the workload's pods (selector %v)", svc.Name, svc.Spec.Selector)
+			return obs, fmt.Errorf("switching Service %s does not select the workload's pods (selector %v)", svc.Name, svc.Spec.Selector)
 		}
 	}
 	active, one := svc.Spec.Selector[RevisionLabel]
@@ -160,11 +160,11 @@ func (t *ServiceTarget) Observe(ctx context.Context) (strategy.Observation, erro
 	case one && st.Canary != "" && active == string(st.Canary):
 		st.Weight = 100
 	case one:
-		return obs, fmt.Errorf("Service %s selects revision %s, which is neither stable %s nor canary %s", svc.Name, active, st.Stable, st.Canary)
+		return obs, fmt.Errorf("switching Service %s selects revision %s, which is neither stable %s nor canary %s", svc.Name, active, st.Stable, st.Canary)
 	default:
 		wt, err := strconv.Atoi(svc.Annotations[WeightAnnotation])
 		if err != nil || wt <= 0 || wt >= 100 || st.Canary == "" || st.Stable == "" {
-			return obs, fmt.Errorf("Service %s selects every revision, but records no weight between both (annotation %s=%q)",
+			return obs, fmt.Errorf("switching Service %s selects every revision, but records no weight between both (annotation %s=%q)",
 				svc.Name, WeightAnnotation, svc.Annotations[WeightAnnotation])
 		}
 		st.Weight = wt

@@ -549,7 +549,7 @@ func (w *Workload) deployments(ctx context.Context) (map[strategy.Revision]appsv
 			continue
 		}
 		if prev, dup := out[rev]; dup {
-			errs = append(errs, fmt.Errorf("Deployments %s and %s both claim revision %s", prev.Name, d.Name, rev))
+			errs = append(errs, fmt.Errorf("two Deployments, %s and %s, claim revision %s", prev.Name, d.Name, rev))
 			continue
 		}
 		out[rev] = d
