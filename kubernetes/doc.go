@@ -55,6 +55,23 @@
 // replica count, leave the release's replica counts to it and run a
 // strategy without instance counts.
 //
+// # When things go wrong
+//
+//   - The API server is unreachable or restarting: Apply and Observe return
+//     the client's error and the executor retries with backoff within its
+//     retry budget. An Apply stops at its first failed write, so the
+//     cluster may hold part of a State (the capacity written, not yet the
+//     traffic: the write order keeps that safe); the retried Apply finishes
+//     it, and a rollback starts from what Observe reports. Errors that
+//     retrying cannot fix (invalid objects, forbidden) are permanent.
+//   - Pods never become ready: the Deployment's ready count stays below the
+//     State's, so the executor's readiness wait runs into
+//     strategy.Options.ProgressDeadline and the release rolls back; since
+//     capacity is waited for before traffic, the revision never receives
+//     any. The Deployment's own progressDeadlineSeconds only sets its
+//     Progressing condition; the target does not read it.
+//   - Another writer changed the target's fields: see above.
+//
 // # Fencing
 //
 // Both targets implement [strategy.FencedTarget]. A fenced Apply records

@@ -72,6 +72,7 @@ func TestCanaryRelease(t *testing.T) {
 			res, err := strategy.Run(t.Context(), strategy.Release{
 				Target: tgt, Stable: "v1", Canary: "v2", Observer: rec, Options: fast(),
 				Strategy: canary.Config{Replicas: 2, TrafficRouting: true, Steps: []canary.Step{
+					canary.SetCanaryScale(canary.Replicas(1)),
 					canary.SetHeaderRoute(strategy.HeaderRoute{Header: "X-Canary", Prefix: "yes"}),
 					canary.SetWeight(25),
 					canary.Analysis(strategytest.Script("check", tc.verdict)),
