@@ -36,8 +36,8 @@ fi
 # ---- Kubernetes (the kubernetes/ module) --------------------------------------
 # The kubernetes module's tests run against a real control plane on loopback
 # (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok), built
-# once from the Go module proxy into ~/.cache/k8s-local/bin (about 25 minutes
-# cold on 2 cores, then reused) and started by scripts/k8s-cluster.sh just
+# once from the Go module proxy into ~/.cache/k8s-local/bin (85 minutes cold
+# on 2 busy cores, then reused) and started by scripts/k8s-cluster.sh just
 # before that module's tests, stopped right after them and on any exit. With
 # GLIDEPATH_KUBECONFIG already set, that cluster is used instead.
 k8s_started=0
