@@ -346,6 +346,30 @@ func (f fence) stamp(ann map[string]string) {
 // one, a token recorded earlier is kept.
 func (w *Workload) apply(ctx context.Context, f fence, kind, name string, obj any, ann map[string]string, patch patchFunc,
 	get func(context.Context) (map[string]string, string, bool, error)) error {
+	// A conflict on a fenced write usually means a controller updated the
+	// object's status (which moves its resourceVersion), not that a newer
+	// lease holder wrote it: read it again, check the token again, and
+	// write again, a bounded number of times.
+	var err error
+	for range fencedConflictRetries {
+		err = w.applyOnce(ctx, f, kind, name, obj, ann, patch, get)
+		if !errors.Is(err, errFencedConflict) {
+			return err
+		}
+	}
+	return err
+}
+
+// fencedConflictRetries bounds the read-check-write rounds of one fenced
+// write of one object.
+const fencedConflictRetries = 5
+
+// errFencedConflict marks a fenced write refused because the object changed
+// since it was read.
+var errFencedConflict = errors.New("changed while a fenced Apply was writing it")
+
+func (w *Workload) applyOnce(ctx context.Context, f fence, kind, name string, obj any, ann map[string]string, patch patchFunc,
+	get func(context.Context) (map[string]string, string, bool, error)) error {
 	rv := ""
 	have, v, found, err := get(ctx)
 	if err != nil {
@@ -372,7 +396,7 @@ func (w *Workload) apply(ctx context.Context, f fence, kind, name string, obj an
 	err = patch(ctx, name, types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: w.fieldManager(), Force: &force})
 	if err != nil {
 		if f != 0 && apierrors.IsConflict(err) {
-			return fmt.Errorf("%s %s changed while a fenced Apply was writing it (it is checked again on retry): %w", kind, name, err)
+			return fmt.Errorf("%s %s %w (it is checked again on retry): %w", kind, name, errFencedConflict, err)
 		}
 		return fmt.Errorf("applying %s %s: %w", kind, name, classify(err))
 	}
