@@ -358,9 +358,14 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 //     never rewritten or deleted), reads back without damage and replays to
 //     its entry's outcome; every write to a journal, a target record or a
 //     history happened while a lease of that target was live;
-//   - the frozen replica, once woken, wrote nothing: no target write, no
-//     journal, record or history change, and each release it was driving
-//     ended for it without promotion.
+//   - the frozen replica, once woken, wrote nothing: no target write and no
+//     journal, record or history change (a fresh lease it may take and give
+//     back is allowed), and the releases it was driving ended for it with a
+//     lost lease.
+//
+// The first two replicas are chosen for the faults when they hold a lease
+// under which a target accepted a write, found by polling etcd; the freeze
+// lasts until the survivor finished all 50 releases (at least 2 leases).
 func TestFleetSurvivesAKilledAndAFrozenReplica(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
