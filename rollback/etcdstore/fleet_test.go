@@ -157,7 +157,7 @@ func fleetRelease(cli *clientv3.Client, target string, canary strategy.Revision,
 			}}, nil
 	})
 	return strategy.Release{Target: &fleetTarget{cli: cli, name: target, pid: pid}, Strategy: plan,
-		Options: strategy.Options{PollInterval: 5 * time.Millisecond, RetryInitial: 5 * time.Millisecond, ProgressDeadline: 30 * time.Second}}
+		Options: strategy.Options{PollInterval: 5 * time.Millisecond, RetryInitial: 5 * time.Millisecond, ProgressDeadline: 5 * time.Second}}
 }
 
 // fleetServing is the revision a target serves after the releases in h.
@@ -513,7 +513,9 @@ func TestFleetSurvivesAKilledAndAFrozenReplica(t *testing.T) {
 	if err := sleeper.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the woken replica's releases to end", 20*time.Second, func() bool {
+	// A woken driver waiting for its target to converge notices the lost
+	// lease only when it next writes: at the latest after ProgressDeadline.
+	waitFor(t, "the woken replica's releases to end", 30*time.Second, func() bool {
 		took, ended, _ := sleeper.out.count()
 		return took == ended
 	})
@@ -530,12 +532,13 @@ func TestFleetSurvivesAKilledAndAFrozenReplica(t *testing.T) {
 			t.Errorf("replica %s: %q", r.owner, errs)
 		}
 	}
-	// What the woken replica's releases said. One may have ended just
-	// before the freeze and say so only now; the others must have found
-	// their lease lost (the etcd checks below prove it wrote nothing).
+	// What the woken replica's releases said. Some may have started,
+	// been resumed or ended just before the freeze and say so only now;
+	// the ones it drove must find their lease lost (the etcd checks below
+	// prove it wrote nothing).
 	fenced := 0
 	for _, l := range sleeper.out.snapshot()[before:] {
-		if f := strings.Fields(l); f[0] != "ended" {
+		if f := strings.Fields(l); f[0] == "error" {
 			t.Errorf("after it woke, the frozen replica says %q", l)
 		}
 		if strings.Contains(l, "lease lost") {
