@@ -170,7 +170,8 @@ func (m *Manager) Start(ctx context.Context, target string, rel strategy.Release
 	if rel.Resume != nil {
 		return nil, strategy.Invalid("release", "Resume is set: continue a recorded release with Manager.Resume")
 	}
-	if _, err := strategy.Validate(rel); err != nil {
+	plan, err := strategy.Validate(rel)
+	if err != nil {
 		return nil, err
 	}
 	lease, err := m.Store.Acquire(ctx, target, m.Owner, m.ttl())
@@ -192,7 +193,8 @@ func (m *Manager) Start(ctx context.Context, target string, rel strategy.Release
 		m.release(ctx, lease)
 		return nil, err
 	}
-	a := &Active{Release: releaseName(rel), Stable: rel.Stable, Canary: rel.Canary, Owner: m.Owner, Started: time.Now()}
+	a := &Active{Release: releaseName(rel), Stable: rel.Stable, Canary: rel.Canary, Owner: m.Owner, Started: time.Now(),
+		Recorded: recordPlan(plan)}
 	return m.launch(ctx, lease, target, rel, a)
 }
 
