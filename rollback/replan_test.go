@@ -194,3 +194,38 @@ func TestResumeOfReleaseWithoutRecordedPlan(t *testing.T) {
 		}
 	})
 }
+
+// A release whose rollback degraded (the target refused it) is finished
+// from its record by a plain resume, with no plan at all: Undo refuses a
+// half-applied target and Abandon would leave its traffic split.
+func TestDegradedRollbackFinishesWithoutPlan(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := rollback.NewMemStore()
+		tgt := strategytest.NewTarget(v1State)
+		stoppedAt40(t, s, tgt)
+		tgt.Faults = []strategytest.Fault{{Op: strategytest.OpApply, Permanent: true}}
+		m := newManager(s, "b")
+		ro, err := m.Resume(t.Context(), "svc", strategy.Release{Target: tgt, Strategy: weightedPlan(40)}, rollback.ResumeOptions{Mode: rollback.RollBack})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, _ := ro.Wait(t.Context()); res.Phase != strategy.PhaseDegraded || tgt.State().Weight != 40 {
+			t.Fatalf("rollback against a refusing target: %v, target %v", res.Phase, tgt.State())
+		}
+		tgt.Faults = nil
+		ro, err = m.Resume(t.Context(), "svc", strategy.Release{Target: tgt}, rollback.ResumeOptions{})
+		if err != nil {
+			t.Fatalf("resume of a degraded release without a plan: %v", err)
+		}
+		if res, _ := ro.Wait(t.Context()); res.Phase != strategy.PhaseRolledBack || tgt.State() != v1State {
+			t.Fatalf("resume of a degraded release: %v, target %v", res.Phase, tgt.State())
+		}
+		if err := strategytest.CheckTraffic(v1State, tgt.History()); err != nil {
+			t.Fatal(err)
+		}
+		hist, _ := m.History(t.Context(), "svc")
+		if len(hist) != 1 || hist[0].Outcome != strategy.PhaseRolledBack || hist[0].Resumed != 2 {
+			t.Fatalf("history %+v", hist)
+		}
+	})
+}

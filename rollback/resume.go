@@ -21,7 +21,8 @@ const (
 	// that step: Apply is idempotent). A release recorded as rolling back
 	// (or degraded) rolls back whatever the mode.
 	Continue ResumeMode = iota
-	// RollBack rolls the release back to its stable State.
+	// RollBack rolls the release back to its stable State. It does not
+	// need the plan the release started with: see [Manager.Resume].
 	RollBack
 )
 
@@ -49,6 +50,19 @@ type ResumeOptions struct {
 // analyzers must have the same names), and its Options. Empty Name, Stable
 // and Canary are filled in from the record; differing ones are refused.
 // The Strategy of an immediate undo is ignored: its recorded plan is used.
+// A plan that differs from the recorded one is refused with a
+// [*PlanChangedError] (matching [ErrPlanChanged]) that names each
+// differing step and field.
+//
+// A resume that rolls back (opts.Mode RollBack, or a journal that was
+// rolling back or degraded) needs only the Target and Options: when
+// rel.Strategy is nil or plans differently from the recorded plan (the
+// configuration changed since), the target is rolled back to the stable
+// State recorded with the release ([Active.Recorded]), along the
+// executor's default path (capacity before traffic, every State
+// journaled and fenced), and its history entry records RolledBack. With
+// the same plan, the plan's own rollback path is used. A release recorded
+// without its plan (by an earlier version) still needs its Strategy.
 //
 // A journal whose final record is torn is resumed as if that record had
 // not been written (see [ErrTornRecord]); any other damage refuses the
@@ -249,7 +263,9 @@ func (m *Manager) Pending(ctx context.Context, target string) (*PendingRelease, 
 
 // Abandon gives up target's unfinished release without driving the target
 // any further: for a degraded release that a person has repaired by hand,
-// or a journal that cannot be read. Its history entry records the outcome
+// or a journal that cannot be read. It leaves the target as it is, traffic
+// split included; to return the target to its stable State instead,
+// [Manager.Resume] with Mode RollBack, which needs no plan. Its history entry records the outcome
 // the journal last recorded (Stopped when it recorded none) and reason.
 // It takes the target's lease, so it fails while a process runs the
 // release.

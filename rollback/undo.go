@@ -90,9 +90,11 @@ func (m *Manager) prepareUndo(ctx context.Context, target string, rel strategy.R
 		return rel, nil, strategy.Invalid("undo on "+target,
 			undoWindowProblem(prev, dist, m.Window))
 	}
-	if _, err := strategy.Validate(rel); err != nil {
+	plan, err := strategy.Validate(rel)
+	if err != nil {
 		return rel, nil, err
 	}
+	a.Recorded = recordPlan(plan)
 	return rel, a, nil
 }
 
