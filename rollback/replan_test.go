@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -226,6 +227,57 @@ func TestDegradedRollbackFinishesWithoutPlan(t *testing.T) {
 		hist, _ := m.History(t.Context(), "svc")
 		if len(hist) != 1 || hist[0].Outcome != strategy.PhaseRolledBack || hist[0].Resumed != 2 {
 			t.Fatalf("history %+v", hist)
+		}
+	})
+}
+
+// mutedStore records the start of a run and nothing after it while muted,
+// as a disk that fills up just after a resume starts.
+type mutedStore struct {
+	rollback.Store
+	muted atomic.Bool
+}
+
+func (s *mutedStore) Append(ctx context.Context, l rollback.Lease, journal string, rec strategy.Record) error {
+	if s.muted.Load() && rec.Kind != strategy.RecordStarted {
+		return errors.New("disk full")
+	}
+	return s.Store.Append(ctx, l, journal, rec)
+}
+
+// A rollback from the record that stops before its first rollback record
+// is still a rollback: a later resume with the release's own plan, in
+// Continue mode (as a failover Worker resumes), rolls back rather than
+// take the canary on.
+func TestRollbackFromRecordStaysARollback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &mutedStore{Store: rollback.NewMemStore()}
+		tgt := strategytest.NewTarget(v1State)
+		stoppedAt40(t, s, tgt)
+		s.muted.Store(true)
+		m := newManager(s, "b")
+		ro, err := m.Resume(t.Context(), "svc", strategy.Release{Target: tgt}, rollback.ResumeOptions{Mode: rollback.RollBack})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ro.Wait(t.Context()); !errors.Is(err, strategy.ErrJournal) {
+			t.Fatalf("rollback with a failing journal: %v", err)
+		}
+		if st := tgt.State(); st.Weight != 40 {
+			t.Fatalf("an unrecorded rollback moved the target to %v", st)
+		}
+		s.muted.Store(false)
+		p, err := m.Pending(t.Context(), "svc")
+		if err != nil || p == nil || !p.Progress.Checkpoint.RollBack {
+			t.Fatalf("pending after the stopped rollback: %+v %v", p, err)
+		}
+		ro, err = newManager(s, "c").Resume(t.Context(), "svc", strategy.Release{Target: tgt, Strategy: weightedPlan(40)},
+			rollback.ResumeOptions{WaitForLease: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, _ := ro.Wait(t.Context()); res.Phase != strategy.PhaseRolledBack || tgt.State() != v1State {
+			t.Fatalf("resume after the stopped rollback: %v, target %v", res.Phase, tgt.State())
 		}
 	})
 }
