@@ -3,6 +3,7 @@ package rollback_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -82,6 +83,11 @@ func TestRollBackResumeAfterPlanChange(t *testing.T) {
 				hist, err := m.History(t.Context(), "svc")
 				if err != nil || len(hist) != 1 {
 					t.Fatalf("history %v %v", hist, err)
+				}
+				// Every State the rollback applied was journaled first.
+				p := rollback.Replay(journalOf(t, s, "svc", hist[0]))
+				if i := subsequence(p.Intents, tgt.States()); i >= 0 {
+					t.Fatalf("applied %v without a journaled intent", tgt.States()[i])
 				}
 				if e := hist[0]; e.Outcome != strategy.PhaseRolledBack || e.Stable != "v1" || e.Canary != "v2" ||
 					e.Resumed != 1 || e.Final != v1State || e.Strategy != "test-canary" {
@@ -278,6 +284,51 @@ func TestRollbackFromRecordStaysARollback(t *testing.T) {
 		}
 		if res, _ := ro.Wait(t.Context()); res.Phase != strategy.PhaseRolledBack || tgt.State() != v1State {
 			t.Fatalf("resume after the stopped rollback: %v, target %v", res.Phase, tgt.State())
+		}
+	})
+}
+
+// A plan too long to keep step by step still keeps its stable State: the
+// changed-plan error falls back to the fingerprints, and rolling back
+// needs no plan.
+func TestLongPlanIsRecordedWithinBounds(t *testing.T) {
+	long := func(weight int) strategy.Strategy {
+		return strategy.StrategyFunc(func(stable, canary strategy.Revision) (strategy.Plan, error) {
+			p, _ := weightedPlan(weight).Plan(stable, canary)
+			for range 300 {
+				p.Steps = slices.Insert(p.Steps, 2, strategy.Pause(time.Second))
+			}
+			return p, nil
+		})
+	}
+	synctest.Test(t, func(t *testing.T) {
+		s := rollback.NewMemStore()
+		tgt := strategytest.NewTarget(v1State)
+		ctx, cancel := context.WithCancel(t.Context())
+		ro, err := newManager(s, "a").Start(ctx, "svc", strategy.Release{Target: tgt, Stable: "v1", Canary: "v2",
+			Strategy: long(40), Options: strategy.Options{OnCancel: strategy.LeaveAsRecorded}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		advance(30 * time.Second)
+		cancel()
+		ro.Wait(t.Context())
+		tr, _ := s.Load(t.Context(), "svc")
+		if r := tr.Active.Recorded; r == nil || r.StepCount != 305 || r.Steps != nil || r.Stable != v1State {
+			t.Fatalf("recorded plan %+v", tr.Active.Recorded)
+		}
+		m := newManager(s, "b")
+		_, err = m.Resume(t.Context(), "svc", strategy.Release{Target: tgt, Strategy: long(50)}, rollback.ResumeOptions{})
+		var pc *rollback.PlanChangedError
+		if !errors.As(err, &pc) || len(pc.Differences) != 0 || !strings.Contains(err.Error(), pc.Recorded) {
+			t.Fatalf("resume with a changed long plan: %v", err)
+		}
+		ro, err = m.Resume(t.Context(), "svc", strategy.Release{Target: tgt}, rollback.ResumeOptions{Mode: rollback.RollBack})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, _ := ro.Wait(t.Context()); res.Phase != strategy.PhaseRolledBack || tgt.State() != v1State {
+			t.Fatalf("rollback: %v, target %v", res.Phase, tgt.State())
 		}
 	})
 }
