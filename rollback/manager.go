@@ -199,7 +199,7 @@ func (m *Manager) Start(ctx context.Context, target string, rel strategy.Release
 }
 
 func pendingError(target string, a *Active) error {
-	return fmt.Errorf("rollback: %w: %s (%s -> %s, journal %s) on %q, last run by %q; resume or abandon it first",
+	return fmt.Errorf("rollback: %w: %s (%s -> %s, journal %s) on %q, last run by %q; resume it first (Manager.Resume with rollback.RollBack returns the target to its stable State and needs no plan), or abandon it",
 		ErrPending, a.Release, a.Stable, a.Canary, a.Journal, target, a.Owner)
 }
 

@@ -57,48 +57,54 @@ func stoppedAt40(t *testing.T, s rollback.Store, tgt *strategytest.Target) {
 }
 
 func TestRollBackResumeAfterPlanChange(t *testing.T) {
-	for name, strat := range map[string]strategy.Strategy{"changed plan": weightedPlan(50), "no plan": nil} {
-		t.Run(name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				s := rollback.NewMemStore()
-				tgt := strategytest.NewTarget(v1State)
-				tgt.ReadyAfter = 5 * time.Second
-				stoppedAt40(t, s, tgt)
-				m := newManager(s, "b")
-				ro, err := m.Resume(t.Context(), "svc", strategy.Release{Target: tgt, Strategy: strat},
-					rollback.ResumeOptions{Mode: rollback.RollBack})
-				if err != nil {
-					t.Fatalf("rollback resume: %v", err)
-				}
-				res, err := ro.Wait(t.Context())
-				if res.Phase != strategy.PhaseRolledBack || !errors.Is(err, strategy.ErrAborted) {
-					t.Fatalf("rollback resume ended %v: %v", res.Phase, err)
-				}
-				if got := tgt.State(); got != v1State {
-					t.Fatalf("target left at %v, want %v", got, v1State)
-				}
-				if err := strategytest.CheckTraffic(v1State, tgt.History()); err != nil {
-					t.Fatal(err)
-				}
-				hist, err := m.History(t.Context(), "svc")
-				if err != nil || len(hist) != 1 {
-					t.Fatalf("history %v %v", hist, err)
-				}
-				// Every State the rollback applied was journaled first.
-				p := rollback.Replay(journalOf(t, s, "svc", hist[0]))
-				if i := subsequence(p.Intents, tgt.States()); i >= 0 {
-					t.Fatalf("applied %v without a journaled intent", tgt.States()[i])
-				}
-				if e := hist[0]; e.Outcome != strategy.PhaseRolledBack || e.Stable != "v1" || e.Canary != "v2" ||
-					e.Resumed != 1 || e.Final != v1State || e.Strategy != "test-canary" {
-					t.Fatalf("history entry %+v", e)
-				}
-				if p, err := m.Pending(t.Context(), "svc"); p != nil || err != nil {
-					t.Fatalf("pending after the rollback: %v %v", p, err)
-				}
+	for sname, newStore := range stores(t) {
+		for name, strat := range map[string]strategy.Strategy{"changed plan": weightedPlan(50), "no plan": nil} {
+			t.Run(sname+"/"+name, func(t *testing.T) {
+				rollBackResume(t, newStore, strat)
 			})
-		})
+		}
 	}
+}
+
+func rollBackResume(t *testing.T, newStore func(*testing.T) rollback.Store, strat strategy.Strategy) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newStore(t)
+		tgt := strategytest.NewTarget(v1State)
+		tgt.ReadyAfter = 5 * time.Second
+		stoppedAt40(t, s, tgt)
+		m := newManager(s, "b")
+		ro, err := m.Resume(t.Context(), "svc", strategy.Release{Target: tgt, Strategy: strat},
+			rollback.ResumeOptions{Mode: rollback.RollBack})
+		if err != nil {
+			t.Fatalf("rollback resume: %v", err)
+		}
+		res, err := ro.Wait(t.Context())
+		if res.Phase != strategy.PhaseRolledBack || !errors.Is(err, strategy.ErrAborted) {
+			t.Fatalf("rollback resume ended %v: %v", res.Phase, err)
+		}
+		if got := tgt.State(); got != v1State {
+			t.Fatalf("target left at %v, want %v", got, v1State)
+		}
+		if err := strategytest.CheckTraffic(v1State, tgt.History()); err != nil {
+			t.Fatal(err)
+		}
+		hist, err := m.History(t.Context(), "svc")
+		if err != nil || len(hist) != 1 {
+			t.Fatalf("history %v %v", hist, err)
+		}
+		// Every State the rollback applied was journaled first.
+		p := rollback.Replay(journalOf(t, s, "svc", hist[0]))
+		if i := subsequence(p.Intents, tgt.States()); i >= 0 {
+			t.Fatalf("applied %v without a journaled intent", tgt.States()[i])
+		}
+		if e := hist[0]; e.Outcome != strategy.PhaseRolledBack || e.Stable != "v1" || e.Canary != "v2" ||
+			e.Resumed != 1 || e.Final != v1State || e.Strategy != "test-canary" {
+			t.Fatalf("history entry %+v", e)
+		}
+		if p, err := m.Pending(t.Context(), "svc"); p != nil || err != nil {
+			t.Fatalf("pending after the rollback: %v %v", p, err)
+		}
+	})
 }
 
 func TestResumeWithChangedPlanNamesTheStep(t *testing.T) {
@@ -329,6 +335,25 @@ func TestLongPlanIsRecordedWithinBounds(t *testing.T) {
 		}
 		if res, _ := ro.Wait(t.Context()); res.Phase != strategy.PhaseRolledBack || tgt.State() != v1State {
 			t.Fatalf("rollback: %v, target %v", res.Phase, tgt.State())
+		}
+	})
+}
+
+// Undo and Start on a target with a stopped release point the operator
+// at the rollback that needs no plan.
+func TestPendingErrorPointsAtRollBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := rollback.NewMemStore()
+		tgt := strategytest.NewTarget(v1State)
+		stoppedAt40(t, s, tgt)
+		m := newManager(s, "b")
+		_, err := m.Undo(t.Context(), "svc", strategy.Release{Target: tgt})
+		if !errors.Is(err, rollback.ErrPending) || !strings.Contains(err.Error(), "rollback.RollBack") {
+			t.Fatalf("undo over a stopped release: %v", err)
+		}
+		_, err = m.Start(t.Context(), "svc", strategy.Release{Target: tgt, Stable: "v1", Canary: "v3", Strategy: weightedPlan(40)})
+		if !errors.Is(err, rollback.ErrPending) || !strings.Contains(err.Error(), "rollback.RollBack") {
+			t.Fatalf("start over a stopped release: %v", err)
 		}
 	})
 }
