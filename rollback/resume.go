@@ -264,9 +264,10 @@ func (m *Manager) Pending(ctx context.Context, target string) (*PendingRelease, 
 // Abandon gives up target's unfinished release without driving the target
 // any further: for a degraded release that a person has repaired by hand,
 // or a journal that cannot be read. It leaves the target as it is, traffic
-// split included; to return the target to its stable State instead,
-// [Manager.Resume] with Mode RollBack, which needs no plan. Its history entry records the outcome
-// the journal last recorded (Stopped when it recorded none) and reason.
+// split included; to return the target to its stable State instead, call
+// [Manager.Resume] with Mode RollBack, which needs no plan. Its history
+// entry records the outcome the journal last recorded (Stopped when it
+// recorded none) and reason.
 // It takes the target's lease, so it fails while a process runs the
 // release.
 func (m *Manager) Abandon(ctx context.Context, target, reason string) (Entry, error) {
