@@ -86,7 +86,22 @@
 // that the rebuilt plan has the recorded fingerprint, then lets the
 // executor observe the target and re-run the recorded step (Apply is
 // idempotent), or roll back, as the caller chooses ([Continue],
-// [RollBack]); a release that was rolling back always rolls back.
+// [RollBack]); a release that was rolling back (or degraded) always rolls
+// back.
+//
+// Rolling back needs no plan. [Manager.Start] keeps the release's plan in
+// the Store ([Active.Recorded]: its stable and final States, rollback
+// delay and steps, without the analyzers). A resume that rolls back with
+// the plan the release started with uses that plan (and so the
+// strategy's own rollback path); one given a different plan, or none,
+// rolls the target back to the recorded stable State along the
+// executor's default path (capacity first, then traffic, then the canary
+// removed), journaled and fenced like any rollback, with no strategy or
+// analyzers. A resume that continues with a different plan is refused
+// with a [*PlanChangedError] naming each step and field that differs
+// ("step 0 (canary 40%): weight 40 → 50"). A release recorded by an
+// earlier version keeps no plan: its error shows the two fingerprints,
+// and rolling it back needs the plan it started with.
 //
 // # History and undo
 //

@@ -3,6 +3,7 @@ package rollback
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -44,7 +45,9 @@ var (
 	// [AdoptStable] to release from it anyway.
 	ErrStableMismatch = errors.New("release's stable revision is not the one the target serves")
 	// ErrPlanChanged marks a resume whose rebuilt plan differs from the
-	// one recorded in the journal.
+	// one recorded in the journal. The error is a [*PlanChangedError]
+	// saying which steps and fields differ. A resume in RollBack mode
+	// does not need the plan and is not refused.
 	ErrPlanChanged = errors.New("plan changed since it was recorded")
 	// ErrNoPreviousRevision marks an undo with no good revision to return
 	// to in the target's history.
@@ -104,3 +107,43 @@ func (e *CorruptError) Is(target error) bool {
 	}
 	return target == ErrCorrupt
 }
+
+// PlanChangedError is returned by [Manager.Resume] when the plan rebuilt
+// from the release given differs from the one the release was started
+// with. It matches [ErrPlanChanged].
+type PlanChangedError struct {
+	// Target and Release name the resumed release.
+	Target  string
+	Release string
+	// Recorded and Now are the fingerprints of the recorded plan and of
+	// the plan rebuilt now.
+	Recorded, Now string
+	// Differences says what differs, one line per step or field
+	// ("step 0 (canary 40%): weight 40 → 50"). It is empty when the
+	// release was recorded without its plan (by an earlier version of
+	// glidepath), and the fingerprints are all there is to compare.
+	Differences []string
+}
+
+// maxShownDifferences bounds the differences an error message lists.
+const maxShownDifferences = 8
+
+// Error names the release and what differs (or, when that was not
+// recorded, both fingerprints), and the ways out.
+func (e *PlanChangedError) Error() string {
+	what := fmt.Sprintf("recorded with plan %s, the release given now plans %s", e.Recorded, e.Now)
+	if len(e.Differences) > 0 {
+		shown := e.Differences
+		more := ""
+		if len(shown) > maxShownDifferences {
+			more = fmt.Sprintf("; and %d more", len(shown)-maxShownDifferences)
+			shown = shown[:maxShownDifferences]
+		}
+		what = fmt.Sprintf("the release given now differs: %s%s (plan %s, now %s)", strings.Join(shown, "; "), more, e.Recorded, e.Now)
+	}
+	return fmt.Sprintf("rollback: %v: release %s on %q: %s; resume with the plan it was started with, or with Mode RollBack to return the target to its stable State",
+		ErrPlanChanged, e.Release, e.Target, what)
+}
+
+// Is reports whether target is ErrPlanChanged.
+func (e *PlanChangedError) Is(target error) bool { return target == ErrPlanChanged }

@@ -107,7 +107,9 @@ func (p Progress) Pending() bool {
 }
 
 // Replay folds a journal's records into the release's [Progress]. It is
-// a pure function of the records.
+// a pure function of the records. A started record whose fingerprint
+// differs from the first one's marks a rollback from the record (see
+// [Manager.Resume]): the Checkpoint then rolls back.
 func Replay(recs []strategy.Record) Progress {
 	p := Progress{Phase: strategy.PhasePending, Records: len(recs)}
 	cp := &p.Checkpoint
@@ -123,6 +125,12 @@ func Replay(recs []strategy.Record) Progress {
 				p.Stable, p.Canary = r.Stable, r.Canary
 				p.Started = r.At
 				cp.Fingerprint = r.Fingerprint
+			} else if r.Fingerprint != "" && p.Fingerprint != "" && r.Fingerprint != p.Fingerprint {
+				// A resume runs a plan other than the recorded one only to
+				// roll back from the record (see Manager.Resume): the
+				// release stays a rollback even if that run stopped before
+				// recording one.
+				cp.RollBack = true
 			}
 			p.Finished = false
 			if !p.Phase.Final() || p.Phase == strategy.PhaseStopped || p.Phase == strategy.PhaseDegraded {

@@ -170,7 +170,8 @@ func (m *Manager) Start(ctx context.Context, target string, rel strategy.Release
 	if rel.Resume != nil {
 		return nil, strategy.Invalid("release", "Resume is set: continue a recorded release with Manager.Resume")
 	}
-	if _, err := strategy.Validate(rel); err != nil {
+	plan, err := strategy.Validate(rel)
+	if err != nil {
 		return nil, err
 	}
 	lease, err := m.Store.Acquire(ctx, target, m.Owner, m.ttl())
@@ -192,12 +193,13 @@ func (m *Manager) Start(ctx context.Context, target string, rel strategy.Release
 		m.release(ctx, lease)
 		return nil, err
 	}
-	a := &Active{Release: releaseName(rel), Stable: rel.Stable, Canary: rel.Canary, Owner: m.Owner, Started: time.Now()}
+	a := &Active{Release: releaseName(rel), Stable: rel.Stable, Canary: rel.Canary, Owner: m.Owner, Started: time.Now(),
+		Recorded: recordPlan(plan)}
 	return m.launch(ctx, lease, target, rel, a)
 }
 
 func pendingError(target string, a *Active) error {
-	return fmt.Errorf("rollback: %w: %s (%s -> %s, journal %s) on %q, last run by %q; resume or abandon it first",
+	return fmt.Errorf("rollback: %w: %s (%s -> %s, journal %s) on %q, last run by %q; resume it first (Manager.Resume with rollback.RollBack returns the target to its stable State and needs no plan), or abandon it",
 		ErrPending, a.Release, a.Stable, a.Canary, a.Journal, target, a.Owner)
 }
 

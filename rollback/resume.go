@@ -2,9 +2,12 @@ package rollback
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/glidepath/glidepath/strategy"
@@ -18,7 +21,8 @@ const (
 	// that step: Apply is idempotent). A release recorded as rolling back
 	// (or degraded) rolls back whatever the mode.
 	Continue ResumeMode = iota
-	// RollBack rolls the release back to its stable State.
+	// RollBack rolls the release back to its stable State. It does not
+	// need the plan the release started with: see [Manager.Resume].
 	RollBack
 )
 
@@ -46,6 +50,19 @@ type ResumeOptions struct {
 // analyzers must have the same names), and its Options. Empty Name, Stable
 // and Canary are filled in from the record; differing ones are refused.
 // The Strategy of an immediate undo is ignored: its recorded plan is used.
+// A plan that differs from the recorded one is refused with a
+// [*PlanChangedError] (matching [ErrPlanChanged]) that names each
+// differing step and field.
+//
+// A resume that rolls back (opts.Mode RollBack, or a journal that was
+// rolling back or degraded) needs only the Target and Options: when
+// rel.Strategy is nil or plans differently from the recorded plan (the
+// configuration changed since), the target is rolled back to the stable
+// State recorded with the release ([Active.Recorded]), along the
+// executor's default path (capacity before traffic, every State
+// journaled and fenced), and its history entry records RolledBack. With
+// the same plan, the plan's own rollback path is used. A release recorded
+// without its plan (by an earlier version) still needs its Strategy.
 //
 // A journal whose final record is torn is resumed as if that record had
 // not been written (see [ErrTornRecord]); any other damage refuses the
@@ -120,17 +137,38 @@ func (m *Manager) prepareResume(ctx context.Context, lease Lease, target string,
 		rel.Strategy = fixedPlan(*a.Plan)
 		rel.Background = nil
 	}
+	cp := p.Checkpoint
+	rollingBack := opts.Mode == RollBack || cp.RollBack
+	if rollingBack && a.Plan == nil && a.Recorded == nil && rel.Strategy == nil {
+		probs = append(probs, "no Strategy: the release was recorded without its plan (by an earlier version of glidepath), so rolling it back needs the Strategy it was started with")
+	}
 	if err := strategy.Invalid("resume of "+a.Release+" on "+target, probs...); err != nil {
 		return rel, err
+	}
+	if rollingBack && a.Plan == nil && a.Recorded != nil && (p.Fingerprint == "" || a.Recorded.Fingerprint == p.Fingerprint) &&
+		!samePlan(rel, p.Fingerprint) {
+		// Rolling back needs only the recorded stable State: the plan
+		// given (if any) differs from the recorded one, so the release is
+		// rolled back from its record, along the executor's default path.
+		rel.Strategy = fixedPlan(a.Recorded.rollbackPlan())
+		rel.Background = nil
+		if _, err := strategy.Validate(rel); err != nil {
+			return rel, err
+		}
+		cp.Step, cp.Fingerprint, cp.RollBack = 0, "", true
+		rel.Resume = &cp
+		return rel, nil
 	}
 	plan, err := strategy.Validate(rel)
 	if err != nil {
 		return rel, err
 	}
-	cp := p.Checkpoint
 	if p.Fingerprint != "" && plan.Fingerprint() != p.Fingerprint {
-		return rel, fmt.Errorf("rollback: %w: release %s on %q was recorded with plan %s, the release given now plans %s",
-			ErrPlanChanged, a.Release, target, p.Fingerprint, plan.Fingerprint())
+		pc := &PlanChangedError{Target: target, Release: a.Release, Recorded: p.Fingerprint, Now: plan.Fingerprint()}
+		if a.Recorded != nil && a.Recorded.Fingerprint == p.Fingerprint {
+			pc.Differences = a.Recorded.diff(recordPlan(plan))
+		}
+		return rel, pc
 	}
 	if cp.Step > len(plan.Steps) {
 		return rel, fmt.Errorf("rollback: %w: journal of %s records step %d of a %d-step plan", ErrCorrupt, a.Release, cp.Step, len(plan.Steps))
@@ -147,6 +185,16 @@ func (m *Manager) prepareResume(ctx context.Context, lease Lease, target string,
 	}
 	rel.Resume = &cp
 	return rel, nil
+}
+
+// samePlan reports whether rel plans the release recorded with
+// fingerprint.
+func samePlan(rel strategy.Release, fingerprint string) bool {
+	if rel.Strategy == nil {
+		return false
+	}
+	plan, err := strategy.Validate(rel)
+	return err == nil && plan.Fingerprint() == fingerprint
 }
 
 // acquire takes target's lease, waiting for a held lease to expire when
@@ -215,8 +263,11 @@ func (m *Manager) Pending(ctx context.Context, target string) (*PendingRelease, 
 
 // Abandon gives up target's unfinished release without driving the target
 // any further: for a degraded release that a person has repaired by hand,
-// or a journal that cannot be read. Its history entry records the outcome
-// the journal last recorded (Stopped when it recorded none) and reason.
+// or a journal that cannot be read. It leaves the target as it is, traffic
+// split included; to return the target to its stable State instead, call
+// [Manager.Resume] with Mode RollBack, which needs no plan. Its history
+// entry records the outcome the journal last recorded (Stopped when it
+// recorded none) and reason.
 // It takes the target's lease, so it fails while a process runs the
 // release.
 func (m *Manager) Abandon(ctx context.Context, target, reason string) (Entry, error) {
@@ -232,4 +283,222 @@ func (m *Manager) Abandon(ctx context.Context, target, reason string) (Entry, er
 	}
 	defer m.release(ctx, lease)
 	return m.settle(ctx, target, lease, reason)
+}
+
+// maxRecordedSteps bounds the steps a [RecordedPlan] keeps, so that the
+// target's record stays small; a longer plan keeps only its States and
+// step count.
+const maxRecordedSteps = 256
+
+// RecordedPlan is what the [Store] keeps of a release's plan (in
+// [Active.Recorded]): enough to roll the release back without the plan
+// (its stable State and rollback delay) and to say which step or field a
+// changed plan differs in.
+type RecordedPlan struct {
+	// Fingerprint is the plan's [strategy.Plan.Fingerprint].
+	Fingerprint string `json:"fingerprint"`
+	// Strategy names the strategy that built the plan.
+	Strategy string `json:"strategy"`
+	// Stable is the plan's rollback point; Final its promoted State.
+	Stable strategy.State `json:"stable"`
+	Final  strategy.State `json:"final"`
+	// RollbackDelay is the plan's [strategy.Plan.RollbackDelay].
+	RollbackDelay time.Duration `json:"rollbackDelay,omitempty"`
+	// StepCount is the number of steps; Steps are the steps themselves,
+	// nil when there are more than 256 of them.
+	StepCount int            `json:"stepCount"`
+	Steps     []RecordedStep `json:"steps,omitempty"`
+	// Background lists the background analyses as "from:[names]".
+	Background []string `json:"background,omitempty"`
+}
+
+// RecordedStep is one step of a [RecordedPlan]: a [strategy.Step] with
+// its analyzers' names in place of the analyzers.
+type RecordedStep struct {
+	Kind      strategy.StepKind `json:"kind"`
+	Name      string            `json:"name,omitempty"`
+	State     strategy.State    `json:"state,omitzero"`
+	Duration  time.Duration     `json:"duration,omitempty"`
+	Timeout   time.Duration     `json:"timeout,omitempty"`
+	Analyzers []string          `json:"analyzers,omitempty"`
+}
+
+// recordPlan records p (as validated: with the release's background
+// analysis appended).
+func recordPlan(p strategy.Plan) *RecordedPlan {
+	rp := &RecordedPlan{Fingerprint: p.Fingerprint(), Strategy: p.Strategy, Stable: p.Stable, Final: p.Final,
+		RollbackDelay: p.RollbackDelay, StepCount: len(p.Steps)}
+	if len(p.Steps) <= maxRecordedSteps {
+		rp.Steps = make([]RecordedStep, len(p.Steps))
+		for i, s := range p.Steps {
+			rp.Steps[i] = RecordedStep{Kind: s.Kind, Name: s.Name, State: s.State, Duration: s.Duration, Timeout: s.Timeout,
+				Analyzers: strategy.AnalyzerNames(s.Analyzers)}
+		}
+	}
+	for _, b := range p.Background {
+		rp.Background = append(rp.Background, fmt.Sprintf("%d:%v", b.From, strategy.AnalyzerNames(b.Analyzers)))
+	}
+	return rp
+}
+
+// rollbackPlan is the plan of a release rolled back from its record
+// alone: its only step applies the stable State, and it is never run,
+// because the resumed release starts by rolling back (along the
+// executor's default path: capacity first, then traffic, then the canary
+// removed).
+func (rp *RecordedPlan) rollbackPlan() strategy.Plan {
+	return strategy.Plan{
+		Strategy:      rp.Strategy,
+		Stable:        rp.Stable,
+		Final:         rp.Stable,
+		RollbackDelay: rp.RollbackDelay,
+		Steps:         []strategy.Step{strategy.Apply(rp.Stable).Named("roll back to " + string(rp.Stable.Stable))},
+	}
+}
+
+// label names a step in a difference: its name, else what it does.
+func (s RecordedStep) label() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	if s.Kind == strategy.StepApply {
+		return "apply " + s.State.String()
+	}
+	return string(s.Kind)
+}
+
+// diff lists what differs between the recorded plan rp and now, one
+// entry per field of the plan and per step.
+func (rp *RecordedPlan) diff(now *RecordedPlan) []string {
+	var d []string
+	if rp.Strategy != now.Strategy {
+		d = append(d, fmt.Sprintf("strategy %s → %s", rp.Strategy, now.Strategy))
+	}
+	add := func(where string, fields []string) {
+		if len(fields) > 0 {
+			d = append(d, where+": "+joinFields(fields))
+		}
+	}
+	add("stable State", stateDiff(rp.Stable, now.Stable))
+	add("final State", stateDiff(rp.Final, now.Final))
+	if rp.RollbackDelay != now.RollbackDelay {
+		d = append(d, fmt.Sprintf("rollback delay %v → %v", rp.RollbackDelay, now.RollbackDelay))
+	}
+	if rp.StepCount != now.StepCount {
+		d = append(d, fmt.Sprintf("%d steps → %d", rp.StepCount, now.StepCount))
+	}
+	if rp.Steps != nil && now.Steps != nil {
+		for i := range min(len(rp.Steps), len(now.Steps)) {
+			add(fmt.Sprintf("step %d (%s)", i, rp.Steps[i].label()), stepDiff(rp.Steps[i], now.Steps[i]))
+		}
+		for i := len(now.Steps); i < len(rp.Steps); i++ {
+			d = append(d, fmt.Sprintf("step %d (%s) removed", i, rp.Steps[i].label()))
+		}
+		for i := len(rp.Steps); i < len(now.Steps); i++ {
+			d = append(d, fmt.Sprintf("step %d (%s) added", i, now.Steps[i].label()))
+		}
+	}
+	if !slices.Equal(rp.Background, now.Background) {
+		d = append(d, fmt.Sprintf("background analysis %v → %v", rp.Background, now.Background))
+	}
+	return d
+}
+
+func joinFields(fields []string) string { return strings.Join(fields, ", ") }
+
+func stepDiff(a, b RecordedStep) []string {
+	var d []string
+	if a.Kind != b.Kind {
+		d = append(d, fmt.Sprintf("kind %s → %s", a.Kind, b.Kind))
+	}
+	if a.Name != b.Name {
+		d = append(d, fmt.Sprintf("name %s → %s", orNone(a.Name), orNone(b.Name)))
+	}
+	d = append(d, stateDiff(a.State, b.State)...)
+	if a.Duration != b.Duration {
+		d = append(d, fmt.Sprintf("duration %v → %v", a.Duration, b.Duration))
+	}
+	if a.Timeout != b.Timeout {
+		d = append(d, fmt.Sprintf("timeout %v → %v", a.Timeout, b.Timeout))
+	}
+	if !slices.Equal(a.Analyzers, b.Analyzers) {
+		d = append(d, fmt.Sprintf("analyzers %v → %v", a.Analyzers, b.Analyzers))
+	}
+	return d
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// stateDiff lists the fields of two States that differ, by their JSON
+// names ("weight 40 → 50", "replicas.canary 2 → 3"), so that a field
+// added to State is compared without change here.
+func stateDiff(a, b strategy.State) []string {
+	if a == b {
+		return nil
+	}
+	fa, fb := flatten(a), flatten(b)
+	keys := slices.Sorted(maps.Keys(fa))
+	for k := range fb {
+		if _, ok := fa[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var d []string
+	for _, k := range keys {
+		va, oka := fa[k]
+		vb, okb := fb[k]
+		if oka && okb && va == vb {
+			continue
+		}
+		if !oka {
+			va = "(none)"
+		}
+		if !okb {
+			vb = "(none)"
+		}
+		d = append(d, fmt.Sprintf("%s %s → %s", k, va, vb))
+	}
+	if len(d) == 0 { // cannot happen: equal JSON means equal States
+		d = append(d, fmt.Sprintf("%v → %v", a, b))
+	}
+	return d
+}
+
+// flatten renders a State's JSON as dotted field names and values.
+func flatten(s strategy.State) map[string]string {
+	data, err := json.Marshal(s)
+	if err != nil { // cannot happen: State is plain data
+		panic(err)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(data, &v); err != nil {
+		panic(err)
+	}
+	out := map[string]string{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		if m, ok := v.(map[string]any); ok {
+			for k, x := range m {
+				if prefix != "" {
+					k = prefix + "." + k
+				}
+				walk(k, x)
+			}
+			return
+		}
+		b, _ := json.Marshal(v)
+		if str, ok := v.(string); ok {
+			out[prefix] = str
+			return
+		}
+		out[prefix] = string(b)
+	}
+	walk("", v)
+	return out
 }

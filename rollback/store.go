@@ -122,6 +122,11 @@ type Active struct {
 	// Plan is the plan of an immediate undo, which glidepath builds
 	// itself; a resume runs it again. Nil for other releases.
 	Plan *strategy.Plan `json:"plan,omitempty"`
+	// Recorded is what the store keeps of the release's plan: its
+	// stable State (a rollback needs nothing else) and its steps, so that
+	// a resume with a different plan can say what changed. Nil for a
+	// release recorded by an earlier version of glidepath.
+	Recorded *RecordedPlan `json:"recorded,omitempty"`
 	// Resumed counts how many times the release was resumed.
 	Resumed int `json:"resumed,omitempty"`
 }

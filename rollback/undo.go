@@ -27,6 +27,9 @@ import (
 // Strategy and Background; Undo sets Stable and Canary (which must be
 // empty) and, when empty, Name. The target must be observed serving the
 // current revision alone, else the undo is refused with [ErrDiverged].
+// A target with an unfinished release is refused with [ErrPending]: a
+// half-done release is undone by [Manager.Resume] with Mode RollBack,
+// which needs no plan.
 func (m *Manager) Undo(ctx context.Context, target string, rel strategy.Release) (*strategy.Rollout, error) {
 	if err := m.check(target); err != nil {
 		return nil, err
@@ -90,9 +93,11 @@ func (m *Manager) prepareUndo(ctx context.Context, target string, rel strategy.R
 		return rel, nil, strategy.Invalid("undo on "+target,
 			undoWindowProblem(prev, dist, m.Window))
 	}
-	if _, err := strategy.Validate(rel); err != nil {
+	plan, err := strategy.Validate(rel)
+	if err != nil {
 		return rel, nil, err
 	}
+	a.Recorded = recordPlan(plan)
 	return rel, a, nil
 }
 

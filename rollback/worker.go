@@ -207,13 +207,18 @@ func (w *Worker) targets(ctx context.Context) []string {
 func (w *Worker) takeOver(ctx context.Context, target string) (*strategy.Rollout, string, error) {
 	m := w.Manager
 	tr, err := m.Store.Load(ctx, target)
+	if ctx.Err() != nil {
+		return nil, "", nil // the worker is stopping
+	}
 	if err != nil || tr.Active == nil {
 		return nil, "", err
 	}
 	name := tr.Active.Release
 	lease, err := m.Store.Acquire(ctx, target, m.Owner, m.ttl())
-	if errors.Is(err, ErrLeaseHeld) {
-		return nil, name, nil // its driver lives (or another worker was quicker)
+	if errors.Is(err, ErrLeaseHeld) || err != nil && ctx.Err() != nil {
+		// Its driver lives (or another worker was quicker), or the
+		// worker is stopping.
+		return nil, name, nil
 	}
 	if err != nil {
 		return nil, name, fmt.Errorf("rollback: taking over %s on %q: %w", name, target, err)
