@@ -426,7 +426,10 @@ const (
 // binomial model with the ratio fitted to the pair (one degree of freedom
 // each), so that a ratio that changes slowly (a canary that degrades) is
 // not mistaken for dispersion. It is shrunk towards the prior and never
-// below 1.
+// below 1. Without a history the prior is the conservative coldPrior,
+// pooled with the baseline's own consecutive intervals in the release,
+// and the excess is inflated by 1 + coldMargin/√df: an upper bound that
+// shrinks as intervals accumulate (METHODS.md, "Without a history").
 func (t *RateTest) dispersion() float64 {
 	if t.prior.df == 0 {
 		p := priorDispersion{coldWeight*coldPrior + t.ownX2, coldWeight + t.ownDF}
@@ -516,9 +519,10 @@ func countHistoryPrior(hist []Counts) priorDispersion {
 // consecutive intervals before the release (the intervals' own counts, not
 // cumulative ones), from which it learns how bursty failures are before
 // the canary has served a request: its prior for the dispersion. Without
-// it, the prior is a dispersion of 1.5 with the weight of one interval,
-// and clumps of failures in the first intervals can fail a healthy canary
-// more often than Alpha allows. Call it before the first Observe.
+// it (or with a history in which no two consecutive intervals saw a
+// failure), the test starts from a conservative dispersion of 20 and
+// learns from the release's own intervals, so it decides more slowly in
+// the first minutes. Call it before the first Observe.
 func (t *RateTest) SetHistory(baseline []Counts) error {
 	for _, c := range baseline {
 		if msg := c.problem(); msg != "" {
