@@ -520,9 +520,10 @@ func countHistoryPrior(hist []Counts) priorDispersion {
 // cumulative ones), from which it learns how bursty failures are before
 // the canary has served a request: its prior for the dispersion. Without
 // it (or with a history in which no two consecutive intervals saw a
-// failure), the test starts from a conservative dispersion of 20 and
-// learns from the release's own intervals, so it decides more slowly in
-// the first minutes. Call it before the first Observe.
+// failure), the test weighs the evidence of a regression with a
+// conservative dispersion of 20 that the release's own intervals lower, so
+// it fails a canary later in the first minutes. Call it before the first
+// Observe.
 func (t *RateTest) SetHistory(baseline []Counts) error {
 	for _, c := range baseline {
 		if msg := c.problem(); msg != "" {
@@ -552,13 +553,24 @@ func pairPearson(a, b interval) float64 {
 	return x2
 }
 
+// passDispersion is the dispersion that tempers the pass side's evidence:
+// the fail side's with a history; without one, the release's pairs shrunk
+// towards the default prior of 1.5, as with a history that taught nothing.
+// The conservative start without a history guards the Alpha bound (no
+// false rollbacks from the first clumps); applied to the pass side it
+// would keep a service that never fails from ever passing, since nothing
+// would lower it.
+func (t *RateTest) passDispersion() float64 {
+	return t.prior.shrink(t.pairX2, t.pairDF)
+}
+
 func (t *RateTest) decision() Decision {
-	phi := t.dispersion()
-	rel := math.Exp(t.pass.logE(phi))
+	phi, phiP := t.dispersion(), t.passDispersion()
+	rel := math.Exp(t.pass.logE(phiP))
 	abs := 0.0
 	pass := rel
 	if t.margin > 0 {
-		abs = math.Exp(t.absolute.logE(math.Max(phi, t.absolute.dispersion())))
+		abs = math.Exp(t.absolute.logE(math.Max(phiP, t.absolute.dispersion())))
 		pass = (rel + abs) / 2
 	}
 	d := Decision{
