@@ -120,8 +120,8 @@
 // in-process counter) leaves the judge without a history: it then starts
 // from a conservative φ (20, inflated further while it rests on few
 // intervals) that the release's baseline intervals lower as they
-// accumulate, so it fails a canary later in the first minutes but keeps
-// the promise (its Pass is not held back).
+// accumulate, so it decides later in the first minutes but keeps the
+// promise.
 //
 // [SequentialLatency] reduces latency to the shares of requests slower
 // than the baseline's median (a bucket bound) and bets on their

@@ -554,13 +554,14 @@ func pairPearson(a, b interval) float64 {
 }
 
 // passDispersion is the dispersion that tempers the pass side's evidence:
-// the fail side's with a history; without one, the release's pairs shrunk
-// towards the default prior of 1.5, as with a history that taught nothing.
-// The conservative start without a history guards the Alpha bound (no
-// false rollbacks from the first clumps); applied to the pass side it
-// would keep a service that never fails from ever passing, since nothing
-// would lower it.
+// the fail side's, except without a history while neither revision has
+// failed, when it is the default prior of 1.5: only failures can lower
+// the conservative start, so it would keep a service that never fails
+// from ever passing (by the absolute margin).
 func (t *RateTest) passDispersion() float64 {
+	if t.prior.df == 0 && t.base.Failures+t.canary.Failures > 0 {
+		return t.dispersion()
+	}
 	return t.prior.shrink(t.pairX2, t.pairDF)
 }
 

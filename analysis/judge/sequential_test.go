@@ -228,7 +228,7 @@ func constant(p float64) func(float64) float64 { return func(float64) float64 { 
 // The fake source cannot read the past, so the judge starts from its
 // conservative dispersion and needs a few intervals of the release to
 // lower it: a 4x canary fails after the second interval, not the first.
-// The pass side is not held back: a healthy canary passes after the first.
+// A healthy canary with failures passes after the fourth.
 func TestSequentialAnalyze(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -242,7 +242,7 @@ func TestSequentialAnalyze(t *testing.T) {
 	}{
 		{name: "regression fails", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.02)}, want: strategy.Fail, at: 2 * time.Minute,
 			contains: "exceeds 1x"},
-		{name: "healthy passes", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.005)}, want: strategy.Pass, at: time.Minute},
+		{name: "healthy passes", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.005)}, want: strategy.Pass, at: 4 * time.Minute},
 		{name: "no failures is inconclusive", src: &fakeCounts{perMin: 600, pb: constant(0), pc: constant(0)}, s: Sequential{MaxDuration: 10 * time.Minute},
 			want: strategy.Inconclusive, at: 10 * time.Minute, contains: "no decision after 10m0s"},
 		{name: "errors within limit", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.02), errs: 2}, want: strategy.Fail, at: 4 * time.Minute},
