@@ -57,6 +57,9 @@ func ExampleComparison() {
 	// errors class=Pass
 }
 
+// Without a history (SetHistory) the test cannot know how bursty failures
+// are, so it starts from a conservative dispersion that the intervals of
+// the release lower as they accumulate.
 func ExampleRateTest() {
 	test, err := (&judge.Sequential{}).NewTest() // Alpha 0.01, Regression 2
 	if err != nil {
@@ -75,7 +78,7 @@ func ExampleRateTest() {
 		}
 	}
 	// Output:
-	// minute 6: Fail, failure rate 2.0x the baseline's
+	// minute 9: Fail, failure rate 2.0x the baseline's
 }
 
 func ExampleSequential() {
@@ -166,31 +169,39 @@ func ExampleHistogram() {
 }
 
 // The baseline's history tells the test how bursty failures are before
-// the canary has served a request: here they come in bursts (0 or 60 a
-// minute, 30 on average), so one minute in which the canary fails 20 of
-// its 600 requests against the baseline's 30 of 5,400 (six times the
-// baseline's rate), which would fail it without the history, is weighed as the
-// burst it may well be, not as a regression.
+// the canary has served a request. One minute in which the canary fails 20
+// of its 600 requests against the baseline's 30 of 5,400 (six times the
+// baseline's rate) fails it when the history shows steady failures (27 a
+// minute); when it shows bursts (0 or 60 a minute, 30 on average) the
+// minute is weighed as the burst it may well be. Without a history the
+// test assumes failures may be that bursty until the release shows
+// otherwise.
 func ExampleRateTest_SetHistory() {
-	var history []judge.Counts
+	steady := make([]judge.Counts, 20)
+	bursty := make([]judge.Counts, 20)
 	for minute := range 20 {
-		history = append(history, judge.Counts{Trials: 5400, Failures: float64(60 * (minute % 2))})
+		steady[minute] = judge.Counts{Trials: 5400, Failures: 27}
+		bursty[minute] = judge.Counts{Trials: 5400, Failures: float64(60 * (minute % 2))}
 	}
-	for _, h := range [][]judge.Counts{nil, history} {
+	for _, h := range []struct {
+		name string
+		c    []judge.Counts
+	}{{"none", nil}, {"steady", steady}, {"bursty", bursty}} {
 		test, err := (&judge.Sequential{}).NewTest()
 		if err != nil {
 			panic(err)
 		}
-		if err := test.SetHistory(h); err != nil {
+		if err := test.SetHistory(h.c); err != nil {
 			panic(err)
 		}
 		d, err := test.Observe(judge.Counts{Trials: 5400, Failures: 30}, judge.Counts{Trials: 600, Failures: 20})
 		if err != nil {
 			panic(err)
 		}
-		fmt.Printf("history of %d minutes: dispersion %.1f, evidence of a regression %.3g, %q\n", len(h), d.Dispersion, d.FailEvidence, d.Outcome)
+		fmt.Printf("history %s: dispersion %.1f, evidence of a regression %.3g, %q\n", h.name, d.Dispersion, d.FailEvidence, d.Outcome)
 	}
 	// Output:
-	// history of 0 minutes: dispersion 1.5, evidence of a regression 7.16e+03, "Fail"
-	// history of 20 minutes: dispersion 82.2, evidence of a regression 1.13, ""
+	// history none: dispersion 77.0, evidence of a regression 1.14, ""
+	// history steady: dispersion 1.0, evidence of a regression 1.01e+06, "Fail"
+	// history bursty: dispersion 82.2, evidence of a regression 1.13, ""
 }

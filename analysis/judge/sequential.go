@@ -271,6 +271,11 @@ type RateTest struct {
 	havePrev       bool
 	pairX2, pairDF float64 // Pearson statistic of consecutive pairs, for the dispersion
 	prior          priorDispersion
+	// Without a history: the Pearson statistic of the baseline's own
+	// consecutive intervals (about the pair's rate), for the dispersion.
+	ownPrev        Counts
+	haveOwn        bool
+	ownX2, ownDF   float64
 	base, canary   Counts // totals observed
 	failed, passed bool
 }
@@ -345,6 +350,9 @@ func (t *RateTest) Observe(baseline, canary Counts) (Decision, error) {
 	// An interval in which either revision served nothing carries no
 	// information about the ratio.
 	if baseline.Trials > 0 && canary.Trials > 0 {
+		if t.prior.df == 0 {
+			t.observeOwn(baseline)
+		}
 		if t.margin > 0 {
 			t.absolute.update(canary.Failures, baseline.Failures, canary.Trials, baseline.Trials)
 		}
@@ -398,6 +406,19 @@ const (
 	dispersionMargin = 2.0
 )
 
+// Without a history (a source that cannot read the past), the dispersion
+// starts from a conservative prior, coldPrior with the weight of
+// coldWeight intervals: clumps of every size up to 20 are covered before
+// any data arrive (a geometric clump size of mean 10 has a variance
+// inflation of 19), and only the data of the release lower it. Its excess
+// over 1 is scaled up by 1 + coldMargin/√df, so that the bound shrinks
+// only as intervals accumulate.
+const (
+	coldPrior  = 20.0
+	coldWeight = 1.0
+	coldMargin = 3.0
+)
+
 // dispersion estimates, from the intervals weighed so far, how many times
 // the variance of the canary's share of the failures exceeds the binomial
 // variance that independent failures would give: the mean Pearson
@@ -405,9 +426,48 @@ const (
 // binomial model with the ratio fitted to the pair (one degree of freedom
 // each), so that a ratio that changes slowly (a canary that degrades) is
 // not mistaken for dispersion. It is shrunk towards the prior and never
-// below 1.
+// below 1. Without a history the prior is the conservative coldPrior,
+// pooled with the baseline's own consecutive intervals in the release,
+// and the excess is inflated by 1 + coldMargin/√df: an upper bound that
+// shrinks as intervals accumulate (METHODS.md, "Without a history").
 func (t *RateTest) dispersion() float64 {
+	if t.prior.df == 0 {
+		p := priorDispersion{coldWeight*coldPrior + t.ownX2, coldWeight + t.ownDF}
+		return p.shrinkBy(t.pairX2, t.pairDF, coldMargin)
+	}
 	return t.prior.shrink(t.pairX2, t.pairDF)
+}
+
+// observeOwn adds the Pearson statistic of the baseline's consecutive
+// intervals about the pair's rate (as the history's), when the test has no
+// history: the baseline, which carries most of the traffic and whose rate
+// the canary does not affect, tells how bursty failures are as the release
+// goes on. (The canary's own intervals would count a canary that degrades
+// as dispersion, and so hide it.)
+func (t *RateTest) observeOwn(baseline Counts) {
+	if t.haveOwn {
+		if x2, ok := ownPearson(t.ownPrev, baseline); ok {
+			t.ownX2 += x2
+			t.ownDF++
+		}
+	}
+	t.ownPrev, t.haveOwn = baseline, true
+}
+
+// ownPearson is the Pearson statistic of one revision's two intervals
+// about their pooled rate (one degree of freedom), and false when neither
+// has a failure.
+func ownPearson(a, b Counts) (float64, bool) {
+	if a.Failures+b.Failures == 0 || a.Trials == 0 || b.Trials == 0 {
+		return 0, false
+	}
+	rate := (a.Failures + b.Failures) / (a.Trials + b.Trials)
+	ea, eb := rate*a.Trials, rate*b.Trials
+	x2 := (a.Failures-ea)*(a.Failures-ea)/ea + (b.Failures-eb)*(b.Failures-eb)/eb
+	if math.IsNaN(x2) || math.IsInf(x2, 0) {
+		return 0, false // counts too small to weigh
+	}
+	return x2, true
 }
 
 // dispersionPrior is what the dispersion is taken to be before the data of
@@ -447,14 +507,10 @@ func (p priorDispersion) shrinkBy(x2, df, c float64) float64 {
 func countHistoryPrior(hist []Counts) priorDispersion {
 	p := priorDispersion{dispersionWeight * dispersionPrior, dispersionWeight}
 	for i := 1; i < len(hist); i++ {
-		a, b := hist[i-1], hist[i]
-		if a.Failures+b.Failures == 0 || a.Trials == 0 || b.Trials == 0 {
-			continue
+		if x2, ok := ownPearson(hist[i-1], hist[i]); ok {
+			p.x2 += x2
+			p.df++
 		}
-		rate := (a.Failures + b.Failures) / (a.Trials + b.Trials)
-		ea, eb := rate*a.Trials, rate*b.Trials
-		p.x2 += (a.Failures-ea)*(a.Failures-ea)/ea + (b.Failures-eb)*(b.Failures-eb)/eb
-		p.df++
 	}
 	return p
 }
@@ -463,19 +519,22 @@ func countHistoryPrior(hist []Counts) priorDispersion {
 // consecutive intervals before the release (the intervals' own counts, not
 // cumulative ones), from which it learns how bursty failures are before
 // the canary has served a request: its prior for the dispersion. Without
-// it, the prior is a dispersion of 1.5 with the weight of one interval,
-// and clumps of failures in the first intervals can fail a healthy canary
-// more often than Alpha allows. Call it before the first Observe.
+// it (or with a history in which no two consecutive intervals saw a
+// failure), the test weighs the evidence of a regression with a
+// conservative dispersion of 20 that the release's own intervals lower, so
+// it fails a canary later in the first minutes. Call it before the first
+// Observe.
 func (t *RateTest) SetHistory(baseline []Counts) error {
 	for _, c := range baseline {
 		if msg := c.problem(); msg != "" {
 			return fmt.Errorf("judge: invalid history: %s", msg)
 		}
 	}
-	if len(baseline) < 2 {
-		return nil // no pair: the default prior stays
+	p := countHistoryPrior(baseline)
+	if p.df <= dispersionWeight {
+		return nil // no pair with failures: nothing learned, the test stays conservative
 	}
-	t.prior = countHistoryPrior(baseline)
+	t.prior = p
 	t.absolute.prior = t.prior
 	return nil
 }
@@ -494,13 +553,25 @@ func pairPearson(a, b interval) float64 {
 	return x2
 }
 
+// passDispersion is the dispersion that tempers the pass side's evidence:
+// the fail side's, except without a history while neither revision has
+// failed, when it is the default prior of 1.5: only failures can lower
+// the conservative start, so it would keep a service that never fails
+// from ever passing (by the absolute margin).
+func (t *RateTest) passDispersion() float64 {
+	if t.prior.df == 0 && t.base.Failures+t.canary.Failures > 0 {
+		return t.dispersion()
+	}
+	return t.prior.shrink(t.pairX2, t.pairDF)
+}
+
 func (t *RateTest) decision() Decision {
-	phi := t.dispersion()
-	rel := math.Exp(t.pass.logE(phi))
+	phi, phiP := t.dispersion(), t.passDispersion()
+	rel := math.Exp(t.pass.logE(phiP))
 	abs := 0.0
 	pass := rel
 	if t.margin > 0 {
-		abs = math.Exp(t.absolute.logE(math.Max(phi, t.absolute.dispersion())))
+		abs = math.Exp(t.absolute.logE(math.Max(phiP, t.absolute.dispersion())))
 		pass = (rel + abs) / 2
 	}
 	d := Decision{

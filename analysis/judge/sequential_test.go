@@ -28,7 +28,8 @@ func binomial(rng *rand.Rand, n float64, p float64) float64 {
 	}
 }
 
-// runTest feeds a RateTest minutes of traffic and returns the outcome and
+// runTest feeds a RateTest twenty minutes of the baseline's history and
+// then minutes of traffic, and returns the outcome and
 // the minute it was reached (0 when undecided).
 func runTest(t *testing.T, s Sequential, rng *rand.Rand, nc, p, ratio float64, minutes int) (strategy.Outcome, int) {
 	t.Helper()
@@ -37,6 +38,15 @@ func runTest(t *testing.T, s Sequential, rng *rand.Rand, nc, p, ratio float64, m
 		t.Fatal(err)
 	}
 	nb := 9 * nc
+	// Twenty minutes of the baseline's history, as the Prometheus source
+	// reads them: the test starts knowing failures are independent.
+	var hist []Counts
+	for range 20 {
+		hist = append(hist, Counts{Trials: nb, Failures: binomial(rng, nb, p)})
+	}
+	if err := test.SetHistory(hist); err != nil {
+		t.Fatal(err)
+	}
 	for m := 1; m <= minutes; m++ {
 		d, err := test.Observe(Counts{Trials: nb, Failures: binomial(rng, nb, p)}, Counts{Trials: nc, Failures: binomial(rng, nc, p*ratio)})
 		if err != nil {
@@ -108,6 +118,13 @@ func TestRateTestDecides(t *testing.T) {
 func TestRateTestPassThenFail(t *testing.T) {
 	test, err := (&Sequential{}).NewTest()
 	if err != nil {
+		t.Fatal(err)
+	}
+	steady := make([]Counts, 20)
+	for i := range steady {
+		steady[i] = Counts{Trials: 900000, Failures: 4500 + float64(60*(i%2))}
+	}
+	if err := test.SetHistory(steady); err != nil {
 		t.Fatal(err)
 	}
 	// Equal rates: pass.
@@ -208,6 +225,10 @@ func (f *fakeCounts) Counts(context.Context, strategy.Input) (Counts, Counts, er
 
 func constant(p float64) func(float64) float64 { return func(float64) float64 { return p } }
 
+// The fake source cannot read the past, so the judge starts from its
+// conservative dispersion and needs a few intervals of the release to
+// lower it: a 4x canary fails after the second interval, not the first.
+// A healthy canary with failures passes after the fourth.
 func TestSequentialAnalyze(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -219,23 +240,24 @@ func TestSequentialAnalyze(t *testing.T) {
 		at       time.Duration
 		contains string
 	}{
-		{name: "regression fails", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.02)}, want: strategy.Fail, at: time.Minute,
+		{name: "regression fails", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.02)}, want: strategy.Fail, at: 2 * time.Minute,
 			contains: "exceeds 1x"},
-		{name: "healthy passes", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.005)}, want: strategy.Pass, at: time.Minute},
+		{name: "healthy passes", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.005)}, want: strategy.Pass, at: 4 * time.Minute},
 		{name: "no failures is inconclusive", src: &fakeCounts{perMin: 600, pb: constant(0), pc: constant(0)}, s: Sequential{MaxDuration: 10 * time.Minute},
 			want: strategy.Inconclusive, at: 10 * time.Minute, contains: "no decision after 10m0s"},
-		{name: "errors within limit", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.02), errs: 2}, want: strategy.Fail, at: 3 * time.Minute},
+		{name: "errors within limit", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.02), errs: 2}, want: strategy.Fail, at: 4 * time.Minute},
 		{name: "too many errors", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.02), errs: 5}, wantErr: true, at: 4 * time.Minute},
 		// Readings at minutes 0..3 see 0, 1, 2, 0 minutes of traffic: the
 		// drop at minute 3 is a reset, so the first interval judged after
-		// it is minute 3 to 4. Too little traffic to decide before.
+		// it is minute 3 to 4; the judge, still unsure how bursty
+		// failures are, fails the canary after the next one.
 		{name: "counter reset", src: &fakeCounts{perMin: 60, pb: constant(0.005), pc: func(raw float64) float64 {
 			if raw >= 3 {
 				return 0.5
 			}
 			return 0.005
 		}, reset: true},
-			want: strategy.Fail, at: 4 * time.Minute},
+			want: strategy.Fail, at: 5 * time.Minute},
 		{name: "background keeps watching after a pass", bg: true, src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: func(m float64) float64 {
 			if m > 20 {
 				return 0.005 * (1 + 3*(m-20)/m) // the canary degrades from minute 20

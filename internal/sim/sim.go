@@ -194,7 +194,7 @@ func at(ctx context.Context) int { return int(vclock.Now(ctx).Sub(epoch) / time.
 // cumulative counters, on a virtual clock: inline (until MaxDuration) or
 // as background analysis that the release ends (strategy.ErrPlanComplete)
 // after n minutes.
-func (t *traffic) analyze(background bool, n int) result {
+func (t *traffic) analyze(background bool, n, history int) result {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	clock := &vclock.Manual{T: epoch}
@@ -205,10 +205,15 @@ func (t *traffic) analyze(background bool, n int) result {
 	ctx = vclock.With(ctx, clock)
 	maxDur := time.Duration(n) * time.Minute
 	var a strategy.Analyzer
-	if t.sc.latency == 0 {
-		a = &judge.Sequential{MaxDuration: maxDur, Source: counts{t, n}}
-	} else {
-		a = &judge.SequentialLatency{MaxDuration: maxDur, Source: latencySource{t, n}}
+	switch {
+	case t.sc.latency == 0 && history == 0:
+		a = &judge.Sequential{MaxDuration: maxDur, Source: countsNow{counts{t, n, 0}}}
+	case t.sc.latency == 0:
+		a = &judge.Sequential{MaxDuration: maxDur, Source: counts{t, n, history}}
+	case history == 0:
+		a = &judge.SequentialLatency{MaxDuration: maxDur, Source: latenciesNow{latencySource{t, n, 0}}}
+	default:
+		a = &judge.SequentialLatency{MaxDuration: maxDur, Source: latencySource{t, n, history}}
 	}
 	v, err := a.Analyze(ctx, strategy.Input{Stable: "v1", Canary: "v2", Background: background})
 	if err != nil && !background {
@@ -232,8 +237,24 @@ const historyMinutes = 20
 // counters at the virtual clock's time, and (as Prometheus can) at earlier
 // times.
 type counts struct {
-	t *traffic
-	n int
+	t       *traffic
+	n       int
+	history int // minutes of the past it can read
+}
+
+// countsNow is a count source that cannot read the past, as an in-process
+// counter cannot: only [judge.CountSource].
+type countsNow struct{ c counts }
+
+func (c countsNow) Counts(ctx context.Context, in strategy.Input) (judge.Counts, judge.Counts, error) {
+	return c.c.Counts(ctx, in)
+}
+
+// latenciesNow is a latency source that cannot read the past.
+type latenciesNow struct{ l latencySource }
+
+func (l latenciesNow) Latencies(ctx context.Context, in strategy.Input) (judge.Histogram, judge.Histogram, error) {
+	return l.l.Latencies(ctx, in)
 }
 
 func (c counts) Counts(ctx context.Context, _ strategy.Input) (judge.Counts, judge.Counts, error) {
@@ -247,7 +268,7 @@ func (c counts) CountsAt(_ context.Context, _ strategy.Input, when time.Time) (j
 	case k >= 0:
 		k = min(k, c.n)
 		return c.t.cumB[k], c.t.cumC[k], nil
-	case k >= -historyMinutes:
+	case k >= -c.history:
 		return c.t.histB[historyMinutes+k], judge.Counts{}, nil
 	}
 	return judge.Counts{}, judge.Counts{}, errors.New("no data that old")
@@ -264,8 +285,9 @@ const (
 
 // latencySource is the latency source of one simulated release.
 type latencySource struct {
-	t *traffic
-	n int
+	t       *traffic
+	n       int
+	history int // minutes of the past it can read
 }
 
 func (l latencySource) Latencies(ctx context.Context, _ strategy.Input) (judge.Histogram, judge.Histogram, error) {
@@ -279,7 +301,7 @@ func (l latencySource) LatenciesAt(_ context.Context, _ strategy.Input, when tim
 	case k >= 0:
 		k = min(k, l.n)
 		return l.t.cumHistB[k], l.t.cumHistC[k], nil
-	case k >= -historyMinutes:
+	case k >= -l.history:
 		return l.t.histHistB[historyMinutes+k], judge.NewHistogram(latencyBounds...), nil
 	}
 	return judge.Histogram{}, judge.Histogram{}, errors.New("no data that old")
@@ -295,11 +317,11 @@ const (
 
 // simulate draws one release of n minutes and returns every judge's
 // outcome on the same traffic.
-func simulate(rng *rand.Rand, sc scenario, n int) [nJudges]result {
+func simulate(rng *rand.Rand, sc scenario, n, history int) [nJudges]result {
 	t := draw(rng, sc, n)
 	var out [nJudges]result
-	out[jInline] = t.analyze(false, n)
-	out[jBackground] = t.analyze(true, n)
+	out[jInline] = t.analyze(false, n, history)
+	out[jBackground] = t.analyze(true, n, history)
 	limit := latencyLimitX * latencyMedian * math.Exp(latencySigma*2.3263478740408408)
 	failedCheck := func(m minute) bool {
 		if sc.latency == 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestDeterministic(t *testing.T) {
 	render := func(workers int) string {
 		var b bytes.Buffer
-		report(&b, run(config{aaRuns: 40, regRuns: 20, seeds: 2, seed: 3, workers: workers, minutes: 30, only: "10 rps"}))
+		report(&b, run(config{aaRuns: 40, regRuns: 20, seeds: 2, seed: 3, workers: workers, minutes: 30, history: historyMinutes, only: "10 rps"}), historyMinutes)
 		return b.String()
 	}
 	one, two := render(1), render(2)
@@ -29,13 +30,22 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-// TestQuick runs the -quick table of the error scenarios at 10 rps and
-// checks the sequential judges against generous bounds: false rollbacks
-// far below the threshold judges' on clumped errors, and 2x regressions
-// detected.
+// TestQuick runs the -quick table of the error scenarios, with
+// and without the baseline's history, and checks the sequential judges
+// against generous bounds: false rollbacks far below the threshold judges'
+// on clumped errors, and 2x regressions detected, at 10 rps.
 func TestQuick(t *testing.T) {
-	cells := run(config{aaRuns: 400, regRuns: 200, seeds: 2, seed: 9, workers: 2, minutes: 30, only: "10 rps"})
+	for _, history := range []int{historyMinutes, 0} {
+		t.Run(fmt.Sprintf("history %d", history), func(t *testing.T) { quick(t, history) })
+	}
+}
+
+func quick(t *testing.T, history int) {
+	cells := run(config{aaRuns: 400, regRuns: 200, seeds: 2, seed: 9, workers: 2, minutes: 30, history: history, only: "errors"})
 	for _, c := range cells {
+		if c.sc.rps != 10 {
+			continue
+		}
 		for _, j := range []int{jInline, jBackground} {
 			s := summarize(c.results[j])
 			switch {
