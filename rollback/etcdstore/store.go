@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"reflect"
 	"slices"
@@ -487,7 +488,7 @@ func (s *Store) read(ctx context.Context, target string) (snapshot, error) {
 			return snapshot{}, fmt.Errorf("etcdstore: reading the record of %q: %w", target, err)
 		}
 		if len(r.Kvs) > 0 && r.Kvs[0].ModRevision == cached.modRev {
-			cached.rec.History = slices.Clone(cached.rec.History)
+			cached.rec.TargetRecord = cloneTarget(cached.rec.TargetRecord)
 			return cached, nil
 		}
 	}
@@ -508,8 +509,22 @@ func (s *Store) remember(target string, snap snapshot) {
 	if len(s.records) >= 256 {
 		clear(s.records)
 	}
-	snap.rec.History = slices.Clone(snap.rec.History)
+	snap.rec.TargetRecord = cloneTarget(snap.rec.TargetRecord)
 	s.records[target] = snap
+}
+
+// cloneTarget copies what a caller's function may change in place (the
+// slices, the map and the active release), so that the cached record is
+// never shared with one: concurrent Updates each get their own.
+func cloneTarget(tr rollback.TargetRecord) rollback.TargetRecord {
+	tr.History = slices.Clone(tr.History)
+	tr.RolledBack = slices.Clone(tr.RolledBack)
+	tr.CommitTimes = maps.Clone(tr.CommitTimes)
+	if tr.Active != nil {
+		a := *tr.Active
+		tr.Active = &a
+	}
+	return tr
 }
 
 func (s *Store) readAll(ctx context.Context, target string) (snapshot, error) {
