@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -239,23 +240,33 @@ type StepResult struct {
 // Duration is Finished - Started.
 func (s StepResult) Duration() time.Duration { return s.Finished.Sub(s.Started) }
 
-// Result is how a release ended.
+// Result is how a release ended, or, while it runs, how it stands. It is
+// the one value glidepath keeps of a release's outcome: [Run] and
+// [Rollout.Wait] return it, [ReleaseFinished] carries it, and the rollback
+// package embeds it in the history entries and journal progress it
+// stores, which the dora package computes delivery metrics from.
+//
+// Its JSON form names every field once (stable, canary, phase, …).
+// Decoding also accepts the spellings of earlier versions of glidepath:
+// "stableRevision" and "canaryRevision" for stable and canary, and
+// "outcome" for phase; a field given both ways takes the current one.
 type Result struct {
 	// Release is the release's name; Strategy its plan's strategy.
 	Release  string `json:"release"`
 	Strategy string `json:"strategy"`
 	// Stable and Canary are the release's revisions.
-	Stable Revision `json:"stableRevision"`
-	Canary Revision `json:"canaryRevision"`
-	// Phase is the final phase.
+	Stable Revision `json:"stable"`
+	Canary Revision `json:"canary"`
+	// Phase is the final phase (while a release runs, the last one).
 	Phase Phase `json:"phase"`
 	// Reason explains it in a sentence.
 	Reason string `json:"reason,omitempty"`
 	// Final is the last State applied.
 	Final State `json:"final"`
 	// Steps has one entry per step run, in order (a step re-run after a
-	// tolerated failure or a Promote appears again).
-	Steps []StepResult `json:"steps"`
+	// tolerated failure or a Promote appears again). Only the executor
+	// fills it; a journal does not record steps this finely.
+	Steps []StepResult `json:"steps,omitempty"`
 	// Verdicts are every verdict reached, background ones included.
 	Verdicts []Verdict `json:"verdicts,omitempty"`
 	// RollbackStarted and RollbackFinished time the rollback, when one ran.
@@ -274,6 +285,45 @@ type Result struct {
 	// journal finds the release unfinished and re-runs its last step,
 	// which applies nothing new.
 	JournalErr string `json:"journalError,omitempty"`
+}
+
+// TimeToRestore is RollbackFinished - FailedAt for a release that failed
+// and was rolled back, else 0.
+func (r Result) TimeToRestore() time.Duration {
+	if r.RollbackFinished.IsZero() || r.FailedAt.IsZero() {
+		return 0
+	}
+	return r.RollbackFinished.Sub(r.FailedAt)
+}
+
+// UnmarshalJSON decodes r from its JSON form or from the form of an
+// earlier version of glidepath (see [Result]).
+//
+// A type that embeds Result inherits this method, which would decode only
+// Result's fields: such a type needs an UnmarshalJSON of its own (as the
+// rollback package's Entry and Progress have).
+func (r *Result) UnmarshalJSON(data []byte) error {
+	type plain Result // Result's fields without this method
+	var v struct {
+		plain
+		OldStable Revision `json:"stableRevision"`
+		OldCanary Revision `json:"canaryRevision"`
+		OldPhase  Phase    `json:"outcome"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*r = Result(v.plain)
+	if r.Stable == "" {
+		r.Stable = v.OldStable
+	}
+	if r.Canary == "" {
+		r.Canary = v.OldCanary
+	}
+	if r.Phase == "" {
+		r.Phase = v.OldPhase
+	}
+	return nil
 }
 
 // Checkpoint is where a recorded release stands; a resumed release starts
