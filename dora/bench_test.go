@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/glidepath/glidepath/dora"
+	"github.com/glidepath/glidepath/rollback"
 	"github.com/glidepath/glidepath/strategy"
 )
 
@@ -15,19 +16,19 @@ import (
 //	go test -run '^$' -bench . -benchmem ./dora/
 func BenchmarkCompute(b *testing.B) {
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	var h []dora.Release
+	var h []rollback.Entry
 	prev := strategy.Revision("r0")
 	for i := range 3650 {
 		fin := start.Add(time.Duration(i) * 52 * time.Minute * 5 / 2)
 		rev := strategy.Revision(fmt.Sprintf("r%d", i+1))
-		r := dora.Release{Target: "web", Previous: prev, Revision: rev, Outcome: strategy.PhasePromoted,
-			Started: fin.Add(-20 * time.Minute), Finished: fin, CommitTime: fin.Add(-3 * time.Hour)}
+		r := rollback.Entry{Target: "web", CommitTime: fin.Add(-3 * time.Hour), Result: strategy.Result{Stable: prev, Canary: rev, Phase: strategy.PhasePromoted,
+			Started: fin.Add(-20 * time.Minute), Finished: fin}}
 		switch {
 		case i%10 == 9:
-			r.Outcome, r.FailedAt, r.RestoredAt = strategy.PhaseRolledBack, fin.Add(-2*time.Minute), fin.Add(-time.Minute)
+			r.Phase, r.FailedAt, r.RollbackFinished = strategy.PhaseRolledBack, fin.Add(-2*time.Minute), fin.Add(-time.Minute)
 		case i%50 == 0:
-			h = append(h, r, dora.Release{Target: "web", Previous: rev, Revision: prev, Outcome: strategy.PhasePromoted, Undo: true,
-				Started: fin.Add(10 * time.Minute), Finished: fin.Add(15 * time.Minute)})
+			h = append(h, r, rollback.Entry{Target: "web", Undo: true, Result: strategy.Result{Stable: rev, Canary: prev, Phase: strategy.PhasePromoted,
+				Started: fin.Add(10 * time.Minute), Finished: fin.Add(15 * time.Minute)}})
 			continue
 		default:
 			prev = rev

@@ -2,10 +2,11 @@
 // deployment frequency, lead time for changes, change failure rate and
 // time to restore service — from a target's release history.
 //
-// The history is a slice of [Release], converted from the entries that
-// package rollback keeps ([rollback.Manager.History], [FromHistory]) or
-// built by hand. [Compute] returns the [Metrics] of any time [Window], and
-// [Metrics.WriteTo] prints them as a small text table.
+// The history is a slice of [rollback.Entry], as package rollback keeps
+// it ([rollback.Manager.History]) or built by hand: each entry is a
+// [strategy.Result] with the target, the commit time and whether the
+// release was an undo. [Compute] returns the [Metrics] of any time
+// [Window], and [Metrics.WriteTo] prints them as a small text table.
 //
 // # Definitions
 //
@@ -43,7 +44,7 @@
 //     failure to the restoration. Here, for a release rolled back by
 //     glidepath, from the moment the failure was detected (FailedAt: the
 //     deciding Fail verdict, or the start of the rollback) to the stable
-//     State restored (RestoredAt); for a promoted release undone later,
+//     State restored (RollbackFinished); for a promoted release undone later,
 //     glidepath does not know when the failure began, so, as Four Keys
 //     does, the time runs from the deployment that caused the failure
 //     (its Finished) to the restoration (the undo's Finished). A restore

@@ -9,65 +9,12 @@ import (
 	"github.com/glidepath/glidepath/strategy"
 )
 
-// Release is one finished release of a target's history, with what the
-// four key metrics need. [FromEntry] builds it from a [rollback.Entry];
-// build it yourself for histories kept elsewhere.
-type Release struct {
-	// Target names the target released to. Undos are matched to the
-	// releases they undo on the same target.
-	Target string
-	// Name names the release, for error messages.
-	Name string
-	// Revision is the revision released: the canary of an ordinary
-	// release, the revision returned to by an undo.
-	Revision strategy.Revision
-	// Previous is the revision it replaced: the stable revision of an
-	// ordinary release, the revision an undo took away.
-	Previous strategy.Revision
-	// Outcome is the final phase: Promoted, RolledBack, Degraded or
-	// Stopped. Required.
-	Outcome strategy.Phase
-	// Undo marks a release that returned the target to an earlier
-	// revision because the current one was bad ([rollback.Manager.Undo]).
-	// Undos are remediations, not changes.
-	Undo bool
-	// Started and Finished time the release; Finished is required, and
-	// is when a promoted release counts as deployed.
-	Started, Finished time.Time
-	// CommitTime is when Revision was committed, when known (zero
-	// otherwise): the start of its lead time.
-	CommitTime time.Time
-	// FailedAt is when the failure that rolled the release back was
-	// detected; RestoredAt when the stable State was restored (zero when
-	// the release was not rolled back, or its rollback could not be
-	// applied).
-	FailedAt, RestoredAt time.Time
-}
-
-// FromEntry converts a history entry of package rollback. RestoredAt is
-// the entry's RollbackFinished.
-func FromEntry(e rollback.Entry) Release {
-	return Release{
-		Target: e.Target, Name: e.Release, Revision: e.Canary, Previous: e.Stable,
-		Outcome: e.Outcome, Undo: e.Undo, Started: e.Started, Finished: e.Finished,
-		CommitTime: e.CommitTime, FailedAt: e.FailedAt, RestoredAt: e.RollbackFinished,
-	}
-}
-
-// FromHistory converts entries with [FromEntry], keeping their order.
-func FromHistory(entries []rollback.Entry) []Release {
-	out := make([]Release, len(entries))
-	for i, e := range entries {
-		out[i] = FromEntry(e)
-	}
-	return out
-}
-
-// problems lists what is wrong with r.
-func (r Release) problems() []string {
+// problems lists what is wrong with r as a release the metrics count: it
+// needs an outcome (Phase) and a Finished time, and its times in order.
+func problems(r rollback.Entry) []string {
 	var p []string
-	if r.Outcome == "" {
-		p = append(p, "no outcome")
+	if r.Phase == "" {
+		p = append(p, "no phase")
 	}
 	if r.Finished.IsZero() {
 		p = append(p, "no finish time")
@@ -75,8 +22,8 @@ func (r Release) problems() []string {
 	if !r.Started.IsZero() && !r.Finished.IsZero() && r.Finished.Before(r.Started) {
 		p = append(p, fmt.Sprintf("finished (%s) before it started (%s)", stamp(r.Finished), stamp(r.Started)))
 	}
-	if !r.FailedAt.IsZero() && !r.RestoredAt.IsZero() && r.RestoredAt.Before(r.FailedAt) {
-		p = append(p, fmt.Sprintf("restored (%s) before it failed (%s)", stamp(r.RestoredAt), stamp(r.FailedAt)))
+	if !r.FailedAt.IsZero() && !r.RollbackFinished.IsZero() && r.RollbackFinished.Before(r.FailedAt) {
+		p = append(p, fmt.Sprintf("restored (%s) before it failed (%s)", stamp(r.RollbackFinished), stamp(r.FailedAt)))
 	}
 	return p
 }
@@ -141,17 +88,38 @@ type Metrics struct {
 
 // Compute returns the four key metrics of history over w. history may
 // hold several targets and any order; an undo after w still marks a
-// deployment inside it failed, and times its restore. It returns an error matching [strategy.ErrInvalidConfig]
-// naming every invalid release and window problem, and computes nothing
-// then.
-func Compute(history []Release, w Window) (Metrics, error) {
+// deployment inside it failed, and times its restore. It returns an error
+// matching [strategy.ErrInvalidConfig] naming every invalid release and
+// window problem, and computes nothing then.
+//
+// history is what [rollback.Manager.History] returns, or entries built by
+// hand for histories kept elsewhere. Of each entry, Compute reads:
+//
+//   - Target: undos are matched to the releases they undo on the same
+//     target;
+//   - Release, its name, for error messages;
+//   - Canary, the revision released (for an undo, the revision returned
+//     to), and Stable, the revision it replaced (for an undo, the one it
+//     took away);
+//   - Phase: Promoted, RolledBack, Degraded or Stopped. Required;
+//   - Undo, set on a release that returned the target to an earlier
+//     revision because the current one was bad ([rollback.Manager.Undo]);
+//   - Started and Finished; Finished is required, and is when a promoted
+//     release counts as deployed;
+//   - CommitTime, when Canary was committed, when known: the start of its
+//     lead time;
+//   - FailedAt, when the failure that rolled the release back was
+//     detected, and RollbackFinished, when the stable State was restored
+//     (zero when the release was not rolled back, or its rollback could
+//     not be applied).
+func Compute(history []rollback.Entry, w Window) (Metrics, error) {
 	var p []string
 	for _, q := range windowProblems(w) {
 		p = append(p, "window: "+q)
 	}
 	for i, r := range history {
-		for _, q := range r.problems() {
-			p = append(p, fmt.Sprintf("release %d (%s): %s", i, r.Name, q))
+		for _, q := range problems(r) {
+			p = append(p, fmt.Sprintf("release %d (%s): %s", i, r.Release, q))
 		}
 	}
 	if err := strategy.Invalid("dora history", p...); err != nil {
@@ -163,7 +131,7 @@ func Compute(history []Release, w Window) (Metrics, error) {
 	var leads, restores []time.Duration
 	for i, r := range history {
 		if r.Undo {
-			if r.Outcome == strategy.PhasePromoted && w.Contains(r.Finished) {
+			if r.Phase == strategy.PhasePromoted && w.Contains(r.Finished) {
 				m.Undos++
 			}
 			continue
@@ -175,13 +143,13 @@ func Compute(history []Release, w Window) (Metrics, error) {
 			// the failure to the restoration.
 			restores = append(restores, undo.Finished.Sub(r.Finished))
 		}
-		if r.Outcome == strategy.PhaseRolledBack && !r.FailedAt.IsZero() && !r.RestoredAt.IsZero() && w.Contains(r.FailedAt) {
-			restores = append(restores, r.RestoredAt.Sub(r.FailedAt))
+		if r.Phase == strategy.PhaseRolledBack && !r.FailedAt.IsZero() && !r.RollbackFinished.IsZero() && w.Contains(r.FailedAt) {
+			restores = append(restores, r.RollbackFinished.Sub(r.FailedAt))
 		}
 		if !w.Contains(r.Finished) {
 			continue
 		}
-		switch r.Outcome {
+		switch r.Phase {
 		case strategy.PhasePromoted:
 			m.Deployments++
 			m.Changes++
@@ -225,23 +193,23 @@ func windowProblems(w Window) []string {
 
 // undoneBy maps the index of each promoted change that a promoted undo
 // took away to that undo: the latest promoted change that released the
-// undo's Previous revision on the same target, finished no later than
-// the undo started.
-func undoneBy(history []Release) map[int]Release {
+// undo's Stable revision (the one it took away) on the same target,
+// finished no later than the undo started.
+func undoneBy(history []rollback.Entry) map[int]rollback.Entry {
 	type key struct {
 		target string
 		rev    strategy.Revision
 	}
 	releases := map[key][]int{} // promoted changes by target and revision
 	for i, r := range history {
-		if !r.Undo && r.Outcome == strategy.PhasePromoted {
-			k := key{r.Target, r.Revision}
+		if !r.Undo && r.Phase == strategy.PhasePromoted {
+			k := key{r.Target, r.Canary}
 			releases[k] = append(releases[k], i)
 		}
 	}
-	out := map[int]Release{}
+	out := map[int]rollback.Entry{}
 	for _, u := range history {
-		if !u.Undo || u.Outcome != strategy.PhasePromoted {
+		if !u.Undo || u.Phase != strategy.PhasePromoted {
 			continue
 		}
 		start := u.Started
@@ -249,7 +217,7 @@ func undoneBy(history []Release) map[int]Release {
 			start = u.Finished
 		}
 		best := -1
-		for _, i := range releases[key{u.Target, u.Previous}] {
+		for _, i := range releases[key{u.Target, u.Stable}] {
 			if f := history[i].Finished; !f.After(start) && (best < 0 || f.After(history[best].Finished)) {
 				best = i
 			}

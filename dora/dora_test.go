@@ -23,50 +23,49 @@ const (
 
 // history is a hand-built week of releases of target "web" (and one of
 // another target), in no particular order.
-func history() []dora.Release {
-	return []dora.Release{
+func history() []rollback.Entry {
+	return []rollback.Entry{
 		// Before the window: not counted.
-		{Target: "web", Name: "r0", Previous: "v0", Revision: "v1", Outcome: promoted,
-			Started: at(1, 0, 0).Add(-2 * time.Hour), Finished: at(1, 0, 0).Add(-time.Hour), CommitTime: at(1, 0, 0).Add(-5 * time.Hour)},
+		{Target: "web", CommitTime: at(1, 0, 0).Add(-5 * time.Hour), Result: strategy.Result{Release: "r0", Stable: "v0", Canary: "v1", Phase: promoted,
+			Started: at(1, 0, 0).Add(-2 * time.Hour), Finished: at(1, 0, 0).Add(-time.Hour)}},
 		// A deployment with a lead time of 10:30 - 06:30 = 4h.
-		{Target: "web", Name: "r1", Previous: "v1", Revision: "v2", Outcome: promoted,
-			Started: at(1, 10, 0), Finished: at(1, 10, 30), CommitTime: at(1, 6, 30)},
+		{Target: "web", CommitTime: at(1, 6, 30), Result: strategy.Result{Release: "r1", Stable: "v1", Canary: "v2", Phase: promoted,
+			Started: at(1, 10, 0), Finished: at(1, 10, 30)}},
 		// Rolled back: a failure, restored 09:21:30 - 09:20 = 1m30s after
 		// the Fail verdict. Not a deployment, so its commit time is not a
 		// lead time.
-		{Target: "web", Name: "r2", Previous: "v2", Revision: "v3", Outcome: rolledBack,
-			Started: at(2, 9, 0), Finished: at(2, 9, 22), CommitTime: at(2, 8, 0),
-			FailedAt: at(2, 9, 20), RestoredAt: at(2, 9, 21).Add(30 * time.Second)},
+		{Target: "web", CommitTime: at(2, 8, 0), Result: strategy.Result{Release: "r2", Stable: "v2", Canary: "v3", Phase: rolledBack,
+			Started: at(2, 9, 0), Finished: at(2, 9, 22), FailedAt: at(2, 9, 20), RollbackFinished: at(2, 9, 21).Add(30 * time.Second)}},
 		// A deployment (lead time 12:00 Mar 3 - 12:00 Mar 2 = 24h) that
 		// the undo below takes away: a failure too.
-		{Target: "web", Name: "r3", Previous: "v2", Revision: "v4", Outcome: promoted,
-			Started: at(3, 11, 0), Finished: at(3, 12, 0), CommitTime: at(2, 12, 0)},
+		{Target: "web", CommitTime: at(2, 12, 0), Result: strategy.Result{Release: "r3", Stable: "v2", Canary: "v4", Phase: promoted,
+			Started: at(3, 11, 0), Finished: at(3, 12, 0)}},
 		// The undo of v4: restores the service 14:00 - 12:00 = 2h after
 		// the deployment that caused the failure.
-		{Target: "web", Name: "u1", Previous: "v4", Revision: "v2", Outcome: promoted, Undo: true,
-			Started: at(3, 13, 50), Finished: at(3, 14, 0)},
+		{Target: "web", Undo: true, Result: strategy.Result{Release: "u1", Stable: "v4", Canary: "v2", Phase: promoted,
+			Started: at(3, 13, 50), Finished: at(3, 14, 0)}},
 		// The same revision name on another target is not undone by it.
-		{Target: "api", Name: "a1", Previous: "v2", Revision: "v4", Outcome: promoted,
-			Started: at(3, 10, 0), Finished: at(3, 11, 0)},
+		{Target: "api", Result: strategy.Result{Release: "a1", Stable: "v2", Canary: "v4", Phase: promoted,
+			Started: at(3, 10, 0), Finished: at(3, 11, 0)}},
 		// A deployment with a lead time of 09:00 - 07:00 = 2h.
-		{Target: "web", Name: "r4", Previous: "v2", Revision: "v5", Outcome: promoted,
-			Started: at(5, 8, 0), Finished: at(5, 9, 0), CommitTime: at(5, 7, 0)},
+		{Target: "web", CommitTime: at(5, 7, 0), Result: strategy.Result{Release: "r4", Stable: "v2", Canary: "v5", Phase: promoted,
+			Started: at(5, 8, 0), Finished: at(5, 9, 0)}},
 		// Degraded: a failure, never restored.
-		{Target: "web", Name: "r5", Previous: "v5", Revision: "v6", Outcome: degraded,
-			Started: at(6, 10, 0), Finished: at(6, 10, 15), FailedAt: at(6, 10, 10)},
+		{Target: "web", Result: strategy.Result{Release: "r5", Stable: "v5", Canary: "v6", Phase: degraded,
+			Started: at(6, 10, 0), Finished: at(6, 10, 15), FailedAt: at(6, 10, 10)}},
 		// Abandoned: neither a deployment nor a failure.
-		{Target: "web", Name: "r6", Previous: "v5", Revision: "v7", Outcome: stopped,
-			Started: at(6, 11, 0), Finished: at(6, 12, 0)},
+		{Target: "web", Result: strategy.Result{Release: "r6", Stable: "v5", Canary: "v7", Phase: stopped,
+			Started: at(6, 11, 0), Finished: at(6, 12, 0)}},
 		// A deployment without a commit time: no lead time.
-		{Target: "web", Name: "r7", Previous: "v5", Revision: "v8", Outcome: promoted,
-			Started: at(7, 20, 0), Finished: at(7, 21, 0)},
+		{Target: "web", Result: strategy.Result{Release: "r7", Stable: "v5", Canary: "v8", Phase: promoted,
+			Started: at(7, 20, 0), Finished: at(7, 21, 0)}},
 		// A deployment whose commit time is after it (clock skew): its
 		// lead time is not positive and is left out.
-		{Target: "web", Name: "r9", Previous: "v8", Revision: "v10", Outcome: promoted,
-			Started: at(7, 21, 30), Finished: at(7, 22, 0), CommitTime: at(7, 22, 30)},
+		{Target: "web", CommitTime: at(7, 22, 30), Result: strategy.Result{Release: "r9", Stable: "v8", Canary: "v10", Phase: promoted,
+			Started: at(7, 21, 30), Finished: at(7, 22, 0)}},
 		// At the window's end, which is excluded.
-		{Target: "web", Name: "r8", Previous: "v10", Revision: "v11", Outcome: promoted,
-			Started: at(7, 23, 30), Finished: at(8, 0, 0), CommitTime: at(7, 23, 0)},
+		{Target: "web", CommitTime: at(7, 23, 0), Result: strategy.Result{Release: "r8", Stable: "v10", Canary: "v11", Phase: promoted,
+			Started: at(7, 23, 30), Finished: at(8, 0, 0)}},
 	}
 }
 
@@ -138,8 +137,8 @@ func TestFailureAndRestoreBelongToTheWindowOfTheFailure(t *testing.T) {
 		t.Errorf("window with r3 only: %+v", before)
 	}
 
-	edge := []dora.Release{{Target: "web", Name: "late", Previous: "v1", Revision: "v2", Outcome: rolledBack,
-		Started: at(9, 23, 50), Finished: at(10, 0, 5), FailedAt: at(9, 23, 58), RestoredAt: at(10, 0, 3)}}
+	edge := []rollback.Entry{{Target: "web", Result: strategy.Result{Release: "late", Stable: "v1", Canary: "v2", Phase: rolledBack,
+		Started: at(9, 23, 50), Finished: at(10, 0, 5), FailedAt: at(9, 23, 58), RollbackFinished: at(10, 0, 3)}}}
 	day9, err := dora.Compute(edge, dora.Window{From: at(9, 0, 0), To: at(10, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
@@ -162,11 +161,11 @@ func TestFailureAndRestoreBelongToTheWindowOfTheFailure(t *testing.T) {
 // middle ones: 1h, 2h, 5h, 9h → (2h + 5h) / 2 = 3h30m. The mean (4h15m)
 // would differ.
 func TestMedianOfEvenCount(t *testing.T) {
-	var h []dora.Release
+	var h []rollback.Entry
 	for i, lt := range []time.Duration{9 * time.Hour, time.Hour, 5 * time.Hour, 2 * time.Hour} {
 		fin := at(10+i, 12, 0)
-		h = append(h, dora.Release{Target: "web", Revision: strategy.Revision(rune('a' + i)), Outcome: promoted,
-			Started: fin.Add(-time.Minute), Finished: fin, CommitTime: fin.Add(-lt)})
+		h = append(h, rollback.Entry{Target: "web", CommitTime: fin.Add(-lt), Result: strategy.Result{Canary: strategy.Revision(rune('a' + i)), Phase: promoted,
+			Started: fin.Add(-time.Minute), Finished: fin}})
 	}
 	m, err := dora.Compute(h, dora.Window{From: at(10, 0, 0), To: at(20, 0, 0)})
 	if err != nil {
@@ -186,12 +185,17 @@ func TestMedianOfEvenCount(t *testing.T) {
 // then released again) is not counted as failed twice. A rolled-back undo
 // restores nothing.
 func TestUndoMatchesLatestRelease(t *testing.T) {
-	h := []dora.Release{
-		{Target: "web", Name: "x1", Previous: "v1", Revision: "v2", Outcome: promoted, Started: at(1, 9, 0), Finished: at(1, 10, 0)},
-		{Target: "web", Name: "x2", Previous: "v2", Revision: "v3", Outcome: promoted, Started: at(2, 9, 0), Finished: at(2, 10, 0)},
-		{Target: "web", Name: "x3", Previous: "v3", Revision: "v2", Outcome: promoted, Started: at(3, 9, 0), Finished: at(3, 10, 0)},
-		{Target: "web", Name: "bad undo", Previous: "v2", Revision: "v3", Outcome: rolledBack, Undo: true, Started: at(3, 10, 30), Finished: at(3, 10, 40)},
-		{Target: "web", Name: "undo", Previous: "v2", Revision: "v3", Outcome: promoted, Undo: true, Started: at(3, 11, 0), Finished: at(3, 11, 30)},
+	h := []rollback.Entry{
+		{Target: "web", Result: strategy.Result{Release: "x1", Stable: "v1", Canary: "v2", Phase: promoted,
+			Started: at(1, 9, 0), Finished: at(1, 10, 0)}},
+		{Target: "web", Result: strategy.Result{Release: "x2", Stable: "v2", Canary: "v3", Phase: promoted,
+			Started: at(2, 9, 0), Finished: at(2, 10, 0)}},
+		{Target: "web", Result: strategy.Result{Release: "x3", Stable: "v3", Canary: "v2", Phase: promoted,
+			Started: at(3, 9, 0), Finished: at(3, 10, 0)}},
+		{Target: "web", Undo: true, Result: strategy.Result{Release: "bad undo", Stable: "v2", Canary: "v3", Phase: rolledBack,
+			Started: at(3, 10, 30), Finished: at(3, 10, 40)}},
+		{Target: "web", Undo: true, Result: strategy.Result{Release: "undo", Stable: "v2", Canary: "v3", Phase: promoted,
+			Started: at(3, 11, 0), Finished: at(3, 11, 30)}},
 	}
 	m, err := dora.Compute(h, dora.Window{From: at(1, 0, 0), To: at(4, 0, 0)})
 	if err != nil {
@@ -207,12 +211,13 @@ func TestUndoMatchesLatestRelease(t *testing.T) {
 
 // Every invalid release and window problem is named at once.
 func TestComputeValidates(t *testing.T) {
-	h := []dora.Release{
-		{Name: "ok", Outcome: promoted, Finished: at(2, 0, 0)},
-		{Name: "no outcome", Finished: at(2, 0, 0)},
-		{Name: "no finish", Outcome: promoted},
-		{Name: "backwards", Outcome: promoted, Started: at(3, 0, 0), Finished: at(2, 0, 0)},
-		{Name: "restored early", Outcome: rolledBack, Finished: at(2, 0, 0), FailedAt: at(2, 0, 0), RestoredAt: at(1, 0, 0)},
+	h := []rollback.Entry{
+		{Result: strategy.Result{Release: "ok", Phase: promoted, Finished: at(2, 0, 0)}},
+		{Result: strategy.Result{Release: "no phase", Finished: at(2, 0, 0)}},
+		{Result: strategy.Result{Release: "no finish", Phase: promoted}},
+		{Result: strategy.Result{Release: "backwards", Phase: promoted,
+			Started: at(3, 0, 0), Finished: at(2, 0, 0)}},
+		{Result: strategy.Result{Release: "restored early", Phase: rolledBack, Finished: at(2, 0, 0), FailedAt: at(2, 0, 0), RollbackFinished: at(1, 0, 0)}},
 	}
 	_, err := dora.Compute(h, dora.Window{To: at(1, 0, 0)})
 	if !errors.Is(err, strategy.ErrInvalidConfig) {
@@ -220,7 +225,7 @@ func TestComputeValidates(t *testing.T) {
 	}
 	for _, want := range []string{
 		"window: From is zero",
-		"release 1 (no outcome): no outcome",
+		"release 1 (no phase): no phase",
 		"release 2 (no finish): no finish time",
 		"release 3 (backwards): finished (2025-03-02T00:00:00Z) before it started (2025-03-03T00:00:00Z)",
 		"release 4 (restored early): restored (2025-03-01T00:00:00Z) before it failed (2025-03-02T00:00:00Z)",
@@ -256,20 +261,6 @@ func TestComputeEmpty(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}
-	}
-}
-
-// FromEntry carries every field the metrics use; the undo's revisions
-// swap roles (an undo's Stable is the revision it took away).
-func TestFromEntry(t *testing.T) {
-	e := rollback.Entry{Target: "web", Release: "undo v4->v2", Strategy: "undo", Stable: "v4", Canary: "v2",
-		Outcome: promoted, Undo: true, Started: at(3, 13, 50), Finished: at(3, 14, 0),
-		FailedAt: at(3, 13, 51), RollbackFinished: at(3, 13, 52), CommitTime: at(1, 0, 0)}
-	got := dora.FromHistory([]rollback.Entry{e})
-	want := dora.Release{Target: "web", Name: "undo v4->v2", Previous: "v4", Revision: "v2", Outcome: promoted, Undo: true,
-		Started: at(3, 13, 50), Finished: at(3, 14, 0), CommitTime: at(1, 0, 0), FailedAt: at(3, 13, 51), RestoredAt: at(3, 13, 52)}
-	if len(got) != 1 || got[0] != want {
-		t.Errorf("FromHistory = %+v\nwant %+v", got, want)
 	}
 }
 

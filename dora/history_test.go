@@ -76,7 +76,7 @@ func TestFromManagerHistory(t *testing.T) {
 			t.Fatalf("%d history entries, want 4", len(entries))
 		}
 		v2, v3, v4, undo := entries[0], entries[1], entries[2], entries[3]
-		m2, err := dora.Compute(dora.FromHistory(entries), dora.Window{From: begin, To: time.Now().Add(time.Second)})
+		m2, err := dora.Compute(entries, dora.Window{From: begin, To: time.Now().Add(time.Second)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -184,7 +184,7 @@ func TestResumeRefusesCorruptJournal(t *testing.T) {
 		}
 		// The lease was released: abandoning is possible, and records the release.
 		e, err := m.Abandon(t.Context(), "svc", "journal damaged; target checked by hand")
-		if err != nil || e.Outcome != strategy.PhaseStopped || !strings.Contains(e.Reason, "checked by hand") {
+		if err != nil || e.Phase != strategy.PhaseStopped || !strings.Contains(e.Reason, "checked by hand") {
 			t.Fatalf("abandon: %+v %v", e, err)
 		}
 		if p, err := m.Pending(t.Context(), "svc"); p != nil || err != nil {

@@ -401,8 +401,8 @@ func crashOnce(t crashT, i int, rng *rand.Rand) string {
 		what = "resumed to continue"
 		want = strategy.PhasePromoted
 	}
-	if e.Outcome != want {
-		t.Fatalf("iteration %d (%s, mode %d, fail at %d): outcome %s, want %s (%s)", i, what, mode, failAt, e.Outcome, want, e.Reason)
+	if e.Phase != want {
+		t.Fatalf("iteration %d (%s, mode %d, fail at %d): outcome %s, want %s (%s)", i, what, mode, failAt, e.Phase, want, e.Reason)
 	}
 	wantState := initial
 	if want == strategy.PhasePromoted {
@@ -425,7 +425,7 @@ func crashOnce(t crashT, i int, rng *rand.Rand) string {
 	if k := subsequence(p.Intents, states[1:]); k >= 0 {
 		t.Fatalf("iteration %d (%s): apply %d (%v) is not the next recorded intent\nintents %v\napplied %v", i, what, k, states[k+1], p.Intents, states[1:])
 	}
-	if p.Phase != want || !p.Finished {
+	if p.Phase != want || p.Finished.IsZero() {
 		t.Fatalf("iteration %d: journal ends %s (finished %v), want %s", i, p.Phase, p.Finished, want)
 	}
 	return what

@@ -59,7 +59,7 @@ func ExampleManager_Resume_rollBack() {
 	}
 	res, _ := ro.Wait(ctx)
 	hist, _ := second.History(ctx, "checkout")
-	fmt.Println(res.Phase, tgt.State(), "history:", hist[0].Outcome)
+	fmt.Println(res.Phase, tgt.State(), "history:", hist[0].Phase)
 	// Output:
 	// stopped at: stable=v1 canary=v2 weight=40% replicas=3/2
 	// refused: step 0 (canary 40%): name canary 40% → canary 50%, weight 40 → 50

@@ -34,7 +34,7 @@ func ExampleManager_Start() {
 
 	hist, _ := m.History(ctx, "checkout")
 	for _, e := range hist {
-		fmt.Printf("%s: %s -> %s by %s, %s\n", e.Journal, e.Stable, e.Canary, e.Strategy, e.Outcome)
+		fmt.Printf("%s: %s -> %s by %s, %s\n", e.Journal, e.Stable, e.Canary, e.Strategy, e.Phase)
 	}
 	// Output:
 	// Promoted <nil> stable=v2 replicas=3/0

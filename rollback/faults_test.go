@@ -196,7 +196,7 @@ func TestLostLeaseIsFenced(t *testing.T) {
 		// The fenced process applied nothing after the takeover: every
 		// apply is the next recorded intent of the one journal.
 		hist, _ := b.History(t.Context(), "svc")
-		if len(hist) != 1 || hist[0].Resumed != 1 || hist[0].Outcome != strategy.PhasePromoted {
+		if len(hist) != 1 || hist[0].Resumed != 1 || hist[0].Phase != strategy.PhasePromoted {
 			t.Fatalf("history %+v", hist)
 		}
 		p := rollback.Replay(journalOf(t, mem, "svc", hist[0]))

@@ -2,6 +2,7 @@ package rollback
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -59,43 +60,57 @@ func (j *Journal) Fence(ctx context.Context) (uint64, error) {
 	return j.Lease.Token, nil
 }
 
-// Progress is what a journal says about its release: where it stands, how
-// to resume it, and the times and verdicts its history entry needs. Build
-// it with [Replay].
+// Progress is what a journal says about its release: how it stands, as a
+// [strategy.Result], and how to resume it. Build it with [Replay].
+//
+// In a Progress, the Result's Release, Strategy, Stable and Canary are
+// from the first started record; Phase is the last phase recorded
+// (Progressing when none was) and Reason its reason; Started is when the
+// release first started; Finished is when the last run of the release
+// recorded its end, zero while that run recorded none; FailedAt,
+// RollbackStarted and RollbackFinished time the failure and rollback,
+// when there was one; Verdicts are every verdict recorded, in order;
+// Final is the last State recorded (intended or applied). Its Steps, Err
+// and JournalErr are empty: a journal does not record them.
 type Progress struct {
-	// Release, Strategy, Fingerprint, Stable and Canary are from the
-	// first started record.
-	Release     string
-	Strategy    string
-	Fingerprint string
-	Stable      strategy.Revision
-	Canary      strategy.Revision
+	strategy.Result
+	// Fingerprint is the plan's fingerprint, from the first started
+	// record.
+	Fingerprint string `json:"fingerprint,omitempty"`
 	// Checkpoint is where a resumed release starts.
-	Checkpoint strategy.Checkpoint
-	// Phase is the last phase recorded (Progressing when none was).
-	Phase strategy.Phase
-	// Reason is the last phase's reason.
-	Reason string
+	Checkpoint strategy.Checkpoint `json:"checkpoint"`
 	// Cause is the reason the release first started rolling back (a
 	// resumed rollback records a reason of its own later).
-	Cause string
-	// Finished says the last run of the release recorded its end.
-	Finished bool
+	Cause string `json:"cause,omitempty"`
 	// Starts counts the started records: 1 + the number of resumes.
-	Starts int
-	// Started is when the release first started; Updated the time of
-	// the last record.
-	Started, Updated time.Time
-	// FailedAt, RollbackStarted and RollbackFinished time the failure and
-	// rollback, when there was one.
-	FailedAt, RollbackStarted, RollbackFinished time.Time
-	// Verdicts are every verdict recorded, in order.
-	Verdicts []strategy.Verdict
+	Starts int `json:"starts"`
+	// Updated is the time of the last record.
+	Updated time.Time `json:"updated"`
 	// Intents and Applied list the States recorded as about to be applied
 	// and as applied, in order.
-	Intents, Applied []strategy.State
+	Intents []strategy.State `json:"intents,omitempty"`
+	Applied []strategy.State `json:"applied,omitempty"`
 	// Records is how many records were replayed.
-	Records int
+	Records int `json:"records"`
+}
+
+// UnmarshalJSON decodes p from its JSON form.
+func (p *Progress) UnmarshalJSON(data []byte) error {
+	type plain Progress
+	var v struct {
+		plain
+		// UnmarshalJSON hides the method promoted from strategy.Result,
+		// which would decode the Result's fields only.
+		UnmarshalJSON struct{} `json:"-"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, &v.Result); err != nil {
+		return err
+	}
+	*p = Progress(v.plain)
+	return nil
 }
 
 // Pending reports whether the release still needs a process to drive it:
@@ -111,7 +126,7 @@ func (p Progress) Pending() bool {
 // differs from the first one's marks a rollback from the record (see
 // [Manager.Resume]): the Checkpoint then rolls back.
 func Replay(recs []strategy.Record) Progress {
-	p := Progress{Phase: strategy.PhasePending, Records: len(recs)}
+	p := Progress{Result: strategy.Result{Phase: strategy.PhasePending}, Records: len(recs)}
 	cp := &p.Checkpoint
 	var lastVerdict *strategy.Verdict
 	for i := range recs {
@@ -132,13 +147,14 @@ func Replay(recs []strategy.Record) Progress {
 				// recording one.
 				cp.RollBack = true
 			}
-			p.Finished = false
+			p.Finished = time.Time{}
 			if !p.Phase.Final() || p.Phase == strategy.PhaseStopped || p.Phase == strategy.PhaseDegraded {
 				p.Phase = strategy.PhaseProgressing
 			}
 		case strategy.RecordIntent:
 			if r.State != nil {
 				cp.State = *r.State
+				p.Final = *r.State
 				p.Intents = append(p.Intents, *r.State)
 			}
 			if r.Rollback {
@@ -149,6 +165,7 @@ func Replay(recs []strategy.Record) Progress {
 		case strategy.RecordApplied:
 			if r.State != nil {
 				cp.State = *r.State
+				p.Final = *r.State
 				p.Applied = append(p.Applied, *r.State)
 			}
 		case strategy.RecordStep:
@@ -186,7 +203,7 @@ func Replay(recs []strategy.Record) Progress {
 				p.RollbackFinished = r.At
 			}
 		case strategy.RecordFinished:
-			p.Finished = true
+			p.Finished = r.At
 			if r.Phase != "" {
 				p.Phase = r.Phase
 			}
@@ -232,12 +249,12 @@ func (p Progress) deciding() []strategy.Verdict {
 
 // entry builds the history entry of a finished release.
 func (p Progress) entry(target string, a *Active) Entry {
-	e := Entry{
-		Target: target, Release: p.Release, Strategy: p.Strategy, Stable: p.Stable, Canary: p.Canary,
-		Outcome: p.Phase, Reason: p.Reason, Started: p.Started, Finished: p.Updated,
-		FailedAt: p.FailedAt, RollbackStarted: p.RollbackStarted, RollbackFinished: p.RollbackFinished,
-		Verdicts: p.deciding(), Resumed: max(p.Starts-1, 0), Final: p.Checkpoint.State,
-	}
+	res := p.Result
+	res.Finished = p.Updated
+	res.Verdicts = p.deciding()
+	res.Final = p.Checkpoint.State
+	res.Steps, res.Err, res.JournalErr = nil, "", ""
+	e := Entry{Result: res, Target: target, Resumed: max(p.Starts-1, 0)}
 	if p.Cause != "" && p.Phase != strategy.PhasePromoted {
 		e.Reason = p.Cause
 	}

@@ -122,7 +122,7 @@ func serving(tr TargetRecord) strategy.Revision {
 	if e.Final.Stable != "" && e.Final.Canary == "" {
 		return e.Final.Stable
 	}
-	switch e.Outcome {
+	switch e.Phase {
 	case strategy.PhasePromoted:
 		return e.Canary
 	case strategy.PhaseRolledBack:
@@ -381,18 +381,18 @@ func (m *Manager) settle(ctx context.Context, target string, lease Lease, abando
 	}
 	e := p.entry(target, a)
 	if abandon != "" {
-		if !e.Outcome.Final() {
-			e.Outcome = strategy.PhaseStopped
+		if !e.Phase.Final() {
+			e.Phase = strategy.PhaseStopped
 		}
 		e.Reason = "abandoned: " + abandon
 		if e.Finished.IsZero() || e.Finished.Before(time.Now()) {
 			e.Finished = time.Now()
 		}
 	}
-	if !p.Finished || abandon != "" {
+	if p.Finished.IsZero() || abandon != "" {
 		// Complete the journal: it ended (or is given up) without saying so.
 		end := strategy.Record{Kind: strategy.RecordFinished, Release: e.Release, At: time.Now(),
-			Step: p.Checkpoint.Step, Phase: e.Outcome, Reason: e.Reason}
+			Step: p.Checkpoint.Step, Phase: e.Phase, Reason: e.Reason}
 		if err := m.Store.Append(ctx, lease, a.Journal, end); err != nil && abandon == "" {
 			return Entry{}, err
 		}
@@ -420,9 +420,9 @@ func addEntry(tr *TargetRecord, e Entry, keep int) {
 	}
 	var bad strategy.Revision
 	switch {
-	case e.Undo && e.Outcome == strategy.PhasePromoted:
+	case e.Undo && e.Phase == strategy.PhasePromoted:
 		bad = e.Stable // undone
-	case !e.Undo && (e.Outcome == strategy.PhaseRolledBack || e.Outcome == strategy.PhaseDegraded):
+	case !e.Undo && (e.Phase == strategy.PhaseRolledBack || e.Phase == strategy.PhaseDegraded):
 		bad = e.Canary
 	}
 	if bad != "" {

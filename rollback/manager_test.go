@@ -28,22 +28,22 @@ func TestStartRecordsHistory(t *testing.T) {
 					t.Fatalf("history has %d entries, want 1", len(hist))
 				}
 				e := hist[0]
-				if e.Outcome != res.Phase || e.Stable != "v1" || e.Canary != "v2" || e.Strategy != "test-canary" || e.Release != "v1->v2" {
+				if e.Phase != res.Phase || e.Stable != "v1" || e.Canary != "v2" || e.Strategy != "test-canary" || e.Release != "v1->v2" {
 					t.Fatalf("entry %+v does not match result %v", e, res.Phase)
 				}
 				if !e.Started.Equal(res.Started) || e.Finished.Before(e.Started) {
 					t.Fatalf("entry times %v..%v, result started %v", e.Started, e.Finished, res.Started)
 				}
 				if outcome == strategy.Pass {
-					if err != nil || e.Outcome != strategy.PhasePromoted {
-						t.Fatalf("got %v %v", e.Outcome, err)
+					if err != nil || e.Phase != strategy.PhasePromoted {
+						t.Fatalf("got %v %v", e.Phase, err)
 					}
 					if len(e.Verdicts) != 1 || e.Verdicts[0].Outcome != strategy.Pass {
 						t.Fatalf("verdicts %v", e.Verdicts)
 					}
 				} else {
-					if !errors.Is(err, strategy.ErrAnalysisFailed) || e.Outcome != strategy.PhaseRolledBack {
-						t.Fatalf("got %v %v", e.Outcome, err)
+					if !errors.Is(err, strategy.ErrAnalysisFailed) || e.Phase != strategy.PhaseRolledBack {
+						t.Fatalf("got %v %v", e.Phase, err)
 					}
 					if len(e.Verdicts) != 1 || e.Verdicts[0].Outcome != strategy.Fail {
 						t.Fatalf("verdicts %v", e.Verdicts)

@@ -111,7 +111,7 @@ func TestDegradedRollbackIsLoudAndBlocksTheTarget(t *testing.T) {
 			t.Fatalf("resumed a degraded release: %s %v, target %v", res.Phase, err, tgt.State())
 		}
 		hist, _ := m.History(t.Context(), "svc")
-		if len(hist) != 1 || hist[0].Outcome != strategy.PhaseRolledBack || hist[0].Resumed != 1 || len(hist[0].Verdicts) != 1 ||
+		if len(hist) != 1 || hist[0].Phase != strategy.PhaseRolledBack || hist[0].Resumed != 1 || len(hist[0].Verdicts) != 1 ||
 			hist[0].Verdicts[0].Outcome != strategy.Fail || !strings.Contains(hist[0].Reason, "analysis failed") {
 			t.Fatalf("history %+v", hist)
 		}

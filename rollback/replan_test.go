@@ -97,7 +97,7 @@ func rollBackResume(t *testing.T, newStore func(*testing.T) rollback.Store, stra
 		if i := subsequence(p.Intents, tgt.States()); i >= 0 {
 			t.Fatalf("applied %v without a journaled intent", tgt.States()[i])
 		}
-		if e := hist[0]; e.Outcome != strategy.PhaseRolledBack || e.Stable != "v1" || e.Canary != "v2" ||
+		if e := hist[0]; e.Phase != strategy.PhaseRolledBack || e.Stable != "v1" || e.Canary != "v2" ||
 			e.Resumed != 1 || e.Final != v1State || e.Strategy != "test-canary" {
 			t.Fatalf("history entry %+v", e)
 		}
@@ -237,7 +237,7 @@ func TestDegradedRollbackFinishesWithoutPlan(t *testing.T) {
 			t.Fatal(err)
 		}
 		hist, _ := m.History(t.Context(), "svc")
-		if len(hist) != 1 || hist[0].Outcome != strategy.PhaseRolledBack || hist[0].Resumed != 2 {
+		if len(hist) != 1 || hist[0].Phase != strategy.PhaseRolledBack || hist[0].Resumed != 2 {
 			t.Fatalf("history %+v", hist)
 		}
 	})

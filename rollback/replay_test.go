@@ -53,14 +53,14 @@ func TestReplay(t *testing.T) {
 		r(strategy.RecordPhase, 2, func(r *strategy.Record) { r.Phase = strategy.PhaseRolledBack }),
 		r(strategy.RecordFinished, 2, func(r *strategy.Record) { r.Phase = strategy.PhaseRolledBack }))
 	p = rollback.Replay(done)
-	if p.Pending() || !p.Finished || p.Starts != 2 || p.RollbackFinished.IsZero() || p.Cause != "analysis failed" || !p.Started.Equal(started.At) {
+	if p.Pending() || p.Finished.IsZero() || p.Starts != 2 || p.RollbackFinished.IsZero() || p.Cause != "analysis failed" || !p.Started.Equal(started.At) {
 		t.Fatalf("finished: %+v", p)
 	}
 
 	// A release that stopped or degraded is still pending; degraded rolls back.
 	for _, ph := range []strategy.Phase{strategy.PhaseStopped, strategy.PhaseDegraded} {
 		p = rollback.Replay(append(append([]strategy.Record{}, base...), r(strategy.RecordFinished, 1, func(r *strategy.Record) { r.Phase = ph })))
-		if !p.Pending() || !p.Finished || p.Checkpoint.RollBack != (ph == strategy.PhaseDegraded) {
+		if !p.Pending() || p.Finished.IsZero() || p.Checkpoint.RollBack != (ph == strategy.PhaseDegraded) {
 			t.Fatalf("%s: %+v", ph, p)
 		}
 	}

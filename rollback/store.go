@@ -2,6 +2,7 @@ package rollback
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -131,65 +132,69 @@ type Active struct {
 	Resumed int `json:"resumed,omitempty"`
 }
 
-// Entry is one finished release in a target's history. It carries what
-// delivery metrics need: deployment frequency (Started, Finished,
-// Outcome), lead time (CommitTime), change failure rate (Outcome, Undo)
-// and time to restore (FailedAt, RollbackStarted, RollbackFinished).
+// Entry is one finished release in a target's history: its
+// [strategy.Result] as the journal recorded it, and what the store knows
+// about it besides. It carries what delivery metrics need (the dora
+// package computes them from a history): deployment frequency (Started,
+// Finished, Phase), lead time (CommitTime), change failure rate (Phase,
+// Undo) and time to restore (FailedAt, RollbackStarted,
+// RollbackFinished).
+//
+// In an Entry, the Result's Phase is Promoted or RolledBack or, for an
+// abandoned release, Degraded or Stopped; its Reason explains the outcome
+// (for a rollback, why it started); its Verdicts are the verdicts that
+// decided the outcome: for a rollback the Fail verdicts that caused it,
+// for a promotion the last verdict of each analyzer; its Final is the
+// last State recorded. Its Steps, Err and JournalErr are empty: a
+// journal does not record them.
+//
+// Its JSON form is the Result's fields and the Entry's own, side by side.
+// Entries written by earlier versions of glidepath (with "outcome" for
+// phase) decode too.
 type Entry struct {
+	strategy.Result
 	// Target is the released target.
 	Target string `json:"target"`
-	// Release is the release's name; Journal its journal in the store.
-	Release string `json:"release"`
+	// Journal names the release's journal in the store.
 	Journal string `json:"journal"`
-	// Strategy names the strategy that planned it ("undo" for an
-	// immediate undo).
-	Strategy string `json:"strategy"`
-	// Stable was serving before; Canary was released.
-	Stable strategy.Revision `json:"stable"`
-	Canary strategy.Revision `json:"canary"`
-	// Outcome is the final phase: Promoted or RolledBack, or, for an
-	// abandoned release, Degraded or Stopped.
-	Outcome strategy.Phase `json:"outcome"`
-	// Reason explains the outcome.
-	Reason string `json:"reason,omitempty"`
-	// Started is when the release first started; Finished when it ended.
-	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished"`
-	// FailedAt is when the failure that ended it was detected (the
-	// deciding Fail verdict, or the start of the rollback).
-	FailedAt time.Time `json:"failedAt,omitzero"`
-	// RollbackStarted and RollbackFinished time the rollback.
-	RollbackStarted  time.Time `json:"rollbackStarted,omitzero"`
-	RollbackFinished time.Time `json:"rollbackFinished,omitzero"`
-	// Verdicts are the verdicts that decided the outcome: for a rollback
-	// the Fail verdicts that caused it, for a promotion the last verdict
-	// of each analyzer.
-	Verdicts []strategy.Verdict `json:"verdicts,omitempty"`
-	// Undo marks a release made by [Manager.Undo].
+	// Undo marks a release made by [Manager.Undo]: Stable is the revision
+	// it took away, Canary the one it returned to. Its Strategy is
+	// "undo" when the undo was immediate.
 	Undo bool `json:"undo,omitempty"`
 	// Resumed counts how many times the release was resumed after its
 	// process stopped.
 	Resumed int `json:"resumed,omitempty"`
-	// Final is the last State recorded.
-	Final strategy.State `json:"final"`
 	// CommitTime is when Canary was committed, when known.
 	CommitTime time.Time `json:"commitTime,omitzero"`
+}
+
+// UnmarshalJSON decodes e from its JSON form or from the form of an
+// earlier version of glidepath.
+func (e *Entry) UnmarshalJSON(data []byte) error {
+	type plain Entry
+	var v struct {
+		plain
+		// UnmarshalJSON hides the method promoted from strategy.Result,
+		// which would decode the Result's fields only.
+		UnmarshalJSON struct{} `json:"-"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	// The Result again, through its own method: it also reads the
+	// spellings of earlier versions.
+	if err := json.Unmarshal(data, &v.Result); err != nil {
+		return err
+	}
+	*e = Entry(v.plain)
+	return nil
 }
 
 // LeadTime is Finished - CommitTime for a promoted release with a known
 // commit time, else 0.
 func (e Entry) LeadTime() time.Duration {
-	if e.Outcome != strategy.PhasePromoted || e.CommitTime.IsZero() {
+	if e.Phase != strategy.PhasePromoted || e.CommitTime.IsZero() {
 		return 0
 	}
 	return e.Finished.Sub(e.CommitTime)
-}
-
-// TimeToRestore is RollbackFinished - FailedAt for a rolled-back release,
-// else 0.
-func (e Entry) TimeToRestore() time.Duration {
-	if e.RollbackFinished.IsZero() || e.FailedAt.IsZero() {
-		return 0
-	}
-	return e.RollbackFinished.Sub(e.FailedAt)
 }

@@ -112,7 +112,7 @@ func previousGood(tr TargetRecord) (cur, prev strategy.Revision, dist int, err e
 		}
 	}
 	for _, e := range tr.History {
-		if e.Outcome == strategy.PhasePromoted {
+		if e.Phase == strategy.PhasePromoted {
 			push(e.Stable)
 			push(e.Canary)
 		}

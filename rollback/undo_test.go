@@ -64,7 +64,7 @@ func TestUndoWithinWindowIsImmediate(t *testing.T) {
 		}
 		hist, _ := m.History(t.Context(), "svc")
 		e := hist[len(hist)-1]
-		if !e.Undo || e.Strategy != "undo" || e.Stable != "v3" || e.Canary != "v2" || e.Outcome != strategy.PhasePromoted {
+		if !e.Undo || e.Strategy != "undo" || e.Stable != "v3" || e.Canary != "v2" || e.Phase != strategy.PhasePromoted {
 			t.Fatalf("undo entry %+v", e)
 		}
 		// The undone revision is refused unless asked for explicitly.
@@ -227,7 +227,7 @@ func TestResumeImmediateUndo(t *testing.T) {
 			t.Fatal(err)
 		}
 		hist, _ := m.History(t.Context(), "svc")
-		if e := hist[len(hist)-1]; !e.Undo || e.Resumed != 1 || e.Outcome != strategy.PhasePromoted {
+		if e := hist[len(hist)-1]; !e.Undo || e.Resumed != 1 || e.Phase != strategy.PhasePromoted {
 			t.Fatalf("entry %+v", e)
 		}
 	})

@@ -38,11 +38,11 @@ func TestUndoWindowFollowsArgo(t *testing.T) {
 				err := store.Update(t.Context(), "svc", nil, func(tr *rollback.TargetRecord) error {
 					for i := 1; i < 5; i++ {
 						at := start.Add(time.Duration(i) * time.Hour)
-						tr.History = append(tr.History, rollback.Entry{
-							Target: "svc", Release: fmt.Sprintf("r%d->r%d", i, i+1), Strategy: "test-canary",
+						tr.History = append(tr.History, rollback.Entry{Target: "svc", Result: strategy.Result{
+							Release: fmt.Sprintf("r%d->r%d", i, i+1), Strategy: "test-canary",
 							Stable: strategy.Revision(fmt.Sprintf("r%d", i)), Canary: strategy.Revision(fmt.Sprintf("r%d", i+1)),
-							Outcome: strategy.PhasePromoted, Started: at, Finished: at.Add(time.Minute),
-						})
+							Phase: strategy.PhasePromoted, Started: at, Finished: at.Add(time.Minute),
+						}})
 					}
 					tr.RolledBack = c.skip
 					return nil
@@ -82,9 +82,9 @@ func TestUndoOutsideWindowNeedsStrategy(t *testing.T) {
 		m.Window = 3
 		err := store.Update(t.Context(), "svc", nil, func(tr *rollback.TargetRecord) error {
 			for i := 1; i < 5; i++ {
-				tr.History = append(tr.History, rollback.Entry{Target: "svc",
+				tr.History = append(tr.History, rollback.Entry{Target: "svc", Result: strategy.Result{
 					Stable: strategy.Revision(fmt.Sprintf("r%d", i)), Canary: strategy.Revision(fmt.Sprintf("r%d", i+1)),
-					Outcome: strategy.PhasePromoted})
+					Phase: strategy.PhasePromoted}})
 			}
 			tr.RolledBack = []strategy.Revision{"r4", "r3"}
 			return nil

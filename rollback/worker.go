@@ -239,7 +239,7 @@ func (w *Worker) resume(ctx context.Context, lease Lease, target string) (*strat
 	if err != nil || p == nil {
 		return nil, err
 	}
-	if p.Progress.Finished && p.Progress.Pending() && !w.ResumeStopped {
+	if !p.Progress.Finished.IsZero() && p.Progress.Pending() && !w.ResumeStopped {
 		return nil, nil // left Stopped or Degraded by a live process: a person decides
 	}
 	a := p.Active

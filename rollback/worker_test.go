@@ -93,7 +93,7 @@ func TestWorkerTakesOverAKilledRelease(t *testing.T) {
 				want = strategy.PhaseRolledBack
 			}
 			hist, err := w.Manager.History(t.Context(), "svc")
-			if err != nil || len(hist) != 1 || hist[0].Outcome != want || hist[0].Resumed != 1 {
+			if err != nil || len(hist) != 1 || hist[0].Phase != want || hist[0].Resumed != 1 {
 				t.Fatalf("history %+v (%v), want one %s entry resumed once", hist, err, want)
 			}
 			states, err := tgt.states()

@@ -97,7 +97,7 @@ func takeOver(t *testing.T, freeze bool) {
 		t.Fatalf("worker events %+v, want a resume and a promotion", events)
 	}
 	hist, err := w.Manager.History(t.Context(), "svc")
-	if err != nil || len(hist) != 1 || hist[0].Outcome != strategy.PhasePromoted || hist[0].Resumed != 1 {
+	if err != nil || len(hist) != 1 || hist[0].Phase != strategy.PhasePromoted || hist[0].Resumed != 1 {
 		t.Fatalf("history %+v %v", hist, err)
 	}
 	obs, err := tgt.Observe(t.Context())

@@ -44,7 +44,7 @@ func TestReleaseSurvivesAnEtcdRestart(t *testing.T) {
 		t.Fatalf("release across the restart: %s %v", res.Phase, err)
 	}
 	hist, err := m.History(t.Context(), "svc")
-	if err != nil || len(hist) != 1 || hist[0].Outcome != strategy.PhasePromoted {
+	if err != nil || len(hist) != 1 || hist[0].Phase != strategy.PhasePromoted {
 		t.Fatalf("history %+v %v", hist, err)
 	}
 	recs, err := s.Journal(t.Context(), "svc", hist[0].Journal)

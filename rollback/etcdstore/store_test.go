@@ -148,7 +148,7 @@ func TestLimits(t *testing.T) {
 	}
 	err = s.Update(ctx, "svc", &l, func(tr *rollback.TargetRecord) error {
 		for i := range 10 {
-			tr.History = append(tr.History, rollback.Entry{Release: fmt.Sprint(i)})
+			tr.History = append(tr.History, rollback.Entry{Result: strategy.Result{Release: fmt.Sprint(i)}})
 		}
 		return nil
 	})

@@ -70,7 +70,7 @@ func TestEtcdUnreachableLongerThanTheLease(t *testing.T) {
 		}
 	}
 	hist, err := m.History(t.Context(), "svc")
-	if err != nil || len(hist) != 1 || hist[0].Outcome != strategy.PhasePromoted {
+	if err != nil || len(hist) != 1 || hist[0].Phase != strategy.PhasePromoted {
 		t.Fatalf("history %+v %v, want one promoted release", hist, err)
 	}
 	recs, err := s.Journal(t.Context(), "svc", hist[0].Journal)

@@ -373,7 +373,7 @@ func (s suite) records(t *testing.T) {
 	if err := st.Update(ctx, "svc", &l, func(tr *rollback.TargetRecord) error {
 		tr.Seq = 3
 		tr.Active = &rollback.Active{Journal: "000003", Release: "r", Stable: "v1", Canary: "v2", Owner: "a", Started: now}
-		tr.History = []rollback.Entry{{Target: "svc", Release: "old", Stable: "v0", Canary: "v1", Outcome: strategy.PhasePromoted, Finished: now}}
+		tr.History = []rollback.Entry{{Target: "svc", Result: strategy.Result{Release: "old", Stable: "v0", Canary: "v1", Phase: strategy.PhasePromoted, Finished: now}}}
 		tr.RolledBack = []strategy.Revision{"bad"}
 		tr.CommitTimes = map[strategy.Revision]time.Time{"v2": now}
 		return nil
@@ -555,7 +555,7 @@ func (s suite) longHistory(t *testing.T) {
 	l := mustAcquire(t, st, "svc", "a", time.Hour)
 	for i := range total {
 		err := st.Update(ctx, "svc", &l, func(tr *rollback.TargetRecord) error {
-			tr.History = append(tr.History, rollback.Entry{Target: "svc", Release: fmt.Sprint(i), Reason: pad, Outcome: strategy.PhasePromoted})
+			tr.History = append(tr.History, rollback.Entry{Target: "svc", Result: strategy.Result{Release: fmt.Sprint(i), Reason: pad, Phase: strategy.PhasePromoted}})
 			if n := len(tr.History) - keep; n > 0 {
 				tr.History = slices.Delete(tr.History, 0, n)
 			}

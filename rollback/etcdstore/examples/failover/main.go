@@ -109,7 +109,7 @@ func run(out io.Writer) error {
 		return err
 	}
 	for _, e := range hist {
-		fmt.Fprintf(out, "history: %s %s, resumed %d time(s)\n", e.Release, e.Outcome, e.Resumed)
+		fmt.Fprintf(out, "history: %s %s, resumed %d time(s)\n", e.Release, e.Phase, e.Resumed)
 	}
 	return nil
 }
