@@ -110,7 +110,11 @@
 // decided them, whether the release was an undo or resumed, and the
 // commit time of the released revision when one was attached with
 // [Manager.SetCommitTime]: what deployment frequency, lead time, change
-// failure rate and time to restore are computed from.
+// failure rate and time to restore are computed from (package dora reads
+// the history as it is). An [Entry], like a [Progress], is a
+// [strategy.Result] (the value the executor returns) with what the store
+// knows besides; histories written by earlier versions of glidepath,
+// whose entries spell the phase "outcome", still decode.
 //
 // [Manager.Undo] returns the target to the most recent earlier revision
 // that was not rolled back. Within the rollback window (Manager.Window,

@@ -73,6 +73,7 @@ func (j *Journal) Fence(ctx context.Context) (uint64, error) {
 // Final is the last State recorded (intended or applied). Its Steps, Err
 // and JournalErr are empty: a journal does not record them.
 type Progress struct {
+	// Result is how the release stands, as its journal recorded it.
 	strategy.Result
 	// Fingerprint is the plan's fingerprint, from the first started
 	// record.

@@ -152,6 +152,7 @@ type Active struct {
 // Entries written by earlier versions of glidepath (with "outcome" for
 // phase) decode too.
 type Entry struct {
+	// Result is how the release ended, as its journal recorded it.
 	strategy.Result
 	// Target is the released target.
 	Target string `json:"target"`
