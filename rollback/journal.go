@@ -107,8 +107,12 @@ func (p *Progress) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &v); err != nil {
 		return err
 	}
-	if err := json.Unmarshal(data, &v.Result); err != nil {
-		return err
+	if v.Stable == "" || v.Canary == "" || v.Phase == "" {
+		// Perhaps in the spelling of an earlier version, which only
+		// Result's own method reads (it fills just these fields).
+		if err := json.Unmarshal(data, &v.Result); err != nil {
+			return err
+		}
 	}
 	*p = Progress(v.plain)
 	return nil

@@ -182,10 +182,12 @@ func (e *Entry) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &v); err != nil {
 		return err
 	}
-	// The Result again, through its own method: it also reads the
-	// spellings of earlier versions.
-	if err := json.Unmarshal(data, &v.Result); err != nil {
-		return err
+	if v.Stable == "" || v.Canary == "" || v.Phase == "" {
+		// Perhaps in the spelling of an earlier version, which only
+		// Result's own method reads (it fills just these fields).
+		if err := json.Unmarshal(data, &v.Result); err != nil {
+			return err
+		}
 	}
 	*e = Entry(v.plain)
 	return nil

@@ -250,6 +250,7 @@ func (s StepResult) Duration() time.Duration { return s.Finished.Sub(s.Started) 
 // Decoding also accepts the spellings of earlier versions of glidepath:
 // "stableRevision" and "canaryRevision" for stable and canary, and
 // "outcome" for phase; a field given both ways takes the current one.
+// Only Stable, Canary and Phase have earlier spellings.
 type Result struct {
 	// Release is the release's name; Strategy its plan's strategy.
 	Release  string `json:"release"`
