@@ -56,6 +56,19 @@ func TestReplay(t *testing.T) {
 	if p.Pending() || p.Finished.IsZero() || p.Starts != 2 || p.RollbackFinished.IsZero() || p.Cause != "analysis failed" || !p.Started.Equal(started.At) {
 		t.Fatalf("finished: %+v", p)
 	}
+	// Finished is the time of the finished record, Final the last State
+	// recorded; a later start (a resume) makes the release unfinished again.
+	if !p.Finished.Equal(done[len(done)-1].At) || p.Final != p.Checkpoint.State || p.Final != (strategy.State{Stable: "v1"}) ||
+		p.Phase != strategy.PhaseRolledBack || p.Canary != "v2" || p.TimeToRestore() <= 0 {
+		t.Fatalf("finished: %+v", p)
+	}
+	if p := rollback.Replay(append(append([]strategy.Record{}, done...), r(strategy.RecordStarted, 0, nil))); !p.Finished.IsZero() {
+		t.Fatalf("started again, still finished at %v", p.Finished)
+	}
+	// While rolling back (before the resume) nothing was finished.
+	if p := rollback.Replay(rolling); !p.Finished.IsZero() || p.Final != (strategy.State{Stable: "v1"}) {
+		t.Fatalf("rolling back: finished %v, final %v", p.Finished, p.Final)
+	}
 
 	// A release that stopped or degraded is still pending; degraded rolls back.
 	for _, ph := range []strategy.Phase{strategy.PhaseStopped, strategy.PhaseDegraded} {

@@ -243,8 +243,9 @@ func (s StepResult) Duration() time.Duration { return s.Finished.Sub(s.Started) 
 // Result is how a release ended, or, while it runs, how it stands. It is
 // the one value glidepath keeps of a release's outcome: [Run] and
 // [Rollout.Wait] return it, [ReleaseFinished] carries it, and the rollback
-// package embeds it in the history entries and journal progress it
-// stores, which the dora package computes delivery metrics from.
+// package embeds it in a target's history entries (which the dora
+// package computes delivery metrics from) and in the progress it replays
+// from a journal.
 //
 // Its JSON form names every field once (stable, canary, phase, …).
 // Decoding also accepts the spellings of earlier versions of glidepath:
