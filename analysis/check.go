@@ -212,8 +212,13 @@ func (c *Check) compile() (*compiled, error) {
 		// A source that can check itself (an address, a path) is checked
 		// with the check, before anything is applied.
 		if v, ok := c.Source.(interface{ Validate() error }); ok {
-			for _, pr := range strategy.ProblemsOf(v.Validate()) {
-				add("Source: %s", pr)
+			var ce *strategy.ConfigError
+			if err := v.Validate(); errors.As(err, &ce) {
+				for _, pr := range ce.Problems {
+					add("Source: %s", pr)
+				}
+			} else if err != nil {
+				add("Source: %v", err)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package canary
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -367,12 +368,17 @@ func (c Config) problems() []string {
 	}
 	surge, unavailable := c.surgeAndUnavailable()
 	surgeOK, unavailableOK := true, true
-	if err := surge.Check(); err != nil {
-		add("MaxSurge: %v", err)
+	var ce *strategy.ConfigError
+	if errors.As(surge.Validate(), &ce) {
+		for _, q := range ce.Problems {
+			add("MaxSurge: %s", q)
+		}
 		surgeOK = false
 	}
-	if err := unavailable.Check(); err != nil {
-		add("MaxUnavailable: %v", err)
+	if errors.As(unavailable.Validate(), &ce) {
+		for _, q := range ce.Problems {
+			add("MaxUnavailable: %s", q)
+		}
 		unavailableOK = false
 	}
 	if surgeOK && unavailableOK && isZero(surge) && isZero(unavailable) {

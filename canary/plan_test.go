@@ -154,8 +154,8 @@ func TestPlans(t *testing.T) {
 			if p.Strategy != "canary" || p.Stable != wantStable || p.Final != wantFinal {
 				t.Errorf("plan %q stable %s final %s", p.Strategy, p.Stable, p.Final)
 			}
-			if probs := p.Problems(nil); probs != nil {
-				t.Errorf("the executor would reject the plan: %v", probs)
+			if err := p.Validate(nil); err != nil {
+				t.Errorf("the executor would reject the plan: %v", err)
 			}
 		})
 	}
@@ -286,14 +286,13 @@ func TestValidate(t *testing.T) {
 			if !errors.Is(err, strategy.ErrInvalidConfig) {
 				t.Fatalf("Validate() = %v; want an invalid configuration", err)
 			}
-			msg := err.Error()
 			for _, w := range tc.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("error does not mention %q:\n%s", w, msg)
+				if !strategytest.HasProblem(err, w) {
+					t.Errorf("error does not name %q:\n%v", w, err)
 				}
 			}
-			if n := strings.Count(msg, "\n  - "); n != len(tc.want) {
-				t.Errorf("error names %d problems, want %d:\n%s", n, len(tc.want), msg)
+			if n := len(strategytest.Problems(err)); n != len(tc.want) {
+				t.Errorf("error names %d problems, want %d:\n%v", n, len(tc.want), err)
 			}
 			if _, perr := tc.cfg.Plan(v1, v2); !errors.Is(perr, strategy.ErrInvalidConfig) {
 				t.Errorf("Plan accepted an invalid config: %v", perr)

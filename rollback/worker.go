@@ -112,7 +112,12 @@ func (w *Worker) Validate() error {
 	if w.Manager == nil {
 		p = append(p, "no Manager")
 	} else if err := w.Manager.Validate(); err != nil {
-		p = append(p, strategy.ProblemsOf(err)...)
+		var ce *strategy.ConfigError
+		if errors.As(err, &ce) {
+			p = append(p, ce.Problems...)
+		} else {
+			p = append(p, err.Error())
+		}
 	} else if _, ok := w.Manager.Store.(TargetLister); !ok && len(w.Targets) == 0 {
 		p = append(p, fmt.Sprintf("no Targets, and the Store (%T) cannot list its targets", w.Manager.Store))
 	}

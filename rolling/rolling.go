@@ -1,6 +1,7 @@
 package rolling
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -99,12 +100,17 @@ func (c Config) problems() []string {
 	}
 	ms, mu := c.bounds()
 	surgeOK, unavailOK := true, true
-	if err := ms.Check(); err != nil {
-		p = append(p, "MaxSurge: "+err.Error())
+	var ce *strategy.ConfigError
+	if errors.As(ms.Validate(), &ce) {
+		for _, q := range ce.Problems {
+			p = append(p, "MaxSurge: "+q)
+		}
 		surgeOK = false
 	}
-	if err := mu.Check(); err != nil {
-		p = append(p, "MaxUnavailable: "+err.Error())
+	if errors.As(mu.Validate(), &ce) {
+		for _, q := range ce.Problems {
+			p = append(p, "MaxUnavailable: "+q)
+		}
 		unavailOK = false
 	}
 	if surgeOK && unavailOK && isZero(ms) && isZero(mu) {

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -472,9 +473,7 @@ func (b *binder) check(m *argoMetric, bm boundMetric, vals map[string]argValue, 
 		return nil
 	}
 	if err := c.Validate(); err != nil {
-		for _, line := range strategy.ProblemsOf(err) {
-			r.add(nil, p, "%s", line)
-		}
+		validate(err, r, p)
 		return nil
 	}
 	return c
@@ -1141,9 +1140,17 @@ func (b *binder) blueGreen(g *argoBlueGreen, replicas int, r *report) *bluegreen
 	return cfg
 }
 
-// validate reports the problems a glidepath Validate found.
+// validate reports the problems a glidepath Validate found: those of its
+// [*strategy.ConfigError], or its text.
 func validate(err error, r *report, path string) {
-	for _, line := range strategy.ProblemsOf(err) {
-		r.add(nil, path, "%s", line)
+	var ce *strategy.ConfigError
+	switch {
+	case err == nil:
+	case errors.As(err, &ce):
+		for _, line := range ce.Problems {
+			r.add(nil, path, "%s", line)
+		}
+	default:
+		r.add(nil, path, "%s", err.Error())
 	}
 }

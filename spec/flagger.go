@@ -582,9 +582,7 @@ func (b *binder) flaggerMetric(m flaggerMetric, mp string, model map[string]stri
 		ch.Args = append(ch.Args, analysis.Arg{Name: k, Value: vals[k]})
 	}
 	if err := ch.Validate(); err != nil {
-		for _, line := range strategy.ProblemsOf(err) {
-			r.add(nil, mp, "%s", line)
-		}
+		validate(err, r, mp)
 		return nil
 	}
 	return ch

@@ -180,17 +180,20 @@ type StrategyFunc func(stable, canary Revision) (Plan, error)
 // Plan calls f.
 func (f StrategyFunc) Plan(stable, canary Revision) (Plan, error) { return f(stable, canary) }
 
-// Problems lists everything wrong with the plan for target t, or nil.
-// A nil target skips the capability checks.
-func (p Plan) Problems(t Target) []string {
+// Validate reports everything wrong with the plan for target t as one
+// [*ConfigError], or nil. A nil target skips the capability checks.
+func (p Plan) Validate(t Target) error { return Invalid("plan", p.problems(t)...) }
+
+// problems lists everything wrong with the plan for target t, or nil.
+func (p Plan) problems(t Target) []string {
 	var probs []string
 	if len(p.Steps) == 0 {
 		probs = append(probs, "plan has no steps")
 	}
-	for _, q := range p.Stable.Problems() {
+	for _, q := range p.Stable.problems() {
 		probs = append(probs, "stable state: "+q)
 	}
-	for _, q := range p.Final.Problems() {
+	for _, q := range p.Final.problems() {
 		probs = append(probs, "final state: "+q)
 	}
 	routes := false
@@ -198,7 +201,7 @@ func (p Plan) Problems(t Target) []string {
 		where := fmt.Sprintf("step %d (%s)", i, s.Kind)
 		switch s.Kind {
 		case StepApply:
-			for _, q := range s.State.Problems() {
+			for _, q := range s.State.problems() {
 				probs = append(probs, where+": "+q)
 			}
 			if !s.State.Route.IsZero() {
@@ -297,7 +300,7 @@ func analyzerProblems(where string, a Analyzer) []string {
 		return nil
 	}
 	var out []string
-	for _, p := range ProblemsOf(v.Validate()) {
+	for _, p := range problemsOf(v.Validate()) {
 		out = append(out, fmt.Sprintf("%s (%s): %s", where, AnalyzerName(a), p))
 	}
 	return out

@@ -118,10 +118,12 @@ func prepare(rel Release) (*Rollout, error) {
 		var err error
 		plan, err = rel.Strategy.Plan(rel.Stable, rel.Canary)
 		if err != nil {
-			probs = append(probs, "strategy: "+err.Error())
+			for _, q := range problemsOf(err) {
+				probs = append(probs, "strategy: "+q)
+			}
 		} else {
 			plan = plan.withDefaults(rel.Stable)
-			probs = append(probs, plan.Problems(rel.Target)...)
+			probs = append(probs, plan.problems(rel.Target)...)
 			if plan.Stable.Stable != rel.Stable {
 				probs = append(probs, fmt.Sprintf("the plan's stable State is on revision %q, but the release's stable revision is %q", plan.Stable.Stable, rel.Stable))
 			}

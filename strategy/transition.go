@@ -298,7 +298,7 @@ func (r *Rollout) settle(ctx context.Context, rs *runState) {
 		return e
 	}, nil)
 	switch {
-	case err != nil || len(obs.State.Problems()) > 0:
+	case err != nil || len(obs.State.problems()) > 0:
 		r.applied(rs.pending)
 	case obs.State != r.currentState():
 		r.applied(obs.State)

@@ -216,8 +216,8 @@ func (t *Target) Apply(ctx context.Context, desired strategy.State) error {
 	if faulty && !f.Applied {
 		return f.fail(ctx, OpApply)
 	}
-	if p := desired.Problems(); len(p) > 0 {
-		return strategy.Permanent(fmt.Errorf("strategytest: invalid state %s: %v", desired, p))
+	if err := desired.Validate(); err != nil {
+		return strategy.Permanent(fmt.Errorf("strategytest: %w", err))
 	}
 	if !desired.Route.IsZero() && !t.HeaderRouting {
 		return strategy.Permanent(errors.New("strategytest: header routing is not enabled on this target"))
