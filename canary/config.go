@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/glidepath/glidepath/internal/replicas"
 	"github.com/glidepath/glidepath/strategy"
 )
 
@@ -259,18 +260,10 @@ const MaxReplicas = 1 << 24
 // moved a few instances at a time cannot make Plan run out of memory.
 const maxPlanSteps = 500_000
 
-// defaultFencepost is Argo Rollouts' default max surge and max unavailable.
-var defaultFencepost = strategy.Percent(25)
-
+// surgeAndUnavailable returns MaxSurge and MaxUnavailable with Argo
+// Rollouts' default of 25% each.
 func (c Config) surgeAndUnavailable() (strategy.IntOrPercent, strategy.IntOrPercent) {
-	surge, unavailable := defaultFencepost, defaultFencepost
-	if c.MaxSurge != nil {
-		surge = *c.MaxSurge
-	}
-	if c.MaxUnavailable != nil {
-		unavailable = *c.MaxUnavailable
-	}
-	return surge, unavailable
+	return replicas.Bounds(c.MaxSurge, c.MaxUnavailable)
 }
 
 func (c Config) shorthand() bool {
@@ -381,7 +374,7 @@ func (c Config) problems() []string {
 		}
 		unavailableOK = false
 	}
-	if surgeOK && unavailableOK && isZero(surge) && isZero(unavailable) {
+	if surgeOK && unavailableOK && replicas.IsZero(surge) && replicas.IsZero(unavailable) {
 		add("MaxSurge and MaxUnavailable are both zero: no instance could ever move")
 	}
 	if c.DynamicStableScale && !c.TrafficRouting {
@@ -513,13 +506,6 @@ func (c Config) shorthandProblems() []string {
 	}
 	p = append(p, analyzerProblemsOptional("Analyzers", c.Analyzers)...)
 	return p
-}
-
-func isZero(v strategy.IntOrPercent) bool {
-	if v.IsPercent() {
-		return v.Scaled(100, true) == 0
-	}
-	return v.Int == 0
 }
 
 func analyzerProblems(where string, as []strategy.Analyzer) []string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/glidepath/glidepath/internal/replicas"
 	"github.com/glidepath/glidepath/strategy"
 )
 
@@ -15,8 +16,8 @@ const Name = "rolling"
 // MaxUnavailable is nil: Kubernetes' defaults for a Deployment's
 // RollingUpdate strategy (25% each), each field defaulted on its own.
 var (
-	DefaultMaxSurge       = strategy.Percent(25)
-	DefaultMaxUnavailable = strategy.Percent(25)
+	DefaultMaxSurge       = replicas.DefaultBound
+	DefaultMaxUnavailable = replicas.DefaultBound
 )
 
 // MaxReplicas is the largest Replicas a Config accepts (2^24): far beyond
@@ -113,7 +114,7 @@ func (c Config) problems() []string {
 		}
 		unavailOK = false
 	}
-	if surgeOK && unavailOK && isZero(ms) && isZero(mu) {
+	if surgeOK && unavailOK && replicas.IsZero(ms) && replicas.IsZero(mu) {
 		p = append(p, fmt.Sprintf("MaxSurge (%s) and MaxUnavailable (%s) are both zero: the update could never move", ms, mu))
 	}
 	if c.MinReady < 0 {
@@ -136,21 +137,9 @@ func (c Config) problems() []string {
 	return p
 }
 
-// isZero reports whether v is 0 or "0%".
-func isZero(v strategy.IntOrPercent) bool {
-	return v.Scaled(100, true) == 0
-}
-
 // bounds returns MaxSurge and MaxUnavailable with their defaults.
 func (c Config) bounds() (surge, unavailable strategy.IntOrPercent) {
-	surge, unavailable = DefaultMaxSurge, DefaultMaxUnavailable
-	if c.MaxSurge != nil {
-		surge = *c.MaxSurge
-	}
-	if c.MaxUnavailable != nil {
-		unavailable = *c.MaxUnavailable
-	}
-	return surge, unavailable
+	return replicas.Bounds(c.MaxSurge, c.MaxUnavailable)
 }
 
 // Bounds resolves MaxSurge and MaxUnavailable against Replicas, defaults
@@ -200,9 +189,7 @@ func (c Config) build(stable, canary strategy.Revision) (strategy.Plan, error) {
 	n := c.Replicas
 	maxTotal, minAvail := c.limits()
 	tooBig := func() (strategy.Plan, error) {
-		return strategy.Plan{}, strategy.Invalid("rolling config", fmt.Sprintf(
-			"the plan would take more than %d steps (%d instances, at most %d moving at a time): raise MaxSurge or MaxUnavailable",
-			MaxPlanSteps, n, maxTotal-minAvail))
+		return strategy.Plan{}, strategy.Invalid("rolling config", replicas.TooManySteps(MaxPlanSteps, n, maxTotal-minAvail))
 	}
 	// Each batch raises the ready new instances by at most
 	// maxTotal-minAvail and takes at least two steps (the last one, one):
@@ -373,7 +360,7 @@ func (f *fleet) reweight() (strategy.State, bool) {
 	if f.back {
 		s, c = f.grow, f.shrink
 	}
-	w := shareOf(s.ready, c.ready)
+	w := replicas.Share(c.ready, s.ready)
 	if c.want == 0 {
 		w = 0
 	}
@@ -382,20 +369,6 @@ func (f *fleet) reweight() (strategy.State, bool) {
 	}
 	f.weight = w
 	return f.state(), true
-}
-
-// shareOf is the canary's percentage of ready instances: rounded to the
-// nearest percent, but at least 1 when the canary has a ready instance and
-// at most 99 when the stable revision has one.
-func shareOf(stableReady, canaryReady int) int {
-	switch {
-	case canaryReady <= 0:
-		return 0
-	case stableReady <= 0:
-		return 100
-	}
-	w := (200*canaryReady + stableReady + canaryReady) / (2 * (stableReady + canaryReady))
-	return min(max(w, 1), 99)
 }
 
 // rollback returns the Plan.Rollback hook: a rolling update back to the
