@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/glidepath/glidepath/internal/sleep"
 	"maps"
 	"slices"
 	"strings"
@@ -207,12 +208,8 @@ func (m *Manager) acquire(ctx context.Context, target string, wait bool) (Lease,
 			return l, err
 		}
 		d := max(time.Until(held.Expires), time.Millisecond)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep.For(ctx, d) {
 			return Lease{}, errors.Join(err, context.Cause(ctx))
-		case <-t.C:
 		}
 	}
 }
