@@ -246,9 +246,9 @@ type Config struct {
 	// basic canary moves; nil is 25%, as in Argo Rollouts. MaxSurge and
 	// MaxUnavailable may not both be zero.
 	MaxUnavailable *strategy.IntOrPercent `json:"maxUnavailable,omitempty" yaml:"maxUnavailable,omitempty"`
-	// ReadyTimeout bounds each wait for the instances to become ready;
+	// ProgressDeadline bounds each wait for the instances to become ready;
 	// 0 uses the release's progress deadline.
-	ReadyTimeout time.Duration `json:"-" yaml:"readyTimeout,omitempty"`
+	ProgressDeadline time.Duration `json:"-" yaml:"progressDeadline,omitempty"`
 }
 
 // MaxReplicas is the largest instance count a Config accepts (2^24), for
@@ -356,8 +356,8 @@ func (c Config) problems() []string {
 	if c.Replicas > MaxReplicas {
 		add("Replicas (%d) is more than %d", c.Replicas, MaxReplicas)
 	}
-	if c.ReadyTimeout < 0 {
-		add("ReadyTimeout is negative (%v)", c.ReadyTimeout)
+	if c.ProgressDeadline < 0 {
+		add("ProgressDeadline is negative (%v)", c.ProgressDeadline)
 	}
 	surge, unavailable := c.surgeAndUnavailable()
 	surgeOK, unavailableOK := true, true

@@ -26,7 +26,7 @@ func fullConfig() Config {
 		DynamicStableScale: true,
 		MaxSurge:           &surge,
 		MaxUnavailable:     &unavail,
-		ReadyTimeout:       5 * time.Minute,
+		ProgressDeadline:       5 * time.Minute,
 	}
 }
 

@@ -139,7 +139,7 @@ func (b *builder) wait() {
 	if b.full() {
 		return
 	}
-	b.steps = append(b.steps, strategy.WaitReady(b.c.ReadyTimeout).Named(b.label))
+	b.steps = append(b.steps, strategy.WaitReady(b.c.ProgressDeadline).Named(b.label))
 }
 
 // full reports whether the plan has reached maxPlanSteps, naming the

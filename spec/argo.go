@@ -1093,7 +1093,7 @@ func (b *binder) blueGreen(g *argoBlueGreen, replicas int, r *report) *bluegreen
 		} else if *g.PreviewReplicaCount == 0 {
 			r.add(nil, p+".previewReplicaCount", "0 runs no preview instances, which bluegreen.Config cannot express (0 means all of them)")
 		} else {
-			cfg.PreviewReplicas = int(*g.PreviewReplicaCount)
+			cfg.CanaryReplicas = int(*g.PreviewReplicaCount)
 		}
 	}
 	cfg.ManualPromotion = g.AutoPromotionEnabled != nil && !*g.AutoPromotionEnabled

@@ -191,7 +191,7 @@ func TestArgoBasicCanaryDefaults(t *testing.T) {
 func TestArgoBlueGreen(t *testing.T) {
 	res := argoCorpus(t)
 	g := res.Rollouts[1].BlueGreen
-	if g == nil || g.Replicas != 4 || g.PreviewReplicas != 2 || !g.ManualPromotion || g.ScaleDownDelay != 2*time.Minute || !g.KeepAborted || g.AbortScaleDownDelay != 0 {
+	if g == nil || g.Replicas != 4 || g.CanaryReplicas != 2 || !g.ManualPromotion || g.ScaleDownDelay != 2*time.Minute || !g.KeepAborted || g.AbortScaleDownDelay != 0 {
 		t.Fatalf("%+v", g)
 	}
 	pre := checksOf(t, g.PrePromotion)["http-ok"]

@@ -98,7 +98,7 @@
 //	blueGreen.autoPromotionSeconds      AutoPromotionDelay (ignored, as Argo does, when manual)
 //	blueGreen.scaleDownDelaySeconds     ScaleDownDelay (0: at once)
 //	blueGreen.abortScaleDownDelaySeconds   AbortScaleDownDelay (default 30s); 0: KeepAborted
-//	blueGreen.previewReplicaCount       PreviewReplicas
+//	blueGreen.previewReplicaCount       CanaryReplicas
 //	blueGreen.prePromotionAnalysis      PrePromotion
 //	blueGreen.postPromotionAnalysis     PostPromotion
 //
