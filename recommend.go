@@ -212,7 +212,7 @@ func Recommend(c Change) (Recommendation, error) {
 			rec.Reasons = append(rec.Reasons, "no metrics: the switch waits for Promote, so a person checks the new revision first")
 		}
 	case c.Stateful:
-		cfg := &rolling.Config{Replicas: c.Replicas, MaxSurge: new(strategy.Int(0)), MaxUnavailable: new(strategy.Int(1)), Analysis: c.Analyzers}
+		cfg := &rolling.Config{Replicas: c.Replicas, MaxSurge: new(strategy.Int(0)), MaxUnavailable: new(strategy.Int(1)), Analyzers: c.Analyzers}
 		rec = Recommendation{Kind: KindRolling, Strategy: cfg, Rule: 2}
 		rec.Reasons = append(rec.Reasons,
 			"rule 2, stateful: instances are replaced one at a time (maxSurge 0, maxUnavailable 1, as a Kubernetes StatefulSet updates its pods), so at most one instance runs unfamiliar code against the state at first")
@@ -231,7 +231,7 @@ func Recommend(c Change) (Recommendation, error) {
 			}
 		}
 	case risk == RiskLow:
-		cfg := &rolling.Config{Replicas: c.Replicas, Analysis: c.Analyzers}
+		cfg := &rolling.Config{Replicas: c.Replicas, Analyzers: c.Analyzers}
 		rec = Recommendation{Kind: KindRolling, Strategy: cfg, Rule: 3}
 		rec.Reasons = append(rec.Reasons,
 			"rule 3, low risk: a rolling update with Kubernetes' defaults (maxSurge 25%, maxUnavailable 25%) is the quickest safe release")

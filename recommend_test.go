@@ -48,7 +48,7 @@ func TestRecommendEveryRule(t *testing.T) {
 				return *p
 			}
 			if orDefault(cfg.MaxSurge, rolling.DefaultMaxSurge) != surge || orDefault(cfg.MaxUnavailable, rolling.DefaultMaxUnavailable) != unavailable ||
-				cfg.Partition != partition || !slices.Equal(cfg.Analysis, analyzers) {
+				cfg.Partition != partition || !slices.Equal(cfg.Analyzers, analyzers) {
 				t.Errorf("rolling config %+v", cfg)
 			}
 		}

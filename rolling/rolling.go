@@ -67,10 +67,10 @@ type Config struct {
 	// run the new revision and waits for Rollout.Promote before updating
 	// the rest. Must be less than Replicas. 0: no partition.
 	Partition int `json:"partition,omitempty" yaml:"partition,omitempty"`
-	// Analysis runs after every batch, once the batch is ready and has
+	// Analyzers run after every batch, once the batch is ready and has
 	// been held for MinReady. A Fail rolls back batch by batch. None: no
 	// analysis.
-	Analysis []strategy.Analyzer `json:"-" yaml:"-"`
+	Analyzers []strategy.Analyzer `json:"-" yaml:"-"`
 }
 
 var _ strategy.Strategy = Config{}
@@ -129,9 +129,9 @@ func (c Config) problems() []string {
 	if c.Partition > 0 && c.Partition >= c.Replicas {
 		p = append(p, fmt.Sprintf("Partition (%d) must be less than Replicas (%d)", c.Partition, c.Replicas))
 	}
-	for i, a := range c.Analysis {
+	for i, a := range c.Analyzers {
 		if a == nil {
-			p = append(p, fmt.Sprintf("Analysis analyzer %d is nil", i))
+			p = append(p, fmt.Sprintf("Analyzers: analyzer %d is nil", i))
 		}
 	}
 	return p
@@ -265,8 +265,8 @@ func (c Config) afterBatch(steps []strategy.Step, k int, scaledUp bool) []strate
 		steps = append(steps, strategy.Pause(c.MinReady).Named(fmt.Sprintf("batch %d: min ready", k)),
 			strategy.WaitReady(c.ProgressDeadline).Named(fmt.Sprintf("batch %d: still ready", k)))
 	}
-	if len(c.Analysis) > 0 {
-		steps = append(steps, strategy.Analyze(c.Analysis...).Named(fmt.Sprintf("batch %d: analysis", k)))
+	if len(c.Analyzers) > 0 {
+		steps = append(steps, strategy.Analyze(c.Analyzers...).Named(fmt.Sprintf("batch %d: analysis", k)))
 	}
 	return steps
 }

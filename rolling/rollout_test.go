@@ -102,7 +102,7 @@ func TestCleanRollout(t *testing.T) {
 		tgt := strategytest.NewTarget(live(4))
 		tgt.ReadyAfter = 10 * time.Second
 		check := strategytest.Script("errors", strategy.Pass)
-		c := &rolling.Config{Replicas: 4, MinReady: 30 * time.Second, Analysis: []strategy.Analyzer{check}}
+		c := &rolling.Config{Replicas: 4, MinReady: 30 * time.Second, Analyzers: []strategy.Analyzer{check}}
 		start := time.Now()
 		res, err := strategy.Run(t.Context(), strategy.Release{Target: tgt, Stable: "v1", Canary: "v2", Strategy: c})
 		if err != nil || res.Phase != strategy.PhasePromoted {
@@ -207,7 +207,7 @@ func TestAnalysisFailRollsBackWithinBounds(t *testing.T) {
 				}
 				answers[tc.failAt-1] = strategy.Fail
 				check := strategytest.Script("latency", answers...)
-				c := &rolling.Config{Replicas: 10, MaxSurge: tc.surge, MaxUnavailable: tc.unav, Analysis: []strategy.Analyzer{check}}
+				c := &rolling.Config{Replicas: 10, MaxSurge: tc.surge, MaxUnavailable: tc.unav, Analyzers: []strategy.Analyzer{check}}
 				res, err := strategy.Run(t.Context(), strategy.Release{Target: tgt, Stable: "v1", Canary: "v2", Strategy: c})
 				if !errors.Is(err, strategy.ErrAnalysisFailed) || res.Phase != strategy.PhaseRolledBack {
 					t.Fatalf("Run = %v %v", res.Phase, err)
@@ -350,7 +350,7 @@ func TestSmallFleets(t *testing.T) {
 				tgt2 := strategytest.NewTarget(live(tc.cfg.Replicas))
 				tgt2.ReadyAfter = 10 * time.Second
 				cfg := tc.cfg
-				cfg.Analysis = []strategy.Analyzer{strategytest.Script("a", strategy.Fail)}
+				cfg.Analyzers = []strategy.Analyzer{strategytest.Script("a", strategy.Fail)}
 				if _, err := strategy.Run(t.Context(), strategy.Release{Target: tgt2, Stable: "v1", Canary: "v2", Strategy: &cfg}); !errors.Is(err, strategy.ErrAnalysisFailed) {
 					t.Fatalf("Run = %v", err)
 				}

@@ -101,14 +101,14 @@ func TestValidate(t *testing.T) {
 		MaxUnavailable: new(i(-1)),
 		MinReady:       -1,
 		Partition:      3,
-		Analysis:       []strategy.Analyzer{nil},
+		Analyzers:      []strategy.Analyzer{nil},
 	}
 	err := bad.Validate()
 	if !errors.Is(err, strategy.ErrInvalidConfig) {
 		t.Fatalf("Validate = %v", err)
 	}
 	for _, want := range []string{`MaxSurge: "25" is not a percentage`, "MaxUnavailable: -1 is negative", "MinReady is negative",
-		"Partition (3) must be less than Replicas (3)", "Analysis analyzer 0 is nil"} {
+		"Partition (3) must be less than Replicas (3)", "Analyzers: analyzer 0 is nil"} {
 		if !strategytest.HasProblem(err, want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
