@@ -179,20 +179,26 @@ func (s Scale) count(total, weight int) int {
 	return weightToReplicas(total, weight)
 }
 
-// BackgroundAnalysis runs analyzers alongside the release from a given
-// step on (Argo Rollouts' analysis.startingStep). A Fail verdict rolls the
-// release back whatever step it is in, pauses included, so the analyzers
-// should measure on a fixed interval and return Fail as soon as they see
-// a failure; they are stopped when the release ends.
-type BackgroundAnalysis struct {
+// Background runs analyzers alongside the release from a given step on,
+// like [strategy.Background] (Argo Rollouts' canary.analysis with
+// startingStep). A Fail verdict rolls the release back whatever step it is
+// in, pauses included, so the analyzers should measure on a fixed interval
+// and return Fail as soon as they see a failure; they are stopped when the
+// release ends.
+type Background struct {
 	// Analyzers run concurrently for the rest of the release.
 	Analyzers []strategy.Analyzer `json:"-" yaml:"-"`
-	// StartingStep is the index in Config.Steps from which the analysis
-	// runs (with the shorthand: the index of the weight, so 0 is the
-	// first weight). The zero value starts it with the first step, once
-	// the canary is deployed and ready.
-	StartingStep int `json:"startingStep,omitempty" yaml:"startingStep,omitempty"`
+	// From is the index in Config.Steps from which the analysis runs
+	// (Argo's startingStep; with the shorthand: the index of the weight,
+	// so 0 is the first weight). The zero value starts it with the first
+	// step, once the canary is deployed and ready.
+	From int `json:"from,omitempty" yaml:"from,omitempty"`
 }
+
+// BackgroundAnalysis is the former name of [Background].
+//
+// Deprecated: use Background.
+type BackgroundAnalysis = Background
 
 // Config configures a canary release. It is either a list of explicit
 // Steps (Argo Rollouts style) or the shorthand StepWeight/MaxWeight or
@@ -222,8 +228,8 @@ type Config struct {
 	// with none, each weight only lasts its Interval.
 	Analyzers []strategy.Analyzer `json:"-" yaml:"-"`
 
-	// Background analysis runs alongside the steps; see [BackgroundAnalysis].
-	Background BackgroundAnalysis `json:"background,omitempty" yaml:"background,omitempty"`
+	// Background analysis runs alongside the steps; see [Background].
+	Background Background `json:"background,omitempty" yaml:"background,omitempty"`
 
 	// Replicas is the full instance count of the service. The zero value
 	// is a target without instances (a traffic splitter in front of fixed
@@ -316,9 +322,9 @@ func (c Config) steps() []Step {
 	return out
 }
 
-// backgroundStart maps Background.StartingStep to an index of steps().
+// backgroundStart maps Background.From to an index of steps().
 func (c Config) backgroundStart() int {
-	k := c.Background.StartingStep
+	k := c.Background.From
 	if len(c.Steps) > 0 || !c.shorthand() {
 		return k
 	}
@@ -462,11 +468,11 @@ func (c Config) problems() []string {
 		n = len(c.Weights())
 		what = "the shorthand's weights"
 	}
-	if b.StartingStep < 0 || (n > 0 && b.StartingStep >= n) {
-		add("Background.StartingStep %d is outside %s (0..%d)", b.StartingStep, what, n-1)
+	if b.From < 0 || (n > 0 && b.From >= n) {
+		add("Background.From %d is outside %s (0..%d)", b.From, what, n-1)
 	}
-	if b.StartingStep != 0 && len(b.Analyzers) == 0 {
-		add("Background.StartingStep is set but Background has no analyzers")
+	if b.From != 0 && len(b.Analyzers) == 0 {
+		add("Background.From is set but Background has no analyzers")
 	}
 	return p
 }

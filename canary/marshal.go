@@ -13,7 +13,7 @@ import (
 // configuration: they are not written, and a decoded config has none.
 
 type configDurations struct {
-	Interval     strategy.Duration `json:"interval,omitempty"`
+	Interval         strategy.Duration `json:"interval,omitempty"`
 	ProgressDeadline strategy.Duration `json:"progressDeadline,omitempty"`
 }
 

@@ -187,7 +187,7 @@ func TestShorthandWeights(t *testing.T) {
 func TestShorthandPlan(t *testing.T) {
 	a := strategytest.Script("success-rate")
 	cfg := canary.Config{StepWeight: 20, MaxWeight: 40, Interval: 2 * time.Minute, Analyzers: []strategy.Analyzer{a},
-		Background: canary.BackgroundAnalysis{Analyzers: []strategy.Analyzer{strategytest.Script("bg")}, StartingStep: 1}}
+		Background: canary.Background{Analyzers: []strategy.Analyzer{strategytest.Script("bg")}, From: 1}}
 	want := []string{
 		"deploy canary: apply stable=v1 canary=v2 weight=0%",
 		"deploy canary: wait until ready",
@@ -209,17 +209,17 @@ func TestShorthandPlan(t *testing.T) {
 	}
 }
 
-func TestBackgroundStartingStep(t *testing.T) {
-	bg := canary.BackgroundAnalysis{Analyzers: []strategy.Analyzer{strategytest.Script("bg")}}
+func TestBackgroundFrom(t *testing.T) {
+	bg := canary.Background{Analyzers: []strategy.Analyzer{strategytest.Script("bg")}}
 	steps := []canary.Step{canary.SetWeight(10), canary.Pause(time.Minute), canary.SetWeight(30), canary.Analysis(strategytest.Script("a"))}
 	for start, want := range []int{2, 3, 4, 5} {
-		bg.StartingStep = start
+		bg.From = start
 		p, err := canary.Config{Steps: steps, Background: bg}.Plan(v1, v2)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(p.Background) != 1 || p.Background[0].From != want {
-			t.Errorf("StartingStep %d: background %+v, want from plan step %d", start, p.Background, want)
+			t.Errorf("From %d: background %+v, want from plan step %d", start, p.Background, want)
 		}
 	}
 }
@@ -259,10 +259,10 @@ func TestValidate(t *testing.T) {
 			canary.SetHeaderRoute(strategy.HeaderRoute{Prefix: "a"})}},
 			[]string{"setCanaryScale needs Replicas", "no header name"}},
 		{"background", canary.Config{Steps: []canary.Step{canary.SetWeight(10)},
-			Background: canary.BackgroundAnalysis{StartingStep: 3, Analyzers: []strategy.Analyzer{nil}}},
-			[]string{"Background: analyzer 0 is nil", "StartingStep 3 is outside Steps"}},
+			Background: canary.Background{From: 3, Analyzers: []strategy.Analyzer{nil}}},
+			[]string{"Background: analyzer 0 is nil", "From 3 is outside Steps"}},
 		{"background without analyzers", canary.Config{Steps: []canary.Step{canary.SetWeight(10), canary.Pause(0)},
-			Background: canary.BackgroundAnalysis{StartingStep: 1}}, []string{"Background has no analyzers"}},
+			Background: canary.Background{From: 1}}, []string{"Background has no analyzers"}},
 		{"traffic onto a canary scaled to nothing", canary.Config{Replicas: 4, TrafficRouting: true, Steps: []canary.Step{
 			canary.SetCanaryScale(canary.Replicas(0)), canary.SetWeight(10),
 		}}, []string{"Steps[1] (setWeight): sends traffic to the canary while its scale (replicas=0) gives it no instance"}},

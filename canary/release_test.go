@@ -233,7 +233,7 @@ func TestBackgroundFailRollsBackDuringPause(t *testing.T) {
 				bg := &strategytest.Analyzer{Label: "background", Answers: []strategytest.Answer{{After: 3 * interval, Outcome: strategy.Fail}}}
 				cfg := canary.Config{Replicas: 4, TrafficRouting: true,
 					Steps:      []canary.Step{canary.SetWeight(10), canary.Pause(time.Minute), canary.SetWeight(25), tc.pause, canary.SetWeight(50)},
-					Background: canary.BackgroundAnalysis{Analyzers: []strategy.Analyzer{bg}, StartingStep: 2}}
+					Background: canary.Background{Analyzers: []strategy.Analyzer{bg}, From: 2}}
 				tgt := newTarget(cfg)
 				p := newPauses()
 				r, err := strategy.Start(t.Context(), release(cfg, tgt, p))
@@ -468,7 +468,7 @@ func TestBackgroundFailAtAnyMoment(t *testing.T) {
 				slow := &strategytest.Analyzer{Label: "slow", Answers: []strategytest.Answer{{After: 20 * time.Second, Outcome: strategy.Pass}}}
 				cfg := canary.Config{Replicas: 7, MaxSurge: new(strategy.Int(1)), MaxUnavailable: new(strategy.Int(1)),
 					Steps:      []canary.Step{canary.SetWeight(30), canary.Analysis(slow), canary.SetWeight(60), canary.Pause(time.Hour)},
-					Background: canary.BackgroundAnalysis{Analyzers: []strategy.Analyzer{bg}}}
+					Background: canary.Background{Analyzers: []strategy.Analyzer{bg}}}
 				tgt := newTarget(cfg)
 				start := time.Now()
 				res, err := strategy.Run(t.Context(), release(cfg, tgt, nil))

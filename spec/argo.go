@@ -863,7 +863,7 @@ func (b *binder) canary(c *argoCanary, replicas int, r *report) *canary.Config {
 			if *a.StartingStep < 0 || int(*a.StartingStep) > len(c.Steps) {
 				r.add(nil, p+".analysis.startingStep", "want 0..%d, got %d", len(c.Steps), *a.StartingStep)
 			} else {
-				cfg.Background.StartingStep = start[*a.StartingStep]
+				cfg.Background.From = start[*a.StartingStep]
 			}
 		}
 	}

@@ -131,7 +131,7 @@ func TestArgoCanaryRollout(t *testing.T) {
 	if c.Replicas != 10 || !c.TrafficRouting || !c.DynamicStableScale || c.MaxSurge.String() != "25%" || c.MaxUnavailable.String() != "0" {
 		t.Errorf("config: %+v", c)
 	}
-	if c.Background.StartingStep != 2 || len(c.Background.Analyzers) != 3 {
+	if c.Background.From != 2 || len(c.Background.Analyzers) != 3 {
 		t.Errorf("background: %+v", c.Background)
 	}
 	bg := checksOf(t, c.Background.Analyzers)
@@ -593,7 +593,7 @@ spec:
       - pause: {duration: 1m}
       - setWeight: 50
 `), Options{})
-	if bg := res.Rollouts[0].Canary.Background.StartingStep; bg != 3 {
+	if bg := res.Rollouts[0].Canary.Background.From; bg != 3 {
 		t.Errorf("starting step %d, want 3 (Argo's step 2 is glidepath's step 3)", bg)
 	}
 }

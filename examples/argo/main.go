@@ -91,7 +91,7 @@ func run(ctx context.Context, w io.Writer, good bool, specs []byte) (err error) 
 	for i, s := range cfg.Steps {
 		fmt.Fprintf(w, "  steps[%d]                 -> %s\n", i, s)
 	}
-	fmt.Fprintf(w, "  analysis (background)    -> %v from step %d\n", strategy.AnalyzerNames(cfg.Background.Analyzers), cfg.Background.StartingStep)
+	fmt.Fprintf(w, "  analysis (background)    -> %v from step %d\n", strategy.AnalyzerNames(cfg.Background.Analyzers), cfg.Background.From)
 	for _, a := range cfg.Steps[2].Analyzers {
 		c := a.(*analysis.Check)
 		fmt.Fprintf(w, "  metric %-17q -> analysis.Check: GET %s every %v, %d times, success when %s\n", c.Label, c.Query, c.Interval, c.Count, c.SuccessCondition)
