@@ -330,7 +330,7 @@ func TestPrePromotionFailKeepsLiveTraffic(t *testing.T) {
 func TestPostPromotionFailSwitchesBackInOneApply(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := newTarget()
-		post := &strategytest.Analyzer{Label: "post", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 2 * time.Minute}}}
+		post := &strategytest.Analyzer{ID: "post", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 2 * time.Minute}}}
 		res, err := strategy.Run(t.Context(), strategy.Release{Target: tgt, Stable: oldRev, Canary: newRev,
 			Strategy: &bluegreen.Config{Replicas: 4, CanaryReplicas: 1, PostPromotion: []strategy.Analyzer{post}}})
 		if !errors.Is(err, strategy.ErrAnalysisFailed) || res.Phase != strategy.PhaseRolledBack {
@@ -461,7 +461,7 @@ func TestAbortDuringEveryPhase(t *testing.T) {
 				tgt := newTarget()
 				ev := newEvents()
 				slow := func(name string) *strategytest.Analyzer {
-					return &strategytest.Analyzer{Label: name, Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: time.Hour}}}
+					return &strategytest.Analyzer{ID: name, Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: time.Hour}}}
 				}
 				r, err := strategy.Start(t.Context(), strategy.Release{Target: tgt, Stable: oldRev, Canary: newRev, Observer: ev,
 					Strategy: &bluegreen.Config{Replicas: 4, CanaryReplicas: 2, ManualPromotion: true,
@@ -554,7 +554,7 @@ func TestRollbackAfterFinishRestoresCapacityFirst(t *testing.T) {
 // readiness the target reported just before it.
 func TestNeverTrafficOnUnreadyCapacity(t *testing.T) {
 	post := func(o strategy.Outcome) []strategy.Analyzer {
-		return []strategy.Analyzer{&strategytest.Analyzer{Label: "post", Answers: []strategytest.Answer{{Outcome: o, After: time.Minute}}}}
+		return []strategy.Analyzer{&strategytest.Analyzer{ID: "post", Answers: []strategytest.Answer{{Outcome: o, After: time.Minute}}}}
 	}
 	cases := []struct {
 		name string
@@ -617,7 +617,7 @@ func TestPromoteFullFromSmallPreview(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := newTarget()
 		ev := newEvents()
-		slow := &strategytest.Analyzer{Label: "pre", Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: time.Hour}}}
+		slow := &strategytest.Analyzer{ID: "pre", Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: time.Hour}}}
 		r, err := strategy.Start(t.Context(), strategy.Release{Target: tgt, Stable: oldRev, Canary: newRev, Observer: ev,
 			Strategy: &bluegreen.Config{Replicas: 4, CanaryReplicas: 1, PrePromotion: []strategy.Analyzer{slow}}})
 		if err != nil {

@@ -230,7 +230,7 @@ func TestBackgroundFailRollsBackDuringPause(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				// Measures every interval; the third measurement fails.
-				bg := &strategytest.Analyzer{Label: "background", Answers: []strategytest.Answer{{After: 3 * interval, Outcome: strategy.Fail}}}
+				bg := &strategytest.Analyzer{ID: "background", Answers: []strategytest.Answer{{After: 3 * interval, Outcome: strategy.Fail}}}
 				cfg := canary.Config{Replicas: 4, TrafficRouting: true,
 					Steps:      []canary.Step{canary.SetWeight(10), canary.Pause(time.Minute), canary.SetWeight(25), tc.pause, canary.SetWeight(50)},
 					Background: canary.Background{Analyzers: []strategy.Analyzer{bg}, From: 2}}
@@ -464,8 +464,8 @@ func TestBackgroundFailAtAnyMoment(t *testing.T) {
 	for _, after := range []time.Duration{time.Second, 15 * time.Second, 45 * time.Second, 70 * time.Second, 100 * time.Second, 150 * time.Second} {
 		t.Run(after.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				bg := &strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{{After: after, Outcome: strategy.Fail}}}
-				slow := &strategytest.Analyzer{Label: "slow", Answers: []strategytest.Answer{{After: 20 * time.Second, Outcome: strategy.Pass}}}
+				bg := &strategytest.Analyzer{ID: "bg", Answers: []strategytest.Answer{{After: after, Outcome: strategy.Fail}}}
+				slow := &strategytest.Analyzer{ID: "slow", Answers: []strategytest.Answer{{After: 20 * time.Second, Outcome: strategy.Pass}}}
 				cfg := canary.Config{Replicas: 7, MaxSurge: new(strategy.Int(1)), MaxUnavailable: new(strategy.Int(1)),
 					Steps:      []canary.Step{canary.SetWeight(30), canary.Analysis(slow), canary.SetWeight(60), canary.Pause(time.Hour)},
 					Background: canary.Background{Analyzers: []strategy.Analyzer{bg}}}

@@ -258,7 +258,7 @@ func TestResumeWithBackgroundAnalysis(t *testing.T) {
 		store := rollback.NewMemStore()
 		tgt := strategytest.NewTarget(v1State)
 		rel := func() strategy.Release {
-			bg := &strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{{Block: true}}}
+			bg := &strategytest.Analyzer{ID: "bg", Answers: []strategytest.Answer{{Block: true}}}
 			return strategy.Release{Target: tgt, Stable: "v1", Canary: "v2",
 				Strategy:   canaryPlan(strategytest.Script("checks", strategy.Pass)),
 				Background: []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{bg}}},

@@ -177,7 +177,7 @@ func TestOverriddenBackgroundFailIsRecorded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
 		j := &recordingJournal{tgt: tgt}
-		bg := &strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 10 * time.Second}}}
+		bg := &strategytest.Analyzer{ID: "bg", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 10 * time.Second}}}
 		rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(strategytest.Script("ok", strategy.Pass)), strategy.Apply(at(100, 4))),
 			strategy.Options{OnFail: strategy.FailurePolicy{Pause: true}, Journal: j})
 		rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{bg}}}

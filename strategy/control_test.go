@@ -172,7 +172,7 @@ func TestBackgroundFailDuringHold(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
 		j := &recordingJournal{tgt: tgt}
-		bg := &strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 5 * time.Minute}, {Block: true}}}
+		bg := &strategytest.Analyzer{ID: "bg", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 5 * time.Minute}, {Block: true}}}
 		inl := strategytest.Script("thin", strategy.Inconclusive, strategy.Pass)
 		rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(inl), strategy.Apply(at(100, 4))),
 			strategy.Options{Journal: j, OnFail: strategy.FailurePolicy{FailuresAllowed: 1}})
@@ -207,8 +207,8 @@ func TestBackgroundFailDuringHold(t *testing.T) {
 func TestBackgroundInconclusiveNotDroppedDuringHold(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
-		failing := &strategytest.Analyzer{Label: "failing", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 5 * time.Minute}, {Block: true}}}
-		unsure := &strategytest.Analyzer{Label: "unsure", Answers: []strategytest.Answer{{Outcome: strategy.Inconclusive, After: 4 * time.Minute}, {Block: true}}}
+		failing := &strategytest.Analyzer{ID: "failing", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 5 * time.Minute}, {Block: true}}}
+		unsure := &strategytest.Analyzer{ID: "unsure", Answers: []strategytest.Answer{{Outcome: strategy.Inconclusive, After: 4 * time.Minute}, {Block: true}}}
 		rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Pause(0), strategy.Apply(at(100, 4))),
 			strategy.Options{OnFail: strategy.FailurePolicy{FailuresAllowed: 1}})
 		rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{failing, unsure}}}

@@ -162,7 +162,7 @@ func TestPromoteFullSkipsTheRest(t *testing.T) {
 }
 
 func TestAbortDuringEveryStepKind(t *testing.T) {
-	slow := &strategytest.Analyzer{Label: "slow", Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: time.Hour}}}
+	slow := &strategytest.Analyzer{ID: "slow", Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: time.Hour}}}
 	cases := []struct {
 		name  string
 		steps []strategy.Step
@@ -259,7 +259,7 @@ func TestFailRollsBackCapacityFirst(t *testing.T) {
 func TestBackgroundFailDuringPause(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
-		bg := &strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 5 * time.Minute}}}
+		bg := &strategytest.Analyzer{ID: "bg", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 5 * time.Minute}}}
 		rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Pause(time.Hour), strategy.Apply(at(100, 4))), strategy.Options{})
 		rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{bg}}}
 		start := time.Now()
@@ -305,7 +305,7 @@ func TestInconclusivePausesThenPromoteOrAbort(t *testing.T) {
 func TestAnalyzerErrorIsNeverAPass(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
-		a := &strategytest.Analyzer{Label: "prom", Answers: []strategytest.Answer{{Err: errors.New("connection refused")}}}
+		a := &strategytest.Analyzer{ID: "prom", Answers: []strategytest.Answer{{Err: errors.New("connection refused")}}}
 		r, _ := strategy.Start(t.Context(), release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(a), strategy.Apply(at(100, 4))), strategy.Options{}))
 		waitPhase(t, r, strategy.PhasePaused)
 		st := r.Status()
@@ -590,7 +590,7 @@ func TestResumeFingerprintIncludesReleaseBackground(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
 		j := &recordingJournal{tgt: tgt}
 		rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Apply(at(100, 4))), strategy.Options{Journal: j})
-		rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{&strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{{Block: true}}}}}}
+		rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{&strategytest.Analyzer{ID: "bg", Answers: []strategytest.Answer{{Block: true}}}}}}
 		if _, err := strategy.Run(t.Context(), rel); err != nil {
 			t.Fatal(err)
 		}
@@ -710,13 +710,13 @@ func TestBackgroundLastWordBeforeFinalStep(t *testing.T) {
 type badConfig struct{ strategytest.Analyzer }
 
 func (b *badConfig) Validate() error {
-	return strategy.Invalid("check "+b.Label, "interval is negative", "unparseable condition \"result >\"")
+	return strategy.Invalid("check "+b.ID, "interval is negative", "unparseable condition \"result >\"")
 }
 
 func TestAnalyzersAreValidatedUpFront(t *testing.T) {
 	tgt := strategytest.NewTarget(stable4)
-	rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(&badConfig{strategytest.Analyzer{Label: "rate"}})), strategy.Options{})
-	rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{&badConfig{strategytest.Analyzer{Label: "latency"}}}}}
+	rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(&badConfig{strategytest.Analyzer{ID: "rate"}})), strategy.Options{})
+	rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{&badConfig{strategytest.Analyzer{ID: "latency"}}}}}
 	_, err := strategy.Run(t.Context(), rel)
 	if !errors.Is(err, strategy.ErrInvalidConfig) {
 		t.Fatal(err)
@@ -734,7 +734,7 @@ func TestAnalyzersAreValidatedUpFront(t *testing.T) {
 func TestAnalysisStepTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
-		forever := &strategytest.Analyzer{Label: "forever", Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: 24 * time.Hour}}}
+		forever := &strategytest.Analyzer{ID: "forever", Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: 24 * time.Hour}}}
 		r, _ := strategy.Start(t.Context(), release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(forever).Within(5*time.Minute), strategy.Apply(at(100, 4))), strategy.Options{}))
 		time.Sleep(5 * time.Minute)
 		waitPhase(t, r, strategy.PhasePaused)
@@ -764,7 +764,7 @@ func TestCancelledBeforeStart(t *testing.T) {
 func TestInterruptedPauseResumesWithTimeLeft(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
-		bg := &strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{
+		bg := &strategytest.Analyzer{ID: "bg", Answers: []strategytest.Answer{
 			{Outcome: strategy.Inconclusive, After: 4 * time.Minute}, {Block: true}}}
 		rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Pause(10*time.Minute), strategy.Apply(at(100, 4))), strategy.Options{})
 		rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{bg}}}

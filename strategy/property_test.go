@@ -150,7 +150,7 @@ func drawScenario(rt *rapid.T) *scenario {
 	var steps []strategy.Step
 	answers := func(label string) *strategytest.Analyzer {
 		k := rapid.IntRange(1, 3).Draw(rt, label+"-len")
-		a := &strategytest.Analyzer{Label: label}
+		a := &strategytest.Analyzer{ID: label}
 		for j := range k {
 			ans := strategytest.Answer{After: time.Duration(rapid.IntRange(0, 120).Draw(rt, fmt.Sprintf("%s-after%d", label, j))) * time.Second}
 			switch rapid.IntRange(0, 5).Draw(rt, fmt.Sprintf("%s-kind%d", label, j)) {

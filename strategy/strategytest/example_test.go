@@ -45,7 +45,7 @@ func ExampleScript() {
 		v, _ := a.Analyze(context.Background(), strategy.Input{})
 		fmt.Println(v)
 	}
-	flaky := &strategytest.Analyzer{Label: "prom", Answers: []strategytest.Answer{{Err: errors.New("connection refused")}}}
+	flaky := &strategytest.Analyzer{ID: "prom", Answers: []strategytest.Answer{{Err: errors.New("connection refused")}}}
 	_, err := flaky.Analyze(context.Background(), strategy.Input{})
 	fmt.Println(err)
 	// Output:

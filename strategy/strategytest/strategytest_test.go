@@ -131,7 +131,7 @@ func TestCheckTraffic(t *testing.T) {
 func TestScriptedAnalyzer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		boom := errors.New("source down")
-		a := &strategytest.Analyzer{Label: "s", Answers: []strategytest.Answer{
+		a := &strategytest.Analyzer{ID: "s", Answers: []strategytest.Answer{
 			{Outcome: strategy.Pass}, {Err: boom}, {Outcome: strategy.Fail, After: time.Minute},
 		}}
 		v, err := a.Analyze(t.Context(), strategy.Input{})
