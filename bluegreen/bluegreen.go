@@ -100,7 +100,7 @@ type Config struct {
 	// ProgressDeadline bounds each wait for the canary to be ready (Argo's
 	// progressDeadlineSeconds). 0 uses the release's
 	// Options.ProgressDeadline. Missing it rolls back
-	// (or pauses, per Options.PauseOnDeadline).
+	// (or pauses, per Options.OnDeadline.Pause).
 	ProgressDeadline time.Duration `json:"-" yaml:"progressDeadline,omitempty"`
 }
 

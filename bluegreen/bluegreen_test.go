@@ -235,7 +235,7 @@ func (e *events) awaitStep(t *testing.T, r *strategy.Rollout, name string) {
 	}
 }
 
-// servedUnready is stricter than strategytest.CheckTraffic: it lists every
+// servedUnready is stricter than strategytest.CheckCapacityBeforeTraffic: it lists every
 // applied State in which a revision that receives any traffic (not only one
 // whose share rose) did not have all the instances that State asks of it
 // ready when it was applied.
@@ -296,7 +296,7 @@ func TestCleanPromotion(t *testing.T) {
 		if at(1) != 20*time.Second || at(2) != 40*time.Second || at(3) != 70*time.Second {
 			t.Errorf("applies at %v %v %v, want 20s 40s 70s", at(1), at(2), at(3))
 		}
-		if err := strategytest.CheckTraffic(live4, hist); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(live4, hist); err != nil {
 			t.Error(err)
 		}
 		checkServedReady(t, hist)
@@ -366,7 +366,7 @@ func TestPostPromotionFailSwitchesBackInOneApply(t *testing.T) {
 		if got := after[0].ReadyBefore.ReadyCount(oldRev); got != 4 {
 			t.Errorf("old revision had %d ready instances at the switch-back", got)
 		}
-		if err := strategytest.CheckTraffic(live4, hist); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(live4, hist); err != nil {
 			t.Error(err)
 		}
 		checkServedReady(t, hist)
@@ -391,7 +391,7 @@ func TestManualGateWaitsForPromote(t *testing.T) {
 				<-timer.C
 				synctest.Wait()
 				s := r.Status()
-				if s.Phase != strategy.PhasePaused || s.PauseReason != strategy.PauseStep || r.Plan().Steps[s.Step].Name != bluegreen.StepGate {
+				if s.Phase != strategy.PhasePaused || s.PauseReason != strategy.PausedForStep || r.Plan().Steps[s.Step].Name != bluegreen.StepGate {
 					t.Fatalf("status %+v, want paused at the gate", s)
 				}
 				pv := 4
@@ -493,7 +493,7 @@ func TestAbortDuringEveryPhase(t *testing.T) {
 					t.Errorf("%d applies after Abort, want 1: %v", n, tgt.States()[before:])
 				}
 				hist := tgt.History()
-				if err := strategytest.CheckTraffic(live4, hist); err != nil {
+				if err := strategytest.CheckCapacityBeforeTraffic(live4, hist); err != nil {
 					t.Error(err)
 				}
 				checkServedReady(t, hist)
@@ -530,7 +530,7 @@ func TestRollbackAfterFinishRestoresCapacityFirst(t *testing.T) {
 		tgt.ReadyAfter = 20 * time.Second
 		res, err := strategy.Run(t.Context(), strategy.Release{Target: tgt, Stable: oldRev, Canary: newRev,
 			Strategy: &bluegreen.Config{Replicas: 4},
-			Resume:   &strategy.Checkpoint{Step: 4, State: final4, RollBack: true}})
+			Resume:   &strategy.Checkpoint{Step: 4, State: final4, Rollback: true}})
 		if !errors.Is(err, strategy.ErrAborted) || res.Phase != strategy.PhaseRolledBack {
 			t.Fatalf("Run = %v %v", res.Phase, err)
 		}
@@ -542,7 +542,7 @@ func TestRollbackAfterFinishRestoresCapacityFirst(t *testing.T) {
 		if d := hist[1].At.Sub(hist[0].At); d != 20*time.Second {
 			t.Errorf("traffic moved back %v after the old revision was started, want 20s", d)
 		}
-		if err := strategytest.CheckTraffic(final4, hist); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(final4, hist); err != nil {
 			t.Error(err)
 		}
 		checkServedReady(t, hist)
@@ -582,7 +582,7 @@ func TestNeverTrafficOnUnreadyCapacity(t *testing.T) {
 				if len(hist) < 2 {
 					t.Fatalf("history too short to mean anything: %v", tgt.States())
 				}
-				if err := strategytest.CheckTraffic(initial, hist); err != nil {
+				if err := strategytest.CheckCapacityBeforeTraffic(initial, hist); err != nil {
 					t.Error(err)
 				}
 				checkServedReady(t, hist)
@@ -632,7 +632,7 @@ func TestPromoteFullFromSmallPreview(t *testing.T) {
 			t.Fatalf("PromoteFull: %v %v %v", res.Phase, err, tgt.State())
 		}
 		hist := tgt.History()
-		if err := strategytest.CheckTraffic(live4, hist); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(live4, hist); err != nil {
 			t.Error(err)
 		}
 		checkServedReady(t, hist)
@@ -656,7 +656,7 @@ func TestAbortScaleDownDelay(t *testing.T) {
 			t.Fatalf("want traffic back at once and the failed revision removed 40s later; got %s then %s after %v",
 				h[n-2].State, h[n-1].State, h[n-1].At.Sub(h[n-2].At))
 		}
-		if err := strategytest.CheckTraffic(live, h); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(live, h); err != nil {
 			t.Fatal(err)
 		}
 	})

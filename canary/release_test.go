@@ -65,7 +65,7 @@ func (p pauses) await(t *testing.T, reason strategy.PauseReason) strategy.PhaseC
 // want.
 func checkHistory(t *testing.T, cfg canary.Config, tgt *strategytest.Target, want strategy.State) {
 	t.Helper()
-	if err := strategytest.CheckTraffic(stableOf(cfg), tgt.History()); err != nil {
+	if err := strategytest.CheckCapacityBeforeTraffic(stableOf(cfg), tgt.History()); err != nil {
 		t.Errorf("traffic moved onto capacity that was not ready:\n%v", err)
 	}
 	if got := tgt.State(); got != want {
@@ -286,7 +286,7 @@ func TestInconclusivePauses(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				p.await(t, strategy.PauseInconclusive)
+				p.await(t, strategy.PausedForInconclusive)
 				if got := tgt.State(); got.Weight != 50 || got.Canary != v2 {
 					t.Fatalf("paused on %s; want the canary at 50%%", got)
 				}
@@ -337,7 +337,7 @@ func TestPromoteFullSkipsTheRest(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				p.await(t, strategy.PauseStep)
+				p.await(t, strategy.PausedForStep)
 				if err := r.PromoteFull(); err != nil {
 					t.Fatal(err)
 				}
@@ -371,7 +371,7 @@ func TestAbortThenRetry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.await(t, strategy.PauseStep)
+		p.await(t, strategy.PausedForStep)
 		if got := tgt.State(); got.Replicas != (strategy.Replicas{Stable: 3, Canary: 1}) {
 			t.Fatalf("paused on %s; want 1 canary instance next to 3 stable", got)
 		}
@@ -389,7 +389,7 @@ func TestAbortThenRetry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.await(t, strategy.PauseStep)
+		p.await(t, strategy.PausedForStep)
 		if err := r2.Promote(); err != nil {
 			t.Fatal(err)
 		}

@@ -100,7 +100,7 @@ type Progress struct {
 
 // Pending reports whether the release still needs a process to drive it:
 // it neither reached Promoted nor RolledBack. A release that stopped
-// (context cancelled with LeaveAsRecorded, journal failure) or degraded
+// (context cancelled under OnCancel.Leave, journal failure) or degraded
 // (its rollback could not be applied) is pending.
 func (p Progress) Pending() bool {
 	return p.Phase != strategy.PhasePromoted && p.Phase != strategy.PhaseRolledBack
@@ -130,7 +130,7 @@ func Replay(recs []strategy.Record) Progress {
 				// roll back from the record (see Manager.Resume): the
 				// release stays a rollback even if that run stopped before
 				// recording one.
-				cp.RollBack = true
+				cp.Rollback = true
 			}
 			p.Finished = false
 			if !p.Phase.Final() || p.Phase == strategy.PhaseStopped || p.Phase == strategy.PhaseDegraded {
@@ -142,7 +142,7 @@ func Replay(recs []strategy.Record) Progress {
 				p.Intents = append(p.Intents, *r.State)
 			}
 			if r.Rollback {
-				cp.RollBack = true
+				cp.Rollback = true
 			} else if r.Promote {
 				cp.Promote = true
 			}
@@ -156,7 +156,7 @@ func Replay(recs []strategy.Record) Progress {
 			cp.Failures = r.Failures
 		case strategy.RecordAbort:
 			// An accepted Abort is honoured by a resume.
-			cp.RollBack = true
+			cp.Rollback = true
 		case strategy.RecordVerdict:
 			if r.Verdict != nil {
 				p.Verdicts = append(p.Verdicts, *r.Verdict)
@@ -173,7 +173,7 @@ func Replay(recs []strategy.Record) Progress {
 			p.Phase, p.Reason = r.Phase, r.Reason
 			switch r.Phase {
 			case strategy.PhaseRollingBack:
-				cp.RollBack = true
+				cp.Rollback = true
 				if p.RollbackStarted.IsZero() {
 					p.RollbackStarted = r.At
 					p.Cause = r.Reason
@@ -194,7 +194,7 @@ func Replay(recs []strategy.Record) Progress {
 				p.Reason = r.Reason
 			}
 			if r.Phase == strategy.PhaseDegraded {
-				cp.RollBack = true
+				cp.Rollback = true
 			}
 		}
 	}

@@ -84,5 +84,5 @@
 // whenever a batch has made progress: this is what Kubernetes'
 // progressDeadlineSeconds means (the time a Deployment may go without
 // progress). Missing it rolls the release back, or pauses it when the
-// release's Options.PauseOnDeadline is set.
+// release's Options.OnDeadline.Pause is set.
 package rolling

@@ -61,7 +61,7 @@ type Config struct {
 	// ProgressDeadline bounds the wait for each batch to become ready (the
 	// clock restarts with each batch, as Kubernetes' progressDeadlineSeconds
 	// does). 0 uses the release's Options.ProgressDeadline. Missing it rolls
-	// back (or pauses, per Options.PauseOnDeadline).
+	// back (or pauses, per Options.OnDeadline.Pause).
 	ProgressDeadline time.Duration `json:"-" yaml:"progressDeadline,omitempty"`
 	// Partition, when positive, stops the update once that many instances
 	// run the new revision and waits for Rollout.Promote before updating

@@ -810,7 +810,7 @@ func (b *binder) rollout(ro *argoRollout, r *report) *Rollout {
 		out.Options.ProgressDeadline = 600 * time.Second
 	}
 	// Argo only reports a missed deadline unless progressDeadlineAbort.
-	out.Options.PauseOnDeadline = !spec.ProgressDeadlineAbort
+	out.Options.OnDeadline.Pause = !spec.ProgressDeadlineAbort
 	st := spec.Strategy
 	switch {
 	case st.Canary != nil && st.BlueGreen != nil:

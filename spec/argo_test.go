@@ -147,7 +147,7 @@ func TestArgoCanaryRollout(t *testing.T) {
 	if step["error-budget"].Query != "http://metrics.internal:8080/api/v1/error-rate?release=checkout" {
 		t.Errorf("fieldRef label: %s", step["error-budget"].Query)
 	}
-	if ro.Options.ProgressDeadline != 15*time.Minute || ro.Options.PauseOnDeadline {
+	if ro.Options.ProgressDeadline != 15*time.Minute || ro.Options.OnDeadline.Pause {
 		t.Errorf("options: %+v", ro.Options)
 	}
 	ig := ignoredPaths(res)
@@ -183,7 +183,7 @@ func TestArgoBasicCanaryDefaults(t *testing.T) {
 		t.Errorf("pause durations: %v", c.Steps)
 	}
 	// Argo's defaults: progress deadline 600s, reported but not aborted.
-	if ro.Options.ProgressDeadline != 10*time.Minute || !ro.Options.PauseOnDeadline {
+	if ro.Options.ProgressDeadline != 10*time.Minute || !ro.Options.OnDeadline.Pause {
 		t.Errorf("options %+v", ro.Options)
 	}
 }

@@ -89,3 +89,43 @@ func ExampleConfigError() {
 	//   - Replicas is negative
 	//   - MaxSurge: "150%" is over 100%
 }
+
+// Each trigger takes only the choices that apply to it.
+func TestPolicyChoicesApplyToTheirTrigger(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts strategy.Options
+		want string // "" for valid
+	}{
+		{"defaults", strategy.Options{}, ""},
+		{"fail: pause after two", strategy.Options{OnFail: strategy.Policy{Pause: true, Allowed: 2}}, ""},
+		{"deadline: pause", strategy.Options{OnDeadline: strategy.Policy{Pause: true}}, ""},
+		{"cancel: leave", strategy.Options{OnCancel: strategy.Policy{Leave: true}}, ""},
+		{"fail: negative", strategy.Options{OnFail: strategy.Policy{Allowed: -1}}, "options: OnFail.Allowed is negative (-1)"},
+		{"fail: leave", strategy.Options{OnFail: strategy.Policy{Leave: true}}, "options: OnFail.Leave applies to OnCancel only"},
+		{"deadline: allowed", strategy.Options{OnDeadline: strategy.Policy{Allowed: 1}}, "options: OnDeadline.Allowed applies to OnFail only"},
+		{"deadline: leave", strategy.Options{OnDeadline: strategy.Policy{Leave: true}}, "options: OnDeadline.Leave applies to OnCancel only"},
+		{"cancel: pause", strategy.Options{OnCancel: strategy.Policy{Pause: true}},
+			"options: OnCancel.Pause: a cancelled release cannot wait for a person (use Leave to resume it later)"},
+		{"cancel: allowed", strategy.Options{OnCancel: strategy.Policy{Allowed: 3}}, "options: OnCancel.Allowed applies to OnFail only"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rel := strategy.Release{Name: "r", Stable: "v1", Canary: "v2", Options: tc.opts,
+				Strategy: strategy.StrategyFunc(func(stable, canary strategy.Revision) (strategy.Plan, error) {
+					return strategy.Plan{Steps: []strategy.Step{strategy.Apply(strategy.State{Stable: stable, Canary: canary, Weight: 100})}}, nil
+				})}
+			_, err := strategy.Validate(rel)
+			var ce *strategy.ConfigError
+			errors.As(err, &ce)
+			if tc.want == "" {
+				if ce != nil && slices.ContainsFunc(ce.Problems, func(p string) bool { return len(p) > 8 && p[:8] == "options:" }) {
+					t.Fatalf("valid options rejected: %v", err)
+				}
+				return
+			}
+			if ce == nil || !slices.Contains(ce.Problems, tc.want) {
+				t.Fatalf("Validate = %v, want the problem %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -30,7 +30,7 @@ var (
 	// stops before applying anything unrecorded.
 	ErrJournal = errors.New("journal write failed")
 	// ErrStopped marks a release that stopped driving the target on
-	// cancellation, leaving it as recorded (CancelPolicy LeaveAsRecorded).
+	// cancellation, leaving it as recorded (Options.OnCancel with Leave).
 	ErrStopped = errors.New("release stopped, target left as recorded")
 	// ErrNotRunning is returned by Rollout controls after the release ended.
 	ErrNotRunning = errors.New("release is not running")

@@ -65,8 +65,9 @@ func Pause(d time.Duration) Step { return Step{Kind: StepPause, Duration: d} }
 // Analyze returns a step that runs analyzers inline.
 func Analyze(analyzers ...Analyzer) Step { return Step{Kind: StepAnalyze, Analyzers: analyzers} }
 
-// Within returns a copy of s bounded by timeout (see Step.Timeout).
-func (s Step) Within(timeout time.Duration) Step { s.Timeout = timeout; return s }
+// WithTimeout returns a copy of s with Timeout set: an analysis step that
+// has no verdict after timeout ends Inconclusive.
+func (s Step) WithTimeout(timeout time.Duration) Step { s.Timeout = timeout; return s }
 
 // Named returns a copy of s labelled name.
 func (s Step) Named(name string) Step { s.Name = name; return s }
@@ -105,7 +106,7 @@ func (s Step) String() string {
 // release, returning early only to report a problem. An early Pass is
 // recorded and not restarted; an Inconclusive pauses the release, and the
 // analyzer is started again when a person promotes it; a tolerated Fail
-// (FailurePolicy.FailuresAllowed) starts it again at once.
+// (Options.OnFail.Allowed) starts it again at once.
 type Background struct {
 	// From is the index of the step the analyzers start at.
 	From int `json:"from"`

@@ -96,7 +96,7 @@ func run(ctx context.Context, w io.Writer, good bool, specs []byte) (err error) 
 		c := a.(*analysis.Check)
 		fmt.Fprintf(w, "  metric %-17q -> analysis.Check: GET %s every %v, %d times, success when %s\n", c.Label, c.Query, c.Interval, c.Count, c.SuccessCondition)
 	}
-	fmt.Fprintf(w, "  progressDeadlineAbort    -> Options.PauseOnDeadline %v\n", ro.Options.PauseOnDeadline)
+	fmt.Fprintf(w, "  progressDeadlineAbort    -> Options.OnDeadline.Pause %v\n", ro.Options.OnDeadline.Pause)
 	fmt.Fprintf(w, "\nignored (no meaning outside Kubernetes):\n")
 	for _, ig := range res.Ignored {
 		fmt.Fprintf(w, "  %s: %s\n", ig.Path, ig.Why)
