@@ -39,7 +39,7 @@ type Config struct {
 	// Replicas is N, the number of instances of the stable revision to
 	// replace. 0 means the target has no instances (a feature flag, a
 	// traffic splitter in front of fixed upstreams): the plan is a single
-	// batch that starts the new revision, waits until it is up and moves
+	// batch that starts the canary revision, waits until it is up and moves
 	// all traffic to it. At most [MaxReplicas].
 	Replicas int `json:"replicas,omitempty" yaml:"replicas,omitempty"`
 	// MaxSurge is how many instances may run above N during the update,
@@ -64,7 +64,7 @@ type Config struct {
 	// back (or pauses, per Options.OnDeadline.Pause).
 	ProgressDeadline time.Duration `json:"-" yaml:"progressDeadline,omitempty"`
 	// Partition, when positive, stops the update once that many instances
-	// run the new revision and waits for Rollout.Promote before updating
+	// run the canary revision and waits for Rollout.Promote before updating
 	// the rest. Must be less than Replicas. 0: no partition.
 	Partition int `json:"partition,omitempty" yaml:"partition,omitempty"`
 	// Analyzers run after every batch, once the batch is ready and has
@@ -380,7 +380,7 @@ func (c Config) rollback(stable, canary strategy.Revision) func(from strategy.St
 	return func(from strategy.State) []strategy.State {
 		known := func(r strategy.Revision) bool { return r == "" || r == stable || r == canary }
 		if from == live || !known(from.Stable) || !known(from.Canary) || from.Desired(canary) == 0 && from.Share(canary) == 0 {
-			// Nothing of the new revision runs (or the State is not one
+			// Nothing of the canary revision runs (or the State is not one
 			// this plan makes): the executor applies live capacity first.
 			return []strategy.State{live}
 		}
@@ -401,7 +401,7 @@ func (c Config) rollback(stable, canary strategy.Revision) func(from strategy.St
 				out = append(out, s)
 			}
 		}
-		// A State with the new revision in the stable slot (the final
+		// A State with the canary revision in the stable slot (the final
 		// State, or a promotion under way) is first expressed with the
 		// old revision back in its slot and the same traffic.
 		add(f.state())

@@ -9,7 +9,7 @@
 // State it serves and how much of each revision is ready ([Observation]).
 //
 // A [Strategy] (package canary, bluegreen or rolling) is a pure planner: it
-// turns a stable and a candidate [Revision] into a [Plan], an ordered list
+// turns a stable and a canary (the new) [Revision] into a [Plan], an ordered list
 // of [Step]s — apply a State, wait until ready, pause, analyse — plus
 // [Background] analyzers that run alongside from a given step.
 //

@@ -169,7 +169,7 @@ func (p Plan) Fingerprint() string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// Strategy turns a stable and a candidate revision into a [Plan]. It must be
+// Strategy turns a stable and a canary (the new) revision into a [Plan]. It must be
 // pure: no I/O, no goroutines, no clock; the same input gives the same plan.
 type Strategy interface {
 	Plan(stable, canary Revision) (Plan, error)
