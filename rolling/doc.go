@@ -2,8 +2,9 @@
 // revision are replaced by the canary revision (the new one) in batches
 // bounded by a maximum surge and a maximum number of unavailable
 // instances, as a Kubernetes Deployment's RollingUpdate strategy does,
-// with what a Deployment cannot do on top: analysis after every batch, automatic rollback by the same
-// rules in reverse, and a partition that stops part-way for approval.
+// with what a Deployment cannot do on top: analysis after every batch,
+// automatic rollback by the same rules in reverse, and a partition that
+// stops part-way for approval.
 //
 // A [Config] is validated with [Config.Validate] and turned into a
 // [strategy.Plan] by [Config.Plan]; *Config implements [strategy.Strategy].
