@@ -6,7 +6,7 @@ import (
 )
 
 // For waits for d, or until ctx ends, whichever comes first. It reports
-// true when d elapsed with ctx still live and false when ctx ended first
+// true when d elapsed first and false when ctx ended first
 // (the caller returns ctx.Err() or context.Cause(ctx), as its contract
 // says). A d of zero or less does not wait: For reports whether ctx is
 // live.
@@ -20,6 +20,6 @@ func For(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	case <-t.C:
-		return ctx.Err() == nil
+		return true
 	}
 }
