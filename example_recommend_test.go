@@ -42,7 +42,7 @@ func ExampleRecommend_stateful() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(rec.Kind, "rule", rec.Rule, "manual gates:", rec.ManualGates, "pause on fail:", rec.FailurePolicy.Pause)
+	fmt.Println(rec.Kind, "rule", rec.Rule, "manual gates:", rec.ManualGates, "pause on fail:", rec.OnFail.Pause)
 	for _, r := range rec.Reasons {
 		fmt.Println("-", r)
 	}
@@ -51,7 +51,7 @@ func ExampleRecommend_stateful() {
 	r, err := strategy.Start(context.Background(), strategy.Release{
 		Target: target, Stable: "v1", Canary: "v2",
 		Strategy: rec.Strategy,
-		Options:  strategy.Options{OnFail: rec.FailurePolicy},
+		Options:  strategy.Options{OnFail: rec.OnFail},
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -66,6 +66,6 @@ func ExampleRecommend_stateful() {
 	// rolling rule 2 manual gates: true pause on fail: true
 	// - rule 2, stateful: instances are replaced one at a time (maxSurge 0, maxUnavailable 1, as a Kubernetes StatefulSet updates its pods), so at most one instance runs unfamiliar code against the state at first
 	// - no metrics: the release updates one instance and waits for Promote (partition 1), so a person checks it before the rest
-	// - stateful: a Fail holds the release for a person (Options.OnFail = FailurePolicy) instead of rolling back over changed state
+	// - stateful: a Fail holds the release for a person (Options.OnFail = Recommendation.OnFail) instead of rolling back over changed state
 	// Promoted <nil> stable=v2 replicas=3/0
 }

@@ -130,10 +130,10 @@ type Recommendation struct {
 	// Reasons explain the choice and its settings, one sentence each,
 	// starting with the rule that matched.
 	Reasons []string
-	// FailurePolicy is what a Fail verdict should do, for
+	// OnFail is what a Fail verdict should do, for
 	// Release.Options.OnFail: roll back at once (the zero value), or, for
 	// a stateful change, hold the release for a person.
-	FailurePolicy strategy.FailurePolicy
+	OnFail strategy.Policy
 	// ManualGates reports that the release waits for Rollout.Promote at
 	// least once: someone must watch it.
 	ManualGates bool
@@ -183,7 +183,7 @@ On every rule, a Stateful change gets a failure policy that holds the release fo
 //	5     Risk medium/high/unassessed,     canary with manual gates: weights 5 10 25 50, each followed
 //	      no Analyzers                     by a pause until Promote.
 //
-// On every rule, a Stateful change gets FailurePolicy{Pause: true}
+// On every rule, a Stateful change gets OnFail Policy{Pause: true}
 // (rollback.PauseAndHold): a Fail holds the release for a person. Canaries
 // use Replicas and, when WeightedRouting is set and Replicas > 0, the
 // target's router (canary.Config.TrafficRouting); without a router each
@@ -212,7 +212,7 @@ func Recommend(c Change) (Recommendation, error) {
 			rec.Reasons = append(rec.Reasons, "no metrics: the switch waits for Promote, so a person checks the new revision first")
 		}
 	case c.Stateful:
-		cfg := &rolling.Config{Replicas: c.Replicas, MaxSurge: new(strategy.Int(0)), MaxUnavailable: new(strategy.Int(1)), Analysis: c.Analyzers}
+		cfg := &rolling.Config{Replicas: c.Replicas, MaxSurge: new(strategy.Int(0)), MaxUnavailable: new(strategy.Int(1)), Analyzers: c.Analyzers}
 		rec = Recommendation{Kind: KindRolling, Strategy: cfg, Rule: 2}
 		rec.Reasons = append(rec.Reasons,
 			"rule 2, stateful: instances are replaced one at a time (maxSurge 0, maxUnavailable 1, as a Kubernetes StatefulSet updates its pods), so at most one instance runs unfamiliar code against the state at first")
@@ -231,7 +231,7 @@ func Recommend(c Change) (Recommendation, error) {
 			}
 		}
 	case risk == RiskLow:
-		cfg := &rolling.Config{Replicas: c.Replicas, Analysis: c.Analyzers}
+		cfg := &rolling.Config{Replicas: c.Replicas, Analyzers: c.Analyzers}
 		rec = Recommendation{Kind: KindRolling, Strategy: cfg, Rule: 3}
 		rec.Reasons = append(rec.Reasons,
 			"rule 3, low risk: a rolling update with Kubernetes' defaults (maxSurge 25%, maxUnavailable 25%) is the quickest safe release")
@@ -276,9 +276,9 @@ func Recommend(c Change) (Recommendation, error) {
 		rec.Reasons = append(rec.Reasons, reason)
 	}
 	if c.Stateful {
-		rec.FailurePolicy = rollback.PauseAndHold()
+		rec.OnFail = rollback.PauseAndHold()
 		rec.Reasons = append(rec.Reasons,
-			"stateful: a Fail holds the release for a person (Options.OnFail = FailurePolicy) instead of rolling back over changed state")
+			"stateful: a Fail holds the release for a person (Options.OnFail = Recommendation.OnFail) instead of rolling back over changed state")
 	}
 	if err := validate(rec.Strategy); err != nil {
 		return Recommendation{}, fmt.Errorf("glidepath: the recommended %s strategy is invalid: %w", rec.Kind, err)

@@ -48,7 +48,7 @@ func TestRecommendEveryRule(t *testing.T) {
 				return *p
 			}
 			if orDefault(cfg.MaxSurge, rolling.DefaultMaxSurge) != surge || orDefault(cfg.MaxUnavailable, rolling.DefaultMaxUnavailable) != unavailable ||
-				cfg.Partition != partition || !slices.Equal(cfg.Analysis, analyzers) {
+				cfg.Partition != partition || !slices.Equal(cfg.Analyzers, analyzers) {
 				t.Errorf("rolling config %+v", cfg)
 			}
 		}
@@ -82,7 +82,7 @@ func TestRecommendEveryRule(t *testing.T) {
 		rule     int
 		kind     string
 		manual   bool
-		hold     bool     // FailurePolicy pauses
+		hold     bool     // OnFail pauses
 		reasons  []string // each must appear in some reason
 		specific check
 	}{
@@ -131,9 +131,9 @@ func TestRecommendEveryRule(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rec.Rule != tc.rule || rec.Kind != tc.kind || rec.ManualGates != tc.manual || rec.FailurePolicy.Pause != tc.hold {
+			if rec.Rule != tc.rule || rec.Kind != tc.kind || rec.ManualGates != tc.manual || rec.OnFail.Pause != tc.hold {
 				t.Errorf("rule %d kind %s manual %v hold %v, want rule %d kind %s manual %v hold %v",
-					rec.Rule, rec.Kind, rec.ManualGates, rec.FailurePolicy.Pause, tc.rule, tc.kind, tc.manual, tc.hold)
+					rec.Rule, rec.Kind, rec.ManualGates, rec.OnFail.Pause, tc.rule, tc.kind, tc.manual, tc.hold)
 			}
 			if len(rec.Reasons) == 0 || !strings.HasPrefix(rec.Reasons[0], fmt.Sprintf("rule %d", tc.rule)) {
 				t.Errorf("first reason %q does not name rule %d", rec.Reasons, tc.rule)
@@ -225,7 +225,7 @@ func TestRecommendedCanaryRollsBackOnFail(t *testing.T) {
 		}
 		tgt := strategytest.NewTarget(strategy.State{Stable: "v1"})
 		res, err := strategy.Run(t.Context(), strategy.Release{Target: tgt, Stable: "v1", Canary: "v2", Strategy: rec.Strategy,
-			Options: strategy.Options{OnFail: rec.FailurePolicy}})
+			Options: strategy.Options{OnFail: rec.OnFail}})
 		if !errors.Is(err, strategy.ErrAnalysisFailed) || res.Phase != strategy.PhaseRolledBack {
 			t.Fatalf("release: %v, %v", res.Phase, err)
 		}
@@ -258,12 +258,12 @@ func TestRecommendedGatesHold(t *testing.T) {
 		tgt := strategytest.NewTarget(strategy.State{Stable: "v1", Replicas: strategy.Replicas{Stable: 3}})
 		pauses := make(pauseEvents, 8)
 		r, err := strategy.Start(t.Context(), strategy.Release{Target: tgt, Stable: "v1", Canary: "v2", Strategy: rec.Strategy,
-			Observer: pauses, Options: strategy.Options{OnFail: rec.FailurePolicy}})
+			Observer: pauses, Options: strategy.Options{OnFail: rec.OnFail}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pc := <-pauses; pc.PauseReason != strategy.PauseFailed {
-			t.Errorf("paused for %s, want %s", pc.PauseReason, strategy.PauseFailed)
+		if pc := <-pauses; pc.PauseReason != strategy.PausedForFailure {
+			t.Errorf("paused for %s, want %s", pc.PauseReason, strategy.PausedForFailure)
 		}
 		if st := tgt.State(); st.Replicas.Canary != 1 || st.Replicas.Stable != 2 {
 			t.Errorf("held at %s, want one instance of v2 and two of v1", st)
@@ -285,8 +285,8 @@ func TestRecommendedGatesHold(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, w := range []int{5, 10, 25, 50} {
-			if pc := <-pauses; pc.PauseReason != strategy.PauseStep {
-				t.Fatalf("paused for %s, want %s", pc.PauseReason, strategy.PauseStep)
+			if pc := <-pauses; pc.PauseReason != strategy.PausedForStep {
+				t.Fatalf("paused for %s, want %s", pc.PauseReason, strategy.PausedForStep)
 			}
 			if got := tgt.State().Weight; got != w {
 				t.Errorf("waiting for Promote at %d%%, want %d%%", got, w)
@@ -350,8 +350,8 @@ func TestRecommendProperty(t *testing.T) {
 		if rec.Rule != want || !strings.HasPrefix(rec.Reasons[0], fmt.Sprintf("rule %d", want)) {
 			t.Fatalf("change %+v: rule %d (%q), want %d", c, rec.Rule, rec.Reasons[0], want)
 		}
-		if rec.FailurePolicy.Pause != c.Stateful {
-			t.Fatalf("change %+v: pause on fail %v", c, rec.FailurePolicy.Pause)
+		if rec.OnFail.Pause != c.Stateful {
+			t.Fatalf("change %+v: pause on fail %v", c, rec.OnFail.Pause)
 		}
 		plan, err := rec.Strategy.Plan("v1", "v2")
 		if err != nil || plan.Strategy != rec.Kind {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/glidepath/glidepath/internal/sleep"
 	"reflect"
 	"strings"
 	"sync"
@@ -212,8 +213,13 @@ func (c *Check) compile() (*compiled, error) {
 		// A source that can check itself (an address, a path) is checked
 		// with the check, before anything is applied.
 		if v, ok := c.Source.(interface{ Validate() error }); ok {
-			for _, pr := range strategy.ProblemsOf(v.Validate()) {
-				add("Source: %s", pr)
+			var ce *strategy.ConfigError
+			if err := v.Validate(); errors.As(err, &ce) {
+				for _, pr := range ce.Problems {
+					add("Source: %s", pr)
+				}
+			} else if err != nil {
+				add("Source: %v", err)
 			}
 		}
 	}
@@ -469,7 +475,7 @@ const (
 )
 
 func (r *run) loop(ctx context.Context) (strategy.Verdict, error) {
-	if !sleep(ctx, r.c.InitialDelay) {
+	if !sleep.For(ctx, r.c.InitialDelay) {
 		return r.terminated(ctx)
 	}
 	for {
@@ -487,24 +493,9 @@ func (r *run) loop(ctx context.Context) (strategy.Verdict, error) {
 		if kind != judged {
 			wait = r.p.retry
 		}
-		if !sleep(ctx, wait) {
+		if !sleep.For(ctx, wait) {
 			return r.terminated(ctx)
 		}
-	}
-}
-
-// sleep waits for d or until ctx ends, and reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

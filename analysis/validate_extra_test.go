@@ -59,7 +59,7 @@ func TestEndlessCheckRejectedInline(t *testing.T) {
 	if _, err := strategy.Validate(rel); !errors.Is(err, strategy.ErrInvalidConfig) || !strings.Contains(err.Error(), "would never finish") {
 		t.Fatalf("an endless inline check in a group was accepted: %v", err)
 	}
-	rel.Strategy = plan(strategy.Analyze(endless).Within(10 * time.Minute))
+	rel.Strategy = plan(strategy.Analyze(endless).WithTimeout(10 * time.Minute))
 	if _, err := strategy.Validate(rel); err != nil {
 		t.Fatalf("a bounded step was rejected: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/glidepath/glidepath/internal/sleep"
 	"io"
 	"math"
 	"net/http"
@@ -213,7 +214,7 @@ func (w *Webhook) Analyze(ctx context.Context, in strategy.Input) (strategy.Verd
 				v.Reason = err.Error()
 				return v, err
 			}
-			if !sleep(ctx, min(wait, maxWait)) {
+			if !sleep.For(ctx, min(wait, maxWait)) {
 				err := context.Cause(ctx)
 				v.Reason = fmt.Sprintf("stopped while waiting to retry HTTP %d: %v", status, err)
 				return v, err

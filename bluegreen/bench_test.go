@@ -9,7 +9,7 @@ import (
 )
 
 func BenchmarkPlan(b *testing.B) {
-	c := &bluegreen.Config{Replicas: 10, PreviewReplicas: 2, ManualPromotion: true,
+	c := &bluegreen.Config{Replicas: 10, CanaryReplicas: 2, ManualPromotion: true,
 		PrePromotion: []strategy.Analyzer{strategytest.Script("pre")}, PostPromotion: []strategy.Analyzer{strategytest.Script("post")}}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -16,10 +16,11 @@ const Name = "bluegreen"
 const DefaultScaleDownDelay = 30 * time.Second
 
 // Step names used in the plans this package builds, so that events, status
-// and tests can tell the phases apart.
+// and tests can tell the phases apart. The first two start the canary
+// revision (Argo Rollouts: the preview) beside the stable one.
 const (
-	StepPreview       = "preview"
-	StepPreviewReady  = "preview-ready"
+	StepCanary        = "canary"
+	StepCanaryReady   = "canary-ready"
 	StepPrePromotion  = "pre-promotion"
 	StepScaleUp       = "scale-up"
 	StepScaleUpReady  = "scale-up-ready"
@@ -30,35 +31,43 @@ const (
 	StepFinish        = "finish"
 )
 
+// Names of the first two steps before they were called after the canary.
+const (
+	// Deprecated: use StepCanary. The step's name is now "canary".
+	StepPreview = StepCanary
+	// Deprecated: use StepCanaryReady. The step's name is now "canary-ready".
+	StepPreviewReady = StepCanaryReady
+)
+
 // Config describes a blue-green release. The zero value is valid: a target
-// without instances, promoted automatically as soon as the new revision is
-// up, with the old revision kept for 30 seconds after the switch.
+// without instances, promoted automatically as soon as the canary revision
+// is up, with the stable revision kept for 30 seconds after the switch.
 type Config struct {
-	// Replicas is the full capacity N: how many instances the live
-	// revision runs and the new one must run before it receives traffic.
+	// Replicas is the full capacity N: how many instances the stable
+	// revision runs and the canary must run before it receives traffic.
 	// 0 means the target has no instances (a feature flag, a traffic
 	// splitter in front of fixed upstreams): the States carry no replica
 	// counts and a revision counts as ready when it is up.
 	Replicas int `json:"replicas,omitempty" yaml:"replicas,omitempty"`
-	// PreviewReplicas is how many instances the new revision runs while
-	// it is previewed, analysed and waiting at the promotion gate (Argo
+	// CanaryReplicas is how many instances the canary revision runs while
+	// it is started, analysed and waiting at the promotion gate (Argo
 	// Rollouts' previewReplicaCount), to save resources during testing. 0
 	// means the full Replicas. Once the gate opens it is scaled to
 	// Replicas, and waited for, before the switch. Must not exceed
 	// Replicas.
-	PreviewReplicas int `json:"previewReplicas,omitempty" yaml:"previewReplicas,omitempty"`
-	// PrePromotion analyzers run against the preview before any traffic
+	CanaryReplicas int `json:"canaryReplicas,omitempty" yaml:"canaryReplicas,omitempty"`
+	// PrePromotion analyzers run against the canary before any traffic
 	// is switched (Argo's prePromotionAnalysis). A Fail rolls back; the
 	// live revision never loses traffic. None: no analysis.
 	PrePromotion []strategy.Analyzer `json:"-" yaml:"-"`
-	// PostPromotion analyzers run once all traffic is on the new revision
+	// PostPromotion analyzers run once all traffic is on the canary
 	// (Argo's postPromotionAnalysis). A Fail switches traffic straight
-	// back to the old revision, which is still at full capacity. None: no
+	// back to the stable revision, which is still at full capacity. None: no
 	// analysis.
 	PostPromotion []strategy.Analyzer `json:"-" yaml:"-"`
 	// ManualPromotion pauses the release after pre-promotion analysis,
-	// with the new revision at its preview scale, until Rollout.Promote is
-	// called (Argo's autoPromotionEnabled: false); then the new revision
+	// with the canary at its CanaryReplicas scale, until Rollout.Promote is
+	// called (Argo's autoPromotionEnabled: false); then the canary
 	// is scaled to Replicas, waited for, and switched to. The zero value
 	// promotes automatically, Argo's default.
 	ManualPromotion bool `json:"manualPromotion,omitempty" yaml:"manualPromotion,omitempty"`
@@ -68,30 +77,31 @@ type Config struct {
 	// automatic promotion is disabled; glidepath rejects the combination
 	// with ManualPromotion instead of ignoring it. 0: no delay.
 	AutoPromotionDelay time.Duration `json:"-" yaml:"autoPromotionDelay,omitempty"`
-	// ScaleDownDelay is how long the old revision keeps running, at full
+	// ScaleDownDelay is how long the stable revision keeps running, at full
 	// capacity and without traffic, once post-promotion analysis has
 	// passed: the window in which Abort switches back in one Apply (Argo's
 	// scaleDownDelaySeconds). 0 means [DefaultScaleDownDelay], Argo's
-	// default; a negative value removes the old revision at once.
+	// default; a negative value removes the stable revision at once.
 	ScaleDownDelay time.Duration `json:"-" yaml:"scaleDownDelay,omitempty"`
 	// KeepAborted leaves the failed revision running, without traffic and
-	// at its preview scale, when a release is rolled back, so it can be
-	// inspected through a preview route (Argo's abortScaleDownDelaySeconds:
+	// at its CanaryReplicas scale, when a release is rolled back, so it can
+	// be inspected through a preview route (Argo's abortScaleDownDelaySeconds:
 	// 0).
 	KeepAborted bool `json:"keepAborted,omitempty" yaml:"keepAborted,omitempty"`
 	// AbortScaleDownDelay, when positive, keeps the failed revision up,
 	// without traffic, for that long after a rollback (once traffic has
-	// switched back, or at once for a preview that never had traffic),
+	// switched back, or at once for a canary that never had traffic),
 	// and then removes it (Argo's abortScaleDownDelaySeconds). The zero value
 	// removes it in the same Apply that switches traffic back, so a
 	// rollback is one Apply; Argo's default is 30 seconds. It must be
 	// shorter than the release's Options.RollbackTimeout (5m by default),
 	// and cannot be combined with KeepAborted.
 	AbortScaleDownDelay time.Duration `json:"-" yaml:"abortScaleDownDelay,omitempty"`
-	// ReadyTimeout bounds each wait for the new revision to be ready. 0
-	// uses the release's Options.ProgressDeadline. Missing it rolls back
-	// (or pauses, per Options.PauseOnDeadline).
-	ReadyTimeout time.Duration `json:"-" yaml:"readyTimeout,omitempty"`
+	// ProgressDeadline bounds each wait for the canary to be ready (Argo's
+	// progressDeadlineSeconds). 0 uses the release's
+	// Options.ProgressDeadline. Missing it rolls back
+	// (or pauses, per Options.OnDeadline.Pause).
+	ProgressDeadline time.Duration `json:"-" yaml:"progressDeadline,omitempty"`
 }
 
 var _ strategy.Strategy = Config{}
@@ -103,11 +113,11 @@ func (c Config) Validate() error {
 	if c.Replicas < 0 {
 		p = append(p, fmt.Sprintf("Replicas is negative (%d)", c.Replicas))
 	}
-	if c.PreviewReplicas < 0 {
-		p = append(p, fmt.Sprintf("PreviewReplicas is negative (%d)", c.PreviewReplicas))
+	if c.CanaryReplicas < 0 {
+		p = append(p, fmt.Sprintf("CanaryReplicas is negative (%d)", c.CanaryReplicas))
 	}
-	if c.PreviewReplicas > 0 && c.Replicas >= 0 && c.PreviewReplicas > c.Replicas {
-		p = append(p, fmt.Sprintf("PreviewReplicas (%d) exceeds Replicas (%d)", c.PreviewReplicas, c.Replicas))
+	if c.CanaryReplicas > 0 && c.Replicas >= 0 && c.CanaryReplicas > c.Replicas {
+		p = append(p, fmt.Sprintf("CanaryReplicas (%d) exceeds Replicas (%d)", c.CanaryReplicas, c.Replicas))
 	}
 	if c.AutoPromotionDelay < 0 {
 		p = append(p, fmt.Sprintf("AutoPromotionDelay is negative (%v)", c.AutoPromotionDelay))
@@ -115,8 +125,8 @@ func (c Config) Validate() error {
 	if c.ManualPromotion && c.AutoPromotionDelay > 0 {
 		p = append(p, fmt.Sprintf("AutoPromotionDelay (%v) has no effect with ManualPromotion: choose one", c.AutoPromotionDelay))
 	}
-	if c.ReadyTimeout < 0 {
-		p = append(p, fmt.Sprintf("ReadyTimeout is negative (%v)", c.ReadyTimeout))
+	if c.ProgressDeadline < 0 {
+		p = append(p, fmt.Sprintf("ProgressDeadline is negative (%v)", c.ProgressDeadline))
 	}
 	if c.AbortScaleDownDelay < 0 {
 		p = append(p, fmt.Sprintf("AbortScaleDownDelay is negative (%v)", c.AbortScaleDownDelay))
@@ -137,12 +147,12 @@ func (c Config) Validate() error {
 	return strategy.Invalid("bluegreen config", p...)
 }
 
-// preview is the preview scale P.
-func (c Config) preview() int {
-	if c.PreviewReplicas == 0 {
+// canaryScale is the canary's scale P before the promotion gate.
+func (c Config) canaryScale() int {
+	if c.CanaryReplicas == 0 {
 		return c.Replicas
 	}
-	return c.PreviewReplicas
+	return c.CanaryReplicas
 }
 
 // scaleDownDelay resolves ScaleDownDelay's zero and negative values.
@@ -163,7 +173,7 @@ func (c Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
 	if err := c.Validate(); err != nil {
 		return strategy.Plan{}, err
 	}
-	n, pv := c.Replicas, c.preview()
+	n, pv := c.Replicas, c.canaryScale()
 	both := func(weight, canaryReplicas int) strategy.State {
 		return strategy.State{Stable: stable, Canary: canary, Weight: weight,
 			Replicas: strategy.Replicas{Stable: n, Canary: canaryReplicas}}
@@ -172,14 +182,14 @@ func (c Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
 	final := strategy.State{Stable: canary, Replicas: strategy.Replicas{Stable: n}}
 
 	steps := []strategy.Step{
-		strategy.Apply(both(0, pv)).Named(StepPreview),
-		strategy.WaitReady(c.ReadyTimeout).Named(StepPreviewReady),
+		strategy.Apply(both(0, pv)).Named(StepCanary),
+		strategy.WaitReady(c.ProgressDeadline).Named(StepCanaryReady),
 	}
 	if len(c.PrePromotion) > 0 {
 		steps = append(steps, strategy.Analyze(c.PrePromotion...).Named(StepPrePromotion))
 	}
 	// The gate comes before the scale-up, as in Argo Rollouts: a release
-	// waiting for a person runs only the preview scale.
+	// waiting for a person runs only the canary scale.
 	switch {
 	case c.ManualPromotion:
 		steps = append(steps, strategy.Pause(0).Named(StepGate))
@@ -189,7 +199,7 @@ func (c Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
 	if pv < n {
 		steps = append(steps,
 			strategy.Apply(both(0, n)).Named(StepScaleUp),
-			strategy.WaitReady(c.ReadyTimeout).Named(StepScaleUpReady))
+			strategy.WaitReady(c.ProgressDeadline).Named(StepScaleUpReady))
 	}
 	steps = append(steps, strategy.Apply(both(100, n)).Named(StepSwitch))
 	if len(c.PostPromotion) > 0 {
@@ -220,12 +230,12 @@ func (c Config) Plan(stable, canary strategy.Revision) (strategy.Plan, error) {
 // rollback returns the Plan.Rollback hook: the States that bring the target
 // from the last applied State back to the old revision.
 func (c Config) rollback(stable, canary strategy.Revision) func(from strategy.State) []strategy.State {
-	n, pv := c.Replicas, c.preview()
+	n, pv := c.Replicas, c.canaryScale()
 	live := strategy.State{Stable: stable, Replicas: strategy.Replicas{Stable: n}}
 	return func(from strategy.State) []strategy.State {
 		// What the rollback ends on: the old revision alone, or, with
 		// KeepAborted, the failed revision left at zero traffic and at
-		// most its preview scale.
+		// most its canary scale.
 		end := live
 		if c.KeepAborted {
 			keep := min(from.Desired(canary), pv)

@@ -34,23 +34,23 @@ var (
 
 func TestValidateNamesEveryProblem(t *testing.T) {
 	c := &bluegreen.Config{
-		Replicas: 3, PreviewReplicas: 5, ManualPromotion: true, AutoPromotionDelay: time.Minute,
-		ReadyTimeout: -time.Second, PrePromotion: []strategy.Analyzer{nil}, PostPromotion: []strategy.Analyzer{strategytest.Script("ok"), nil},
+		Replicas: 3, CanaryReplicas: 5, ManualPromotion: true, AutoPromotionDelay: time.Minute,
+		ProgressDeadline: -time.Second, PrePromotion: []strategy.Analyzer{nil}, PostPromotion: []strategy.Analyzer{strategytest.Script("ok"), nil},
 	}
 	err := c.Validate()
 	if !errors.Is(err, strategy.ErrInvalidConfig) {
 		t.Fatalf("Validate = %v, want ErrInvalidConfig", err)
 	}
-	for _, want := range []string{"PreviewReplicas (5) exceeds Replicas (3)", "has no effect with ManualPromotion",
-		"ReadyTimeout is negative", "PrePromotion analyzer 0 is nil", "PostPromotion analyzer 1 is nil"} {
-		if !strings.Contains(err.Error(), want) {
+	for _, want := range []string{"CanaryReplicas (5) exceeds Replicas (3)", "has no effect with ManualPromotion",
+		"ProgressDeadline is negative", "PrePromotion analyzer 0 is nil", "PostPromotion analyzer 1 is nil"} {
+		if !strategytest.HasProblem(err, want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	neg := &bluegreen.Config{Replicas: -1, PreviewReplicas: -2, AutoPromotionDelay: -time.Second}
+	neg := &bluegreen.Config{Replicas: -1, CanaryReplicas: -2, AutoPromotionDelay: -time.Second}
 	err = neg.Validate()
-	for _, want := range []string{"Replicas is negative (-1)", "PreviewReplicas is negative (-2)", "AutoPromotionDelay is negative"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
+	for _, want := range []string{"Replicas is negative (-1)", "CanaryReplicas is negative (-2)", "AutoPromotionDelay is negative"} {
+		if !strategytest.HasProblem(err, want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
@@ -60,7 +60,7 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	if err := (&bluegreen.Config{}).Validate(); err != nil {
 		t.Errorf("zero Config is invalid: %v", err)
 	}
-	if err := (&bluegreen.Config{Replicas: 4, PreviewReplicas: 4, AutoPromotionDelay: time.Second}).Validate(); err != nil {
+	if err := (&bluegreen.Config{Replicas: 4, CanaryReplicas: 4, AutoPromotionDelay: time.Second}).Validate(); err != nil {
 		t.Errorf("valid config rejected: %v", err)
 	}
 }
@@ -107,13 +107,13 @@ func TestPlanSequence(t *testing.T) {
 		want []planStep
 	}{
 		{"defaults", bluegreen.Config{Replicas: 4}, []planStep{
-			apply("preview", st(oldRev, newRev, 0, 4, 4)), wait("preview-ready", 0),
+			apply("canary", st(oldRev, newRev, 0, 4, 4)), wait("canary-ready", 0),
 			apply("switch", st(oldRev, newRev, 100, 4, 4)),
 			pause("scale-down-delay", 30*time.Second),
 			apply("finish", final4)}},
-		{"everything", bluegreen.Config{Replicas: 4, PreviewReplicas: 1, PrePromotion: []strategy.Analyzer{pre},
-			PostPromotion: []strategy.Analyzer{post}, ManualPromotion: true, ScaleDownDelay: time.Minute, ReadyTimeout: 5 * time.Minute}, []planStep{
-			apply("preview", st(oldRev, newRev, 0, 4, 1)), wait("preview-ready", 5*time.Minute),
+		{"everything", bluegreen.Config{Replicas: 4, CanaryReplicas: 1, PrePromotion: []strategy.Analyzer{pre},
+			PostPromotion: []strategy.Analyzer{post}, ManualPromotion: true, ScaleDownDelay: time.Minute, ProgressDeadline: 5 * time.Minute}, []planStep{
+			apply("canary", st(oldRev, newRev, 0, 4, 1)), wait("canary-ready", 5*time.Minute),
 			analyze("pre-promotion"),
 			pause("promotion-gate", 0),
 			apply("scale-up", st(oldRev, newRev, 0, 4, 4)), wait("scale-up-ready", 5*time.Minute),
@@ -122,12 +122,12 @@ func TestPlanSequence(t *testing.T) {
 			pause("scale-down-delay", time.Minute),
 			apply("finish", final4)}},
 		{"auto promotion delay, no scale-down delay", bluegreen.Config{Replicas: 2, AutoPromotionDelay: 45 * time.Second, ScaleDownDelay: -1}, []planStep{
-			apply("preview", st(oldRev, newRev, 0, 2, 2)), wait("preview-ready", 0),
+			apply("canary", st(oldRev, newRev, 0, 2, 2)), wait("canary-ready", 0),
 			pause("promotion-gate", 45*time.Second),
 			apply("switch", st(oldRev, newRev, 100, 2, 2)),
 			apply("finish", st(newRev, "", 0, 2, 0))}},
 		{"no instances", bluegreen.Config{}, []planStep{
-			apply("preview", st(oldRev, newRev, 0, 0, 0)), wait("preview-ready", 0),
+			apply("canary", st(oldRev, newRev, 0, 0, 0)), wait("canary-ready", 0),
 			apply("switch", st(oldRev, newRev, 100, 0, 0)),
 			pause("scale-down-delay", 30*time.Second),
 			apply("finish", st(newRev, "", 0, 0, 0))}},
@@ -147,19 +147,19 @@ func TestPlanSequence(t *testing.T) {
 			if p.Stable != st(oldRev, "", 0, tt.cfg.Replicas, 0) {
 				t.Errorf("stable %v", p.Stable)
 			}
-			if probs := p.Problems(nil); probs != nil {
-				t.Errorf("plan problems: %v", probs)
+			if err := p.Validate(nil); err != nil {
+				t.Errorf("plan problems: %v", err)
 			}
 		})
 	}
 }
 
 func TestRollbackPaths(t *testing.T) {
-	p, err := (&bluegreen.Config{Replicas: 4, PreviewReplicas: 2}).Plan(oldRev, newRev)
+	p, err := (&bluegreen.Config{Replicas: 4, CanaryReplicas: 2}).Plan(oldRev, newRev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keep, err := (&bluegreen.Config{Replicas: 4, PreviewReplicas: 2, KeepAborted: true}).Plan(oldRev, newRev)
+	keep, err := (&bluegreen.Config{Replicas: 4, CanaryReplicas: 2, KeepAborted: true}).Plan(oldRev, newRev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func (e *events) awaitStep(t *testing.T, r *strategy.Rollout, name string) {
 	}
 }
 
-// servedUnready is stricter than strategytest.CheckTraffic: it lists every
+// servedUnready is stricter than strategytest.CheckCapacityBeforeTraffic: it lists every
 // applied State in which a revision that receives any traffic (not only one
 // whose share rose) did not have all the instances that State asks of it
 // ready when it was applied.
@@ -274,7 +274,7 @@ func TestCleanPromotion(t *testing.T) {
 		pre, post := strategytest.Script("pre", strategy.Pass), strategytest.Script("post", strategy.Pass)
 		start := time.Now()
 		res, err := strategy.Run(t.Context(), strategy.Release{Target: tgt, Stable: oldRev, Canary: newRev,
-			Strategy: &bluegreen.Config{Replicas: 4, PreviewReplicas: 2, PrePromotion: []strategy.Analyzer{pre}, PostPromotion: []strategy.Analyzer{post}}})
+			Strategy: &bluegreen.Config{Replicas: 4, CanaryReplicas: 2, PrePromotion: []strategy.Analyzer{pre}, PostPromotion: []strategy.Analyzer{post}}})
 		if err != nil || res.Phase != strategy.PhasePromoted {
 			t.Fatalf("Run = %v, %v", res.Phase, err)
 		}
@@ -296,7 +296,7 @@ func TestCleanPromotion(t *testing.T) {
 		if at(1) != 20*time.Second || at(2) != 40*time.Second || at(3) != 70*time.Second {
 			t.Errorf("applies at %v %v %v, want 20s 40s 70s", at(1), at(2), at(3))
 		}
-		if err := strategytest.CheckTraffic(live4, hist); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(live4, hist); err != nil {
 			t.Error(err)
 		}
 		checkServedReady(t, hist)
@@ -330,9 +330,9 @@ func TestPrePromotionFailKeepsLiveTraffic(t *testing.T) {
 func TestPostPromotionFailSwitchesBackInOneApply(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := newTarget()
-		post := &strategytest.Analyzer{Label: "post", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 2 * time.Minute}}}
+		post := &strategytest.Analyzer{ID: "post", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 2 * time.Minute}}}
 		res, err := strategy.Run(t.Context(), strategy.Release{Target: tgt, Stable: oldRev, Canary: newRev,
-			Strategy: &bluegreen.Config{Replicas: 4, PreviewReplicas: 1, PostPromotion: []strategy.Analyzer{post}}})
+			Strategy: &bluegreen.Config{Replicas: 4, CanaryReplicas: 1, PostPromotion: []strategy.Analyzer{post}}})
 		if !errors.Is(err, strategy.ErrAnalysisFailed) || res.Phase != strategy.PhaseRolledBack {
 			t.Fatalf("Run = %v, %v", res.Phase, err)
 		}
@@ -366,7 +366,7 @@ func TestPostPromotionFailSwitchesBackInOneApply(t *testing.T) {
 		if got := after[0].ReadyBefore.ReadyCount(oldRev); got != 4 {
 			t.Errorf("old revision had %d ready instances at the switch-back", got)
 		}
-		if err := strategytest.CheckTraffic(live4, hist); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(live4, hist); err != nil {
 			t.Error(err)
 		}
 		checkServedReady(t, hist)
@@ -380,7 +380,7 @@ func TestManualGateWaitsForPromote(t *testing.T) {
 				tgt := newTarget()
 				ev := newEvents()
 				r, err := strategy.Start(t.Context(), strategy.Release{Target: tgt, Stable: oldRev, Canary: newRev, Observer: ev,
-					Strategy: &bluegreen.Config{Replicas: 4, PreviewReplicas: preview, ManualPromotion: true, ScaleDownDelay: -1}})
+					Strategy: &bluegreen.Config{Replicas: 4, CanaryReplicas: preview, ManualPromotion: true, ScaleDownDelay: -1}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -391,7 +391,7 @@ func TestManualGateWaitsForPromote(t *testing.T) {
 				<-timer.C
 				synctest.Wait()
 				s := r.Status()
-				if s.Phase != strategy.PhasePaused || s.PauseReason != strategy.PauseStep || r.Plan().Steps[s.Step].Name != bluegreen.StepGate {
+				if s.Phase != strategy.PhasePaused || s.PauseReason != strategy.PausedForStep || r.Plan().Steps[s.Step].Name != bluegreen.StepGate {
 					t.Fatalf("status %+v, want paused at the gate", s)
 				}
 				pv := 4
@@ -453,7 +453,7 @@ func TestAutoPromotionDelay(t *testing.T) {
 }
 
 func TestAbortDuringEveryPhase(t *testing.T) {
-	phases := []string{bluegreen.StepPreviewReady, bluegreen.StepPrePromotion, bluegreen.StepScaleUpReady,
+	phases := []string{bluegreen.StepCanaryReady, bluegreen.StepPrePromotion, bluegreen.StepScaleUpReady,
 		bluegreen.StepGate, bluegreen.StepPostPromotion, bluegreen.StepScaleDown}
 	for _, phase := range phases {
 		t.Run(phase, func(t *testing.T) {
@@ -461,10 +461,10 @@ func TestAbortDuringEveryPhase(t *testing.T) {
 				tgt := newTarget()
 				ev := newEvents()
 				slow := func(name string) *strategytest.Analyzer {
-					return &strategytest.Analyzer{Label: name, Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: time.Hour}}}
+					return &strategytest.Analyzer{ID: name, Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: time.Hour}}}
 				}
 				r, err := strategy.Start(t.Context(), strategy.Release{Target: tgt, Stable: oldRev, Canary: newRev, Observer: ev,
-					Strategy: &bluegreen.Config{Replicas: 4, PreviewReplicas: 2, ManualPromotion: true,
+					Strategy: &bluegreen.Config{Replicas: 4, CanaryReplicas: 2, ManualPromotion: true,
 						PrePromotion: []strategy.Analyzer{slow("pre")}, PostPromotion: []strategy.Analyzer{slow("post")}}})
 				if err != nil {
 					t.Fatal(err)
@@ -493,7 +493,7 @@ func TestAbortDuringEveryPhase(t *testing.T) {
 					t.Errorf("%d applies after Abort, want 1: %v", n, tgt.States()[before:])
 				}
 				hist := tgt.History()
-				if err := strategytest.CheckTraffic(live4, hist); err != nil {
+				if err := strategytest.CheckCapacityBeforeTraffic(live4, hist); err != nil {
 					t.Error(err)
 				}
 				checkServedReady(t, hist)
@@ -506,7 +506,7 @@ func TestAbortedRevisionKept(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := newTarget()
 		_, err := strategy.Run(t.Context(), strategy.Release{Target: tgt, Stable: oldRev, Canary: newRev,
-			Strategy: &bluegreen.Config{Replicas: 4, PreviewReplicas: 2, KeepAborted: true,
+			Strategy: &bluegreen.Config{Replicas: 4, CanaryReplicas: 2, KeepAborted: true,
 				PostPromotion: []strategy.Analyzer{strategytest.Script("post", strategy.Fail)}}})
 		if !errors.Is(err, strategy.ErrAnalysisFailed) {
 			t.Fatal(err)
@@ -530,7 +530,7 @@ func TestRollbackAfterFinishRestoresCapacityFirst(t *testing.T) {
 		tgt.ReadyAfter = 20 * time.Second
 		res, err := strategy.Run(t.Context(), strategy.Release{Target: tgt, Stable: oldRev, Canary: newRev,
 			Strategy: &bluegreen.Config{Replicas: 4},
-			Resume:   &strategy.Checkpoint{Step: 4, State: final4, RollBack: true}})
+			Resume:   &strategy.Checkpoint{Step: 4, State: final4, Rollback: true}})
 		if !errors.Is(err, strategy.ErrAborted) || res.Phase != strategy.PhaseRolledBack {
 			t.Fatalf("Run = %v %v", res.Phase, err)
 		}
@@ -542,7 +542,7 @@ func TestRollbackAfterFinishRestoresCapacityFirst(t *testing.T) {
 		if d := hist[1].At.Sub(hist[0].At); d != 20*time.Second {
 			t.Errorf("traffic moved back %v after the old revision was started, want 20s", d)
 		}
-		if err := strategytest.CheckTraffic(final4, hist); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(final4, hist); err != nil {
 			t.Error(err)
 		}
 		checkServedReady(t, hist)
@@ -554,7 +554,7 @@ func TestRollbackAfterFinishRestoresCapacityFirst(t *testing.T) {
 // readiness the target reported just before it.
 func TestNeverTrafficOnUnreadyCapacity(t *testing.T) {
 	post := func(o strategy.Outcome) []strategy.Analyzer {
-		return []strategy.Analyzer{&strategytest.Analyzer{Label: "post", Answers: []strategytest.Answer{{Outcome: o, After: time.Minute}}}}
+		return []strategy.Analyzer{&strategytest.Analyzer{ID: "post", Answers: []strategytest.Answer{{Outcome: o, After: time.Minute}}}}
 	}
 	cases := []struct {
 		name string
@@ -562,10 +562,10 @@ func TestNeverTrafficOnUnreadyCapacity(t *testing.T) {
 		ok   bool
 	}{
 		{"full preview", bluegreen.Config{Replicas: 5}, true},
-		{"small preview", bluegreen.Config{Replicas: 5, PreviewReplicas: 1}, true},
-		{"post fail", bluegreen.Config{Replicas: 5, PreviewReplicas: 2, PostPromotion: post(strategy.Fail)}, false},
-		{"post pass", bluegreen.Config{Replicas: 5, PreviewReplicas: 3, PostPromotion: post(strategy.Pass), ScaleDownDelay: -1}, true},
-		{"pre fail", bluegreen.Config{Replicas: 5, PreviewReplicas: 3, PrePromotion: []strategy.Analyzer{strategytest.Script("pre", strategy.Fail)}}, false},
+		{"small preview", bluegreen.Config{Replicas: 5, CanaryReplicas: 1}, true},
+		{"post fail", bluegreen.Config{Replicas: 5, CanaryReplicas: 2, PostPromotion: post(strategy.Fail)}, false},
+		{"post pass", bluegreen.Config{Replicas: 5, CanaryReplicas: 3, PostPromotion: post(strategy.Pass), ScaleDownDelay: -1}, true},
+		{"pre fail", bluegreen.Config{Replicas: 5, CanaryReplicas: 3, PrePromotion: []strategy.Analyzer{strategytest.Script("pre", strategy.Fail)}}, false},
 		{"no instances", bluegreen.Config{}, true},
 	}
 	for _, tc := range cases {
@@ -582,7 +582,7 @@ func TestNeverTrafficOnUnreadyCapacity(t *testing.T) {
 				if len(hist) < 2 {
 					t.Fatalf("history too short to mean anything: %v", tgt.States())
 				}
-				if err := strategytest.CheckTraffic(initial, hist); err != nil {
+				if err := strategytest.CheckCapacityBeforeTraffic(initial, hist); err != nil {
 					t.Error(err)
 				}
 				checkServedReady(t, hist)
@@ -617,9 +617,9 @@ func TestPromoteFullFromSmallPreview(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := newTarget()
 		ev := newEvents()
-		slow := &strategytest.Analyzer{Label: "pre", Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: time.Hour}}}
+		slow := &strategytest.Analyzer{ID: "pre", Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: time.Hour}}}
 		r, err := strategy.Start(t.Context(), strategy.Release{Target: tgt, Stable: oldRev, Canary: newRev, Observer: ev,
-			Strategy: &bluegreen.Config{Replicas: 4, PreviewReplicas: 1, PrePromotion: []strategy.Analyzer{slow}}})
+			Strategy: &bluegreen.Config{Replicas: 4, CanaryReplicas: 1, PrePromotion: []strategy.Analyzer{slow}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -632,7 +632,7 @@ func TestPromoteFullFromSmallPreview(t *testing.T) {
 			t.Fatalf("PromoteFull: %v %v %v", res.Phase, err, tgt.State())
 		}
 		hist := tgt.History()
-		if err := strategytest.CheckTraffic(live4, hist); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(live4, hist); err != nil {
 			t.Error(err)
 		}
 		checkServedReady(t, hist)
@@ -656,7 +656,7 @@ func TestAbortScaleDownDelay(t *testing.T) {
 			t.Fatalf("want traffic back at once and the failed revision removed 40s later; got %s then %s after %v",
 				h[n-2].State, h[n-1].State, h[n-1].At.Sub(h[n-2].At))
 		}
-		if err := strategytest.CheckTraffic(live, h); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(live, h); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -671,7 +671,7 @@ func TestAbortScaleDownDelayBeforeTheSwitch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		live := strategy.State{Stable: oldRev, Replicas: strategy.Replicas{Stable: 4}}
 		tgt := strategytest.NewTarget(live)
-		cfg := &bluegreen.Config{Replicas: 4, PreviewReplicas: 2, AbortScaleDownDelay: 40 * time.Second,
+		cfg := &bluegreen.Config{Replicas: 4, CanaryReplicas: 2, AbortScaleDownDelay: 40 * time.Second,
 			PrePromotion: []strategy.Analyzer{strategytest.Script("smoke", strategy.Fail)}}
 		res, err := strategy.Run(t.Context(), strategy.Release{Target: tgt, Stable: oldRev, Canary: newRev, Strategy: cfg})
 		if !errors.Is(err, strategy.ErrAnalysisFailed) || tgt.State() != live {

@@ -1,7 +1,8 @@
-// Package bluegreen plans blue-green releases: the new revision is started
-// beside the live one with no traffic, checked, scaled to full capacity,
-// and then receives all traffic in one switch, while the old revision stays
-// up long enough to switch straight back.
+// Package bluegreen plans blue-green releases: the canary revision (Argo
+// Rollouts calls it the preview) is started beside the stable one with no
+// traffic, checked, scaled to full capacity, and then receives all traffic
+// in one switch, while the stable revision stays up long enough to switch
+// straight back.
 //
 // A [Config] is validated with [Config.Validate] and turned into a
 // [strategy.Plan] by [Config.Plan]; *Config implements [strategy.Strategy],
@@ -12,16 +13,17 @@
 // # The sequence
 //
 // The plan follows the sequence of events that Argo Rollouts documents for
-// its blueGreen strategy, expressed as glidepath States (old = the live
-// revision, new = the candidate, N = Config.Replicas, P = the preview scale):
+// its blueGreen strategy, expressed as glidepath States (old = the stable
+// revision, new = the canary, N = Config.Replicas, P = Config.CanaryReplicas,
+// Argo's previewReplicaCount):
 //
-//  1. preview: {Stable: old, Canary: new, Weight: 0, Replicas: {N, P}}; wait
-//     until the preview is ready.
-//  2. pre-promotion analysis against the preview. A Fail rolls back before
-//     any user has been served by the new revision.
+//  1. canary: {Stable: old, Canary: new, Weight: 0, Replicas: {N, P}}; wait
+//     until the canary is ready.
+//  2. pre-promotion analysis against the canary. A Fail rolls back before
+//     any user has been served by the canary.
 //  3. promotion gate: automatic, automatic after AutoPromotionDelay, or a
 //     pause until [strategy.Rollout.Promote] (ManualPromotion). While it
-//     waits, the new revision runs at its preview scale only.
+//     waits, the canary runs at its scale P only.
 //  4. scale-up (only when P < N): {old, new, 0, {N, N}}; wait until ready.
 //     Traffic is never switched to a partly scaled revision.
 //  5. switch: {old, new, 100, {N, N}}, all traffic in one Apply.
@@ -33,8 +35,8 @@
 //
 // # Defaults and differences from Argo Rollouts
 //
-// The defaults are Argo's: automatic promotion, no preview scale-down
-// (PreviewReplicas 0 runs the full N), a 30-second scale-down delay. Where
+// The defaults are Argo's: automatic promotion, no reduced canary scale
+// (CanaryReplicas 0 runs the full N), a 30-second scale-down delay. Where
 // glidepath differs, it says so in the field's documentation:
 //
 //   - ScaleDownDelay 0 means the 30-second default; a negative value

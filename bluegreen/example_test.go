@@ -14,7 +14,7 @@ import (
 func ExampleConfig_Plan() {
 	cfg := &bluegreen.Config{
 		Replicas:        4,
-		PreviewReplicas: 1,
+		CanaryReplicas:  1,
 		PrePromotion:    []strategy.Analyzer{strategytest.Script("smoke-tests")},
 		PostPromotion:   []strategy.Analyzer{strategytest.Script("error-rate")},
 		ManualPromotion: true,
@@ -29,8 +29,8 @@ func ExampleConfig_Plan() {
 		fmt.Println(s)
 	}
 	// Output:
-	// preview: apply stable=v1 canary=v2 weight=0% replicas=4/1
-	// preview-ready: wait until ready
+	// canary: apply stable=v1 canary=v2 weight=0% replicas=4/1
+	// canary-ready: wait until ready
 	// pre-promotion: analyze [smoke-tests]
 	// promotion-gate: pause until promoted
 	// scale-up: apply stable=v1 canary=v2 weight=0% replicas=4/4
@@ -43,11 +43,11 @@ func ExampleConfig_Plan() {
 
 // Validate names every problem at once.
 func ExampleConfig_Validate() {
-	cfg := &bluegreen.Config{Replicas: 2, PreviewReplicas: 3, ManualPromotion: true, AutoPromotionDelay: time.Minute}
+	cfg := &bluegreen.Config{Replicas: 2, CanaryReplicas: 3, ManualPromotion: true, AutoPromotionDelay: time.Minute}
 	fmt.Println(cfg.Validate())
 	// Output:
 	// invalid configuration: bluegreen config
-	//   - PreviewReplicas (3) exceeds Replicas (2)
+	//   - CanaryReplicas (3) exceeds Replicas (2)
 	//   - AutoPromotionDelay (1m0s) has no effect with ManualPromotion: choose one
 }
 

@@ -19,7 +19,7 @@ func FuzzPlan(f *testing.F) {
 	f.Add(-1, 5, true, int64(-1), int64(30*time.Second), true, true, true)
 	f.Add(3, 3, false, int64(time.Hour), int64(1), false, false, true)
 	f.Fuzz(func(t *testing.T, n, preview int, manual bool, delay, scaleDown int64, keep, pre, post bool) {
-		cfg := bluegreen.Config{Replicas: n, PreviewReplicas: preview, ManualPromotion: manual,
+		cfg := bluegreen.Config{Replicas: n, CanaryReplicas: preview, ManualPromotion: manual,
 			AutoPromotionDelay: time.Duration(delay), ScaleDownDelay: time.Duration(scaleDown), KeepAborted: keep}
 		if pre {
 			cfg.PrePromotion = []strategy.Analyzer{strategytest.Script("pre")}

@@ -16,7 +16,7 @@ type configDurations struct {
 	AutoPromotionDelay  strategy.Duration `json:"autoPromotionDelay,omitempty"`
 	ScaleDownDelay      strategy.Duration `json:"scaleDownDelay,omitempty"`
 	AbortScaleDownDelay strategy.Duration `json:"abortScaleDownDelay,omitempty"`
-	ReadyTimeout        strategy.Duration `json:"readyTimeout,omitempty"`
+	ProgressDeadline    strategy.Duration `json:"progressDeadline,omitempty"`
 }
 
 // MarshalJSON writes c with durations such as "30s".
@@ -27,7 +27,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		configDurations
 	}{plain(c), configDurations{
 		strategy.Duration(c.AutoPromotionDelay), strategy.Duration(c.ScaleDownDelay),
-		strategy.Duration(c.AbortScaleDownDelay), strategy.Duration(c.ReadyTimeout),
+		strategy.Duration(c.AbortScaleDownDelay), strategy.Duration(c.ProgressDeadline),
 	}})
 }
 
@@ -43,6 +43,6 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	}
 	d := aux.configDurations
 	c.AutoPromotionDelay, c.ScaleDownDelay = time.Duration(d.AutoPromotionDelay), time.Duration(d.ScaleDownDelay)
-	c.AbortScaleDownDelay, c.ReadyTimeout = time.Duration(d.AbortScaleDownDelay), time.Duration(d.ReadyTimeout)
+	c.AbortScaleDownDelay, c.ProgressDeadline = time.Duration(d.AbortScaleDownDelay), time.Duration(d.ProgressDeadline)
 	return nil
 }

@@ -11,8 +11,8 @@ import (
 )
 
 func TestConfigRoundTrip(t *testing.T) {
-	c := Config{Replicas: 4, PreviewReplicas: 2, ManualPromotion: true, ScaleDownDelay: 2 * time.Minute,
-		AbortScaleDownDelay: 30 * time.Second, ReadyTimeout: 90 * time.Second}
+	c := Config{Replicas: 4, CanaryReplicas: 2, ManualPromotion: true, ScaleDownDelay: 2 * time.Minute,
+		AbortScaleDownDelay: 30 * time.Second, ProgressDeadline: 90 * time.Second}
 	b, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)

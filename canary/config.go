@@ -1,10 +1,12 @@
 package canary
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
 
+	"github.com/glidepath/glidepath/internal/replicas"
 	"github.com/glidepath/glidepath/strategy"
 )
 
@@ -177,20 +179,26 @@ func (s Scale) count(total, weight int) int {
 	return weightToReplicas(total, weight)
 }
 
-// BackgroundAnalysis runs analyzers alongside the release from a given
-// step on (Argo Rollouts' analysis.startingStep). A Fail verdict rolls the
-// release back whatever step it is in, pauses included, so the analyzers
-// should measure on a fixed interval and return Fail as soon as they see
-// a failure; they are stopped when the release ends.
-type BackgroundAnalysis struct {
+// Background runs analyzers alongside the release from a given step on,
+// like [strategy.Background] (Argo Rollouts' canary.analysis with
+// startingStep). A Fail verdict rolls the release back whatever step it is
+// in, pauses included, so the analyzers should measure on a fixed interval
+// and return Fail as soon as they see a failure; they are stopped when the
+// release ends.
+type Background struct {
 	// Analyzers run concurrently for the rest of the release.
 	Analyzers []strategy.Analyzer `json:"-" yaml:"-"`
-	// StartingStep is the index in Config.Steps from which the analysis
-	// runs (with the shorthand: the index of the weight, so 0 is the
-	// first weight). The zero value starts it with the first step, once
-	// the canary is deployed and ready.
-	StartingStep int `json:"startingStep,omitempty" yaml:"startingStep,omitempty"`
+	// From is the index in Config.Steps from which the analysis runs
+	// (Argo's startingStep; with the shorthand: the index of the weight,
+	// so 0 is the first weight). The zero value starts it with the first
+	// step, once the canary is deployed and ready.
+	From int `json:"from,omitempty" yaml:"from,omitempty"`
 }
+
+// BackgroundAnalysis is the former name of [Background].
+//
+// Deprecated: use Background.
+type BackgroundAnalysis = Background
 
 // Config configures a canary release. It is either a list of explicit
 // Steps (Argo Rollouts style) or the shorthand StepWeight/MaxWeight or
@@ -220,8 +228,8 @@ type Config struct {
 	// with none, each weight only lasts its Interval.
 	Analyzers []strategy.Analyzer `json:"-" yaml:"-"`
 
-	// Background analysis runs alongside the steps; see [BackgroundAnalysis].
-	Background BackgroundAnalysis `json:"background,omitempty" yaml:"background,omitempty"`
+	// Background analysis runs alongside the steps; see [Background].
+	Background Background `json:"background,omitempty" yaml:"background,omitempty"`
 
 	// Replicas is the full instance count of the service. The zero value
 	// is a target without instances (a traffic splitter in front of fixed
@@ -244,9 +252,9 @@ type Config struct {
 	// basic canary moves; nil is 25%, as in Argo Rollouts. MaxSurge and
 	// MaxUnavailable may not both be zero.
 	MaxUnavailable *strategy.IntOrPercent `json:"maxUnavailable,omitempty" yaml:"maxUnavailable,omitempty"`
-	// ReadyTimeout bounds each wait for the instances to become ready;
+	// ProgressDeadline bounds each wait for the instances to become ready;
 	// 0 uses the release's progress deadline.
-	ReadyTimeout time.Duration `json:"-" yaml:"readyTimeout,omitempty"`
+	ProgressDeadline time.Duration `json:"-" yaml:"progressDeadline,omitempty"`
 }
 
 // MaxReplicas is the largest instance count a Config accepts (2^24), for
@@ -258,18 +266,10 @@ const MaxReplicas = 1 << 24
 // moved a few instances at a time cannot make Plan run out of memory.
 const maxPlanSteps = 500_000
 
-// defaultFencepost is Argo Rollouts' default max surge and max unavailable.
-var defaultFencepost = strategy.Percent(25)
-
+// surgeAndUnavailable returns MaxSurge and MaxUnavailable with Argo
+// Rollouts' default of 25% each.
 func (c Config) surgeAndUnavailable() (strategy.IntOrPercent, strategy.IntOrPercent) {
-	surge, unavailable := defaultFencepost, defaultFencepost
-	if c.MaxSurge != nil {
-		surge = *c.MaxSurge
-	}
-	if c.MaxUnavailable != nil {
-		unavailable = *c.MaxUnavailable
-	}
-	return surge, unavailable
+	return replicas.Bounds(c.MaxSurge, c.MaxUnavailable)
 }
 
 func (c Config) shorthand() bool {
@@ -322,9 +322,9 @@ func (c Config) steps() []Step {
 	return out
 }
 
-// backgroundStart maps Background.StartingStep to an index of steps().
+// backgroundStart maps Background.From to an index of steps().
 func (c Config) backgroundStart() int {
-	k := c.Background.StartingStep
+	k := c.Background.From
 	if len(c.Steps) > 0 || !c.shorthand() {
 		return k
 	}
@@ -362,20 +362,25 @@ func (c Config) problems() []string {
 	if c.Replicas > MaxReplicas {
 		add("Replicas (%d) is more than %d", c.Replicas, MaxReplicas)
 	}
-	if c.ReadyTimeout < 0 {
-		add("ReadyTimeout is negative (%v)", c.ReadyTimeout)
+	if c.ProgressDeadline < 0 {
+		add("ProgressDeadline is negative (%v)", c.ProgressDeadline)
 	}
 	surge, unavailable := c.surgeAndUnavailable()
 	surgeOK, unavailableOK := true, true
-	if err := surge.Check(); err != nil {
-		add("MaxSurge: %v", err)
+	var ce *strategy.ConfigError
+	if errors.As(surge.Validate(), &ce) {
+		for _, q := range ce.Problems {
+			add("MaxSurge: %s", q)
+		}
 		surgeOK = false
 	}
-	if err := unavailable.Check(); err != nil {
-		add("MaxUnavailable: %v", err)
+	if errors.As(unavailable.Validate(), &ce) {
+		for _, q := range ce.Problems {
+			add("MaxUnavailable: %s", q)
+		}
 		unavailableOK = false
 	}
-	if surgeOK && unavailableOK && isZero(surge) && isZero(unavailable) {
+	if surgeOK && unavailableOK && replicas.IsZero(surge) && replicas.IsZero(unavailable) {
 		add("MaxSurge and MaxUnavailable are both zero: no instance could ever move")
 	}
 	if c.DynamicStableScale && !c.TrafficRouting {
@@ -463,11 +468,11 @@ func (c Config) problems() []string {
 		n = len(c.Weights())
 		what = "the shorthand's weights"
 	}
-	if b.StartingStep < 0 || (n > 0 && b.StartingStep >= n) {
-		add("Background.StartingStep %d is outside %s (0..%d)", b.StartingStep, what, n-1)
+	if b.From < 0 || (n > 0 && b.From >= n) {
+		add("Background.From %d is outside %s (0..%d)", b.From, what, n-1)
 	}
-	if b.StartingStep != 0 && len(b.Analyzers) == 0 {
-		add("Background.StartingStep is set but Background has no analyzers")
+	if b.From != 0 && len(b.Analyzers) == 0 {
+		add("Background.From is set but Background has no analyzers")
 	}
 	return p
 }
@@ -507,13 +512,6 @@ func (c Config) shorthandProblems() []string {
 	}
 	p = append(p, analyzerProblemsOptional("Analyzers", c.Analyzers)...)
 	return p
-}
-
-func isZero(v strategy.IntOrPercent) bool {
-	if v.IsPercent() {
-		return v.Scaled(100, true) == 0
-	}
-	return v.Int == 0
 }
 
 func analyzerProblems(where string, as []strategy.Analyzer) []string {

@@ -1,10 +1,10 @@
-// Package canary plans progressive canary releases: traffic shifted to a
-// new revision step by step, with pauses, inline analysis, background
+// Package canary plans progressive canary releases: traffic shifted to the
+// canary revision step by step, with pauses, inline analysis, background
 // analysis, header routes and, for targets with instances, per-revision
 // instance counts derived from the weight.
 //
 // A [Config] is a [strategy.Strategy]: its Plan method turns a stable and
-// a candidate revision into a [strategy.Plan], which the shared executor
+// a canary revision into a [strategy.Plan], which the shared executor
 // ([strategy.Run], [strategy.Start]) runs. The package does no I/O and
 // starts no goroutines; the executor owns retries, deadlines, rollback and
 // the operator controls (Promote, PromoteFull, Abort, Retry).

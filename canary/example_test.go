@@ -72,7 +72,7 @@ func ExampleConfig_steps() {
 			canary.SetWeight(30),
 			canary.Analysis(latency),
 		},
-		Background: canary.BackgroundAnalysis{Analyzers: []strategy.Analyzer{errorsBg}, StartingStep: 5},
+		Background: canary.Background{Analyzers: []strategy.Analyzer{errorsBg}, From: 5},
 	}
 	plan, err := cfg.Plan("v1", "v2")
 	if err != nil {

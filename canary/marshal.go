@@ -13,8 +13,8 @@ import (
 // configuration: they are not written, and a decoded config has none.
 
 type configDurations struct {
-	Interval     strategy.Duration `json:"interval,omitempty"`
-	ReadyTimeout strategy.Duration `json:"readyTimeout,omitempty"`
+	Interval         strategy.Duration `json:"interval,omitempty"`
+	ProgressDeadline strategy.Duration `json:"progressDeadline,omitempty"`
 }
 
 // MarshalJSON writes c with durations such as "5m".
@@ -23,7 +23,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		plain
 		configDurations
-	}{plain(c), configDurations{strategy.Duration(c.Interval), strategy.Duration(c.ReadyTimeout)}})
+	}{plain(c), configDurations{strategy.Duration(c.Interval), strategy.Duration(c.ProgressDeadline)}})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -36,7 +36,7 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
 	}
-	c.Interval, c.ReadyTimeout = time.Duration(aux.configDurations.Interval), time.Duration(aux.configDurations.ReadyTimeout)
+	c.Interval, c.ProgressDeadline = time.Duration(aux.configDurations.Interval), time.Duration(aux.configDurations.ProgressDeadline)
 	return nil
 }
 

@@ -20,13 +20,13 @@ func fullConfig() Config {
 			SetWeight(10).Named("first"), Pause(90 * time.Second), SetCanaryScale(PercentOfReplicas(50)),
 			SetWeight(50), PauseUntilPromoted(), SetCanaryScale(MatchTrafficWeight()),
 		},
-		Background:         BackgroundAnalysis{StartingStep: 2},
+		Background:         Background{From: 2},
 		Replicas:           10,
 		TrafficRouting:     true,
 		DynamicStableScale: true,
 		MaxSurge:           &surge,
 		MaxUnavailable:     &unavail,
-		ReadyTimeout:       5 * time.Minute,
+		ProgressDeadline:   5 * time.Minute,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/glidepath/glidepath/internal/replicas"
 	"github.com/glidepath/glidepath/strategy"
 )
 
@@ -138,7 +139,7 @@ func (b *builder) wait() {
 	if b.full() {
 		return
 	}
-	b.steps = append(b.steps, strategy.WaitReady(b.c.ReadyTimeout).Named(b.label))
+	b.steps = append(b.steps, strategy.WaitReady(b.c.ProgressDeadline).Named(b.label))
 }
 
 // full reports whether the plan has reached maxPlanSteps, naming the
@@ -155,8 +156,7 @@ func (b *builder) full() bool {
 }
 
 func (b *builder) tooBigProblem() string {
-	return fmt.Sprintf("the plan would take more than %d steps (%d instances, at most %d moving at a time): raise MaxSurge or MaxUnavailable",
-		maxPlanSteps, b.n, b.surge+b.unavail)
+	return replicas.TooManySteps(maxPlanSteps, b.n, b.surge+b.unavail)
 }
 
 // moveTo emits the States that take the target from b.cur to the given
@@ -252,7 +252,7 @@ func (b *builder) moveBasic(where string, weight int) {
 			break
 		}
 		c, s = nc, ns
-		b.apply(strategy.State{Stable: b.stable, Canary: b.canary, Weight: instanceShare(c, s),
+		b.apply(strategy.State{Stable: b.stable, Canary: b.canary, Weight: replicas.Share(c, s),
 			Replicas: strategy.Replicas{Stable: s, Canary: c}})
 		b.wait()
 	}

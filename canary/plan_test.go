@@ -154,8 +154,8 @@ func TestPlans(t *testing.T) {
 			if p.Strategy != "canary" || p.Stable != wantStable || p.Final != wantFinal {
 				t.Errorf("plan %q stable %s final %s", p.Strategy, p.Stable, p.Final)
 			}
-			if probs := p.Problems(nil); probs != nil {
-				t.Errorf("the executor would reject the plan: %v", probs)
+			if err := p.Validate(nil); err != nil {
+				t.Errorf("the executor would reject the plan: %v", err)
 			}
 		})
 	}
@@ -187,7 +187,7 @@ func TestShorthandWeights(t *testing.T) {
 func TestShorthandPlan(t *testing.T) {
 	a := strategytest.Script("success-rate")
 	cfg := canary.Config{StepWeight: 20, MaxWeight: 40, Interval: 2 * time.Minute, Analyzers: []strategy.Analyzer{a},
-		Background: canary.BackgroundAnalysis{Analyzers: []strategy.Analyzer{strategytest.Script("bg")}, StartingStep: 1}}
+		Background: canary.Background{Analyzers: []strategy.Analyzer{strategytest.Script("bg")}, From: 1}}
 	want := []string{
 		"deploy canary: apply stable=v1 canary=v2 weight=0%",
 		"deploy canary: wait until ready",
@@ -209,17 +209,17 @@ func TestShorthandPlan(t *testing.T) {
 	}
 }
 
-func TestBackgroundStartingStep(t *testing.T) {
-	bg := canary.BackgroundAnalysis{Analyzers: []strategy.Analyzer{strategytest.Script("bg")}}
+func TestBackgroundFrom(t *testing.T) {
+	bg := canary.Background{Analyzers: []strategy.Analyzer{strategytest.Script("bg")}}
 	steps := []canary.Step{canary.SetWeight(10), canary.Pause(time.Minute), canary.SetWeight(30), canary.Analysis(strategytest.Script("a"))}
 	for start, want := range []int{2, 3, 4, 5} {
-		bg.StartingStep = start
+		bg.From = start
 		p, err := canary.Config{Steps: steps, Background: bg}.Plan(v1, v2)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(p.Background) != 1 || p.Background[0].From != want {
-			t.Errorf("StartingStep %d: background %+v, want from plan step %d", start, p.Background, want)
+			t.Errorf("From %d: background %+v, want from plan step %d", start, p.Background, want)
 		}
 	}
 }
@@ -236,9 +236,9 @@ func TestValidate(t *testing.T) {
 			canary.SetWeight(101), canary.SetWeight(-1), canary.Pause(-time.Second), canary.Analysis(), canary.Analysis(nil), {Kind: "jump"},
 		}}, []string{"weight 101 is outside 0..100", "weight -1 is outside 0..100", "negative duration", "Steps[3] (analysis): no analyzers",
 			"analyzer 0 is nil", `unknown step kind "jump"`, "no step sends traffic"}},
-		{"instances", canary.Config{Replicas: -1, ReadyTimeout: -1, MaxSurge: new(strategy.Int(0)), MaxUnavailable: new(strategy.Percent(0)),
+		{"instances", canary.Config{Replicas: -1, ProgressDeadline: -1, MaxSurge: new(strategy.Int(0)), MaxUnavailable: new(strategy.Percent(0)),
 			DynamicStableScale: true, Steps: []canary.Step{canary.SetWeight(10)}},
-			[]string{"Replicas is negative", "ReadyTimeout is negative", "both zero", "DynamicStableScale needs TrafficRouting"}},
+			[]string{"Replicas is negative", "ProgressDeadline is negative", "both zero", "DynamicStableScale needs TrafficRouting"}},
 		{"dynamic stable scale without instances", canary.Config{TrafficRouting: true, DynamicStableScale: true, Steps: []canary.Step{canary.SetWeight(10)}},
 			[]string{"DynamicStableScale needs Replicas"}},
 		{"malformed surge", canary.Config{Replicas: 3, MaxSurge: &strategy.IntOrPercent{Str: "7"}, MaxUnavailable: new(strategy.Int(-2)),
@@ -259,10 +259,10 @@ func TestValidate(t *testing.T) {
 			canary.SetHeaderRoute(strategy.HeaderRoute{Prefix: "a"})}},
 			[]string{"setCanaryScale needs Replicas", "no header name"}},
 		{"background", canary.Config{Steps: []canary.Step{canary.SetWeight(10)},
-			Background: canary.BackgroundAnalysis{StartingStep: 3, Analyzers: []strategy.Analyzer{nil}}},
-			[]string{"Background: analyzer 0 is nil", "StartingStep 3 is outside Steps"}},
+			Background: canary.Background{From: 3, Analyzers: []strategy.Analyzer{nil}}},
+			[]string{"Background: analyzer 0 is nil", "From 3 is outside Steps"}},
 		{"background without analyzers", canary.Config{Steps: []canary.Step{canary.SetWeight(10), canary.Pause(0)},
-			Background: canary.BackgroundAnalysis{StartingStep: 1}}, []string{"Background has no analyzers"}},
+			Background: canary.Background{From: 1}}, []string{"Background has no analyzers"}},
 		{"traffic onto a canary scaled to nothing", canary.Config{Replicas: 4, TrafficRouting: true, Steps: []canary.Step{
 			canary.SetCanaryScale(canary.Replicas(0)), canary.SetWeight(10),
 		}}, []string{"Steps[1] (setWeight): sends traffic to the canary while its scale (replicas=0) gives it no instance"}},
@@ -286,14 +286,13 @@ func TestValidate(t *testing.T) {
 			if !errors.Is(err, strategy.ErrInvalidConfig) {
 				t.Fatalf("Validate() = %v; want an invalid configuration", err)
 			}
-			msg := err.Error()
 			for _, w := range tc.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("error does not mention %q:\n%s", w, msg)
+				if !strategytest.HasProblem(err, w) {
+					t.Errorf("error does not name %q:\n%v", w, err)
 				}
 			}
-			if n := strings.Count(msg, "\n  - "); n != len(tc.want) {
-				t.Errorf("error names %d problems, want %d:\n%s", n, len(tc.want), msg)
+			if n := len(strategytest.Problems(err)); n != len(tc.want) {
+				t.Errorf("error names %d problems, want %d:\n%v", n, len(tc.want), err)
 			}
 			if _, perr := tc.cfg.Plan(v1, v2); !errors.Is(perr, strategy.ErrInvalidConfig) {
 				t.Errorf("Plan accepted an invalid config: %v", perr)

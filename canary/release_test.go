@@ -65,7 +65,7 @@ func (p pauses) await(t *testing.T, reason strategy.PauseReason) strategy.PhaseC
 // want.
 func checkHistory(t *testing.T, cfg canary.Config, tgt *strategytest.Target, want strategy.State) {
 	t.Helper()
-	if err := strategytest.CheckTraffic(stableOf(cfg), tgt.History()); err != nil {
+	if err := strategytest.CheckCapacityBeforeTraffic(stableOf(cfg), tgt.History()); err != nil {
 		t.Errorf("traffic moved onto capacity that was not ready:\n%v", err)
 	}
 	if got := tgt.State(); got != want {
@@ -230,10 +230,10 @@ func TestBackgroundFailRollsBackDuringPause(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				// Measures every interval; the third measurement fails.
-				bg := &strategytest.Analyzer{Label: "background", Answers: []strategytest.Answer{{After: 3 * interval, Outcome: strategy.Fail}}}
+				bg := &strategytest.Analyzer{ID: "background", Answers: []strategytest.Answer{{After: 3 * interval, Outcome: strategy.Fail}}}
 				cfg := canary.Config{Replicas: 4, TrafficRouting: true,
 					Steps:      []canary.Step{canary.SetWeight(10), canary.Pause(time.Minute), canary.SetWeight(25), tc.pause, canary.SetWeight(50)},
-					Background: canary.BackgroundAnalysis{Analyzers: []strategy.Analyzer{bg}, StartingStep: 2}}
+					Background: canary.Background{Analyzers: []strategy.Analyzer{bg}, From: 2}}
 				tgt := newTarget(cfg)
 				p := newPauses()
 				r, err := strategy.Start(t.Context(), release(cfg, tgt, p))
@@ -286,7 +286,7 @@ func TestInconclusivePauses(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				p.await(t, strategy.PauseInconclusive)
+				p.await(t, strategy.PausedForInconclusive)
 				if got := tgt.State(); got.Weight != 50 || got.Canary != v2 {
 					t.Fatalf("paused on %s; want the canary at 50%%", got)
 				}
@@ -337,7 +337,7 @@ func TestPromoteFullSkipsTheRest(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				p.await(t, strategy.PauseStep)
+				p.await(t, strategy.PausedForStep)
 				if err := r.PromoteFull(); err != nil {
 					t.Fatal(err)
 				}
@@ -371,7 +371,7 @@ func TestAbortThenRetry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.await(t, strategy.PauseStep)
+		p.await(t, strategy.PausedForStep)
 		if got := tgt.State(); got.Replicas != (strategy.Replicas{Stable: 3, Canary: 1}) {
 			t.Fatalf("paused on %s; want 1 canary instance next to 3 stable", got)
 		}
@@ -389,7 +389,7 @@ func TestAbortThenRetry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.await(t, strategy.PauseStep)
+		p.await(t, strategy.PausedForStep)
 		if err := r2.Promote(); err != nil {
 			t.Fatal(err)
 		}
@@ -464,11 +464,11 @@ func TestBackgroundFailAtAnyMoment(t *testing.T) {
 	for _, after := range []time.Duration{time.Second, 15 * time.Second, 45 * time.Second, 70 * time.Second, 100 * time.Second, 150 * time.Second} {
 		t.Run(after.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				bg := &strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{{After: after, Outcome: strategy.Fail}}}
-				slow := &strategytest.Analyzer{Label: "slow", Answers: []strategytest.Answer{{After: 20 * time.Second, Outcome: strategy.Pass}}}
+				bg := &strategytest.Analyzer{ID: "bg", Answers: []strategytest.Answer{{After: after, Outcome: strategy.Fail}}}
+				slow := &strategytest.Analyzer{ID: "slow", Answers: []strategytest.Answer{{After: 20 * time.Second, Outcome: strategy.Pass}}}
 				cfg := canary.Config{Replicas: 7, MaxSurge: new(strategy.Int(1)), MaxUnavailable: new(strategy.Int(1)),
 					Steps:      []canary.Step{canary.SetWeight(30), canary.Analysis(slow), canary.SetWeight(60), canary.Pause(time.Hour)},
-					Background: canary.BackgroundAnalysis{Analyzers: []strategy.Analyzer{bg}}}
+					Background: canary.Background{Analyzers: []strategy.Analyzer{bg}}}
 				tgt := newTarget(cfg)
 				start := time.Now()
 				res, err := strategy.Run(t.Context(), release(cfg, tgt, nil))

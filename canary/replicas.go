@@ -193,19 +193,3 @@ func weightToReplicas(total, weight int) int {
 	}
 	return int((int64(total)*int64(weight) + 99) / 100)
 }
-
-// instanceShare is the canary's share of the instances, in percent,
-// rounded to the nearest: the traffic weight of a basic canary. A revision
-// that has instances next to another that also has some gets at least 1
-// and at most 99.
-func instanceShare(canary, stable int) int {
-	total := canary + stable
-	if total == 0 || canary == 0 {
-		return 0
-	}
-	if stable == 0 {
-		return 100
-	}
-	w := (200*canary + total) / (2 * total)
-	return min(max(w, 1), 99)
-}

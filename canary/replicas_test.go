@@ -6,6 +6,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/glidepath/glidepath/internal/replicas"
 	"github.com/glidepath/glidepath/strategy"
 )
 
@@ -135,7 +136,7 @@ func TestBasicPlanWithinSurgeAndUnavailable(t *testing.T) {
 			return strategy.Int(rapid.IntRange(0, n+2).Draw(t, label))
 		}
 		surge, unavail := fence("surge"), fence("unavailable")
-		if isZero(surge) && isZero(unavail) {
+		if replicas.IsZero(surge) && replicas.IsZero(unavail) {
 			unavail = strategy.Int(1)
 		}
 		weights := rapid.SliceOfN(rapid.IntRange(0, 100), 1, 5).Draw(t, "weights")
@@ -168,7 +169,7 @@ func TestBasicPlanWithinSurgeAndUnavailable(t *testing.T) {
 			if avail < n-maxUnavail {
 				t.Fatalf("step %d (%s after %s): %d available, below %d - %d", i, s.State, prev, avail, n, maxUnavail)
 			}
-			if s.State.Weight != instanceShare(r.Canary, r.Stable) {
+			if s.State.Weight != replicas.Share(r.Canary, r.Stable) {
 				t.Fatalf("step %d (%s): weight is not the instance share", i, s.State)
 			}
 			prev = s.State

@@ -147,7 +147,11 @@ func (t *FractionalTarget) Apply(ctx context.Context, desired strategy.State) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	probs := desired.Problems()
+	var probs []string
+	var ce *strategy.ConfigError
+	if errors.As(desired.Validate(), &ce) {
+		probs = append(probs, ce.Problems...)
+	}
 	if !desired.Route.IsZero() {
 		probs = append(probs, "a flag cannot route requests by header")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/glidepath/glidepath/internal/sleep"
 	"time"
 
 	"github.com/open-feature/go-sdk/openfeature"
@@ -107,15 +108,11 @@ func (g *FreezeGate) Analyze(ctx context.Context, in strategy.Input) (strategy.V
 		if !in.Background {
 			wait = min(wait, time.Until(deadline))
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep.For(ctx, wait) {
 			if in.Background {
 				return g.lastWord(ctx, interval)
 			}
 			return strategy.Verdict{}, ctx.Err()
-		case <-t.C:
 		}
 	}
 }

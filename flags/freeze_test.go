@@ -166,7 +166,7 @@ func TestFreezeGateHoldsRelease(t *testing.T) {
 		}
 		synctest.Wait()
 		st := ro.Status()
-		if st.Phase != strategy.PhasePaused || st.PauseReason != strategy.PauseInconclusive {
+		if st.Phase != strategy.PhasePaused || st.PauseReason != strategy.PausedForInconclusive {
 			t.Fatalf("status while frozen: %+v", st)
 		}
 		if r, _ := p.Rollout("new-checkout"); r.Percent != 0 {

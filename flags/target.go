@@ -75,7 +75,10 @@ func (t *Target) Apply(ctx context.Context, desired strategy.State) error {
 		return err
 	}
 	var probs []string
-	probs = append(probs, desired.Problems()...)
+	var ce *strategy.ConfigError
+	if errors.As(desired.Validate(), &ce) {
+		probs = append(probs, ce.Problems...)
+	}
 	if !desired.Route.IsZero() {
 		probs = append(probs, "a flag cannot route requests by header")
 	}

@@ -164,7 +164,7 @@ func TestRollingRelease(t *testing.T) {
 			_, err := strategy.Run(t.Context(), strategy.Release{
 				Target: tgt, Stable: "v1", Canary: "v2", Observer: rec, Options: fast(),
 				Strategy: rolling.Config{Replicas: 3, MaxSurge: &one, MaxUnavailable: &zero,
-					Analysis: []strategy.Analyzer{strategytest.Script("batch", tc.verdicts...)}},
+					Analyzers: []strategy.Analyzer{strategytest.Script("batch", tc.verdicts...)}},
 			})
 			if !errors.Is(err, tc.want) && !(tc.want == nil && err == nil) {
 				t.Fatalf("release: %v (want %v)", err, tc.want)

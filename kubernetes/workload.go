@@ -191,7 +191,11 @@ func (w *Workload) ownedSelector() string {
 // checkState returns one permanent error naming every problem that keeps s
 // from being applied, or nil.
 func (w *Workload) checkState(s strategy.State, extra []string) error {
-	p := append(w.problems(), s.Problems()...)
+	p := w.problems()
+	var ce *strategy.ConfigError
+	if errors.As(s.Validate(), &ce) {
+		p = append(p, ce.Problems...)
+	}
 	p = append(p, extra...)
 	if s.Stable != "" && s.Stable == s.Canary {
 		p = append(p, fmt.Sprintf("stable and canary are the same revision %q", s.Stable))

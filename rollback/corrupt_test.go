@@ -136,7 +136,7 @@ func TestJournalTornFinalRecord(t *testing.T) {
 }
 
 // stoppedRelease leaves a release of v1->v2 active and unfinished on a
-// FileStore in dir (cancelled with LeaveAsRecorded at its pause).
+// FileStore in dir (cancelled under OnCancel.Leave at its pause).
 func stoppedRelease(t *testing.T, dir string, tgt *strategytest.Target) {
 	t.Helper()
 	s, err := rollback.OpenFileStore(dir, rollback.FileOptions{})
@@ -146,7 +146,7 @@ func stoppedRelease(t *testing.T, dir string, tgt *strategytest.Target) {
 	ctx, cancel := context.WithCancel(t.Context())
 	ro, err := newManager(s, "a").Start(ctx, "svc", strategy.Release{Target: tgt, Stable: "v1", Canary: "v2",
 		Strategy: canaryPlan(strategytest.Script("checks", strategy.Pass)),
-		Options:  strategy.Options{OnCancel: strategy.LeaveAsRecorded}})
+		Options:  strategy.Options{OnCancel: strategy.Policy{Leave: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -394,7 +394,7 @@ func crashOnce(t crashT, i int, rng *rand.Rand) string {
 	case !pend.Progress.Pending():
 		what = "ended, not yet settled"
 		want = pend.Progress.Phase
-	case mode == rollback.RollBack || failAt > 0 || pend.Progress.Checkpoint.RollBack:
+	case mode == rollback.RollBack || failAt > 0 || pend.Progress.Checkpoint.Rollback:
 		what = "resumed to roll back"
 		want = strategy.PhaseRolledBack
 	default:

@@ -129,7 +129,7 @@
 //
 // [RollBackAtOnce] (the default), [PauseAndHold] (for releases carrying
 // migrations) and [RollBackAfter] (Flagger's analysis threshold) build
-// strategy.FailurePolicy values for strategy.Options.OnFail. The executor
+// strategy.Policy values for strategy.Options.OnFail. The executor
 // retries a rollback with backoff; one that still cannot be applied
 // leaves the release Degraded, and the Manager keeps it active so that no
 // other release starts on the target until it is resumed (rolled back) or

@@ -37,7 +37,7 @@ func ExampleManager_Resume_rollBack() {
 	first := &rollback.Manager{Store: store, Owner: "host-a"}
 	runCtx, stop := context.WithCancel(ctx)
 	ro, _ := first.Start(runCtx, "checkout", strategy.Release{Target: tgt, Stable: "v1", Canary: "v2",
-		Strategy: canary(40), Observer: onPause, Options: strategy.Options{OnCancel: strategy.LeaveAsRecorded}})
+		Strategy: canary(40), Observer: onPause, Options: strategy.Options{OnCancel: strategy.Policy{Leave: true}}})
 	<-paused
 	stop()
 	ro.Wait(ctx)

@@ -102,7 +102,7 @@ func ExampleManager_Resume() {
 	first := &rollback.Manager{Store: store, Owner: "host-a"}
 	runCtx, stop := context.WithCancel(ctx)
 	ro, _ := first.Start(runCtx, "checkout", strategy.Release{Target: tgt, Stable: "v1", Canary: "v2",
-		Strategy: withApproval, Observer: onPause, Options: strategy.Options{OnCancel: strategy.LeaveAsRecorded}})
+		Strategy: withApproval, Observer: onPause, Options: strategy.Options{OnCancel: strategy.Policy{Leave: true}}})
 	<-paused
 	stop()
 	res, _ := ro.Wait(ctx)

@@ -119,7 +119,7 @@ func TestFullDiskStopsBeforeNextApply(t *testing.T) {
 			if tgt.State() != stateOf("v2") {
 				t.Fatalf("after %d writes: target on %v", after, tgt.State())
 			}
-			if err := strategytest.CheckTraffic(v1State, tgt.History()); err != nil {
+			if err := strategytest.CheckCapacityBeforeTraffic(v1State, tgt.History()); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -120,7 +120,7 @@ func (p *Progress) UnmarshalJSON(data []byte) error {
 
 // Pending reports whether the release still needs a process to drive it:
 // it neither reached Promoted nor RolledBack. A release that stopped
-// (context cancelled with LeaveAsRecorded, journal failure) or degraded
+// (context cancelled under OnCancel.Leave, journal failure) or degraded
 // (its rollback could not be applied) is pending.
 func (p Progress) Pending() bool {
 	return p.Phase != strategy.PhasePromoted && p.Phase != strategy.PhaseRolledBack
@@ -150,7 +150,7 @@ func Replay(recs []strategy.Record) Progress {
 				// roll back from the record (see Manager.Resume): the
 				// release stays a rollback even if that run stopped before
 				// recording one.
-				cp.RollBack = true
+				cp.Rollback = true
 			}
 			p.Finished = time.Time{}
 			if !p.Phase.Final() || p.Phase == strategy.PhaseStopped || p.Phase == strategy.PhaseDegraded {
@@ -163,7 +163,7 @@ func Replay(recs []strategy.Record) Progress {
 				p.Intents = append(p.Intents, *r.State)
 			}
 			if r.Rollback {
-				cp.RollBack = true
+				cp.Rollback = true
 			} else if r.Promote {
 				cp.Promote = true
 			}
@@ -178,7 +178,7 @@ func Replay(recs []strategy.Record) Progress {
 			cp.Failures = r.Failures
 		case strategy.RecordAbort:
 			// An accepted Abort is honoured by a resume.
-			cp.RollBack = true
+			cp.Rollback = true
 		case strategy.RecordVerdict:
 			if r.Verdict != nil {
 				p.Verdicts = append(p.Verdicts, *r.Verdict)
@@ -195,7 +195,7 @@ func Replay(recs []strategy.Record) Progress {
 			p.Phase, p.Reason = r.Phase, r.Reason
 			switch r.Phase {
 			case strategy.PhaseRollingBack:
-				cp.RollBack = true
+				cp.Rollback = true
 				if p.RollbackStarted.IsZero() {
 					p.RollbackStarted = r.At
 					p.Cause = r.Reason
@@ -216,7 +216,7 @@ func Replay(recs []strategy.Record) Progress {
 				p.Reason = r.Reason
 			}
 			if r.Phase == strategy.PhaseDegraded {
-				cp.RollBack = true
+				cp.Rollback = true
 			}
 		}
 	}

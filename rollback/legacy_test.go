@@ -77,7 +77,7 @@ func TestEntryAndProgressJSONRoundTrip(t *testing.T) {
 	}
 
 	p := rollback.Progress{Result: res, Fingerprint: "fp", Cause: "analysis failed", Starts: 2, Updated: t0.Add(5 * time.Minute),
-		Checkpoint: strategy.Checkpoint{Fingerprint: "fp", Step: 3, State: res.Final, Failures: 1, RollBack: true, Promote: true},
+		Checkpoint: strategy.Checkpoint{Fingerprint: "fp", Step: 3, State: res.Final, Failures: 1, Rollback: true, Promote: true},
 		Intents:    []strategy.State{res.Final}, Applied: []strategy.State{res.Final}, Records: 9}
 	if z := zeroFields(p); len(z) > 0 {
 		t.Fatalf("the progress leaves %v zero", z)

@@ -18,7 +18,7 @@ import (
 func TestFailurePolicies(t *testing.T) {
 	cases := []struct {
 		name     string
-		policy   strategy.FailurePolicy
+		policy   strategy.Policy
 		script   []strategy.Outcome
 		calls    int
 		phase    strategy.Phase
@@ -46,7 +46,7 @@ func TestFailurePolicies(t *testing.T) {
 					advance(time.Hour) // a failure under PauseAndHold waits for a person, however long
 					synctest.Wait()
 					st := ro.Status()
-					if st.Phase != strategy.PhasePaused || st.PauseReason != strategy.PauseFailed || tgt.State().Weight != 25 {
+					if st.Phase != strategy.PhasePaused || st.PauseReason != strategy.PausedForFailure || tgt.State().Weight != 25 {
 						t.Fatalf("held: %s %s, target %v", st.Phase, st.PauseReason, tgt.State())
 					}
 					if p, _ := m.Pending(t.Context(), "svc"); p == nil || p.Progress.Phase != strategy.PhasePaused {
@@ -93,7 +93,7 @@ func TestDegradedRollbackIsLoudAndBlocksTheTarget(t *testing.T) {
 			t.Fatalf("the rollback was tried %d times; it must be retried", calls-1)
 		}
 		p, err := m.Pending(t.Context(), "svc")
-		if err != nil || p == nil || p.Progress.Phase != strategy.PhaseDegraded || !p.Progress.Checkpoint.RollBack {
+		if err != nil || p == nil || p.Progress.Phase != strategy.PhaseDegraded || !p.Progress.Checkpoint.Rollback {
 			t.Fatalf("pending: %+v %v", p, err)
 		}
 		_, err = release(t, newManager(store, "b"), tgt, "v1", "v3", strategy.Pass)
@@ -258,11 +258,11 @@ func TestResumeWithBackgroundAnalysis(t *testing.T) {
 		store := rollback.NewMemStore()
 		tgt := strategytest.NewTarget(v1State)
 		rel := func() strategy.Release {
-			bg := &strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{{Block: true}}}
+			bg := &strategytest.Analyzer{ID: "bg", Answers: []strategytest.Answer{{Block: true}}}
 			return strategy.Release{Target: tgt, Stable: "v1", Canary: "v2",
 				Strategy:   canaryPlan(strategytest.Script("checks", strategy.Pass)),
 				Background: []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{bg}}},
-				Options:    strategy.Options{OnCancel: strategy.LeaveAsRecorded}}
+				Options:    strategy.Options{OnCancel: strategy.Policy{Leave: true}}}
 		}
 		ctx, cancel := context.WithCancel(t.Context())
 		ro, err := newManager(store, "a").Start(ctx, "svc", rel())

@@ -42,7 +42,7 @@ func stoppedAt40(t *testing.T, s rollback.Store, tgt *strategytest.Target) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	ro, err := newManager(s, "a").Start(ctx, "svc", strategy.Release{Target: tgt, Stable: "v1", Canary: "v2",
-		Strategy: weightedPlan(40), Options: strategy.Options{OnCancel: strategy.LeaveAsRecorded}})
+		Strategy: weightedPlan(40), Options: strategy.Options{OnCancel: strategy.Policy{Leave: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func rollBackResume(t *testing.T, newStore func(*testing.T) rollback.Store, stra
 		if got := tgt.State(); got != v1State {
 			t.Fatalf("target left at %v, want %v", got, v1State)
 		}
-		if err := strategytest.CheckTraffic(v1State, tgt.History()); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(v1State, tgt.History()); err != nil {
 			t.Fatal(err)
 		}
 		hist, err := m.History(t.Context(), "svc")
@@ -233,7 +233,7 @@ func TestDegradedRollbackFinishesWithoutPlan(t *testing.T) {
 		if res, _ := ro.Wait(t.Context()); res.Phase != strategy.PhaseRolledBack || tgt.State() != v1State {
 			t.Fatalf("resume of a degraded release: %v, target %v", res.Phase, tgt.State())
 		}
-		if err := strategytest.CheckTraffic(v1State, tgt.History()); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(v1State, tgt.History()); err != nil {
 			t.Fatal(err)
 		}
 		hist, _ := m.History(t.Context(), "svc")
@@ -280,7 +280,7 @@ func TestRollbackFromRecordStaysARollback(t *testing.T) {
 		}
 		s.muted.Store(false)
 		p, err := m.Pending(t.Context(), "svc")
-		if err != nil || p == nil || !p.Progress.Checkpoint.RollBack {
+		if err != nil || p == nil || !p.Progress.Checkpoint.Rollback {
 			t.Fatalf("pending after the stopped rollback: %+v %v", p, err)
 		}
 		ro, err = newManager(s, "c").Resume(t.Context(), "svc", strategy.Release{Target: tgt, Strategy: weightedPlan(40)},
@@ -312,7 +312,7 @@ func TestLongPlanIsRecordedWithinBounds(t *testing.T) {
 		tgt := strategytest.NewTarget(v1State)
 		ctx, cancel := context.WithCancel(t.Context())
 		ro, err := newManager(s, "a").Start(ctx, "svc", strategy.Release{Target: tgt, Stable: "v1", Canary: "v2",
-			Strategy: long(40), Options: strategy.Options{OnCancel: strategy.LeaveAsRecorded}})
+			Strategy: long(40), Options: strategy.Options{OnCancel: strategy.Policy{Leave: true}}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -44,7 +44,7 @@ func TestReplay(t *testing.T) {
 		}),
 		r(strategy.RecordIntent, 2, func(r *strategy.Record) { s := strategy.State{Stable: "v1"}; r.State, r.Rollback = &s, true }))
 	p = rollback.Replay(rolling)
-	if !p.Checkpoint.RollBack || !p.Pending() || p.Cause != "analysis failed" || !p.FailedAt.Equal(rolling[len(rolling)-3].At) {
+	if !p.Checkpoint.Rollback || !p.Pending() || p.Cause != "analysis failed" || !p.FailedAt.Equal(rolling[len(rolling)-3].At) {
 		t.Fatalf("rolling back: %+v", p)
 	}
 	// Resumed and finished.
@@ -73,14 +73,14 @@ func TestReplay(t *testing.T) {
 	// A release that stopped or degraded is still pending; degraded rolls back.
 	for _, ph := range []strategy.Phase{strategy.PhaseStopped, strategy.PhaseDegraded} {
 		p = rollback.Replay(append(append([]strategy.Record{}, base...), r(strategy.RecordFinished, 1, func(r *strategy.Record) { r.Phase = ph })))
-		if !p.Pending() || p.Finished.IsZero() || p.Checkpoint.RollBack != (ph == strategy.PhaseDegraded) {
+		if !p.Pending() || p.Finished.IsZero() || p.Checkpoint.Rollback != (ph == strategy.PhaseDegraded) {
 			t.Fatalf("%s: %+v", ph, p)
 		}
 	}
 	// A full promotion in progress resumes as one.
 	p = rollback.Replay(append(append([]strategy.Record{}, base...),
 		r(strategy.RecordIntent, 1, func(r *strategy.Record) { s := strategy.State{Stable: "v2"}; r.State, r.Promote = &s, true })))
-	if !p.Checkpoint.Promote || p.Checkpoint.RollBack {
+	if !p.Checkpoint.Promote || p.Checkpoint.Rollback {
 		t.Fatalf("promote: %+v", p.Checkpoint)
 	}
 	if p := rollback.Replay(nil); !p.Pending() || p.Checkpoint != (strategy.Checkpoint{}) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/glidepath/glidepath/internal/sleep"
 	"maps"
 	"slices"
 	"strings"
@@ -38,7 +39,7 @@ type ResumeOptions struct {
 }
 
 // Resume picks up target's unfinished release: one whose process died,
-// that stopped (LeaveAsRecorded, a journal failure) or that degraded. It
+// that stopped (OnCancel.Leave, a journal failure) or that degraded. It
 // takes over the target's lease (after it expires), reads the journal,
 // rebuilds the plan from rel and checks its fingerprint against the
 // recorded one ([ErrPlanChanged]), and starts the release from the
@@ -138,7 +139,7 @@ func (m *Manager) prepareResume(ctx context.Context, lease Lease, target string,
 		rel.Background = nil
 	}
 	cp := p.Checkpoint
-	rollingBack := opts.Mode == RollBack || cp.RollBack
+	rollingBack := opts.Mode == RollBack || cp.Rollback
 	if rollingBack && a.Plan == nil && a.Recorded == nil && rel.Strategy == nil {
 		probs = append(probs, "no Strategy: the release was recorded without its plan (by an earlier version of glidepath), so rolling it back needs the Strategy it was started with")
 	}
@@ -155,7 +156,7 @@ func (m *Manager) prepareResume(ctx context.Context, lease Lease, target string,
 		if _, err := strategy.Validate(rel); err != nil {
 			return rel, err
 		}
-		cp.Step, cp.Fingerprint, cp.RollBack = 0, "", true
+		cp.Step, cp.Fingerprint, cp.Rollback = 0, "", true
 		rel.Resume = &cp
 		return rel, nil
 	}
@@ -181,7 +182,7 @@ func (m *Manager) prepareResume(ctx context.Context, lease Lease, target string,
 		cp.Fingerprint = ""
 	}
 	if opts.Mode == RollBack {
-		cp.RollBack = true
+		cp.Rollback = true
 	}
 	rel.Resume = &cp
 	return rel, nil
@@ -207,12 +208,8 @@ func (m *Manager) acquire(ctx context.Context, target string, wait bool) (Lease,
 			return l, err
 		}
 		d := max(time.Until(held.Expires), time.Millisecond)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep.For(ctx, d) {
 			return Lease{}, errors.Join(err, context.Cause(ctx))
-		case <-t.C:
 		}
 	}
 }

@@ -56,7 +56,7 @@ func TestUndoWithinWindowIsImmediate(t *testing.T) {
 				t.Fatalf("undo applied %v, want %v", got, want)
 			}
 		}
-		if err := strategytest.CheckTraffic(v1State, tgt.History()); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(v1State, tgt.History()); err != nil {
 			t.Fatal(err)
 		}
 		if len(res.Steps) != 2 || len(res.Verdicts) != 0 {
@@ -207,7 +207,7 @@ func TestResumeImmediateUndo(t *testing.T) {
 		m.Window = 2
 		tgt := promoted(t, m) // ReadyAfter 10s
 		ctx, cancel := context.WithCancel(t.Context())
-		ro, err := m.Undo(ctx, "svc", strategy.Release{Target: tgt, Options: strategy.Options{OnCancel: strategy.LeaveAsRecorded}})
+		ro, err := m.Undo(ctx, "svc", strategy.Release{Target: tgt, Options: strategy.Options{OnCancel: strategy.Policy{Leave: true}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +223,7 @@ func TestResumeImmediateUndo(t *testing.T) {
 		if res, err := ro.Wait(t.Context()); err != nil || res.Strategy != "undo" || tgt.State() != stateOf("v2") {
 			t.Fatalf("resumed undo: %v %v, target %v", res.Strategy, err, tgt.State())
 		}
-		if err := strategytest.CheckTraffic(v1State, tgt.History()); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(v1State, tgt.History()); err != nil {
 			t.Fatal(err)
 		}
 		hist, _ := m.History(t.Context(), "svc")

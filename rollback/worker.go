@@ -62,7 +62,7 @@ type TargetLister interface {
 // as one replica lives.
 //
 // A release that recorded its own end unfinished (Stopped by
-// LeaveAsRecorded, Degraded) was left by a live process on purpose and is
+// OnCancel.Leave, Degraded) was left by a live process on purpose and is
 // not resumed unless ResumeStopped is set.
 type Worker struct {
 	// Manager resumes the releases (its Owner names this worker in
@@ -112,7 +112,12 @@ func (w *Worker) Validate() error {
 	if w.Manager == nil {
 		p = append(p, "no Manager")
 	} else if err := w.Manager.Validate(); err != nil {
-		p = append(p, strategy.ProblemsOf(err)...)
+		var ce *strategy.ConfigError
+		if errors.As(err, &ce) {
+			p = append(p, ce.Problems...)
+		} else {
+			p = append(p, err.Error())
+		}
 	} else if _, ok := w.Manager.Store.(TargetLister); !ok && len(w.Targets) == 0 {
 		p = append(p, fmt.Sprintf("no Targets, and the Store (%T) cannot list its targets", w.Manager.Store))
 	}
@@ -244,7 +249,7 @@ func (w *Worker) resume(ctx context.Context, lease Lease, target string) (*strat
 	}
 	a := p.Active
 	rec := Recorded{Target: target, Release: a.Release, Stable: a.Stable, Canary: a.Canary, Strategy: p.Progress.Strategy,
-		Owner: a.Owner, Resumed: a.Resumed, RollingBack: p.Progress.Checkpoint.RollBack, Undo: a.Undo}
+		Owner: a.Owner, Resumed: a.Resumed, RollingBack: p.Progress.Checkpoint.Rollback, Undo: a.Undo}
 	rel, err := w.Rebuild(ctx, rec)
 	if err != nil {
 		return nil, fmt.Errorf("rollback: rebuilding %s on %q: %w", a.Release, target, err)

@@ -150,7 +150,7 @@ func TestWorkerLeavesLiveAndStoppedReleases(t *testing.T) {
 		a := &rollback.Manager{Store: store, Owner: "a", LeaseTTL: time.Second}
 		actx, stopA := context.WithCancel(t.Context())
 		ro, err := a.Start(actx, "svc", strategy.Release{Target: tgt, Stable: "v1", Canary: "v2", Strategy: holdPlan(),
-			Options: strategy.Options{OnCancel: strategy.LeaveAsRecorded}})
+			Options: strategy.Options{OnCancel: strategy.Policy{Leave: true}}})
 		if err != nil {
 			t.Fatal(err)
 		}

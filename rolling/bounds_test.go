@@ -2,11 +2,11 @@ package rolling_test
 
 import (
 	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/glidepath/glidepath/rolling"
 	"github.com/glidepath/glidepath/strategy"
+	"github.com/glidepath/glidepath/strategy/strategytest"
 )
 
 // A fleet of 16,777,175 instances moved 172 at a time would plan hundreds
@@ -24,7 +24,7 @@ func TestHugePlanRefusedCheaply(t *testing.T) {
 		if err == nil {
 			t.Fatal("a plan of hundreds of thousands of steps was accepted")
 		}
-		if !strings.Contains(err.Error(), "the plan would take more than 10000 steps (16777175 instances, at most 172 moving at a time): raise MaxSurge or MaxUnavailable") {
+		if !strategytest.HasProblem(err, "the plan would take more than 10000 steps (16777175 instances, at most 172 moving at a time): raise MaxSurge or MaxUnavailable") {
 			t.Errorf("unclear error: %v", err)
 		}
 	}

@@ -1,9 +1,10 @@
 // Package rolling plans rolling updates: N instances of the stable
-// revision are replaced by the new revision in batches bounded by a maximum
-// surge and a maximum number of unavailable instances, as a Kubernetes
-// Deployment's RollingUpdate strategy does, with what a Deployment cannot
-// do on top: analysis after every batch, automatic rollback by the same
-// rules in reverse, and a partition that stops part-way for approval.
+// revision are replaced by the canary revision (the new one) in batches
+// bounded by a maximum surge and a maximum number of unavailable
+// instances, as a Kubernetes Deployment's RollingUpdate strategy does,
+// with what a Deployment cannot do on top: analysis after every batch,
+// automatic rollback by the same rules in reverse, and a partition that
+// stops part-way for approval.
 //
 // A [Config] is validated with [Config.Validate] and turned into a
 // [strategy.Plan] by [Config.Plan]; *Config implements [strategy.Strategy].
@@ -22,7 +23,7 @@
 //
 // The controller's sequence:
 //
-//   - scale the new revision up until old + new reaches N + surge (and no
+//   - scale the canary revision up until old + new reaches N + surge (and no
 //     further than N new instances);
 //   - scale the old revision down as far as keeps at least N - unavailable
 //     instances available, where new instances that have not been waited
@@ -31,10 +32,10 @@
 //     instances are ready, hold them for MinReady (minReadySeconds) and run
 //     the analyzers;
 //
-// until all N instances run the new revision.
+// until all N instances run the canary revision.
 //
 // Each State is {Stable: old, Canary: new, Weight: w, Replicas: {old, new}}.
-// Weight is the new revision's share of the ready instances, in percent: it
+// Weight is the canary revision's share of the ready instances, in percent: it
 // changes only after the wait that made the instances ready, the way a
 // Service spreads requests over ready endpoints, so a traffic-splitting
 // target follows the instances and traffic never reaches an instance that
@@ -63,9 +64,9 @@
 // revision is scaled up within the surge, the new one scaled down within the
 // unavailable budget, batch by batch, never a big-bang switch. The executor
 // waits for the instances each rollback State adds before it applies the
-// next one, so the new revision is scaled down only once the old revision's
+// next one, so the canary revision is scaled down only once the old revision's
 // replacements are ready, and traffic follows the ready instances back.
-// Instances of the new revision that receive no traffic (Weight 0) are not
+// Instances of the canary revision that receive no traffic (Weight 0) are not
 // counted as available on the way back. The package's property test checks
 // both bounds from every State of every plan.
 //
@@ -84,5 +85,5 @@
 // whenever a batch has made progress: this is what Kubernetes'
 // progressDeadlineSeconds means (the time a Deployment may go without
 // progress). Missing it rolls the release back, or pauses it when the
-// release's Options.PauseOnDeadline is set.
+// release's Options.OnDeadline.Pause is set.
 package rolling

@@ -12,7 +12,7 @@ import (
 // Four instances with Kubernetes' default bounds (25% surge rounds up to 1,
 // 25% unavailable rounds down to 1), analysed after every batch.
 func ExampleConfig_Plan() {
-	cfg := &rolling.Config{Replicas: 4, Analysis: []strategy.Analyzer{strategytest.Script("error-rate")}}
+	cfg := &rolling.Config{Replicas: 4, Analyzers: []strategy.Analyzer{strategytest.Script("error-rate")}}
 	plan, err := cfg.Plan("v1", "v2")
 	if err != nil {
 		fmt.Println(err)
@@ -74,7 +74,7 @@ func Example_rollback() {
 			Replicas:       3,
 			MaxSurge:       new(strategy.Int(1)),
 			MaxUnavailable: new(strategy.Int(0)),
-			Analysis:       []strategy.Analyzer{strategytest.Script("error-rate", strategy.Pass, strategy.Fail)},
+			Analyzers:      []strategy.Analyzer{strategytest.Script("error-rate", strategy.Pass, strategy.Fail)},
 		},
 	})
 	for _, s := range target.States() {

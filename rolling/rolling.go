@@ -1,9 +1,11 @@
 package rolling
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/glidepath/glidepath/internal/replicas"
 	"github.com/glidepath/glidepath/strategy"
 )
 
@@ -14,8 +16,8 @@ const Name = "rolling"
 // MaxUnavailable is nil: Kubernetes' defaults for a Deployment's
 // RollingUpdate strategy (25% each), each field defaulted on its own.
 var (
-	DefaultMaxSurge       = strategy.Percent(25)
-	DefaultMaxUnavailable = strategy.Percent(25)
+	DefaultMaxSurge       = replicas.DefaultBound
+	DefaultMaxUnavailable = replicas.DefaultBound
 )
 
 // MaxReplicas is the largest Replicas a Config accepts (2^24): far beyond
@@ -37,7 +39,7 @@ type Config struct {
 	// Replicas is N, the number of instances of the stable revision to
 	// replace. 0 means the target has no instances (a feature flag, a
 	// traffic splitter in front of fixed upstreams): the plan is a single
-	// batch that starts the new revision, waits until it is up and moves
+	// batch that starts the canary revision, waits until it is up and moves
 	// all traffic to it. At most [MaxReplicas].
 	Replicas int `json:"replicas,omitempty" yaml:"replicas,omitempty"`
 	// MaxSurge is how many instances may run above N during the update,
@@ -59,16 +61,16 @@ type Config struct {
 	// ProgressDeadline bounds the wait for each batch to become ready (the
 	// clock restarts with each batch, as Kubernetes' progressDeadlineSeconds
 	// does). 0 uses the release's Options.ProgressDeadline. Missing it rolls
-	// back (or pauses, per Options.PauseOnDeadline).
+	// back (or pauses, per Options.OnDeadline.Pause).
 	ProgressDeadline time.Duration `json:"-" yaml:"progressDeadline,omitempty"`
 	// Partition, when positive, stops the update once that many instances
-	// run the new revision and waits for Rollout.Promote before updating
+	// run the canary revision and waits for Rollout.Promote before updating
 	// the rest. Must be less than Replicas. 0: no partition.
 	Partition int `json:"partition,omitempty" yaml:"partition,omitempty"`
-	// Analysis runs after every batch, once the batch is ready and has
+	// Analyzers run after every batch, once the batch is ready and has
 	// been held for MinReady. A Fail rolls back batch by batch. None: no
 	// analysis.
-	Analysis []strategy.Analyzer `json:"-" yaml:"-"`
+	Analyzers []strategy.Analyzer `json:"-" yaml:"-"`
 }
 
 var _ strategy.Strategy = Config{}
@@ -99,15 +101,20 @@ func (c Config) problems() []string {
 	}
 	ms, mu := c.bounds()
 	surgeOK, unavailOK := true, true
-	if err := ms.Check(); err != nil {
-		p = append(p, "MaxSurge: "+err.Error())
+	var ce *strategy.ConfigError
+	if errors.As(ms.Validate(), &ce) {
+		for _, q := range ce.Problems {
+			p = append(p, "MaxSurge: "+q)
+		}
 		surgeOK = false
 	}
-	if err := mu.Check(); err != nil {
-		p = append(p, "MaxUnavailable: "+err.Error())
+	if errors.As(mu.Validate(), &ce) {
+		for _, q := range ce.Problems {
+			p = append(p, "MaxUnavailable: "+q)
+		}
 		unavailOK = false
 	}
-	if surgeOK && unavailOK && isZero(ms) && isZero(mu) {
+	if surgeOK && unavailOK && replicas.IsZero(ms) && replicas.IsZero(mu) {
 		p = append(p, fmt.Sprintf("MaxSurge (%s) and MaxUnavailable (%s) are both zero: the update could never move", ms, mu))
 	}
 	if c.MinReady < 0 {
@@ -122,29 +129,17 @@ func (c Config) problems() []string {
 	if c.Partition > 0 && c.Partition >= c.Replicas {
 		p = append(p, fmt.Sprintf("Partition (%d) must be less than Replicas (%d)", c.Partition, c.Replicas))
 	}
-	for i, a := range c.Analysis {
+	for i, a := range c.Analyzers {
 		if a == nil {
-			p = append(p, fmt.Sprintf("Analysis analyzer %d is nil", i))
+			p = append(p, fmt.Sprintf("Analyzers: analyzer %d is nil", i))
 		}
 	}
 	return p
 }
 
-// isZero reports whether v is 0 or "0%".
-func isZero(v strategy.IntOrPercent) bool {
-	return v.Scaled(100, true) == 0
-}
-
 // bounds returns MaxSurge and MaxUnavailable with their defaults.
 func (c Config) bounds() (surge, unavailable strategy.IntOrPercent) {
-	surge, unavailable = DefaultMaxSurge, DefaultMaxUnavailable
-	if c.MaxSurge != nil {
-		surge = *c.MaxSurge
-	}
-	if c.MaxUnavailable != nil {
-		unavailable = *c.MaxUnavailable
-	}
-	return surge, unavailable
+	return replicas.Bounds(c.MaxSurge, c.MaxUnavailable)
 }
 
 // Bounds resolves MaxSurge and MaxUnavailable against Replicas, defaults
@@ -194,9 +189,7 @@ func (c Config) build(stable, canary strategy.Revision) (strategy.Plan, error) {
 	n := c.Replicas
 	maxTotal, minAvail := c.limits()
 	tooBig := func() (strategy.Plan, error) {
-		return strategy.Plan{}, strategy.Invalid("rolling config", fmt.Sprintf(
-			"the plan would take more than %d steps (%d instances, at most %d moving at a time): raise MaxSurge or MaxUnavailable",
-			MaxPlanSteps, n, maxTotal-minAvail))
+		return strategy.Plan{}, strategy.Invalid("rolling config", replicas.TooManySteps(MaxPlanSteps, n, maxTotal-minAvail))
 	}
 	// Each batch raises the ready new instances by at most
 	// maxTotal-minAvail and takes at least two steps (the last one, one):
@@ -272,8 +265,8 @@ func (c Config) afterBatch(steps []strategy.Step, k int, scaledUp bool) []strate
 		steps = append(steps, strategy.Pause(c.MinReady).Named(fmt.Sprintf("batch %d: min ready", k)),
 			strategy.WaitReady(c.ProgressDeadline).Named(fmt.Sprintf("batch %d: still ready", k)))
 	}
-	if len(c.Analysis) > 0 {
-		steps = append(steps, strategy.Analyze(c.Analysis...).Named(fmt.Sprintf("batch %d: analysis", k)))
+	if len(c.Analyzers) > 0 {
+		steps = append(steps, strategy.Analyze(c.Analyzers...).Named(fmt.Sprintf("batch %d: analysis", k)))
 	}
 	return steps
 }
@@ -367,7 +360,7 @@ func (f *fleet) reweight() (strategy.State, bool) {
 	if f.back {
 		s, c = f.grow, f.shrink
 	}
-	w := shareOf(s.ready, c.ready)
+	w := replicas.Share(c.ready, s.ready)
 	if c.want == 0 {
 		w = 0
 	}
@@ -376,20 +369,6 @@ func (f *fleet) reweight() (strategy.State, bool) {
 	}
 	f.weight = w
 	return f.state(), true
-}
-
-// shareOf is the canary's percentage of ready instances: rounded to the
-// nearest percent, but at least 1 when the canary has a ready instance and
-// at most 99 when the stable revision has one.
-func shareOf(stableReady, canaryReady int) int {
-	switch {
-	case canaryReady <= 0:
-		return 0
-	case stableReady <= 0:
-		return 100
-	}
-	w := (200*canaryReady + stableReady + canaryReady) / (2 * (stableReady + canaryReady))
-	return min(max(w, 1), 99)
 }
 
 // rollback returns the Plan.Rollback hook: a rolling update back to the
@@ -401,7 +380,7 @@ func (c Config) rollback(stable, canary strategy.Revision) func(from strategy.St
 	return func(from strategy.State) []strategy.State {
 		known := func(r strategy.Revision) bool { return r == "" || r == stable || r == canary }
 		if from == live || !known(from.Stable) || !known(from.Canary) || from.Desired(canary) == 0 && from.Share(canary) == 0 {
-			// Nothing of the new revision runs (or the State is not one
+			// Nothing of the canary revision runs (or the State is not one
 			// this plan makes): the executor applies live capacity first.
 			return []strategy.State{live}
 		}
@@ -422,7 +401,7 @@ func (c Config) rollback(stable, canary strategy.Revision) func(from strategy.St
 				out = append(out, s)
 			}
 		}
-		// A State with the new revision in the stable slot (the final
+		// A State with the canary revision in the stable slot (the final
 		// State, or a promotion under way) is first expressed with the
 		// old revision back in its slot and the same traffic.
 		add(f.state())

@@ -49,7 +49,7 @@ func boundViolations(hist []strategytest.Applied, n, surge, unavail int) []strin
 func checkHistory(t *testing.T, tgt *strategytest.Target, c *rolling.Config) {
 	t.Helper()
 	hist := tgt.History()
-	if err := strategytest.CheckTraffic(live(c.Replicas), hist); err != nil {
+	if err := strategytest.CheckCapacityBeforeTraffic(live(c.Replicas), hist); err != nil {
 		t.Error(err)
 	}
 	s, u := c.Bounds()
@@ -102,7 +102,7 @@ func TestCleanRollout(t *testing.T) {
 		tgt := strategytest.NewTarget(live(4))
 		tgt.ReadyAfter = 10 * time.Second
 		check := strategytest.Script("errors", strategy.Pass)
-		c := &rolling.Config{Replicas: 4, MinReady: 30 * time.Second, Analysis: []strategy.Analyzer{check}}
+		c := &rolling.Config{Replicas: 4, MinReady: 30 * time.Second, Analyzers: []strategy.Analyzer{check}}
 		start := time.Now()
 		res, err := strategy.Run(t.Context(), strategy.Release{Target: tgt, Stable: "v1", Canary: "v2", Strategy: c})
 		if err != nil || res.Phase != strategy.PhasePromoted {
@@ -162,14 +162,14 @@ func TestDeadlinePausesWhenAsked(t *testing.T) {
 		tgt.NeverReady = []strategy.Revision{"v2"}
 		c := &rolling.Config{Replicas: 4, ProgressDeadline: time.Minute}
 		r, err := strategy.Start(t.Context(), strategy.Release{Target: tgt, Stable: "v1", Canary: "v2", Strategy: c,
-			Options: strategy.Options{PauseOnDeadline: true}})
+			Options: strategy.Options{OnDeadline: strategy.Policy{Pause: true}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		wait := time.NewTimer(time.Hour)
 		<-wait.C
 		synctest.Wait()
-		if s := r.Status(); s.Phase != strategy.PhasePaused || s.PauseReason != strategy.PauseDeadline {
+		if s := r.Status(); s.Phase != strategy.PhasePaused || s.PauseReason != strategy.PausedForDeadline {
 			t.Fatalf("status %+v, want paused on the deadline", s)
 		}
 		held := tgt.State()
@@ -207,7 +207,7 @@ func TestAnalysisFailRollsBackWithinBounds(t *testing.T) {
 				}
 				answers[tc.failAt-1] = strategy.Fail
 				check := strategytest.Script("latency", answers...)
-				c := &rolling.Config{Replicas: 10, MaxSurge: tc.surge, MaxUnavailable: tc.unav, Analysis: []strategy.Analyzer{check}}
+				c := &rolling.Config{Replicas: 10, MaxSurge: tc.surge, MaxUnavailable: tc.unav, Analyzers: []strategy.Analyzer{check}}
 				res, err := strategy.Run(t.Context(), strategy.Release{Target: tgt, Stable: "v1", Canary: "v2", Strategy: c})
 				if !errors.Is(err, strategy.ErrAnalysisFailed) || res.Phase != strategy.PhaseRolledBack {
 					t.Fatalf("Run = %v %v", res.Phase, err)
@@ -277,7 +277,7 @@ func TestPauseAndResumeBetweenBatches(t *testing.T) {
 		<-hold.C
 		synctest.Wait()
 		s := r.Status()
-		if s.Phase != strategy.PhasePaused || s.PauseReason != strategy.PauseUser {
+		if s.Phase != strategy.PhasePaused || s.PauseReason != strategy.PausedForUser {
 			t.Fatalf("status %+v, want paused by the user", s)
 		}
 		// Batch 1 finished (its wait was under way) and nothing of batch 2 ran.
@@ -287,7 +287,7 @@ func TestPauseAndResumeBetweenBatches(t *testing.T) {
 		if got := tgt.State(); got.Replicas != (strategy.Replicas{Stable: 3, Canary: 2}) {
 			t.Errorf("target moved while paused: %v", got)
 		}
-		if err := r.Resume(); err != nil {
+		if err := r.Unpause(); err != nil {
 			t.Fatal(err)
 		}
 		res, err := r.Wait(t.Context())
@@ -350,7 +350,7 @@ func TestSmallFleets(t *testing.T) {
 				tgt2 := strategytest.NewTarget(live(tc.cfg.Replicas))
 				tgt2.ReadyAfter = 10 * time.Second
 				cfg := tc.cfg
-				cfg.Analysis = []strategy.Analyzer{strategytest.Script("a", strategy.Fail)}
+				cfg.Analyzers = []strategy.Analyzer{strategytest.Script("a", strategy.Fail)}
 				if _, err := strategy.Run(t.Context(), strategy.Release{Target: tgt2, Stable: "v1", Canary: "v2", Strategy: &cfg}); !errors.Is(err, strategy.ErrAnalysisFailed) {
 					t.Fatalf("Run = %v", err)
 				}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/glidepath/glidepath/rolling"
 	"github.com/glidepath/glidepath/strategy"
+	"github.com/glidepath/glidepath/strategy/strategytest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -100,15 +101,15 @@ func TestValidate(t *testing.T) {
 		MaxUnavailable: new(i(-1)),
 		MinReady:       -1,
 		Partition:      3,
-		Analysis:       []strategy.Analyzer{nil},
+		Analyzers:      []strategy.Analyzer{nil},
 	}
 	err := bad.Validate()
 	if !errors.Is(err, strategy.ErrInvalidConfig) {
 		t.Fatalf("Validate = %v", err)
 	}
 	for _, want := range []string{`MaxSurge: "25" is not a percentage`, "MaxUnavailable: -1 is negative", "MinReady is negative",
-		"Partition (3) must be less than Replicas (3)", "Analysis analyzer 0 is nil"} {
-		if !strings.Contains(err.Error(), want) {
+		"Partition (3) must be less than Replicas (3)", "Analyzers: analyzer 0 is nil"} {
+		if !strategytest.HasProblem(err, want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
@@ -147,7 +148,7 @@ func TestValidate(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, strategy.ErrInvalidConfig) || !strings.Contains(err.Error(), tt.want) {
+			if !errors.Is(err, strategy.ErrInvalidConfig) || !strategytest.HasProblem(err, tt.want) {
 				t.Fatalf("Validate = %v, want an error containing %q", err, tt.want)
 			}
 			if _, perr := tt.cfg.Plan("v1", "v2"); !errors.Is(perr, strategy.ErrInvalidConfig) {
@@ -197,8 +198,8 @@ func TestSequence(t *testing.T) {
 			if got := seq(p); got != tt.want {
 				t.Errorf("sequence\n got %s\nwant %s", got, tt.want)
 			}
-			if probs := p.Problems(nil); probs != nil {
-				t.Errorf("plan problems: %v", probs)
+			if err := p.Validate(nil); err != nil {
+				t.Errorf("plan problems: %v", err)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -472,9 +473,7 @@ func (b *binder) check(m *argoMetric, bm boundMetric, vals map[string]argValue, 
 		return nil
 	}
 	if err := c.Validate(); err != nil {
-		for _, line := range strategy.ProblemsOf(err) {
-			r.add(nil, p, "%s", line)
-		}
+		validate(err, r, p)
 		return nil
 	}
 	return c
@@ -811,7 +810,7 @@ func (b *binder) rollout(ro *argoRollout, r *report) *Rollout {
 		out.Options.ProgressDeadline = 600 * time.Second
 	}
 	// Argo only reports a missed deadline unless progressDeadlineAbort.
-	out.Options.PauseOnDeadline = !spec.ProgressDeadlineAbort
+	out.Options.OnDeadline.Pause = !spec.ProgressDeadlineAbort
 	st := spec.Strategy
 	switch {
 	case st.Canary != nil && st.BlueGreen != nil:
@@ -864,7 +863,7 @@ func (b *binder) canary(c *argoCanary, replicas int, r *report) *canary.Config {
 			if *a.StartingStep < 0 || int(*a.StartingStep) > len(c.Steps) {
 				r.add(nil, p+".analysis.startingStep", "want 0..%d, got %d", len(c.Steps), *a.StartingStep)
 			} else {
-				cfg.Background.StartingStep = start[*a.StartingStep]
+				cfg.Background.From = start[*a.StartingStep]
 			}
 		}
 	}
@@ -1094,7 +1093,7 @@ func (b *binder) blueGreen(g *argoBlueGreen, replicas int, r *report) *bluegreen
 		} else if *g.PreviewReplicaCount == 0 {
 			r.add(nil, p+".previewReplicaCount", "0 runs no preview instances, which bluegreen.Config cannot express (0 means all of them)")
 		} else {
-			cfg.PreviewReplicas = int(*g.PreviewReplicaCount)
+			cfg.CanaryReplicas = int(*g.PreviewReplicaCount)
 		}
 	}
 	cfg.ManualPromotion = g.AutoPromotionEnabled != nil && !*g.AutoPromotionEnabled
@@ -1141,9 +1140,17 @@ func (b *binder) blueGreen(g *argoBlueGreen, replicas int, r *report) *bluegreen
 	return cfg
 }
 
-// validate reports the problems a glidepath Validate found.
+// validate reports the problems a glidepath Validate found: those of its
+// [*strategy.ConfigError], or its text.
 func validate(err error, r *report, path string) {
-	for _, line := range strategy.ProblemsOf(err) {
-		r.add(nil, path, "%s", line)
+	var ce *strategy.ConfigError
+	switch {
+	case err == nil:
+	case errors.As(err, &ce):
+		for _, line := range ce.Problems {
+			r.add(nil, path, "%s", line)
+		}
+	default:
+		r.add(nil, path, "%s", err.Error())
 	}
 }

@@ -131,7 +131,7 @@ func TestArgoCanaryRollout(t *testing.T) {
 	if c.Replicas != 10 || !c.TrafficRouting || !c.DynamicStableScale || c.MaxSurge.String() != "25%" || c.MaxUnavailable.String() != "0" {
 		t.Errorf("config: %+v", c)
 	}
-	if c.Background.StartingStep != 2 || len(c.Background.Analyzers) != 3 {
+	if c.Background.From != 2 || len(c.Background.Analyzers) != 3 {
 		t.Errorf("background: %+v", c.Background)
 	}
 	bg := checksOf(t, c.Background.Analyzers)
@@ -147,7 +147,7 @@ func TestArgoCanaryRollout(t *testing.T) {
 	if step["error-budget"].Query != "http://metrics.internal:8080/api/v1/error-rate?release=checkout" {
 		t.Errorf("fieldRef label: %s", step["error-budget"].Query)
 	}
-	if ro.Options.ProgressDeadline != 15*time.Minute || ro.Options.PauseOnDeadline {
+	if ro.Options.ProgressDeadline != 15*time.Minute || ro.Options.OnDeadline.Pause {
 		t.Errorf("options: %+v", ro.Options)
 	}
 	ig := ignoredPaths(res)
@@ -183,7 +183,7 @@ func TestArgoBasicCanaryDefaults(t *testing.T) {
 		t.Errorf("pause durations: %v", c.Steps)
 	}
 	// Argo's defaults: progress deadline 600s, reported but not aborted.
-	if ro.Options.ProgressDeadline != 10*time.Minute || !ro.Options.PauseOnDeadline {
+	if ro.Options.ProgressDeadline != 10*time.Minute || !ro.Options.OnDeadline.Pause {
 		t.Errorf("options %+v", ro.Options)
 	}
 }
@@ -191,7 +191,7 @@ func TestArgoBasicCanaryDefaults(t *testing.T) {
 func TestArgoBlueGreen(t *testing.T) {
 	res := argoCorpus(t)
 	g := res.Rollouts[1].BlueGreen
-	if g == nil || g.Replicas != 4 || g.PreviewReplicas != 2 || !g.ManualPromotion || g.ScaleDownDelay != 2*time.Minute || !g.KeepAborted || g.AbortScaleDownDelay != 0 {
+	if g == nil || g.Replicas != 4 || g.CanaryReplicas != 2 || !g.ManualPromotion || g.ScaleDownDelay != 2*time.Minute || !g.KeepAborted || g.AbortScaleDownDelay != 0 {
 		t.Fatalf("%+v", g)
 	}
 	pre := checksOf(t, g.PrePromotion)["http-ok"]
@@ -593,7 +593,7 @@ spec:
       - pause: {duration: 1m}
       - setWeight: 50
 `), Options{})
-	if bg := res.Rollouts[0].Canary.Background.StartingStep; bg != 3 {
+	if bg := res.Rollouts[0].Canary.Background.From; bg != 3 {
 		t.Errorf("starting step %d, want 3 (Argo's step 2 is glidepath's step 3)", bg)
 	}
 }

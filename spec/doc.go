@@ -83,7 +83,7 @@
 //	Rollout field                       glidepath
 //	spec.replicas                       Config.Replicas (default 1, as Argo)
 //	spec.progressDeadlineSeconds        Rollout.Options.ProgressDeadline (default 600s)
-//	spec.progressDeadlineAbort          Options.PauseOnDeadline = !progressDeadlineAbort
+//	spec.progressDeadlineAbort          Options.OnDeadline.Pause = !progressDeadlineAbort
 //	canary.steps[].setWeight            canary.SetWeight
 //	canary.steps[].pause                canary.Pause (seconds, "90", "5m"); {} PauseUntilPromoted
 //	canary.steps[].analysis             canary.Analysis with the templates' checks
@@ -98,7 +98,7 @@
 //	blueGreen.autoPromotionSeconds      AutoPromotionDelay (ignored, as Argo does, when manual)
 //	blueGreen.scaleDownDelaySeconds     ScaleDownDelay (0: at once)
 //	blueGreen.abortScaleDownDelaySeconds   AbortScaleDownDelay (default 30s); 0: KeepAborted
-//	blueGreen.previewReplicaCount       PreviewReplicas
+//	blueGreen.previewReplicaCount       CanaryReplicas
 //	blueGreen.prePromotionAnalysis      PrePromotion
 //	blueGreen.postPromotionAnalysis     PostPromotion
 //
@@ -131,7 +131,7 @@
 //	                                    then an Analysis step holding one Iterations analyzer
 //	                                    (wait the interval, run every metric and webhook once)
 //	spec.analysis.interval              Iterations.Interval (default 60s, at least 10s, as Flagger)
-//	spec.analysis.threshold             Canary.Options.OnFail.FailuresAllowed = threshold-1
+//	spec.analysis.threshold             Canary.Options.OnFail.Allowed = threshold-1
 //	                                    (default 1): a tolerated failed check is checked again
 //	                                    an interval later, as Flagger does
 //	spec.analysis.iterations            blue/green: bluegreen.Config, PrePromotion one Iterations

@@ -158,7 +158,7 @@ spec:
 	for _, s := range c.Canary.Steps {
 		fmt.Println(s)
 	}
-	fmt.Println("failures allowed:", c.Options.OnFail.FailuresAllowed)
+	fmt.Println("failures allowed:", c.Options.OnFail.Allowed)
 	fmt.Println("ignored:", res.Ignored[0].Path)
 	// Output:
 	// setWeight 10

@@ -248,7 +248,7 @@ func (b *binder) flagger(c *flaggerCanary, fl *flaggerSet, r *report) *Canary {
 		r.add(nil, p+".threshold", "out of range")
 		threshold = 1
 	}
-	out.Options.OnFail = strategy.FailurePolicy{FailuresAllowed: int(threshold) - 1}
+	out.Options.OnFail = strategy.Policy{Allowed: int(threshold) - 1}
 	for _, t := range []struct {
 		v    *int64
 		name string
@@ -361,7 +361,7 @@ func (b *binder) flagger(c *flaggerCanary, fl *flaggerSet, r *report) *Canary {
 		if a.StepWeight != 0 || len(a.StepWeights) > 0 || a.MaxWeight != 0 {
 			r.ignore(p+".stepWeight", "Flagger ignores step weights when iterations is set")
 		}
-		out.Options.OnFail = strategy.FailurePolicy{}
+		out.Options.OnFail = strategy.Policy{}
 		bg := &bluegreen.Config{PrePromotion: []strategy.Analyzer{&Iterations{
 			Label: "iterations", Count: int(min(max(a.Iterations, 0), 10000)), Interval: interval,
 			Threshold: int(threshold), Before: pre, Analyzers: analyzers,
@@ -377,7 +377,7 @@ func (b *binder) flagger(c *flaggerCanary, fl *flaggerSet, r *report) *Canary {
 		if a.StepWeight != 0 || len(a.StepWeights) > 0 || a.MaxWeight != 0 {
 			r.ignore(p+".stepWeight", "Flagger ignores step weights when iterations is set")
 		}
-		out.Options.OnFail = strategy.FailurePolicy{}
+		out.Options.OnFail = strategy.Policy{}
 		cfg.Steps = []canary.Step{
 			canary.SetHeaderRoute(*route),
 			canary.Analysis(&Iterations{Label: "iterations", Count: int(min(a.Iterations, 10000)), Interval: interval,
@@ -582,9 +582,7 @@ func (b *binder) flaggerMetric(m flaggerMetric, mp string, model map[string]stri
 		ch.Args = append(ch.Args, analysis.Arg{Name: k, Value: vals[k]})
 	}
 	if err := ch.Validate(); err != nil {
-		for _, line := range strategy.ProblemsOf(err) {
-			r.add(nil, mp, "%s", line)
-		}
+		validate(err, r, mp)
 		return nil
 	}
 	return ch

@@ -27,7 +27,7 @@ func TestFlaggerProgressiveCanary(t *testing.T) {
 	}
 	c := res.Canaries[0]
 	// threshold 5: the fifth failed check rolls back.
-	if c.Options.OnFail.FailuresAllowed != 4 || c.Options.ProgressDeadline != time.Minute {
+	if c.Options.OnFail.Allowed != 4 || c.Options.ProgressDeadline != time.Minute {
 		t.Errorf("options %+v", c.Options)
 	}
 	// The pre-rollout webhook, then 10..50 by 10, each held for the
@@ -97,7 +97,7 @@ func TestFlaggerABTesting(t *testing.T) {
 	// Flagger's interval floor is 10s; the threshold is counted by the
 	// Iterations analyzer.
 	it := s[1].Analyzers[0].(*Iterations)
-	if it.Interval != 10*time.Second || it.Count != 10 || it.Threshold != 2 || c.Options.OnFail.FailuresAllowed != 0 {
+	if it.Interval != 10*time.Second || it.Count != 10 || it.Threshold != 2 || c.Options.OnFail.Allowed != 0 {
 		t.Errorf("%+v, policy %+v", it, c.Options.OnFail)
 	}
 	checks := checksOf(t, it.Analyzers)
@@ -117,7 +117,7 @@ func TestFlaggerABTesting(t *testing.T) {
 func TestFlaggerBlueGreen(t *testing.T) {
 	res := mustDecode(t, corpus(t, "flagger/canary-bluegreen.yaml"), hookSecret)
 	c := res.Canaries[0]
-	if c.BlueGreen == nil || len(c.BlueGreen.PrePromotion) != 1 || c.Options.OnFail.FailuresAllowed != 0 {
+	if c.BlueGreen == nil || len(c.BlueGreen.PrePromotion) != 1 || c.Options.OnFail.Allowed != 0 {
 		t.Fatalf("%+v %+v", c.BlueGreen, c.Options)
 	}
 	it := c.BlueGreen.PrePromotion[0].(*Iterations)

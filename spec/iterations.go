@@ -3,6 +3,7 @@ package spec
 import (
 	"context"
 	"fmt"
+	"github.com/glidepath/glidepath/internal/sleep"
 	"strings"
 	"time"
 
@@ -43,12 +44,8 @@ func (it *Iterations) Analyze(ctx context.Context, in strategy.Input) (strategy.
 	var last []string
 	passed := 0
 	for i := 0; passed < it.Count; i++ {
-		t := time.NewTimer(it.Interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep.For(ctx, it.Interval) {
 			return strategy.Verdict{}, ctx.Err()
-		case <-t.C:
 		}
 		var why []string
 		run := it.Analyzers

@@ -123,7 +123,7 @@ type Rollout struct {
 	BlueGreen *bluegreen.Config
 	// Options carry spec.progressDeadlineSeconds and
 	// spec.progressDeadlineAbort (Argo only reports a missed deadline
-	// unless it is true, so PauseOnDeadline is its negation).
+	// unless it is true, so OnDeadline.Pause is its negation).
 	Options strategy.Options
 }
 
@@ -150,7 +150,7 @@ type Canary struct {
 	// without a match): one [Iterations] analyzer before promotion.
 	BlueGreen *bluegreen.Config
 	// Options carry the failure policy of a canary (the release rolls
-	// back at the threshold-th failed check, so OnFail.FailuresAllowed is
+	// back at the threshold-th failed check, so OnFail.Allowed is
 	// threshold-1; in blue/green the Iterations analyzer counts them) and
 	// spec.progressDeadlineSeconds.
 	Options strategy.Options

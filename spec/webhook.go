@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/glidepath/glidepath/internal/sleep"
 	"io"
 	"net/http"
 	"strings"
@@ -69,12 +70,8 @@ func (w *FlaggerWebhook) Analyze(ctx context.Context, in strategy.Input) (strate
 	var last string
 	for attempt := 0; attempt <= max(w.Retries, 0); attempt++ {
 		if attempt > 0 {
-			t := time.NewTimer(min(time.Second<<(attempt-1), 30*time.Second))
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !sleep.For(ctx, min(time.Second<<(attempt-1), 30*time.Second)) {
 				return strategy.Verdict{}, ctx.Err()
-			case <-t.C:
 			}
 		}
 		status, answer, err := w.post(ctx, client, body, timeout)

@@ -13,7 +13,7 @@ type Outcome string
 const (
 	// Pass lets the release continue.
 	Pass Outcome = "Pass"
-	// Fail rolls the release back (or pauses it, per [FailurePolicy]).
+	// Fail rolls the release back (or pauses it, per Options.OnFail).
 	Fail Outcome = "Fail"
 	// Inconclusive pauses the release for a person to Promote or Abort.
 	Inconclusive Outcome = "Inconclusive"

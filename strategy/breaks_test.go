@@ -34,7 +34,7 @@ func upTo(recs []journaled, stop func(strategy.Record) bool) []strategy.Record {
 
 // A Fail verdict that reached the journal decides the release even when
 // the process died before it could act on it: the resumed release rolls
-// back (or pauses, under FailurePolicy.Pause) instead of analysing again
+// back (or pauses, under OnFail.Pause) instead of analysing again
 // and promoting a canary whose metric has recovered.
 func TestResumeActsOnRecordedFail(t *testing.T) {
 	for _, pause := range []bool{false, true} {
@@ -42,7 +42,7 @@ func TestResumeActsOnRecordedFail(t *testing.T) {
 			plan := func(a strategy.Analyzer) strategy.Strategy {
 				return planOf(strategy.Apply(at(20, 1)), strategy.Analyze(a), strategy.Apply(at(100, 4)))
 			}
-			opts := strategy.Options{OnFail: strategy.FailurePolicy{Pause: pause}}
+			opts := strategy.Options{OnFail: strategy.Policy{Pause: pause}}
 			tgt := strategytest.NewTarget(stable4)
 			j := &recordingJournal{tgt: tgt}
 			opts.Journal = j
@@ -58,7 +58,7 @@ func TestResumeActsOnRecordedFail(t *testing.T) {
 				return rec.Kind == strategy.RecordVerdict && rec.Verdict.Outcome == strategy.Fail
 			})
 			cp := rollback.Replay(recs).Checkpoint
-			if cp.RollBack {
+			if cp.Rollback {
 				t.Fatalf("the journal was cut before the rollback, yet the checkpoint says roll back: %+v", cp)
 			}
 
@@ -75,8 +75,8 @@ func TestResumeActsOnRecordedFail(t *testing.T) {
 			synctest.Wait()
 			if pause {
 				st := r2.Status()
-				if st.Phase != strategy.PhasePaused || st.PauseReason != strategy.PauseFailed {
-					t.Fatalf("resumed under FailurePolicy.Pause: %s %s, want paused for the recorded Fail", st.Phase, st.PauseReason)
+				if st.Phase != strategy.PhasePaused || st.PauseReason != strategy.PausedForFailure {
+					t.Fatalf("resumed under OnFail.Pause: %s %s, want paused for the recorded Fail", st.Phase, st.PauseReason)
 				}
 				_ = r2.Abort()
 			}
@@ -138,14 +138,14 @@ func TestPromoteFullAfterLostReplyAndFailedObserve(t *testing.T) {
 		if err != nil || res.Phase != strategy.PhasePromoted || inner.State() != final4 {
 			t.Fatalf("%s %v, target %s", res.Phase, err, inner.State())
 		}
-		if err := strategytest.CheckTraffic(stable4, inner.History()); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(stable4, inner.History()); err != nil {
 			t.Fatal(err)
 		}
 	})
 }
 
 // An Abort that returned nil is acted on even when the context is
-// cancelled at the same moment under LeaveAsRecorded: the release rolls
+// cancelled at the same moment under OnCancel.Leave: the release rolls
 // back rather than stopping at the canary weight.
 func TestAcceptedAbortWinsOverCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -154,7 +154,7 @@ func TestAcceptedAbortWinsOverCancel(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		r, err := strategy.Start(ctx, release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Pause(0), strategy.Apply(at(100, 4))),
-			strategy.Options{OnCancel: strategy.LeaveAsRecorded, Journal: j}))
+			strategy.Options{OnCancel: strategy.Policy{Leave: true}, Journal: j}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,9 +177,9 @@ func TestOverriddenBackgroundFailIsRecorded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
 		j := &recordingJournal{tgt: tgt}
-		bg := &strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 10 * time.Second}}}
+		bg := &strategytest.Analyzer{ID: "bg", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 10 * time.Second}}}
 		rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(strategytest.Script("ok", strategy.Pass)), strategy.Apply(at(100, 4))),
-			strategy.Options{OnFail: strategy.FailurePolicy{Pause: true}, Journal: j})
+			strategy.Options{OnFail: strategy.Policy{Pause: true}, Journal: j})
 		rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{bg}}}
 		r, err := strategy.Start(t.Context(), rel)
 		if err != nil {

@@ -72,7 +72,7 @@ func TestAbortDuringFinalApplyRollsBack(t *testing.T) {
 		if !errors.Is(err, strategy.ErrAborted) || res.Phase != strategy.PhaseRolledBack || tgt.State() != stable4 {
 			t.Fatalf("an accepted Abort was not acted on: %s %v, target %s", res.Phase, err, tgt.State())
 		}
-		if err := strategytest.CheckTraffic(stable4, tgt.History()); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(stable4, tgt.History()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -97,7 +97,7 @@ func TestAbortDuringPromoteFull(t *testing.T) {
 		if !errors.Is(err, strategy.ErrAborted) || res.Phase != strategy.PhaseRolledBack || tgt.State() != stable4 {
 			t.Fatalf("an Abort during PromoteFull was not acted on: %s %v, target %s", res.Phase, err, tgt.State())
 		}
-		if err := strategytest.CheckTraffic(stable4, tgt.History()); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(stable4, tgt.History()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -108,7 +108,7 @@ func TestResumedPromoteFullEndsFinal(t *testing.T) {
 		tgt := strategytest.NewTarget(at(50, 2))
 		tgt.NeverReady = []strategy.Revision{"v2"}
 		rel := release(tgt, planOf(strategy.Apply(at(50, 2)), strategy.Pause(0), strategy.Apply(at(100, 4))),
-			strategy.Options{ProgressDeadline: time.Minute, PauseOnDeadline: true})
+			strategy.Options{ProgressDeadline: time.Minute, OnDeadline: strategy.Policy{Pause: true}})
 		rel.Resume = &strategy.Checkpoint{Step: 1, State: at(50, 2), Promote: true}
 		r, err := strategy.Start(t.Context(), rel)
 		if err != nil {
@@ -172,10 +172,10 @@ func TestBackgroundFailDuringHold(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
 		j := &recordingJournal{tgt: tgt}
-		bg := &strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 5 * time.Minute}, {Block: true}}}
+		bg := &strategytest.Analyzer{ID: "bg", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 5 * time.Minute}, {Block: true}}}
 		inl := strategytest.Script("thin", strategy.Inconclusive, strategy.Pass)
 		rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(inl), strategy.Apply(at(100, 4))),
-			strategy.Options{Journal: j, OnFail: strategy.FailurePolicy{FailuresAllowed: 1}})
+			strategy.Options{Journal: j, OnFail: strategy.Policy{Allowed: 1}})
 		rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{bg}}}
 		r, _ := strategy.Start(t.Context(), rel)
 		time.Sleep(10 * time.Minute)
@@ -207,10 +207,10 @@ func TestBackgroundFailDuringHold(t *testing.T) {
 func TestBackgroundInconclusiveNotDroppedDuringHold(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
-		failing := &strategytest.Analyzer{Label: "failing", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 5 * time.Minute}, {Block: true}}}
-		unsure := &strategytest.Analyzer{Label: "unsure", Answers: []strategytest.Answer{{Outcome: strategy.Inconclusive, After: 4 * time.Minute}, {Block: true}}}
+		failing := &strategytest.Analyzer{ID: "failing", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 5 * time.Minute}, {Block: true}}}
+		unsure := &strategytest.Analyzer{ID: "unsure", Answers: []strategytest.Answer{{Outcome: strategy.Inconclusive, After: 4 * time.Minute}, {Block: true}}}
 		rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Pause(0), strategy.Apply(at(100, 4))),
-			strategy.Options{OnFail: strategy.FailurePolicy{FailuresAllowed: 1}})
+			strategy.Options{OnFail: strategy.Policy{Allowed: 1}})
 		rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{failing, unsure}}}
 		r, _ := strategy.Start(t.Context(), rel)
 		time.Sleep(10 * time.Minute)
@@ -219,7 +219,7 @@ func TestBackgroundInconclusiveNotDroppedDuringHold(t *testing.T) {
 		// person; the tolerated Fail (5m) did not make it go away, and
 		// restarted its analyzer.
 		st := r.Status()
-		if st.Phase != strategy.PhasePaused || st.PauseReason != strategy.PauseInconclusive {
+		if st.Phase != strategy.PhasePaused || st.PauseReason != strategy.PausedForInconclusive {
 			t.Fatalf("the Inconclusive background verdict was dropped: %+v", st)
 		}
 		if failing.Calls() != 2 {
@@ -255,10 +255,10 @@ func TestStepTimeoutWithAnalyzerIgnoringContext(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
 		a := newStubborn("stubborn", strategy.Pass)
 		defer close(a.release)
-		r, _ := strategy.Start(t.Context(), release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(a).Within(5*time.Minute), strategy.Apply(at(100, 4))), strategy.Options{}))
+		r, _ := strategy.Start(t.Context(), release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(a).WithTimeout(5*time.Minute), strategy.Apply(at(100, 4))), strategy.Options{}))
 		time.Sleep(10 * time.Minute)
 		waitPhase(t, r, strategy.PhasePaused)
-		if st := r.Status(); st.PauseReason != strategy.PauseInconclusive || !strings.Contains(st.Reason, "stubborn") {
+		if st := r.Status(); st.PauseReason != strategy.PausedForInconclusive || !strings.Contains(st.Reason, "stubborn") {
 			t.Fatalf("status %+v", st)
 		}
 		_ = r.Abort()
@@ -303,7 +303,7 @@ func TestLastWordFromAnalyzerIgnoringContext(t *testing.T) {
 		// No last word: the release must not promote on silence; it
 		// waits for a person.
 		st := r.Status()
-		if st.Phase != strategy.PhasePaused || st.PauseReason != strategy.PauseInconclusive || !strings.Contains(st.Reason, "deaf") {
+		if st.Phase != strategy.PhasePaused || st.PauseReason != strategy.PausedForInconclusive || !strings.Contains(st.Reason, "deaf") {
 			t.Fatalf("status %+v, target %s", st, tgt.State())
 		}
 		_ = r.Abort()
@@ -328,7 +328,7 @@ func TestRollbackAfterApplyWithLostReply(t *testing.T) {
 		if !errors.Is(err, strategy.ErrTarget) || res.Phase != strategy.PhaseRolledBack || tgt.State() != stable4 {
 			t.Fatalf("%s %v, target %s", res.Phase, err, tgt.State())
 		}
-		if err := strategytest.CheckTraffic(stable4, tgt.History()); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(stable4, tgt.History()); err != nil {
 			t.Fatal(err)
 		}
 	})

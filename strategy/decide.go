@@ -111,7 +111,7 @@ type action struct {
 	// failed: the verdict whose Fail ends the release (its time is the
 	// release's FailedAt).
 	failed *Verdict
-	// leaveHold: the action ends a hold because of a Promote, a Resume or
+	// leaveHold: the action ends a hold because of a Promote, an Unpause or
 	// a background Fail; the loop sets the phase back to Progressing
 	// atomically with the decision.
 	leaveHold bool
@@ -130,8 +130,8 @@ type policy struct {
 }
 
 func policyOf(o Options) policy {
-	return policy{failuresAllowed: o.OnFail.FailuresAllowed, pauseOnFail: o.OnFail.Pause,
-		pauseOnDeadline: o.PauseOnDeadline, leaveOnCancel: o.OnCancel == LeaveAsRecorded}
+	return policy{failuresAllowed: o.OnFail.Allowed, pauseOnFail: o.OnFail.Pause,
+		pauseOnDeadline: o.OnDeadline.Pause, leaveOnCancel: o.OnCancel.Leave}
 }
 
 // runPhase is where the run stands for decide.
@@ -152,7 +152,7 @@ type decState struct {
 	// after a resume).
 	failures int
 	// holding is the pause reason while phase is phHold; onPromote is
-	// what a Promote (or, for a user hold, a Resume) that ends it does;
+	// what a Promote (or, for a user hold, an Unpause) that ends it does;
 	// requeueOnFail: a background Fail that ends the hold puts the
 	// verdict being judged back in the queue (a background Inconclusive).
 	onPromote     actKind
@@ -200,7 +200,7 @@ func decide(st decState, pol policy, ev event) (action, decState) {
 		case p.bgQueued:
 			return action{kind: doTakeBg}, st
 		case p.userPause:
-			return hold(st, PauseUser, "paused by a user", doLook, false)
+			return hold(st, PausedForUser, "paused by a user", doLook, false)
 		}
 		return action{kind: doRunStep}, st
 	case evBgVerdict:
@@ -208,7 +208,7 @@ func decide(st decState, pol policy, ev event) (action, decState) {
 		case Fail:
 			return failed(st, pol, ev.verdict, doRelaunch)
 		case Inconclusive:
-			return hold(st, PauseInconclusive, ev.verdict.String(), doRelaunch, true)
+			return hold(st, PausedForInconclusive, ev.verdict.String(), doRelaunch, true)
 		}
 		return action{kind: doLook}, st
 	case evStepDone:
@@ -217,10 +217,10 @@ func decide(st decState, pol policy, ev event) (action, decState) {
 		return failed(st, pol, ev.verdict, doNextStep)
 	case evStepInconclusive:
 		// A person judges the inconclusive step; a Promote passes it.
-		return hold(st, PauseInconclusive, ev.verdict.String(), doNextStep, false)
+		return hold(st, PausedForInconclusive, ev.verdict.String(), doNextStep, false)
 	case evDeadline:
 		if pol.pauseOnDeadline {
-			return hold(st, PauseDeadline, errText(ev.err), doLook, false)
+			return hold(st, PausedForDeadline, errText(ev.err), doLook, false)
 		}
 		return action{kind: doRollBack, errKind: ErrDeadlineExceeded, cause: ev.err}, st
 	case evTarget:
@@ -267,7 +267,7 @@ func decideHold(st decState, pol policy, ev event) (action, decState) {
 		return leave(action{kind: doPromoteFull, takeFull: true})
 	case p.promote:
 		return leave(action{kind: st.onPromote, leaveHold: true, consumePromote: true})
-	case st.holding == PauseUser && !p.userPause:
+	case st.holding == PausedForUser && !p.userPause:
 		return leave(action{kind: st.onPromote, leaveHold: true})
 	case !pol.pauseOnFail && p.bgFail:
 		// A background Fail ends the pause (unless failures pause anyway)
@@ -293,7 +293,7 @@ func failed(st decState, pol policy, v Verdict, then actKind) (action, decState)
 		return action{kind: then}, st
 	}
 	if pol.pauseOnFail {
-		return hold(st, PauseFailed, v.String(), then, false)
+		return hold(st, PausedForFailure, v.String(), then, false)
 	}
 	return action{kind: doRollBack, errKind: ErrAnalysisFailed, cause: verdictError{v}, failed: &v}, st
 }

@@ -47,23 +47,23 @@ func TestDecideTable(t *testing.T) {
 		{"run/look/cancel-leave", running(), leave, event{kind: evLook, pend: pendingInputs{cancelled: true}}, action{kind: doStop, errKind: ErrStopped}, phRun, ""},
 		{"run/look/promote-full", running(), strict, event{kind: evLook, pend: pendingInputs{full: true, bgQueued: true}}, action{kind: doPromoteFull}, phRun, ""},
 		{"run/look/bg-queued", running(), strict, event{kind: evLook, pend: pendingInputs{bgQueued: true, userPause: true}}, action{kind: doTakeBg}, phRun, ""},
-		{"run/look/user-pause", running(), strict, event{kind: evLook, pend: pendingInputs{userPause: true}}, action{kind: doHold}, phHold, PauseUser},
+		{"run/look/user-pause", running(), strict, event{kind: evLook, pend: pendingInputs{userPause: true}}, action{kind: doHold}, phHold, PausedForUser},
 		{"run/look/stray-promote", running(), strict, event{kind: evLook, pend: pendingInputs{promote: true}}, action{kind: doRunStep}, phRun, ""},
 		// Running: resuming from a checkpoint.
 		{"run/resume/plain", running(), strict, event{kind: evResume}, action{kind: doLook}, phRun, ""},
 		{"run/resume/rollback", running(), strict, event{kind: evResume, resume: resumeInfo{rollBack: true, promote: true}}, rollBack(ErrAborted), phRun, ""},
 		{"run/resume/promote", running(), strict, event{kind: evResume, resume: resumeInfo{promote: true, failures: 3}}, action{kind: doLook}, phRun, ""},
 		{"run/resume/recorded-fail", running(), strict, event{kind: evResume, resume: resumeInfo{failures: 1}}, rollBack(ErrAnalysisFailed), phRun, ""},
-		{"run/resume/recorded-fail-pause", running(), pausing, event{kind: evResume, resume: resumeInfo{failures: 1}}, action{kind: doHold}, phHold, PauseFailed},
+		{"run/resume/recorded-fail-pause", running(), pausing, event{kind: evResume, resume: resumeInfo{failures: 1}}, action{kind: doHold}, phHold, PausedForFailure},
 		{"run/resume/tolerated-fail", running(), lenient, event{kind: evResume, resume: resumeInfo{failures: 1}}, action{kind: doLook}, phRun, ""},
 		// Running: step outcomes.
 		{"run/step-done", running(), strict, event{kind: evStepDone}, action{kind: doNextStep}, phRun, ""},
 		{"run/step-fail", running(), strict, event{kind: evStepFail, verdict: testFail}, rollBack(ErrAnalysisFailed), phRun, ""},
 		{"run/step-fail/tolerated", running(), lenient, event{kind: evStepFail, verdict: testFail}, action{kind: doLook}, phRun, ""},
-		{"run/step-fail/pause", running(), pausing, event{kind: evStepFail, verdict: testFail}, action{kind: doHold}, phHold, PauseFailed},
-		{"run/step-inconclusive", running(), strict, event{kind: evStepInconclusive, verdict: testInc}, action{kind: doHold}, phHold, PauseInconclusive},
+		{"run/step-fail/pause", running(), pausing, event{kind: evStepFail, verdict: testFail}, action{kind: doHold}, phHold, PausedForFailure},
+		{"run/step-inconclusive", running(), strict, event{kind: evStepInconclusive, verdict: testInc}, action{kind: doHold}, phHold, PausedForInconclusive},
 		{"run/deadline", running(), strict, event{kind: evDeadline, err: errBoom}, rollBack(ErrDeadlineExceeded), phRun, ""},
-		{"run/deadline/pause", running(), pausing, event{kind: evDeadline, err: errBoom}, action{kind: doHold}, phHold, PauseDeadline},
+		{"run/deadline/pause", running(), pausing, event{kind: evDeadline, err: errBoom}, action{kind: doHold}, phHold, PausedForDeadline},
 		{"run/target", running(), strict, event{kind: evTarget, err: errBoom}, rollBack(ErrTarget), phRun, ""},
 		{"run/journal", running(), strict, event{kind: evJournal, err: errBoom}, action{kind: doStop, errKind: ErrJournal}, phRun, ""},
 		{"run/fenced", running(), strict, event{kind: evFenced, err: errBoom}, action{kind: doStop, errKind: ErrFenced}, phRun, ""},
@@ -74,8 +74,8 @@ func TestDecideTable(t *testing.T) {
 		// Running: background verdicts.
 		{"run/bg-fail", running(), strict, event{kind: evBgVerdict, verdict: testFail}, rollBack(ErrAnalysisFailed), phRun, ""},
 		{"run/bg-fail/tolerated", running(), lenient, event{kind: evBgVerdict, verdict: testFail}, action{kind: doRelaunch}, phRun, ""},
-		{"run/bg-fail/pause", running(), pausing, event{kind: evBgVerdict, verdict: testFail}, action{kind: doHold}, phHold, PauseFailed},
-		{"run/bg-inconclusive", running(), strict, event{kind: evBgVerdict, verdict: testInc}, action{kind: doHold}, phHold, PauseInconclusive},
+		{"run/bg-fail/pause", running(), pausing, event{kind: evBgVerdict, verdict: testFail}, action{kind: doHold}, phHold, PausedForFailure},
+		{"run/bg-inconclusive", running(), strict, event{kind: evBgVerdict, verdict: testInc}, action{kind: doHold}, phHold, PausedForInconclusive},
 		{"run/bg-pass", running(), strict, event{kind: evBgVerdict, verdict: testPass}, action{kind: doLook}, phRun, ""},
 		// Running: the end of the plan.
 		{"run/plan-done", running(), strict, event{kind: evPlanDone}, action{kind: doFinish}, phRun, ""},
@@ -88,8 +88,8 @@ func TestDecideTable(t *testing.T) {
 		{"full/resume", fullRun(), strict, event{kind: evResume}, action{kind: doLook}, phRun, ""},
 		{"full/step-done", fullRun(), strict, event{kind: evStepDone}, action{kind: doNextStep}, phRun, ""},
 		{"full/step-fail", fullRun(), strict, event{kind: evStepFail, verdict: testFail}, rollBack(ErrAnalysisFailed), phRun, ""},
-		{"full/step-inconclusive", fullRun(), strict, event{kind: evStepInconclusive, verdict: testInc}, action{kind: doHold}, phHold, PauseInconclusive},
-		{"full/deadline/pause", fullRun(), pausing, event{kind: evDeadline, err: errBoom}, action{kind: doHold}, phHold, PauseDeadline},
+		{"full/step-inconclusive", fullRun(), strict, event{kind: evStepInconclusive, verdict: testInc}, action{kind: doHold}, phHold, PausedForInconclusive},
+		{"full/deadline/pause", fullRun(), pausing, event{kind: evDeadline, err: errBoom}, action{kind: doHold}, phHold, PausedForDeadline},
 		{"full/deadline", fullRun(), strict, event{kind: evDeadline, err: errBoom}, rollBack(ErrDeadlineExceeded), phRun, ""},
 		{"full/target", fullRun(), strict, event{kind: evTarget, err: errBoom}, rollBack(ErrTarget), phRun, ""},
 		{"full/journal", fullRun(), strict, event{kind: evJournal, err: errBoom}, action{kind: doStop, errKind: ErrJournal}, phRun, ""},
@@ -101,23 +101,23 @@ func TestDecideTable(t *testing.T) {
 		{"full/plan-done/aborted", fullRun(), strict, event{kind: evPlanDone, pend: pendingInputs{abort: true}}, rollBack(ErrAborted), phRun, ""},
 
 		// Holding: only what is pending at a wake-up ends a hold.
-		{"hold/nothing", holding(PauseInconclusive, doNextStep, false), strict, event{kind: evLook}, action{kind: doWait}, phHold, PauseInconclusive},
-		{"hold/abort", holding(PauseFailed, doNextStep, false), pausing, event{kind: evLook, pend: pendingInputs{abort: true, full: true, promote: true, cancelled: true}}, rollBack(ErrAborted), phRun, ""},
-		{"hold/promote-full", holding(PauseDeadline, doLook, false), strict, event{kind: evLook, pend: pendingInputs{full: true, promote: true}}, action{kind: doPromoteFull}, phRun, ""},
-		{"hold/promote/inline-inconclusive", holding(PauseInconclusive, doNextStep, false), strict, event{kind: evLook, pend: pendingInputs{promote: true}}, action{kind: doNextStep, leaveHold: true, consumePromote: true}, phRun, ""},
-		{"hold/promote/bg-inconclusive", holding(PauseInconclusive, doRelaunch, true), strict, event{kind: evLook, pend: pendingInputs{promote: true, bgFail: true}}, action{kind: doRelaunch, leaveHold: true, consumePromote: true}, phRun, ""},
-		{"hold/promote/deadline", holding(PauseDeadline, doLook, false), strict, event{kind: evLook, pend: pendingInputs{promote: true}}, action{kind: doLook, leaveHold: true, consumePromote: true}, phRun, ""},
-		{"hold/promote/failed", holding(PauseFailed, doNextStep, false), pausing, event{kind: evLook, pend: pendingInputs{promote: true}}, action{kind: doNextStep, leaveHold: true, consumePromote: true}, phRun, ""},
-		{"hold/user/resume", holding(PauseUser, doLook, false), strict, event{kind: evLook}, action{kind: doLook, leaveHold: true}, phRun, ""},
-		{"hold/user/still", holding(PauseUser, doLook, false), strict, event{kind: evLook, pend: pendingInputs{userPause: true}}, action{kind: doWait}, phHold, PauseUser},
-		{"hold/user/bg-fail", holding(PauseUser, doLook, false), strict, event{kind: evLook, pend: pendingInputs{userPause: true, bgQueued: true, bgFail: true}}, action{kind: doLook, leaveHold: true}, phRun, ""},
-		{"hold/user/bg-fail-pausing", holding(PauseUser, doLook, false), pausing, event{kind: evLook, pend: pendingInputs{userPause: true, bgQueued: true, bgFail: true}}, action{kind: doWait}, phHold, PauseUser},
-		{"hold/bg-inconclusive/bg-fail", holding(PauseInconclusive, doRelaunch, true), strict, event{kind: evLook, pend: pendingInputs{bgQueued: true, bgFail: true}}, action{kind: doRequeue, leaveHold: true}, phRun, ""},
-		{"hold/bg-inconclusive/bg-pass", holding(PauseInconclusive, doRelaunch, true), strict, event{kind: evLook, pend: pendingInputs{bgQueued: true}}, action{kind: doWait}, phHold, PauseInconclusive},
-		{"hold/deadline/bg-fail", holding(PauseDeadline, doLook, false), strict, event{kind: evLook, pend: pendingInputs{bgQueued: true, bgFail: true}}, action{kind: doLook, leaveHold: true}, phRun, ""},
-		{"hold/cancelled", holding(PauseInconclusive, doNextStep, false), strict, event{kind: evLook, pend: pendingInputs{cancelled: true}}, rollBack(ErrCancelled), phRun, ""},
-		{"hold/cancelled-leave", holding(PauseInconclusive, doNextStep, false), leave, event{kind: evLook, pend: pendingInputs{cancelled: true}}, action{kind: doStop, errKind: ErrStopped}, phRun, ""},
-		{"hold/cancelled-after-abort", holding(PauseUser, doLook, false), leave, event{kind: evLook, pend: pendingInputs{cancelled: true, abort: true, userPause: true}}, rollBack(ErrAborted), phRun, ""},
+		{"hold/nothing", holding(PausedForInconclusive, doNextStep, false), strict, event{kind: evLook}, action{kind: doWait}, phHold, PausedForInconclusive},
+		{"hold/abort", holding(PausedForFailure, doNextStep, false), pausing, event{kind: evLook, pend: pendingInputs{abort: true, full: true, promote: true, cancelled: true}}, rollBack(ErrAborted), phRun, ""},
+		{"hold/promote-full", holding(PausedForDeadline, doLook, false), strict, event{kind: evLook, pend: pendingInputs{full: true, promote: true}}, action{kind: doPromoteFull}, phRun, ""},
+		{"hold/promote/inline-inconclusive", holding(PausedForInconclusive, doNextStep, false), strict, event{kind: evLook, pend: pendingInputs{promote: true}}, action{kind: doNextStep, leaveHold: true, consumePromote: true}, phRun, ""},
+		{"hold/promote/bg-inconclusive", holding(PausedForInconclusive, doRelaunch, true), strict, event{kind: evLook, pend: pendingInputs{promote: true, bgFail: true}}, action{kind: doRelaunch, leaveHold: true, consumePromote: true}, phRun, ""},
+		{"hold/promote/deadline", holding(PausedForDeadline, doLook, false), strict, event{kind: evLook, pend: pendingInputs{promote: true}}, action{kind: doLook, leaveHold: true, consumePromote: true}, phRun, ""},
+		{"hold/promote/failed", holding(PausedForFailure, doNextStep, false), pausing, event{kind: evLook, pend: pendingInputs{promote: true}}, action{kind: doNextStep, leaveHold: true, consumePromote: true}, phRun, ""},
+		{"hold/user/resume", holding(PausedForUser, doLook, false), strict, event{kind: evLook}, action{kind: doLook, leaveHold: true}, phRun, ""},
+		{"hold/user/still", holding(PausedForUser, doLook, false), strict, event{kind: evLook, pend: pendingInputs{userPause: true}}, action{kind: doWait}, phHold, PausedForUser},
+		{"hold/user/bg-fail", holding(PausedForUser, doLook, false), strict, event{kind: evLook, pend: pendingInputs{userPause: true, bgQueued: true, bgFail: true}}, action{kind: doLook, leaveHold: true}, phRun, ""},
+		{"hold/user/bg-fail-pausing", holding(PausedForUser, doLook, false), pausing, event{kind: evLook, pend: pendingInputs{userPause: true, bgQueued: true, bgFail: true}}, action{kind: doWait}, phHold, PausedForUser},
+		{"hold/bg-inconclusive/bg-fail", holding(PausedForInconclusive, doRelaunch, true), strict, event{kind: evLook, pend: pendingInputs{bgQueued: true, bgFail: true}}, action{kind: doRequeue, leaveHold: true}, phRun, ""},
+		{"hold/bg-inconclusive/bg-pass", holding(PausedForInconclusive, doRelaunch, true), strict, event{kind: evLook, pend: pendingInputs{bgQueued: true}}, action{kind: doWait}, phHold, PausedForInconclusive},
+		{"hold/deadline/bg-fail", holding(PausedForDeadline, doLook, false), strict, event{kind: evLook, pend: pendingInputs{bgQueued: true, bgFail: true}}, action{kind: doLook, leaveHold: true}, phRun, ""},
+		{"hold/cancelled", holding(PausedForInconclusive, doNextStep, false), strict, event{kind: evLook, pend: pendingInputs{cancelled: true}}, rollBack(ErrCancelled), phRun, ""},
+		{"hold/cancelled-leave", holding(PausedForInconclusive, doNextStep, false), leave, event{kind: evLook, pend: pendingInputs{cancelled: true}}, action{kind: doStop, errKind: ErrStopped}, phRun, ""},
+		{"hold/cancelled-after-abort", holding(PausedForUser, doLook, false), leave, event{kind: evLook, pend: pendingInputs{cancelled: true, abort: true, userPause: true}}, rollBack(ErrAborted), phRun, ""},
 	}
 	seen := map[string]bool{}
 	for _, c := range cases {
@@ -156,7 +156,7 @@ func TestDecideTable(t *testing.T) {
 			reasons[c.st.holding] = true
 		}
 	}
-	for _, r := range []PauseReason{PauseInconclusive, PauseUser, PauseFailed, PauseDeadline} {
+	for _, r := range []PauseReason{PausedForInconclusive, PausedForUser, PausedForFailure, PausedForDeadline} {
 		if !reasons[r] {
 			t.Errorf("no row holding for %s", r)
 		}
@@ -216,7 +216,7 @@ func TestDecideProperties(t *testing.T) {
 				if before.phase != phHold {
 					rt.Fatalf("doWait outside a hold")
 				}
-				if p.abort || p.full || p.promote || p.cancelled || (before.holding == PauseUser && !p.userPause) || (!pol.pauseOnFail && p.bgFail) {
+				if p.abort || p.full || p.promote || p.cancelled || (before.holding == PausedForUser && !p.userPause) || (!pol.pauseOnFail && p.bgFail) {
 					rt.Fatalf("a hold ignored %+v", ev.pend)
 				}
 			}
@@ -236,9 +236,9 @@ func TestDecideProperties(t *testing.T) {
 				switch {
 				case p.abort:
 				case pol.leaveOnCancel && (act.kind != doStop || act.errKind != ErrStopped):
-					rt.Fatalf("cancelled under LeaveAsRecorded: %s", act.kind)
+					rt.Fatalf("cancelled under OnCancel.Leave: %s", act.kind)
 				case !pol.leaveOnCancel && act.kind != doStop && (act.kind != doRollBack || act.errKind != ErrCancelled) && act.errKind != ErrAborted:
-					rt.Fatalf("cancelled under RollbackOnCancel: %s", act.kind)
+					rt.Fatalf("cancelled under the default OnCancel: %s", act.kind)
 				}
 			}
 			// Invariant: a Fail beyond the allowance rolls back or holds
@@ -248,13 +248,13 @@ func TestDecideProperties(t *testing.T) {
 				(ev.kind == evResume && ev.resume.failures > pol.failuresAllowed); fails && next.failures > pol.failuresAllowed && before.phase == phRun {
 				switch {
 				case act.kind == doRollBack && act.errKind == ErrAnalysisFailed:
-				case act.kind == doHold && act.pause == PauseFailed && pol.pauseOnFail:
+				case act.kind == doHold && act.pause == PausedForFailure && pol.pauseOnFail:
 					owed = true
 				default:
 					rt.Fatalf("a Fail beyond the allowance led to %s", act.kind)
 				}
 			}
-			if owed && before.phase == phHold && before.holding == PauseFailed && next.phase == phRun {
+			if owed && before.phase == phHold && before.holding == PausedForFailure && next.phase == phRun {
 				if !(p.abort || p.full || p.promote || p.cancelled) {
 					rt.Fatalf("left a failure hold without a person: %s", act.kind)
 				}

@@ -9,7 +9,7 @@
 // State it serves and how much of each revision is ready ([Observation]).
 //
 // A [Strategy] (package canary, bluegreen or rolling) is a pure planner: it
-// turns a stable and a candidate [Revision] into a [Plan], an ordered list
+// turns a stable and a canary (the new) [Revision] into a [Plan], an ordered list
 // of [Step]s — apply a State, wait until ready, pause, analyse — plus
 // [Background] analyzers that run alongside from a given step.
 //
@@ -21,7 +21,7 @@
 //
 // [Start] validates a [Release] (every problem named in one error matching
 // [ErrInvalidConfig]) and runs its plan in the background, returning a
-// [*Rollout] handle with Promote, PromoteFull, Pause, Resume, Abort, Retry,
+// [*Rollout] handle with Promote, PromoteFull, Pause, Unpause, Abort, Retry,
 // Status and Wait. [Run] is Start followed by Wait.
 //
 // The executor owns every side effect:
@@ -34,11 +34,12 @@
 //     deadline), then moves the traffic. The same rule governs rollback:
 //     capacity first, then traffic, then the canary is removed.
 //   - A Fail verdict rolls back at once (or pauses, or is tolerated a given
-//     number of times: [FailurePolicy]); Inconclusive pauses for a person;
-//     a missed progress deadline rolls back (or pauses).
+//     number of times: Options.OnFail, a [Policy]); Inconclusive pauses
+//     for a person; a missed progress deadline rolls back (or pauses:
+//     Options.OnDeadline).
 //   - Cancelling the release's context rolls back on a fresh context
 //     bounded by Options.RollbackTimeout, unless the caller chose
-//     [LeaveAsRecorded] to resume later.
+//     Options.OnCancel = Policy{Leave: true} to resume later.
 //   - A rollback that cannot be applied even after retries leaves the
 //     release [PhaseDegraded], with an event, an error matching
 //     [ErrDegraded] and a Status reason.

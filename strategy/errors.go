@@ -30,7 +30,7 @@ var (
 	// stops before applying anything unrecorded.
 	ErrJournal = errors.New("journal write failed")
 	// ErrStopped marks a release that stopped driving the target on
-	// cancellation, leaving it as recorded (CancelPolicy LeaveAsRecorded).
+	// cancellation, leaving it as recorded (Options.OnCancel with Leave).
 	ErrStopped = errors.New("release stopped, target left as recorded")
 	// ErrNotRunning is returned by Rollout controls after the release ended.
 	ErrNotRunning = errors.New("release is not running")
@@ -126,42 +126,63 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
-// invalid joins problems into one ErrInvalidConfig error naming each.
-func invalid(what string, problems []string) error {
+// ConfigError is the error every Validate in glidepath returns: what was
+// checked and every problem found, so that bad input is rejected once, with
+// all its problems, before anything is applied. It matches
+// [ErrInvalidConfig] with errors.Is. Code that validates its parts folds
+// their problems into its own with errors.As:
+//
+//	var ce *strategy.ConfigError
+//	if errors.As(part.Validate(), &ce) {
+//		problems = append(problems, ce.Problems...)
+//	}
+type ConfigError struct {
+	// What names the thing checked ("canary config", "release checkout").
+	What string
+	// Problems lists every problem found, one sentence each.
+	Problems []string
+}
+
+// Error names what was checked and lists the problems, one a line.
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString(ErrInvalidConfig.Error())
+	if e.What != "" {
+		b.WriteString(": ")
+		b.WriteString(e.What)
+	}
+	for _, p := range e.Problems {
+		b.WriteString("\n  - ")
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// Is reports whether target is [ErrInvalidConfig].
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+
+// Invalid returns a [*ConfigError] for what with problems, or nil when
+// there are none, so a Validate method can end with
+// `return strategy.Invalid("my config", problems...)`.
+func Invalid(what string, problems ...string) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	errs := make([]error, 0, len(problems)+1)
-	errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidConfig, what))
-	for _, p := range problems {
-		errs = append(errs, errors.New("  - "+p))
-	}
-	return errors.Join(errs...)
+	return &ConfigError{What: what, Problems: problems}
 }
 
-// Invalid builds the error that Validate methods across glidepath return:
-// it matches [ErrInvalidConfig] with errors.Is and lists every problem, one
-// a line, under a heading naming what was checked. It returns nil when
-// problems is empty.
-func Invalid(what string, problems ...string) error { return invalid(what, problems) }
+// invalid is [Invalid] for a slice.
+func invalid(what string, problems []string) error { return Invalid(what, problems...) }
 
-// ProblemsOf lists the problems an error names, one per entry: the lines of
-// an error built by [Invalid] (without its heading), or the error's text.
-// Code that validates its parts uses it to fold their problems into its own.
-func ProblemsOf(err error) []string {
-	if err == nil {
+// problemsOf lists the problems err names: those of the [*ConfigError] it
+// holds, or its text when it holds none.
+func problemsOf(err error) []string {
+	var ce *ConfigError
+	switch {
+	case err == nil:
 		return nil
+	case errors.As(err, &ce):
+		return ce.Problems
 	}
-	var out []string
-	for _, line := range strings.Split(err.Error(), "\n") {
-		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "- "))
-		if line == "" || strings.HasPrefix(line, ErrInvalidConfig.Error()+":") {
-			continue
-		}
-		out = append(out, line)
-	}
-	if len(out) == 0 {
-		out = append(out, err.Error())
-	}
-	return out
+	return []string{err.Error()}
 }

@@ -120,7 +120,7 @@ func TestPromoteLeavesPauseStep(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitPhase(t, r, strategy.PhasePaused)
-		if st := r.Status(); st.PauseReason != strategy.PauseStep || st.Step != 1 {
+		if st := r.Status(); st.PauseReason != strategy.PausedForStep || st.Step != 1 {
 			t.Fatalf("status %+v", st)
 		}
 		time.Sleep(time.Hour) // an indefinite pause stays paused
@@ -155,14 +155,14 @@ func TestPromoteFullSkipsTheRest(t *testing.T) {
 		if a.Calls() != 0 {
 			t.Fatal("PromoteFull ran the analysis it should skip")
 		}
-		if err := strategytest.CheckTraffic(stable4, tgt.History()); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(stable4, tgt.History()); err != nil {
 			t.Fatal(err)
 		}
 	})
 }
 
 func TestAbortDuringEveryStepKind(t *testing.T) {
-	slow := &strategytest.Analyzer{Label: "slow", Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: time.Hour}}}
+	slow := &strategytest.Analyzer{ID: "slow", Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: time.Hour}}}
 	cases := []struct {
 		name  string
 		steps []strategy.Step
@@ -201,7 +201,7 @@ func TestAbortDuringEveryStepKind(t *testing.T) {
 				if !errors.As(err, &se) || se.Step != want {
 					t.Fatalf("error %v does not name step %d", err, want)
 				}
-				if err := strategytest.CheckTraffic(stable4, tgt.History()); err != nil {
+				if err := strategytest.CheckCapacityBeforeTraffic(stable4, tgt.History()); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -243,7 +243,7 @@ func TestFailRollsBackCapacityFirst(t *testing.T) {
 		if gap := h[n-2].At.Sub(h[n-3].At); gap != 20*time.Second {
 			t.Fatalf("traffic moved %v after capacity, want the 20s readiness delay", gap)
 		}
-		if err := strategytest.CheckTraffic(stable4, h); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(stable4, h); err != nil {
 			t.Fatal(err)
 		}
 		if res.RollbackFinished.Sub(res.FailedAt) != 20*time.Second {
@@ -259,7 +259,7 @@ func TestFailRollsBackCapacityFirst(t *testing.T) {
 func TestBackgroundFailDuringPause(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
-		bg := &strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 5 * time.Minute}}}
+		bg := &strategytest.Analyzer{ID: "bg", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 5 * time.Minute}}}
 		rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Pause(time.Hour), strategy.Apply(at(100, 4))), strategy.Options{})
 		rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{bg}}}
 		start := time.Now()
@@ -283,7 +283,7 @@ func TestInconclusivePausesThenPromoteOrAbort(t *testing.T) {
 			r, _ := strategy.Start(t.Context(), release(tgt, planOf(strategy.Apply(at(20, 1)),
 				strategy.Analyze(strategytest.Script("low-traffic", strategy.Inconclusive)), strategy.Apply(at(100, 4))), strategy.Options{}))
 			waitPhase(t, r, strategy.PhasePaused)
-			if st := r.Status(); st.PauseReason != strategy.PauseInconclusive || !strings.Contains(st.Reason, "low-traffic") {
+			if st := r.Status(); st.PauseReason != strategy.PausedForInconclusive || !strings.Contains(st.Reason, "low-traffic") {
 				t.Fatalf("status %+v", st)
 			}
 			if promote {
@@ -305,7 +305,7 @@ func TestInconclusivePausesThenPromoteOrAbort(t *testing.T) {
 func TestAnalyzerErrorIsNeverAPass(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
-		a := &strategytest.Analyzer{Label: "prom", Answers: []strategytest.Answer{{Err: errors.New("connection refused")}}}
+		a := &strategytest.Analyzer{ID: "prom", Answers: []strategytest.Answer{{Err: errors.New("connection refused")}}}
 		r, _ := strategy.Start(t.Context(), release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(a), strategy.Apply(at(100, 4))), strategy.Options{}))
 		waitPhase(t, r, strategy.PhasePaused)
 		st := r.Status()
@@ -323,7 +323,7 @@ func TestFailurePolicies(t *testing.T) {
 			tgt := strategytest.NewTarget(stable4)
 			a := strategytest.Script("flaky", strategy.Fail, strategy.Pass)
 			res, err := strategy.Run(t.Context(), release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(a), strategy.Apply(at(100, 4))),
-				strategy.Options{OnFail: strategy.FailurePolicy{FailuresAllowed: 1}}))
+				strategy.Options{OnFail: strategy.Policy{Allowed: 1}}))
 			if err != nil || a.Calls() != 2 {
 				t.Fatalf("%s %v calls %d", res.Phase, err, a.Calls())
 			}
@@ -334,7 +334,7 @@ func TestFailurePolicies(t *testing.T) {
 			tgt := strategytest.NewTarget(stable4)
 			a := strategytest.Script("bad", strategy.Fail)
 			_, err := strategy.Run(t.Context(), release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(a), strategy.Apply(at(100, 4))),
-				strategy.Options{OnFail: strategy.FailurePolicy{FailuresAllowed: 1}}))
+				strategy.Options{OnFail: strategy.Policy{Allowed: 1}}))
 			if !errors.Is(err, strategy.ErrAnalysisFailed) || a.Calls() != 2 || tgt.State() != stable4 {
 				t.Fatalf("%v calls %d", err, a.Calls())
 			}
@@ -344,10 +344,10 @@ func TestFailurePolicies(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			tgt := strategytest.NewTarget(stable4)
 			r, _ := strategy.Start(t.Context(), release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(strategytest.Script("bad", strategy.Fail)), strategy.Apply(at(100, 4))),
-				strategy.Options{OnFail: strategy.FailurePolicy{Pause: true}}))
+				strategy.Options{OnFail: strategy.Policy{Pause: true}}))
 			time.Sleep(24 * time.Hour)
 			waitPhase(t, r, strategy.PhasePaused)
-			if st := r.Status(); st.PauseReason != strategy.PauseFailed || st.State != at(20, 1) {
+			if st := r.Status(); st.PauseReason != strategy.PausedForFailure || st.State != at(20, 1) {
 				t.Fatalf("status %+v", st)
 			}
 			_ = r.Abort()
@@ -384,10 +384,10 @@ func TestDeadline(t *testing.T) {
 			tgt := strategytest.NewTarget(stable4)
 			tgt.NeverReady = []strategy.Revision{"v2"}
 			r, _ := strategy.Start(t.Context(), release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Apply(at(100, 4))),
-				strategy.Options{ProgressDeadline: time.Minute, PauseOnDeadline: true}))
+				strategy.Options{ProgressDeadline: time.Minute, OnDeadline: strategy.Policy{Pause: true}}))
 			time.Sleep(2 * time.Minute)
 			waitPhase(t, r, strategy.PhasePaused)
-			if st := r.Status(); st.PauseReason != strategy.PauseDeadline || st.State.Weight != 0 {
+			if st := r.Status(); st.PauseReason != strategy.PausedForDeadline || st.State.Weight != 0 {
 				t.Fatalf("status %+v", st)
 			}
 			tgt.NeverReady = nil
@@ -480,7 +480,7 @@ func TestCancelLeaveAsRecorded(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
 		ctx, cancel := context.WithCancel(t.Context())
 		r, _ := strategy.Start(ctx, release(tgt, planOf(strategy.Apply(at(50, 2)), strategy.Pause(time.Hour), strategy.Apply(at(100, 4))),
-			strategy.Options{OnCancel: strategy.LeaveAsRecorded}))
+			strategy.Options{OnCancel: strategy.Policy{Leave: true}}))
 		time.Sleep(time.Minute)
 		cancel()
 		res, err := r.Wait(t.Context())
@@ -501,7 +501,7 @@ func TestUserPauseHoldsBetweenSteps(t *testing.T) {
 		if st := r.Status(); st.State != at(20, 1) {
 			t.Fatalf("moved on while paused: %s", st.State)
 		}
-		_ = r.Resume()
+		_ = r.Unpause()
 		if _, err := r.Wait(t.Context()); err != nil || tgt.State() != final4 {
 			t.Fatalf("%v", err)
 		}
@@ -590,7 +590,7 @@ func TestResumeFingerprintIncludesReleaseBackground(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
 		j := &recordingJournal{tgt: tgt}
 		rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Apply(at(100, 4))), strategy.Options{Journal: j})
-		rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{&strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{{Block: true}}}}}}
+		rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{&strategytest.Analyzer{ID: "bg", Answers: []strategytest.Answer{{Block: true}}}}}}
 		if _, err := strategy.Run(t.Context(), rel); err != nil {
 			t.Fatal(err)
 		}
@@ -632,7 +632,7 @@ func TestStrategyRollbackPathWaitsForAddedInstances(t *testing.T) {
 		if h[n-3].State != half(4, 2) || h[n-2].State != half(4, 1) || h[n-2].At.Sub(h[n-3].At) != 15*time.Second {
 			t.Fatalf("the rollback did not wait for the added instances: %v then %v after %v", h[n-3].State, h[n-2].State, h[n-2].At.Sub(h[n-3].At))
 		}
-		if err := strategytest.CheckTraffic(stable4, h); err != nil {
+		if err := strategytest.CheckCapacityBeforeTraffic(stable4, h); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -690,7 +690,7 @@ func TestBackgroundLastWordBeforeFinalStep(t *testing.T) {
 					}
 				case strategy.Inconclusive:
 					st := r.Status()
-					if st.Phase != strategy.PhasePaused || st.PauseReason != strategy.PauseInconclusive || tgt.State() == final4 {
+					if st.Phase != strategy.PhasePaused || st.PauseReason != strategy.PausedForInconclusive || tgt.State() == final4 {
 						t.Fatalf("did not pause before promoting: %+v", st)
 					}
 					_ = r.Promote()
@@ -710,13 +710,13 @@ func TestBackgroundLastWordBeforeFinalStep(t *testing.T) {
 type badConfig struct{ strategytest.Analyzer }
 
 func (b *badConfig) Validate() error {
-	return strategy.Invalid("check "+b.Label, "interval is negative", "unparseable condition \"result >\"")
+	return strategy.Invalid("check "+b.ID, "interval is negative", "unparseable condition \"result >\"")
 }
 
 func TestAnalyzersAreValidatedUpFront(t *testing.T) {
 	tgt := strategytest.NewTarget(stable4)
-	rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(&badConfig{strategytest.Analyzer{Label: "rate"}})), strategy.Options{})
-	rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{&badConfig{strategytest.Analyzer{Label: "latency"}}}}}
+	rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(&badConfig{strategytest.Analyzer{ID: "rate"}})), strategy.Options{})
+	rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{&badConfig{strategytest.Analyzer{ID: "latency"}}}}}
 	_, err := strategy.Run(t.Context(), rel)
 	if !errors.Is(err, strategy.ErrInvalidConfig) {
 		t.Fatal(err)
@@ -734,12 +734,12 @@ func TestAnalyzersAreValidatedUpFront(t *testing.T) {
 func TestAnalysisStepTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
-		forever := &strategytest.Analyzer{Label: "forever", Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: 24 * time.Hour}}}
-		r, _ := strategy.Start(t.Context(), release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(forever).Within(5*time.Minute), strategy.Apply(at(100, 4))), strategy.Options{}))
+		forever := &strategytest.Analyzer{ID: "forever", Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: 24 * time.Hour}}}
+		r, _ := strategy.Start(t.Context(), release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(forever).WithTimeout(5*time.Minute), strategy.Apply(at(100, 4))), strategy.Options{}))
 		time.Sleep(5 * time.Minute)
 		waitPhase(t, r, strategy.PhasePaused)
 		st := r.Status()
-		if st.PauseReason != strategy.PauseInconclusive || !strings.Contains(st.Reason, "within the step's timeout of 5m0s") {
+		if st.PauseReason != strategy.PausedForInconclusive || !strings.Contains(st.Reason, "within the step's timeout of 5m0s") {
 			t.Fatalf("status %+v", st)
 		}
 		_ = r.Abort()
@@ -764,7 +764,7 @@ func TestCancelledBeforeStart(t *testing.T) {
 func TestInterruptedPauseResumesWithTimeLeft(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
-		bg := &strategytest.Analyzer{Label: "bg", Answers: []strategytest.Answer{
+		bg := &strategytest.Analyzer{ID: "bg", Answers: []strategytest.Answer{
 			{Outcome: strategy.Inconclusive, After: 4 * time.Minute}, {Block: true}}}
 		rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Pause(10*time.Minute), strategy.Apply(at(100, 4))), strategy.Options{})
 		rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{bg}}}
@@ -772,7 +772,7 @@ func TestInterruptedPauseResumesWithTimeLeft(t *testing.T) {
 		r, _ := strategy.Start(t.Context(), rel)
 		time.Sleep(5 * time.Minute)
 		waitPhase(t, r, strategy.PhasePaused)
-		if st := r.Status(); st.PauseReason != strategy.PauseInconclusive {
+		if st := r.Status(); st.PauseReason != strategy.PausedForInconclusive {
 			t.Fatalf("status %+v", st)
 		}
 		_ = r.Promote()

@@ -33,14 +33,14 @@ func ParseIntOrPercent(s string) (IntOrPercent, error) {
 	s = strings.TrimSpace(s)
 	if strings.HasSuffix(s, "%") {
 		v := IntOrPercent{Str: s}
-		return v, v.Check()
+		return v, v.check()
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil {
 		return IntOrPercent{}, fmt.Errorf("%q is neither a whole number nor a percentage like \"25%%\"", s)
 	}
 	v := IntOrPercent{Int: n}
-	return v, v.Check()
+	return v, v.check()
 }
 
 // IsPercent reports whether v is the percentage form.
@@ -54,10 +54,18 @@ func (v IntOrPercent) String() string {
 	return strconv.Itoa(v.Int)
 }
 
-// Check returns an error when v is malformed: a negative integer, a string
-// without a percent sign, a percentage that is not a whole number, or one
-// above 100%.
-func (v IntOrPercent) Check() error {
+// Validate reports, as a [*ConfigError] with one problem, a malformed v: a
+// negative integer, a string without a percent sign, a percentage that is
+// not a whole number, or one above 100%.
+func (v IntOrPercent) Validate() error {
+	if err := v.check(); err != nil {
+		return Invalid("int or percent "+v.String(), err.Error())
+	}
+	return nil
+}
+
+// check returns the one problem with v as a plain phrase, or nil.
+func (v IntOrPercent) check() error {
 	if !v.IsPercent() {
 		if v.Int < 0 {
 			return fmt.Errorf("%d is negative", v.Int)

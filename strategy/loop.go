@@ -78,7 +78,7 @@ func (r *Rollout) first(rs *runState, pol policy) action {
 	}
 	rs.step = cp.Step
 	r.setStep(rs.step)
-	return r.decideNext(rs, pol, &event{kind: evResume, resume: resumeInfo{rollBack: cp.RollBack, promote: cp.Promote, failures: cp.Failures}})
+	return r.decideNext(rs, pol, &event{kind: evResume, resume: resumeInfo{rollBack: cp.Rollback, promote: cp.Promote, failures: cp.Failures}})
 }
 
 // end does an action that ends the release: it records the promotion,
@@ -250,7 +250,7 @@ func (r *Rollout) planDone(rs *runState, pol policy, reason string) action {
 func (r *Rollout) promoteFully(ctx context.Context, rs *runState, pol policy) action {
 	r.stopBackground(rs)
 	r.mu.Lock()
-	r.promoteFull = false // taken; a pause on the way (PauseOnDeadline) waits for a person
+	r.promoteFull = false // taken; a pause on the way (OnDeadline.Pause) waits for a person
 	r.mu.Unlock()
 	r.setPhase(PhaseProgressing, "", "promoting fully")
 	sctx, cancel := r.interruptible(ctx)
@@ -344,11 +344,11 @@ func (r *Rollout) begin(ctx context.Context) error {
 		return e
 	}, nil)
 	if err != nil {
-		if ctx.Err() != nil && r.opts.OnCancel != LeaveAsRecorded {
+		if ctx.Err() != nil && !r.opts.OnCancel.Leave {
 			r.setPhase(PhaseStopped, "", "cancelled before anything was applied")
 			return &StepError{Step: -1, Kind: ErrCancelled, Err: context.Cause(ctx)}
 		}
-		if ctx.Err() != nil && r.opts.OnCancel == LeaveAsRecorded {
+		if ctx.Err() != nil && r.opts.OnCancel.Leave {
 			r.setPhase(PhaseStopped, "", "cancelled before anything was applied")
 			return &StepError{Step: -1, Kind: ErrStopped, Err: context.Cause(ctx)}
 		}

@@ -6,30 +6,6 @@ import (
 	"time"
 )
 
-// MarshalText writes "RollbackOnCancel" or "LeaveAsRecorded".
-func (p CancelPolicy) MarshalText() ([]byte, error) {
-	switch p {
-	case RollbackOnCancel:
-		return []byte("RollbackOnCancel"), nil
-	case LeaveAsRecorded:
-		return []byte("LeaveAsRecorded"), nil
-	}
-	return nil, fmt.Errorf("unknown CancelPolicy %d", int(p))
-}
-
-// UnmarshalText reads "RollbackOnCancel" or "LeaveAsRecorded".
-func (p *CancelPolicy) UnmarshalText(b []byte) error {
-	switch string(b) {
-	case "RollbackOnCancel":
-		*p = RollbackOnCancel
-	case "LeaveAsRecorded":
-		*p = LeaveAsRecorded
-	default:
-		return fmt.Errorf("CancelPolicy %q: want RollbackOnCancel or LeaveAsRecorded", b)
-	}
-	return nil
-}
-
 // optionsDurations are the duration fields of Options in their JSON form.
 type optionsDurations struct {
 	ProgressDeadline Duration `json:"progressDeadline,omitempty"`

@@ -27,14 +27,14 @@ func TestDurationString(t *testing.T) {
 
 func TestOptionsRoundTrip(t *testing.T) {
 	o := Options{ProgressDeadline: 15 * time.Minute, PollInterval: 2 * time.Second, RetryInitial: 50 * time.Millisecond,
-		RetryMax: 5 * time.Second, RetryBudget: time.Minute, OnFail: FailurePolicy{Pause: true, FailuresAllowed: 2},
-		PauseOnDeadline: true, OnCancel: LeaveAsRecorded, RollbackTimeout: 3 * time.Minute, ApplyTimeout: 10 * time.Second,
+		RetryMax: 5 * time.Second, RetryBudget: time.Minute, OnFail: Policy{Pause: true, Allowed: 2},
+		OnDeadline: Policy{Pause: true}, OnCancel: Policy{Leave: true}, RollbackTimeout: 3 * time.Minute, ApplyTimeout: 10 * time.Second,
 		MaxVerdicts: 32, AnalysisGrace: 5 * time.Second}
 	b, err := json.Marshal(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"progressDeadline":"15m"`, `"onCancel":"LeaveAsRecorded"`, `"failuresAllowed":2`} {
+	for _, want := range []string{`"progressDeadline":"15m"`, `"onCancel":{"leave":true}`, `"onFail":{"pause":true,"allowed":2}`, `"onDeadline":{"pause":true}`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("%s lacks %s", b, want)
 		}

@@ -65,8 +65,9 @@ func Pause(d time.Duration) Step { return Step{Kind: StepPause, Duration: d} }
 // Analyze returns a step that runs analyzers inline.
 func Analyze(analyzers ...Analyzer) Step { return Step{Kind: StepAnalyze, Analyzers: analyzers} }
 
-// Within returns a copy of s bounded by timeout (see Step.Timeout).
-func (s Step) Within(timeout time.Duration) Step { s.Timeout = timeout; return s }
+// WithTimeout returns a copy of s with Timeout set: an analysis step that
+// has no verdict after timeout ends Inconclusive.
+func (s Step) WithTimeout(timeout time.Duration) Step { s.Timeout = timeout; return s }
 
 // Named returns a copy of s labelled name.
 func (s Step) Named(name string) Step { s.Name = name; return s }
@@ -105,7 +106,7 @@ func (s Step) String() string {
 // release, returning early only to report a problem. An early Pass is
 // recorded and not restarted; an Inconclusive pauses the release, and the
 // analyzer is started again when a person promotes it; a tolerated Fail
-// (FailurePolicy.FailuresAllowed) starts it again at once.
+// (Options.OnFail.Allowed) starts it again at once.
 type Background struct {
 	// From is the index of the step the analyzers start at.
 	From int `json:"from"`
@@ -168,7 +169,7 @@ func (p Plan) Fingerprint() string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// Strategy turns a stable and a candidate revision into a [Plan]. It must be
+// Strategy turns a stable and a canary (the new) revision into a [Plan]. It must be
 // pure: no I/O, no goroutines, no clock; the same input gives the same plan.
 type Strategy interface {
 	Plan(stable, canary Revision) (Plan, error)
@@ -180,17 +181,20 @@ type StrategyFunc func(stable, canary Revision) (Plan, error)
 // Plan calls f.
 func (f StrategyFunc) Plan(stable, canary Revision) (Plan, error) { return f(stable, canary) }
 
-// Problems lists everything wrong with the plan for target t, or nil.
-// A nil target skips the capability checks.
-func (p Plan) Problems(t Target) []string {
+// Validate reports everything wrong with the plan for target t as one
+// [*ConfigError], or nil. A nil target skips the capability checks.
+func (p Plan) Validate(t Target) error { return Invalid("plan", p.problems(t)...) }
+
+// problems lists everything wrong with the plan for target t, or nil.
+func (p Plan) problems(t Target) []string {
 	var probs []string
 	if len(p.Steps) == 0 {
 		probs = append(probs, "plan has no steps")
 	}
-	for _, q := range p.Stable.Problems() {
+	for _, q := range p.Stable.problems() {
 		probs = append(probs, "stable state: "+q)
 	}
-	for _, q := range p.Final.Problems() {
+	for _, q := range p.Final.problems() {
 		probs = append(probs, "final state: "+q)
 	}
 	routes := false
@@ -198,7 +202,7 @@ func (p Plan) Problems(t Target) []string {
 		where := fmt.Sprintf("step %d (%s)", i, s.Kind)
 		switch s.Kind {
 		case StepApply:
-			for _, q := range s.State.Problems() {
+			for _, q := range s.State.problems() {
 				probs = append(probs, where+": "+q)
 			}
 			if !s.State.Route.IsZero() {
@@ -297,7 +301,7 @@ func analyzerProblems(where string, a Analyzer) []string {
 		return nil
 	}
 	var out []string
-	for _, p := range ProblemsOf(v.Validate()) {
+	for _, p := range problemsOf(v.Validate()) {
 		out = append(out, fmt.Sprintf("%s (%s): %s", where, AnalyzerName(a), p))
 	}
 	return out

@@ -150,7 +150,7 @@ func drawScenario(rt *rapid.T) *scenario {
 	var steps []strategy.Step
 	answers := func(label string) *strategytest.Analyzer {
 		k := rapid.IntRange(1, 3).Draw(rt, label+"-len")
-		a := &strategytest.Analyzer{Label: label}
+		a := &strategytest.Analyzer{ID: label}
 		for j := range k {
 			ans := strategytest.Answer{After: time.Duration(rapid.IntRange(0, 120).Draw(rt, fmt.Sprintf("%s-after%d", label, j))) * time.Second}
 			switch rapid.IntRange(0, 5).Draw(rt, fmt.Sprintf("%s-kind%d", label, j)) {
@@ -216,14 +216,14 @@ func drawScenario(rt *rapid.T) *scenario {
 		ProgressDeadline: 2 * time.Minute,
 		ApplyTimeout:     10 * time.Second,
 		RetryBudget:      time.Minute,
-		OnFail: strategy.FailurePolicy{
-			Pause:           rapid.IntRange(0, 3).Draw(rt, "pause-on-fail") == 0,
-			FailuresAllowed: rapid.IntRange(0, 1).Draw(rt, "failures-allowed"),
+		OnFail: strategy.Policy{
+			Pause:   rapid.IntRange(0, 3).Draw(rt, "pause-on-fail") == 0,
+			Allowed: rapid.IntRange(0, 1).Draw(rt, "failures-allowed"),
 		},
-		PauseOnDeadline: rapid.IntRange(0, 3).Draw(rt, "pause-on-deadline") == 0,
+		OnDeadline: strategy.Policy{Pause: rapid.IntRange(0, 3).Draw(rt, "pause-on-deadline") == 0},
 	}
 	if rapid.IntRange(0, 3).Draw(rt, "leave-on-cancel") == 0 {
-		sc.opts.OnCancel = strategy.LeaveAsRecorded
+		sc.opts.OnCancel = strategy.Policy{Leave: true}
 	}
 	for k := range rapid.IntRange(0, 4).Draw(rt, "controls") {
 		sc.controls = append(sc.controls, control{
@@ -356,7 +356,7 @@ func (sc *scenario) run(logf func(string, ...any)) error {
 		case opPause:
 			err = r.Pause()
 		case opResume:
-			err = r.Resume()
+			err = r.Unpause()
 		case opCancel:
 			cancel()
 			reactCancelled.Store(true)
@@ -398,7 +398,7 @@ func (sc *scenario) run(logf func(string, ...any)) error {
 		case opPause:
 			err = r.Pause()
 		case opResume:
-			err = r.Resume()
+			err = r.Unpause()
 		case opCancel:
 			cancel()
 			cancelled = true
@@ -473,17 +473,17 @@ func (sc *scenario) run(logf func(string, ...any)) error {
 		}
 	case strategy.PhaseStopped:
 		switch {
-		case cancelled && opts.OnCancel == strategy.LeaveAsRecorded:
+		case cancelled && opts.OnCancel.Leave:
 		case journalFailed && errors.Is(err, strategy.ErrJournal):
 		case errors.Is(err, strategy.ErrTarget):
 		case cancelled && errors.Is(err, strategy.ErrCancelled) && len(history) == 0:
 			// Cancelled before anything was applied: nothing to undo.
 		default:
-			return fmt.Errorf("stopped without LeaveAsRecorded cancellation or a journal failure: %v", err)
+			return fmt.Errorf("stopped without an OnCancel.Leave cancellation or a journal failure: %v", err)
 		}
 	}
 	// Invariant 2: traffic never moved onto capacity that was not ready.
-	if err := strategytest.CheckTraffic(stable, history); err != nil {
+	if err := strategytest.CheckCapacityBeforeTraffic(stable, history); err != nil {
 		return err
 	}
 	// Invariant 3: nothing passes on analysis that returned no data, only
@@ -508,7 +508,7 @@ func (sc *scenario) run(logf func(string, ...any)) error {
 			}
 		}
 		for _, v := range res.Verdicts {
-			if v.Outcome == strategy.Fail && opts.OnFail.FailuresAllowed == 0 && !opts.OnFail.Pause {
+			if v.Outcome == strategy.Fail && opts.OnFail.Allowed == 0 && !opts.OnFail.Pause {
 				return fmt.Errorf("promoted despite a Fail verdict %s", v)
 			}
 		}
@@ -520,7 +520,7 @@ func (sc *scenario) run(logf func(string, ...any)) error {
 		if k > 0 {
 			prev = history[k-1].State
 		}
-		if err := strategytest.CheckTrafficLeavesFirst(prev, history[k:]); err != nil {
+		if err := strategytest.CheckTrafficBeforeCapacity(prev, history[k:]); err != nil {
 			return err
 		}
 	}

@@ -200,7 +200,7 @@ func TestPanicsInUserCode(t *testing.T) {
 		}
 		waitPhase(t, r, strategy.PhasePaused)
 		st := r.Status()
-		if st.PauseReason != strategy.PauseInconclusive || len(st.Verdicts) == 0 || !strings.Contains(st.Verdicts[0].Reason, "analyzer exploded") ||
+		if st.PauseReason != strategy.PausedForInconclusive || len(st.Verdicts) == 0 || !strings.Contains(st.Verdicts[0].Reason, "analyzer exploded") ||
 			!strings.Contains(st.Verdicts[0].Reason, "goroutine") {
 			t.Fatalf("analyzer: %+v", st)
 		}
@@ -248,7 +248,7 @@ func TestRollbackTrafficLeavesBeforeCapacity(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := tgt.History()
-		if err := strategytest.CheckTrafficLeavesFirst(st(50, 2, 2), h[2:]); err != nil {
+		if err := strategytest.CheckTrafficBeforeCapacity(st(50, 2, 2), h[2:]); err != nil {
 			t.Fatalf("%v\nhistory %v", err, tgt.States())
 		}
 		want := []strategy.State{st(50, 4, 2), st(25, 4, 2), st(25, 4, 1), stable4}

@@ -32,34 +32,69 @@ type Release struct {
 	Resume *Checkpoint
 }
 
-// FailurePolicy says what a Fail verdict does.
-type FailurePolicy struct {
+// Policy says what the executor does when something goes wrong: a Fail
+// verdict (Options.OnFail), a missed progress deadline
+// (Options.OnDeadline) or a cancelled context (Options.OnCancel). The
+// zero value rolls the release back at once, for every trigger. Each
+// field names one choice; Options.Validate rejects a choice that does not
+// apply to its trigger.
+type Policy struct {
 	// Pause holds the release where it is instead of rolling back, and
 	// waits for Promote (continue) or Abort (roll back). For releases
 	// that carry migrations, where rolling back is worse than waiting.
+	// OnFail and OnDeadline only: a cancelled release cannot wait.
 	Pause bool `json:"pause,omitempty" yaml:"pause,omitempty"`
-	// FailuresAllowed is how many Fail verdicts are tolerated before the
-	// policy acts; a tolerated failure re-runs the failed analysis. 0
-	// acts on the first Fail.
-	FailuresAllowed int `json:"failuresAllowed,omitempty" yaml:"failuresAllowed,omitempty"`
+	// Leave stops driving the target and leaves it as the journal
+	// records it, for a process that will resume the release (the
+	// release ends in PhaseStopped with [ErrStopped]). OnCancel only.
+	Leave bool `json:"leave,omitempty" yaml:"leave,omitempty"`
+	// Allowed is how many Fail verdicts are tolerated before the policy
+	// acts; a tolerated failure re-runs the failed analysis. 0 acts on
+	// the first. OnFail only (Flagger's analysis threshold is Allowed+1).
+	Allowed int `json:"allowed,omitempty" yaml:"allowed,omitempty"`
 }
 
-// CancelPolicy says what cancelling the release's context does.
-type CancelPolicy int
+// problems lists the choices p makes that do not apply to trigger, named
+// by its Options field.
+func (p Policy) problems(field string) []string {
+	var out []string
+	if p.Allowed < 0 {
+		out = append(out, fmt.Sprintf("options: %s.Allowed is negative (%d)", field, p.Allowed))
+	}
+	if p.Allowed != 0 && field != "OnFail" {
+		out = append(out, fmt.Sprintf("options: %s.Allowed applies to OnFail only", field))
+	}
+	if p.Leave && field != "OnCancel" {
+		out = append(out, fmt.Sprintf("options: %s.Leave applies to OnCancel only", field))
+	}
+	if p.Pause && field == "OnCancel" {
+		out = append(out, "options: OnCancel.Pause: a cancelled release cannot wait for a person (use Leave to resume it later)")
+	}
+	return out
+}
 
-const (
-	// RollbackOnCancel rolls the target back to the stable State, using a
-	// fresh context bounded by Options.RollbackTimeout. The default.
-	RollbackOnCancel CancelPolicy = iota
-	// LeaveAsRecorded stops driving the target and leaves it as the
-	// journal records it, for a process that will resume the release.
-	LeaveAsRecorded
+// FailurePolicy is the former name of [Policy] as Options.OnFail.
+//
+// Deprecated: use Policy (FailuresAllowed is now Policy.Allowed).
+type FailurePolicy = Policy
+
+// CancelPolicy is the former name of [Policy] as Options.OnCancel.
+//
+// Deprecated: use Policy.
+type CancelPolicy = Policy
+
+// Former OnCancel values.
+var (
+	// Deprecated: use Policy{}, the zero value.
+	RollbackOnCancel = Policy{}
+	// Deprecated: use Policy{Leave: true}.
+	LeaveAsRecorded = Policy{Leave: true}
 )
 
 // Options tune the executor. Every zero value has a documented default.
 type Options struct {
 	// ProgressDeadline bounds each wait for readiness (default 10m).
-	// Missing it rolls back (or pauses, with OnDeadline Pause).
+	// Missing it rolls back (or pauses, with OnDeadline.Pause).
 	ProgressDeadline time.Duration `json:"-" yaml:"progressDeadline,omitempty"`
 	// PollInterval is how often the target is observed while waiting for
 	// readiness (default 1s).
@@ -70,13 +105,17 @@ type Options struct {
 	RetryInitial time.Duration `json:"-" yaml:"retryInitial,omitempty"`
 	RetryMax     time.Duration `json:"-" yaml:"retryMax,omitempty"`
 	RetryBudget  time.Duration `json:"-" yaml:"retryBudget,omitempty"`
-	// OnFail is the policy for Fail verdicts (default: roll back at once).
-	OnFail FailurePolicy `json:"onFail,omitempty" yaml:"onFail,omitempty"`
-	// PauseOnDeadline pauses instead of rolling back when the progress
-	// deadline is missed.
-	PauseOnDeadline bool `json:"pauseOnDeadline,omitempty" yaml:"pauseOnDeadline,omitempty"`
-	// OnCancel is the policy for a cancelled context (default: roll back).
-	OnCancel CancelPolicy `json:"onCancel,omitempty" yaml:"onCancel,omitempty"`
+	// OnFail is what a Fail verdict does: roll back at once (the zero
+	// value), pause for a person (Pause), and after how many tolerated
+	// failures (Allowed).
+	OnFail Policy `json:"onFail,omitzero" yaml:"onFail,omitempty"`
+	// OnDeadline is what a missed progress deadline does: roll back (the
+	// zero value) or pause for a person (Pause).
+	OnDeadline Policy `json:"onDeadline,omitzero" yaml:"onDeadline,omitempty"`
+	// OnCancel is what cancelling the release's context does: roll back
+	// on a fresh context bounded by RollbackTimeout (the zero value), or
+	// stop and leave the target as recorded for a later resume (Leave).
+	OnCancel Policy `json:"onCancel,omitzero" yaml:"onCancel,omitempty"`
 	// RollbackTimeout bounds the whole rollback, which runs on a fresh
 	// context so that a cancelled parent cannot prevent it (default 5m).
 	RollbackTimeout time.Duration `json:"-" yaml:"rollbackTimeout,omitempty"`
@@ -144,12 +183,9 @@ func (o Options) problems() []string {
 	neg("RollbackTimeout", o.RollbackTimeout)
 	neg("ApplyTimeout", o.ApplyTimeout)
 	neg("AnalysisGrace", o.AnalysisGrace)
-	if o.OnFail.FailuresAllowed < 0 {
-		p = append(p, fmt.Sprintf("options: OnFail.FailuresAllowed is negative (%d)", o.OnFail.FailuresAllowed))
-	}
-	if o.OnCancel != RollbackOnCancel && o.OnCancel != LeaveAsRecorded {
-		p = append(p, fmt.Sprintf("options: unknown OnCancel policy %d", o.OnCancel))
-	}
+	p = append(p, o.OnFail.problems("OnFail")...)
+	p = append(p, o.OnDeadline.problems("OnDeadline")...)
+	p = append(p, o.OnCancel.problems("OnCancel")...)
 	return p
 }
 
@@ -167,7 +203,7 @@ const (
 	// PhaseDegraded: the rollback could not be applied even after retries.
 	// Never silent: it comes with an event, an error and a Status reason.
 	PhaseDegraded Phase = "Degraded"
-	// PhaseStopped: the context was cancelled with LeaveAsRecorded, or the
+	// PhaseStopped: the context was cancelled with OnCancel.Leave, or the
 	// journal failed; the target is as the journal last recorded it.
 	PhaseStopped Phase = "Stopped"
 )
@@ -184,13 +220,28 @@ func (p Phase) Final() bool {
 // PauseReason says why a release is paused.
 type PauseReason string
 
-// Reasons for a pause.
+// Reasons for a pause. The values are what Status, events and journals
+// record.
 const (
-	PauseStep         PauseReason = "PauseStep"        // a pause step waiting for Promote
-	PauseInconclusive PauseReason = "Inconclusive"     // analysis was inconclusive
-	PauseUser         PauseReason = "User"             // Rollout.Pause
-	PauseFailed       PauseReason = "AnalysisFailed"   // a Fail under FailurePolicy.Pause
-	PauseDeadline     PauseReason = "ProgressDeadline" // deadline missed under PauseOnDeadline
+	PausedForStep         PauseReason = "PauseStep"        // a pause step waiting for Promote
+	PausedForInconclusive PauseReason = "Inconclusive"     // analysis was inconclusive
+	PausedForUser         PauseReason = "User"             // Rollout.Pause
+	PausedForFailure      PauseReason = "AnalysisFailed"   // a Fail under Options.OnFail{Pause: true}
+	PausedForDeadline     PauseReason = "ProgressDeadline" // deadline missed under Options.OnDeadline{Pause: true}
+)
+
+// Former names of the pause reasons.
+const (
+	// Deprecated: use PausedForStep.
+	PauseStep = PausedForStep
+	// Deprecated: use PausedForInconclusive.
+	PauseInconclusive = PausedForInconclusive
+	// Deprecated: use PausedForUser.
+	PauseUser = PausedForUser
+	// Deprecated: use PausedForFailure.
+	PauseFailed = PausedForFailure
+	// Deprecated: use PausedForDeadline.
+	PauseDeadline = PausedForDeadline
 )
 
 // Status is a snapshot of a running or finished release.
@@ -204,7 +255,7 @@ type Status struct {
 	// PausedUntil is when a timed pause step ends by itself; it is zero
 	// for every pause that waits for Promote (a pause step without a
 	// duration, a hold for a person). A user Pause keeps a timed pause
-	// step from ending: it then waits for Resume or Promote.
+	// step from ending: it then waits for Unpause or Promote.
 	PausedUntil time.Time `json:"pausedUntil,omitzero"`
 	// Reason explains the phase in a sentence (why paused, why rolled back).
 	Reason string `json:"reason,omitempty"`
@@ -342,18 +393,18 @@ type Checkpoint struct {
 	// learn where it stands, then re-runs Step (Apply is idempotent).
 	State State
 	// Failures is the count of Fail verdicts recorded so far. When it is
-	// more than FailurePolicy.FailuresAllowed (and neither RollBack nor
+	// more than Options.OnFail.Allowed (and neither Rollback nor
 	// Promote is set), the process stopped before it acted on the Fail
 	// that exceeded the allowance, or a person had promoted past it under
-	// FailurePolicy.Pause: the resumed release applies the failure policy
+	// OnFail.Pause: the resumed release applies the failure policy
 	// before anything else, as it would have before the crash. It rolls
-	// back, or, under FailurePolicy.Pause, pauses for a person again
+	// back, or, under OnFail.Pause, pauses for a person again
 	// (a Promote is not journaled, so a resume cannot tell that one was
 	// given and asks again rather than continue unasked).
 	Failures int
-	// RollBack starts the resumed release by rolling back (a rollback
+	// Rollback starts the resumed release by rolling back (a rollback
 	// had started, or an Abort was recorded).
-	RollBack bool
+	Rollback bool
 	// Promote continues as if PromoteFull had been called (a recorded
 	// PromoteFull whose final apply may not have happened).
 	Promote bool

@@ -42,7 +42,7 @@ var errInterrupted = errors.New("interrupted")
 // Start validates the release, builds its plan and starts executing it in
 // the background. Invalid releases are rejected with an error matching
 // [ErrInvalidConfig] that names every problem; nothing is applied then.
-// Cancelling ctx rolls the release back (see [CancelPolicy]).
+// Cancelling ctx rolls the release back (see Options.OnCancel).
 //
 // Before the first Apply the executor observes the target and refuses
 // the release ([ErrServingMismatch], nothing applied) unless the target
@@ -72,7 +72,7 @@ func Start(ctx context.Context, rel Release) (*Rollout, error) {
 //
 // Run gives no handle for Promote or Abort, so a release that pauses for a
 // person — a pause step without a duration, an Inconclusive verdict, a
-// Fail under FailurePolicy.Pause, a missed deadline under PauseOnDeadline —
+// Fail under OnFail.Pause, a missed deadline under OnDeadline.Pause —
 // stays paused until ctx ends, and is then rolled back (or left, per
 // Options.OnCancel). Use Start when a person may have to decide.
 func Run(ctx context.Context, rel Release) (Result, error) {
@@ -118,10 +118,12 @@ func prepare(rel Release) (*Rollout, error) {
 		var err error
 		plan, err = rel.Strategy.Plan(rel.Stable, rel.Canary)
 		if err != nil {
-			probs = append(probs, "strategy: "+err.Error())
+			for _, q := range problemsOf(err) {
+				probs = append(probs, "strategy: "+q)
+			}
 		} else {
 			plan = plan.withDefaults(rel.Stable)
-			probs = append(probs, plan.Problems(rel.Target)...)
+			probs = append(probs, plan.problems(rel.Target)...)
 			if plan.Stable.Stable != rel.Stable {
 				probs = append(probs, fmt.Sprintf("the plan's stable State is on revision %q, but the release's stable revision is %q", plan.Stable.Stable, rel.Stable))
 			}
@@ -211,8 +213,8 @@ func (r *Rollout) Wait(ctx context.Context) (Result, error) {
 }
 
 // Promote leaves the current pause: a pause step, a pause for inconclusive
-// analysis, a pause after a Fail (FailurePolicy.Pause), after a missed
-// deadline (PauseOnDeadline), or a user pause. It returns [ErrNotRunning]
+// analysis, a pause after a Fail (OnFail.Pause), after a missed
+// deadline (OnDeadline.Pause), or a user pause. It returns [ErrNotRunning]
 // after the release ended, and an error matching [ErrNotPaused] when the
 // release is not paused or a Promote of this pause is already pending (a
 // second Promote is refused, not counted twice).
@@ -242,15 +244,22 @@ func (r *Rollout) PromoteFull() error {
 
 // Pause holds the release before its next step; a running pause step does
 // not end while the hold lasts. Background analysis keeps running, so a
-// Fail still rolls back. Resume (or Promote) releases the hold.
+// Fail still rolls back. Unpause (or Promote) releases the hold.
 func (r *Rollout) Pause() error {
 	return r.control(func() bool { r.userPause = true; return false })
 }
 
-// Resume releases a hold placed by Pause.
-func (r *Rollout) Resume() error {
+// Unpause releases a hold placed by Pause. (Continuing a release after a
+// crash is a different thing: see Release.Resume and rollback.Manager.)
+func (r *Rollout) Unpause() error {
 	return r.control(func() bool { r.userPause = false; return false })
 }
+
+// Resume is the former name of [Rollout.Unpause].
+//
+// Deprecated: use Unpause; "resume" now means continuing a recorded
+// release after a crash (Release.Resume, rollback.Manager.Resume).
+func (r *Rollout) Resume() error { return r.Unpause() }
 
 // Abort stops the release and rolls it back to the stable State. Wait then
 // returns an error matching [ErrAborted]. An Abort that returns nil is

@@ -39,7 +39,7 @@ func TestSmoke(t *testing.T) {
 						t.Fatalf("final %v", got)
 					}
 				}
-				if err := strategytest.CheckTraffic(strategy.State{Stable: "v1", Replicas: strategy.Replicas{Stable: 4}}, tgt.History()); err != nil {
+				if err := strategytest.CheckCapacityBeforeTraffic(strategy.State{Stable: "v1", Replicas: strategy.Replicas{Stable: 4}}, tgt.History()); err != nil {
 					t.Fatal(err)
 				}
 				for _, h := range tgt.History() {

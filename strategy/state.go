@@ -101,8 +101,11 @@ func (s State) Desired(rev Revision) int {
 	return n
 }
 
-// Problems lists what is wrong with s, or nil. Each problem is a short phrase.
-func (s State) Problems() []string {
+// Validate reports everything wrong with s as one [*ConfigError], or nil.
+func (s State) Validate() error { return Invalid("state "+s.String(), s.problems()...) }
+
+// problems lists what is wrong with s, or nil. Each problem is a short phrase.
+func (s State) problems() []string {
 	var p []string
 	if s.Stable == "" && s.Canary == "" {
 		p = append(p, "state names no revision")

@@ -304,7 +304,7 @@ func normalize(a Analyzer, v Verdict, err error) Verdict {
 //go:noinline
 func (r *Rollout) pauseFor(why string, until time.Time) {
 	r.mu.Lock()
-	ev := r.setPhaseLocked(PhasePaused, PauseStep, why)
+	ev := r.setPhaseLocked(PhasePaused, PausedForStep, why)
 	r.status.PausedUntil = until
 	r.mu.Unlock()
 	r.emitPhase(ev)

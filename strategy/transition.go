@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/glidepath/glidepath/internal/sleep"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -298,7 +299,7 @@ func (r *Rollout) settle(ctx context.Context, rs *runState) {
 		return e
 	}, nil)
 	switch {
-	case err != nil || len(obs.State.Problems()) > 0:
+	case err != nil || len(obs.State.problems()) > 0:
 		r.applied(rs.pending)
 	case obs.State != r.currentState():
 		r.applied(obs.State)
@@ -341,12 +342,8 @@ func (r *Rollout) retry(ctx context.Context, op func(context.Context) error, not
 		if d == backoff.Stop {
 			return fmt.Errorf("gave up after %d attempts: %w", attempt, err)
 		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep.For(ctx, d) {
 			return errors.Join(err, context.Cause(ctx))
-		case <-t.C:
 		}
 	}
 }

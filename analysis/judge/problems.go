@@ -1,6 +1,7 @@
 package judge
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -51,8 +52,13 @@ func sourceProblems(src any) []string {
 		return nil
 	}
 	var p []string
-	for _, line := range strategy.ProblemsOf(v.Validate()) {
-		p = append(p, "source: "+line)
+	var ce *strategy.ConfigError
+	if err := v.Validate(); errors.As(err, &ce) {
+		for _, line := range ce.Problems {
+			p = append(p, "source: "+line)
+		}
+	} else if err != nil {
+		p = append(p, "source: "+err.Error())
 	}
 	return p
 }

@@ -247,13 +247,12 @@ func (l *LatencySource) Validate() error {
 	for _, m := range l.Matchers {
 		p = append(p, m.problems(sel.label, "le", model.MetricNameLabel)...)
 	}
-	var srcErr error
 	if l.Source == nil {
 		p = append(p, "no Source")
 	} else {
-		srcErr = l.Source.Validate()
+		p = append(p, sourceProblems(l.Source.Validate())...)
 	}
-	return errors.Join(strategy.Invalid(fmt.Sprintf("prometheus latency source %q", l.Metric), p...), srcErr)
+	return strategy.Invalid(fmt.Sprintf("prometheus latency source %q", l.Metric), p...)
 }
 
 // Query returns the query that reads the histogram of revision rev.
@@ -454,13 +453,12 @@ func (c *CountSource) Validate() error {
 	for _, m := range c.Failed {
 		p = append(p, m.problems(sel.label, model.MetricNameLabel)...)
 	}
-	var srcErr error
 	if c.Source == nil {
 		p = append(p, "no Source")
 	} else {
-		srcErr = c.Source.Validate()
+		p = append(p, sourceProblems(c.Source.Validate())...)
 	}
-	return errors.Join(strategy.Invalid(fmt.Sprintf("prometheus count source %q", c.Metric), p...), srcErr)
+	return strategy.Invalid(fmt.Sprintf("prometheus count source %q", c.Metric), p...)
 }
 
 // Queries returns the queries that read the trials and the failures of
@@ -557,3 +555,20 @@ var (
 	_ judge.CountHistory   = (*CountSource)(nil)
 	_ judge.LatencyHistory = (*LatencySource)(nil)
 )
+
+// sourceProblems lists the problems a source's Validate reports, each
+// prefixed "source: ".
+func sourceProblems(err error) []string {
+	var ce *strategy.ConfigError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ce):
+		out := make([]string, len(ce.Problems))
+		for i, q := range ce.Problems {
+			out[i] = "source: " + q
+		}
+		return out
+	}
+	return []string{"source: " + err.Error()}
+}

@@ -271,7 +271,12 @@ func (r *rangeSource) Validate() error {
 	if r.step < 0 {
 		probs = append(probs, fmt.Sprintf("range query needs a non-negative step (got %v)", r.step))
 	}
-	probs = append(probs, strategy.ProblemsOf(r.s.Validate())...)
+	var ce *strategy.ConfigError
+	if err := r.s.Validate(); errors.As(err, &ce) {
+		probs = append(probs, ce.Problems...)
+	} else if err != nil {
+		probs = append(probs, err.Error())
+	}
 	return strategy.Invalid(fmt.Sprintf("prometheus range source %q", r.s.Address), probs...)
 }
 

@@ -91,12 +91,12 @@ func run(ctx context.Context, w io.Writer, good bool, specs []byte) (err error) 
 	for i, s := range cfg.Steps {
 		fmt.Fprintf(w, "  steps[%d]                 -> %s\n", i, s)
 	}
-	fmt.Fprintf(w, "  analysis (background)    -> %v from step %d\n", strategy.AnalyzerNames(cfg.Background.Analyzers), cfg.Background.StartingStep)
+	fmt.Fprintf(w, "  analysis (background)    -> %v from step %d\n", strategy.AnalyzerNames(cfg.Background.Analyzers), cfg.Background.From)
 	for _, a := range cfg.Steps[2].Analyzers {
 		c := a.(*analysis.Check)
 		fmt.Fprintf(w, "  metric %-17q -> analysis.Check: GET %s every %v, %d times, success when %s\n", c.Label, c.Query, c.Interval, c.Count, c.SuccessCondition)
 	}
-	fmt.Fprintf(w, "  progressDeadlineAbort    -> Options.PauseOnDeadline %v\n", ro.Options.PauseOnDeadline)
+	fmt.Fprintf(w, "  progressDeadlineAbort    -> Options.OnDeadline.Pause %v\n", ro.Options.OnDeadline.Pause)
 	fmt.Fprintf(w, "\nignored (no meaning outside Kubernetes):\n")
 	for _, ig := range res.Ignored {
 		fmt.Fprintf(w, "  %s: %s\n", ig.Path, ig.Why)

@@ -140,7 +140,7 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 		StepWeights: opts.Weights,
 		Interval:    opts.Interval,
 		Analyzers:   []strategy.Analyzer{check("v2 error rate <= 1%", 1)},
-		Background:  canary.BackgroundAnalysis{Analyzers: []strategy.Analyzer{check("v2 error rate <= 1% (continuous)", 0)}},
+		Background:  canary.Background{Analyzers: []strategy.Analyzer{check("v2 error rate <= 1% (continuous)", 0)}},
 	}
 
 	mode := "v2 answers 1 request in 20 with HTTP 500 (a bad release)"

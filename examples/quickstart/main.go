@@ -116,7 +116,7 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 		// Before promotion, on evidence...
 		Steps: append(steps, canary.Analysis(sequential("v2 vs v1 errors (promotion gate)"))),
 		// ...and continuously, so a bad canary is caught mid-step.
-		Background: canary.BackgroundAnalysis{Analyzers: []strategy.Analyzer{sequential("v2 vs v1 errors (continuous)")}},
+		Background: canary.Background{Analyzers: []strategy.Analyzer{sequential("v2 vs v1 errors (continuous)")}},
 	}
 
 	// 4. The release, staged with load, progress lines and a summary.

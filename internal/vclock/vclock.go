@@ -2,6 +2,7 @@ package vclock
 
 import (
 	"context"
+	"github.com/glidepath/glidepath/internal/sleep"
 	"time"
 )
 
@@ -34,14 +35,7 @@ func Wait(ctx context.Context, d time.Duration) bool {
 	if c, ok := ctx.Value(key{}).(Clock); ok {
 		return c.Wait(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return sleep.For(ctx, d)
 }
 
 // Manual is a virtual clock that advances only when waited on: Wait moves

@@ -2,6 +2,7 @@ package httpsplit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -144,8 +145,11 @@ func (c Config) Validate() error {
 			p = append(p, fmt.Sprintf("upstreams: revision %s: %v", rev, err))
 		}
 	}
-	for _, q := range c.Initial.Problems() {
-		p = append(p, "initial state: "+q)
+	var ce *strategy.ConfigError
+	if errors.As(c.Initial.Validate(), &ce) {
+		for _, q := range ce.Problems {
+			p = append(p, "initial state: "+q)
+		}
 	}
 	if c.Resolve == nil {
 		for _, rev := range []strategy.Revision{c.Initial.Stable, c.Initial.Canary} {

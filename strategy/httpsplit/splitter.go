@@ -206,8 +206,8 @@ func (s *Splitter) ApplyFenced(ctx context.Context, desired strategy.State, toke
 
 // build resolves st's upstreams and compiles its route.
 func (s *Splitter) build(ctx context.Context, st strategy.State) (*table, error) {
-	if p := st.Problems(); len(p) > 0 {
-		return nil, strategy.Permanent(strategy.Invalid("httpsplit: state "+st.String(), p...))
+	if err := st.Validate(); err != nil {
+		return nil, strategy.Permanent(err)
 	}
 	t := &table{state: st}
 	var err error

@@ -27,8 +27,8 @@ type Answer struct {
 // Analyzer is a scripted [strategy.Analyzer]: each call returns the next
 // Answer; the last one repeats. It is safe for concurrent use.
 type Analyzer struct {
-	// Label is the analyzer's name.
-	Label string
+	// ID is the analyzer's name, which Name returns.
+	ID string
 	// Answers is the script.
 	Answers []Answer
 
@@ -40,15 +40,15 @@ type Analyzer struct {
 // Script returns an Analyzer named name that answers outcomes in order,
 // repeating the last.
 func Script(name string, outcomes ...strategy.Outcome) *Analyzer {
-	a := &Analyzer{Label: name}
+	a := &Analyzer{ID: name}
 	for _, o := range outcomes {
 		a.Answers = append(a.Answers, Answer{Outcome: o})
 	}
 	return a
 }
 
-// Name returns Label.
-func (a *Analyzer) Name() string { return a.Label }
+// Name returns ID.
+func (a *Analyzer) Name() string { return a.ID }
 
 // Calls returns how many times Analyze was called.
 func (a *Analyzer) Calls() int {
@@ -76,7 +76,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in strategy.Input) (strategy.Ver
 	a.mu.Unlock()
 	if ans.Block {
 		<-ctx.Done()
-		return strategy.Verdict{Analyzer: a.Label, Outcome: strategy.Pass, Reason: "stopped"}, nil
+		return strategy.Verdict{Analyzer: a.ID, Outcome: strategy.Pass, Reason: "stopped"}, nil
 	}
 	if ans.After > 0 {
 		t := time.NewTimer(ans.After)
@@ -94,6 +94,6 @@ func (a *Analyzer) Analyze(ctx context.Context, in strategy.Input) (strategy.Ver
 	if reason == "" {
 		reason = "scripted " + string(ans.Outcome)
 	}
-	return strategy.Verdict{Analyzer: a.Label, Outcome: ans.Outcome, Reason: reason,
-		Measurements: []strategy.Measurement{{Name: a.Label, At: time.Now(), Value: string(ans.Outcome), Outcome: ans.Outcome}}}, nil
+	return strategy.Verdict{Analyzer: a.ID, Outcome: ans.Outcome, Reason: reason,
+		Measurements: []strategy.Measurement{{Name: a.ID, At: time.Now(), Value: string(ans.Outcome), Outcome: ans.Outcome}}}, nil
 }

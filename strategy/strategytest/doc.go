@@ -7,7 +7,7 @@
 //     hang until the context ends, never become ready);
 //   - [Analyzer], a scripted analyzer that returns a sequence of verdicts
 //     and errors;
-//   - [CheckTraffic], which verifies from a history that traffic never
+//   - [CheckCapacityBeforeTraffic], which verifies from a history that traffic never
 //     moved onto capacity that was not ready;
 //   - [TestTarget], a conformance suite that authors of their own Targets
 //     run from their tests, and [CheckStrategy], its counterpart for

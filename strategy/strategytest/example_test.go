@@ -10,7 +10,7 @@ import (
 )
 
 // A fake target records every State applied to it; faults make it refuse
-// or hang, and CheckTraffic verifies from its history that traffic never
+// or hang, and CheckCapacityBeforeTraffic verifies from its history that traffic never
 // moved onto capacity that was not ready.
 func ExampleTarget() {
 	live := strategy.State{Stable: "v1", Replicas: strategy.Replicas{Stable: 3}}
@@ -28,7 +28,7 @@ func ExampleTarget() {
 	for _, s := range tgt.States() {
 		fmt.Println(s)
 	}
-	fmt.Println("traffic only on ready capacity:", strategytest.CheckTraffic(live, tgt.History()) == nil)
+	fmt.Println("traffic only on ready capacity:", strategytest.CheckCapacityBeforeTraffic(live, tgt.History()) == nil)
 	// Output:
 	// Promoted <nil> - apply calls: 5
 	// stable=v1 canary=v2 weight=0% replicas=3/1
@@ -45,7 +45,7 @@ func ExampleScript() {
 		v, _ := a.Analyze(context.Background(), strategy.Input{})
 		fmt.Println(v)
 	}
-	flaky := &strategytest.Analyzer{Label: "prom", Answers: []strategytest.Answer{{Err: errors.New("connection refused")}}}
+	flaky := &strategytest.Analyzer{ID: "prom", Answers: []strategytest.Answer{{Err: errors.New("connection refused")}}}
 	_, err := flaky.Analyze(context.Background(), strategy.Input{})
 	fmt.Println(err)
 	// Output:

@@ -3,6 +3,8 @@ package strategytest
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/glidepath/glidepath/strategy"
 )
@@ -58,8 +60,8 @@ func CheckStrategy(s strategy.Strategy, stable, canary strategy.Revision) (plan 
 	if checked.Final == (strategy.State{}) {
 		checked.Final = last
 	}
-	if probs := checked.Problems(nil); probs != nil {
-		fail("the executor would reject the plan: %v", probs)
+	if err := checked.Validate(nil); err != nil {
+		fail("the executor would reject the plan: %v", err)
 	}
 	if p.Final != (strategy.State{}) && last != p.Final {
 		fail("the plan's last Apply is %s, not its Final State %s", last, p.Final)
@@ -89,4 +91,21 @@ func CheckStrategy(s strategy.Strategy, stable, canary strategy.Revision) (plan 
 		}
 	}
 	return p, true, errors.Join(errs...)
+}
+
+// Problems returns the problems of the [*strategy.ConfigError] err holds,
+// or nil when it holds none. Tests check these rather than the error's
+// wording.
+func Problems(err error) []string {
+	var ce *strategy.ConfigError
+	if errors.As(err, &ce) {
+		return ce.Problems
+	}
+	return nil
+}
+
+// HasProblem reports whether err holds a [*strategy.ConfigError] one of
+// whose problems contains phrase.
+func HasProblem(err error, phrase string) bool {
+	return slices.ContainsFunc(Problems(err), func(p string) bool { return strings.Contains(p, phrase) })
 }

@@ -112,8 +112,8 @@ func TestCheckTraffic(t *testing.T) {
 		if err := tgt.Apply(t.Context(), bad); err != nil {
 			t.Fatal(err)
 		}
-		if err := strategytest.CheckTraffic(initial, tgt.History()); err == nil {
-			t.Fatal("CheckTraffic accepted traffic on unready capacity")
+		if err := strategytest.CheckCapacityBeforeTraffic(initial, tgt.History()); err == nil {
+			t.Fatal("CheckCapacityBeforeTraffic accepted traffic on unready capacity")
 		}
 		good := strategytest.NewTarget(initial)
 		good.ReadyAfter = time.Minute
@@ -122,8 +122,8 @@ func TestCheckTraffic(t *testing.T) {
 		_ = good.Apply(t.Context(), up)
 		time.Sleep(time.Minute)
 		_ = good.Apply(t.Context(), bad)
-		if err := strategytest.CheckTraffic(initial, good.History()); err != nil {
-			t.Fatalf("CheckTraffic rejected a capacity-first history: %v", err)
+		if err := strategytest.CheckCapacityBeforeTraffic(initial, good.History()); err != nil {
+			t.Fatalf("CheckCapacityBeforeTraffic rejected a capacity-first history: %v", err)
 		}
 	})
 }
@@ -131,7 +131,7 @@ func TestCheckTraffic(t *testing.T) {
 func TestScriptedAnalyzer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		boom := errors.New("source down")
-		a := &strategytest.Analyzer{Label: "s", Answers: []strategytest.Answer{
+		a := &strategytest.Analyzer{ID: "s", Answers: []strategytest.Answer{
 			{Outcome: strategy.Pass}, {Err: boom}, {Outcome: strategy.Fail, After: time.Minute},
 		}}
 		v, err := a.Analyze(t.Context(), strategy.Input{})

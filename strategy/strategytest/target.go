@@ -216,8 +216,8 @@ func (t *Target) Apply(ctx context.Context, desired strategy.State) error {
 	if faulty && !f.Applied {
 		return f.fail(ctx, OpApply)
 	}
-	if p := desired.Problems(); len(p) > 0 {
-		return strategy.Permanent(fmt.Errorf("strategytest: invalid state %s: %v", desired, p))
+	if err := desired.Validate(); err != nil {
+		return strategy.Permanent(fmt.Errorf("strategytest: %w", err))
 	}
 	if !desired.Route.IsZero() && !t.HeaderRouting {
 		return strategy.Permanent(errors.New("strategytest: header routing is not enabled on this target"))
@@ -363,13 +363,13 @@ func (t *Target) Calls(op Op) int {
 	return t.calls[op]
 }
 
-// CheckTraffic verifies the invariant that traffic never moves onto capacity
+// CheckCapacityBeforeTraffic verifies the invariant that traffic never moves onto capacity
 // that is not ready: for every applied State that raised a revision's share
 // of traffic (or routed headers to it), that revision was already ready at
 // the State's desired capacity. prev is the State before the first entry
 // (the zero State for a fresh target, whose first State is not checked). It returns one error naming every
 // violation, or nil.
-func CheckTraffic(prev strategy.State, history []Applied) error {
+func CheckCapacityBeforeTraffic(prev strategy.State, history []Applied) error {
 	var errs []error
 	for i, h := range history {
 		if prev.Stable == "" && prev.Canary == "" {
@@ -393,7 +393,7 @@ func CheckTraffic(prev strategy.State, history []Applied) error {
 	return errors.Join(errs...)
 }
 
-// CheckTrafficLeavesFirst verifies the invariant that, on the way down,
+// CheckTrafficBeforeCapacity verifies the invariant that, on the way down,
 // traffic leaves a revision before its capacity does: no applied State
 // lowers both a revision's share of traffic and its desired instance
 // count at once while the revision keeps some traffic (on a weighted
@@ -402,7 +402,7 @@ func CheckTraffic(prev strategy.State, history []Applied) error {
 // instances in the same State (a blue-green switch back). prev is the
 // State before the first entry. It returns one error naming every
 // violation, or nil.
-func CheckTrafficLeavesFirst(prev strategy.State, history []Applied) error {
+func CheckTrafficBeforeCapacity(prev strategy.State, history []Applied) error {
 	var errs []error
 	for i, h := range history {
 		for _, rev := range []strategy.Revision{prev.Stable, prev.Canary} {
@@ -417,4 +417,18 @@ func CheckTrafficLeavesFirst(prev strategy.State, history []Applied) error {
 		prev = h.State
 	}
 	return errors.Join(errs...)
+}
+
+// CheckTraffic is the former name of [CheckCapacityBeforeTraffic].
+//
+// Deprecated: use CheckCapacityBeforeTraffic.
+func CheckTraffic(prev strategy.State, history []Applied) error {
+	return CheckCapacityBeforeTraffic(prev, history)
+}
+
+// CheckTrafficLeavesFirst is the former name of [CheckTrafficBeforeCapacity].
+//
+// Deprecated: use CheckTrafficBeforeCapacity.
+func CheckTrafficLeavesFirst(prev strategy.State, history []Applied) error {
+	return CheckTrafficBeforeCapacity(prev, history)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/glidepath/glidepath/internal/sleep"
 	"io"
 	"strconv"
 	"strings"
@@ -164,14 +165,10 @@ func Summarize(w io.Writer, o Outcome) error {
 
 // Pause waits for d or until ctx ends.
 func Pause(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
+	if !sleep.For(ctx, d) {
 		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
+	return nil
 }
 
 // Scenario is what [Show] needs to stage a release for the reader.
