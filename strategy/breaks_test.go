@@ -178,7 +178,11 @@ func TestOverriddenBackgroundFailIsRecorded(t *testing.T) {
 		tgt := strategytest.NewTarget(stable4)
 		j := &recordingJournal{tgt: tgt}
 		bg := &strategytest.Analyzer{ID: "bg", Answers: []strategytest.Answer{{Outcome: strategy.Fail, After: 10 * time.Second}}}
-		rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(strategytest.Script("ok", strategy.Pass)), strategy.Apply(at(100, 4))),
+		// The inline analysis takes an hour of virtual time, so the release is
+		// certainly still in it when the Pause below arrives (an instant Pass
+		// let the release finish first on some schedules).
+		inline := &strategytest.Analyzer{ID: "ok", Answers: []strategytest.Answer{{Outcome: strategy.Pass, After: time.Hour}}}
+		rel := release(tgt, planOf(strategy.Apply(at(20, 1)), strategy.Analyze(inline), strategy.Apply(at(100, 4))),
 			strategy.Options{OnFail: strategy.Policy{Pause: true}, Journal: j})
 		rel.Background = []strategy.Background{{From: 0, Analyzers: []strategy.Analyzer{bg}}}
 		r, err := strategy.Start(t.Context(), rel)
