@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,8 +20,20 @@ import (
 	"github.com/glidepath/glidepath/strategy/strategytest"
 )
 
-// holdLock takes target's lock as another process frozen inside a store
-// operation would hold it.
+// currentLock returns the lock file of target's current lease epoch.
+func currentLock(t *testing.T, s *rollback.FileStore, target string) string {
+	t.Helper()
+	locks, err := filepath.Glob(filepath.Join(filepath.Dir(s.JournalPath(target, "x")), "lock*"))
+	if err != nil || len(locks) == 0 {
+		t.Fatalf("no lock file for %s: %v", target, err)
+	}
+	slices.Sort(locks) // lock.<20 digits> sort by number, after the initial "lock"
+	return locks[len(locks)-1]
+}
+
+// holdLock takes the lock of target's current epoch (after leasing and
+// releasing it once) as another process frozen inside a store operation
+// would hold it.
 func holdLock(t *testing.T, s *rollback.FileStore, target string) {
 	t.Helper()
 	l, err := s.Acquire(t.Context(), target, "setup", time.Millisecond) // creates the target's directory and lock
@@ -28,7 +41,7 @@ func holdLock(t *testing.T, s *rollback.FileStore, target string) {
 		t.Fatal(err)
 	}
 	_ = s.Release(t.Context(), l)
-	f, err := os.OpenFile(filepath.Join(filepath.Dir(s.JournalPath(target, "x")), "lock"), os.O_RDWR, 0)
+	f, err := os.OpenFile(currentLock(t, s, target), os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,26 +51,56 @@ func holdLock(t *testing.T, s *rollback.FileStore, target string) {
 	}
 }
 
-// TestFileStoreLockHonoursContextAndTimeout: a holder frozen inside a store
-// call no longer blocks the others indefinitely.
+// TestFileStoreLockHonoursContextAndTimeout: an operation frozen while it
+// holds a target's lock blocks no one for long. Writes wait for at most
+// the context and LockTimeout; reads do not wait at all; an Acquire of the
+// lapsed lease waits TakeoverGrace and takes it over without the lock.
 func TestFileStoreLockHonoursContextAndTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, err := rollback.OpenFileStore(t.TempDir(), rollback.FileOptions{LockTimeout: 3 * time.Second})
+		s, err := rollback.OpenFileStore(t.TempDir(), rollback.FileOptions{LockTimeout: 3 * time.Second, TakeoverGrace: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
 		holdLock(t, s, "svc")
+		noop := func(*rollback.TargetRecord) error { return nil }
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
 		start := time.Now()
+		err = s.Update(ctx, "svc", nil, noop)
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Second {
+			t.Fatalf("update with a 1s context against a frozen holder: %v after %v", err, time.Since(start))
+		}
+		start = time.Now()
+		err = s.Update(t.Context(), "svc", nil, noop)
+		if !errors.Is(err, rollback.ErrLockTimeout) || time.Since(start) != 3*time.Second {
+			t.Fatalf("update against a frozen holder: %v after %v, want ErrLockTimeout after the 3s LockTimeout", err, time.Since(start))
+		}
+		start = time.Now()
+		m := &rollback.Manager{Store: s, Owner: "b"}
+		if _, err := m.History(t.Context(), "svc"); err != nil || time.Since(start) != 0 {
+			t.Fatalf("history against a frozen holder: %v after %v, want it at once", err, time.Since(start))
+		}
+		if p, err := m.Pending(t.Context(), "svc"); err != nil || p != nil || time.Since(start) != 0 {
+			t.Fatalf("pending against a frozen holder: %v %v after %v, want it at once", p, err, time.Since(start))
+		}
+		ctx, cancel = context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
 		_, err = s.Acquire(ctx, "svc", "b", time.Minute)
 		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Second {
 			t.Fatalf("acquire with a 1s context against a frozen holder: %v after %v", err, time.Since(start))
 		}
 		start = time.Now()
-		_, err = (&rollback.Manager{Store: s, Owner: "b"}).History(t.Context(), "svc")
-		if !errors.Is(err, rollback.ErrLockTimeout) || time.Since(start) != 3*time.Second {
-			t.Fatalf("history against a frozen holder: %v after %v, want ErrLockTimeout after the 3s LockTimeout", err, time.Since(start))
+		l, err := s.Acquire(t.Context(), "svc", "b", time.Minute)
+		if err != nil || time.Since(start) != 2*time.Second {
+			t.Fatalf("acquire against a frozen holder: %v after %v, want the lease after the 2s TakeoverGrace", err, time.Since(start))
+		}
+		// The new lease's operations do not wait for the frozen holder.
+		start = time.Now()
+		if err := s.Update(t.Context(), "svc", &l, noop); err != nil || time.Since(start) != 0 {
+			t.Fatalf("update under the new lease: %v after %v", err, time.Since(start))
+		}
+		if _, err := s.Renew(t.Context(), l, time.Minute); err != nil || time.Since(start) != 0 {
+			t.Fatalf("renew of the new lease: %v after %v", err, time.Since(start))
 		}
 		// Another target is not affected.
 		if _, err := s.Acquire(t.Context(), "other", "b", time.Minute); err != nil {
