@@ -20,38 +20,72 @@ import (
 )
 
 // FileStore is a [Store] in one directory, the embedded default. Each
-// target has a subdirectory holding:
+// target has a subdirectory. Its files belong to lease epochs: every
+// Acquire starts an epoch numbered by the new lease's fencing token N, and
+// the epoch has its own
 //
-//   - lock: a lock file; every operation holds an exclusive lock on it
-//     (flock(2) on Unix, LockFileEx on Windows) for its duration, so
-//     processes sharing the directory (and separate FileStores in one
-//     process) see each other's changes atomically. Waiting for it honours
-//     the operation's context and [FileOptions.LockTimeout]. On platforms
-//     without file locks (plan9, js, wasip1) only the FileStores of one
-//     process exclude each other;
-//   - lease.json: the lease, rewritten atomically (write a temporary file,
-//     fsync, rename, fsync the directory);
-//   - target.json: the [TargetRecord] (active release, history), rewritten
-//     the same way;
-//   - journal-<name>.log: one append-only journal per release; each record
-//     is framed with its length and a CRC-32C checksum and fsynced before
-//     Append returns.
+//   - lock.N: a lock file; every write operation of the epoch holds an
+//     exclusive lock on it (flock(2) on Unix, LockFileEx on Windows) for
+//     its duration, so processes sharing the directory (and separate
+//     FileStores in one process) see each other's changes atomically.
+//     Waiting for it honours the operation's context and
+//     [FileOptions.LockTimeout]. On platforms without file locks (plan9,
+//     js, wasip1) only the FileStores of one process exclude each other;
+//   - lease.N.json: the lease, rewritten atomically (write a temporary
+//     file, fsync, rename, fsync the directory);
+//   - target.N.json: the [TargetRecord] (active release, history), copied
+//     from the previous epoch when the epoch starts and rewritten the same
+//     way;
+//   - journal.N.<name>.log: the records of journal name written under
+//     lease N; each record is framed with its length and a CRC-32C
+//     checksum and fsynced before Append returns. A journal is the
+//     concatenation of its files in epoch order;
+//   - epoch.N.json: written once, last, when the epoch starts (its
+//     "commit"): the previous epoch's number and its seals, how many bytes
+//     of each of that epoch's journal files are complete records.
+//
+// Stores written before epochs existed (lock, lease.json, target.json,
+// journal-<name>.log) are read as epoch 0 and need no migration: their
+// next Acquire starts epoch 1 on top of them and seals their journals,
+// which are never written again. Every process sharing a store must run a
+// glidepath that knows epochs.
 //
 // A kernel lock rather than O_EXCL lock files: the kernel drops it when its
 // process dies, even by SIGKILL, so a crash never leaves a stale lock that
 // needs guessing about; liveness across crashes is the lease's job (it
 // expires), mutual exclusion of each read-check-write is the lock's.
 // The lock is advisory and local: the directory must not be on a network
-// file system that does not implement it. A process frozen (SIGSTOP)
-// inside a store operation keeps the lock while it is frozen: the other
-// processes' operations on that target fail with [ErrLockTimeout] after
-// LockTimeout instead of hanging, and succeed once it wakes or dies. The
-// lock is never broken, because the frozen process would go on writing
-// when it woke.
+// file system that does not implement it.
 //
-// Reads (Load, Journal, and so Manager.History and Manager.Pending) work
-// on a read-only store: they lock the lock file read-only, or read
-// unlocked when it cannot be opened, since nothing can write there.
+// A process frozen (SIGSTOP, a VM pause) inside a store operation keeps
+// its epoch's lock while it is frozen, and the lease it holds runs out.
+// Writes under that lease by other goroutines or processes wait for at
+// most their context and LockTimeout ([ErrLockTimeout]); reads do not
+// wait (below). An Acquire of a lease that has expired (or was released)
+// waits for the lock for at most [FileOptions.TakeoverGrace] (default
+// [DefaultTakeoverGrace], 1 s) and then takes the lease over without it:
+// it claims the next epoch by linking a lock file it already holds into
+// place (so exactly one claimant wins), lists and seals the old epoch's
+// journal files, copies the target record, writes its lease, and commits.
+// The frozen process can therefore delay a takeover by at most the
+// lease's TTL (from its last renewal) plus TakeoverGrace plus the few
+// fsyncs of the takeover itself. When it wakes, every write it finishes
+// checks whether a newer epoch was claimed and, if so, fails with
+// [ErrLeaseLost] (so its next Fence fails with [strategy.ErrFenced] and
+// it applies nothing); what such a write left on disk is in the old
+// epoch's files beyond their seals, or in its superseded record and lease
+// files, which no one reads. A write that finished before the claim is
+// part of the sealed history; one that raced the takeover (it finished
+// after the claim but before the seal) may be kept even though it reported
+// the lease lost, exactly as if it had landed just before the takeover.
+// A claimant that dies or freezes before it commits leaves a claim that the
+// next Acquire (or a write that finds its lock free) marks aborted.
+//
+// Reads (Load, Journal, Targets, and so Manager.History and
+// Manager.Pending) take no lock: every file they read is replaced
+// atomically or only appended to, and they read again when an epoch was
+// committed while they read. They work while a writer is frozen and on a
+// read-only store.
 type FileStore struct {
 	dir  string
 	opts FileOptions
@@ -77,10 +111,11 @@ type FileOptions struct {
 	// simulate a full disk (syscall.ENOSPC) or a read-only directory
 	// (syscall.EROFS), which permissions cannot do for root.
 	Fault func(op FileOp, path string) error
-	// LockTimeout bounds how long an operation waits for a target's
-	// lock while another operation holds it (default DefaultLockTimeout);
-	// it then fails with [ErrLockTimeout]. Waiting also ends with the
-	// operation's context.
+	// LockTimeout bounds how long a write (Renew, Release, Append,
+	// Update) waits for a target's lock while another operation holds it
+	// (default DefaultLockTimeout); it then fails with [ErrLockTimeout].
+	// Waiting also ends with the operation's context. Reads never wait;
+	// Acquire waits TakeoverGrace.
 	LockTimeout time.Duration
 	// TakeoverGrace bounds how long an Acquire of a lapsed lease (expired
 	// or released) waits for an operation in flight on the target to
@@ -186,9 +221,11 @@ const DefaultLockTimeout = 10 * time.Second
 // that lock (see [FileOptions.TakeoverGrace]).
 const DefaultTakeoverGrace = time.Second
 
-// ErrLockTimeout marks a FileStore operation that gave up waiting for a
+// ErrLockTimeout marks a FileStore write that gave up waiting for a
 // target's lock: another process held it for longer than the store's
-// LockTimeout (it is frozen, or its disk is very slow).
+// LockTimeout (it is frozen, or its disk is very slow). Reads never wait
+// for the lock, and an Acquire of a lapsed lease takes it over after
+// TakeoverGrace instead.
 var ErrLockTimeout = errors.New("timed out waiting for the store's lock")
 
 func (s *FileStore) lockTimeout() time.Duration {

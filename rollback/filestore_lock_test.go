@@ -3,13 +3,17 @@
 package rollback_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -109,6 +113,50 @@ func TestFileStoreLockHonoursContextAndTimeout(t *testing.T) {
 	})
 }
 
+// TestFileStoreWritesHonourContext: the lease holder's own writes wait for
+// an operation frozen with the lock for at most their context and
+// LockTimeout, and a second Acquire of a held lease is refused at once.
+func TestFileStoreWritesHonourContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, err := rollback.OpenFileStore(t.TempDir(), rollback.FileOptions{LockTimeout: 3 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := s.Acquire(t.Context(), "svc", "a", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(currentLock(t, s, "svc"), os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		start := time.Now()
+		if err := s.Append(ctx, l, "j", rec(strategy.RecordStep, 1)); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Second {
+			t.Fatalf("append with a 1s deadline: %v after %v", err, time.Since(start))
+		}
+		start = time.Now()
+		if _, err := s.Renew(t.Context(), l, time.Hour); !errors.Is(err, rollback.ErrLockTimeout) || time.Since(start) != 3*time.Second {
+			t.Fatalf("renew: %v after %v, want ErrLockTimeout after 3s", err, time.Since(start))
+		}
+		ctx, cancel = context.WithCancel(t.Context())
+		go func() { time.Sleep(500 * time.Millisecond); cancel() }()
+		start = time.Now()
+		if err := s.Release(ctx, l); !errors.Is(err, context.Canceled) || time.Since(start) != 500*time.Millisecond {
+			t.Fatalf("release cancelled after 500ms: %v after %v", err, time.Since(start))
+		}
+		start = time.Now()
+		if _, err := s.Acquire(t.Context(), "svc", "b", time.Hour); !errors.Is(err, rollback.ErrLeaseHeld) || time.Since(start) != 0 {
+			t.Fatalf("acquire of the held lease: %v after %v, want ErrLeaseHeld at once", err, time.Since(start))
+		}
+	})
+}
+
 // TestFileStoreNamesAreInjective crafts short names that look like a long
 // name's shortened directory: each must get a directory (and a lease) of
 // its own.
@@ -191,4 +239,172 @@ func TestFileStoreReadOnly(t *testing.T) {
 	}
 	_ = ro.Abort()
 	_, _ = ro.Wait(ctx)
+}
+
+// frozenHolder is the child of TestFrozenProcessLosesItsLease: it takes
+// the lease, records a release, and makes one more store call (a renewal,
+// or a journal append, per GLIDEPATH_FREEZE_AT) that stops inside the
+// store, holding the target's lock, until the parent (which stops the
+// process with SIGSTOP meanwhile) lets it go on. Then it reports what
+// every later call returns.
+func frozenHolder(ctx context.Context, dir string) {
+	at := os.Getenv("GLIDEPATH_FREEZE_AT")
+	in := bufio.NewReader(os.Stdin)
+	var armed atomic.Bool
+	hook := func(op rollback.FileOp, path string) error {
+		base := filepath.Base(path)
+		if op == rollback.FileWrite && strings.HasPrefix(base, map[string]string{"renew": "lease.", "append": "journal."}[at]) && armed.CompareAndSwap(true, false) {
+			fmt.Println("frozen")
+			if _, err := in.ReadString('\n'); err != nil {
+				os.Exit(4)
+			}
+		}
+		return nil
+	}
+	store, err := rollback.OpenFileStore(filepath.Join(dir, "store"), rollback.FileOptions{Fault: hook})
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(3)
+	}
+	l, err := store.Acquire(ctx, "svc", "child", staleTTL)
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(3)
+	}
+	j := &rollback.Journal{Store: store, Lease: l, Name: "000001"}
+	if err := store.Update(ctx, "svc", &l, func(tr *rollback.TargetRecord) error {
+		tr.Seq, tr.Active = 1, &rollback.Active{Journal: "000001", Release: "r", Stable: "v1", Canary: "v2", Owner: "child"}
+		return nil
+	}); err != nil {
+		fmt.Println("error", err)
+		os.Exit(3)
+	}
+	if err := j.Record(ctx, recWhy(strategy.RecordStarted, 0, "child")); err != nil {
+		fmt.Println("error", err)
+		os.Exit(3)
+	}
+	armed.Store(true)
+	if at == "renew" {
+		_, err = store.Renew(ctx, l, staleTTL)
+	} else {
+		err = j.Record(ctx, recWhy(strategy.RecordStep, 99, "frozen"))
+	}
+	fmt.Println("woke", err)
+	fmt.Println("record", j.Record(ctx, recWhy(strategy.RecordStep, 98, "child")))
+	_, err = j.Fence(ctx)
+	fmt.Println("fence", err)
+	_, err = store.Renew(ctx, l, staleTTL)
+	fmt.Println("renew", err)
+}
+
+// processState returns the state letter of pid from /proc ("T" when it is
+// stopped), or "" where there is no /proc.
+func processState(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	_, rest, _ := strings.Cut(string(data), ") ")
+	state, _, _ := strings.Cut(rest, " ")
+	return state
+}
+
+// TestFrozenProcessLosesItsLease stops (SIGSTOP) a real process inside a
+// store call, with the target's flock held, takes its lease over from
+// this process while it stays stopped, reads its release (Pending,
+// History) meanwhile, and lets it go on: every write it then makes is
+// refused, its Fence fails with ErrFenced, and its record is not in the
+// journal that the new holder and readers see.
+func TestFrozenProcessLosesItsLease(t *testing.T) {
+	for _, at := range []string{"renew", "append"} {
+		t.Run(at, func(t *testing.T) {
+			dir := t.TempDir()
+			store, err := rollback.OpenFileStore(filepath.Join(dir, "store"), rollback.FileOptions{TakeoverGrace: 50 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := helper(t, "frozen", dir, "GLIDEPATH_FREEZE_AT="+at)
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				_ = cmd.Process.Signal(syscall.SIGCONT)
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}()
+			lines := bufio.NewScanner(stdout)
+			if !lines.Scan() || lines.Text() != "frozen" {
+				t.Fatalf("child: %q %v", lines.Text(), lines.Err())
+			}
+			if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			ctx := t.Context()
+			m := &rollback.Manager{Store: store, Owner: "parent"}
+			if _, err := m.History(ctx, "svc"); err != nil {
+				t.Fatalf("history while the holder is stopped: %v", err)
+			}
+			if p, err := m.Pending(ctx, "svc"); err != nil || p == nil || p.Active.Owner != "child" || p.Progress.Records != 1 {
+				t.Fatalf("pending while the holder is stopped: %+v %v", p, err)
+			}
+			l := takeOver(t, store, "parent")
+			if st := processState(cmd.Process.Pid); st != "" && st != "T" && st != "t" {
+				t.Fatalf("the child is in state %q, not stopped: the takeover did not happen while it was frozen", st)
+			}
+			if err := store.Append(ctx, l, "000001", recWhy(strategy.RecordStep, 1, "parent")); err != nil {
+				t.Fatal(err)
+			}
+			if err := store.Update(ctx, "svc", &l, func(tr *rollback.TargetRecord) error { tr.Seq = 2; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.WriteString(stdin, "go\n"); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for lines.Scan() {
+				kind, rest, _ := strings.Cut(lines.Text(), " ")
+				got[kind] = rest
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("child: %v (%v)", err, got)
+			}
+			for _, k := range []string{"woke", "record", "fence", "renew"} {
+				if !strings.Contains(got[k], rollback.ErrLeaseLost.Error()) {
+					t.Errorf("the woken holder's %s: %q, want it refused for a lost lease", k, got[k])
+				}
+			}
+			if !strings.Contains(got["fence"], strategy.ErrFenced.Error()) {
+				t.Errorf("the woken holder's fence: %q, want ErrFenced", got["fence"])
+			}
+			if at == "append" {
+				// Its record was written, into its own file, after the seal.
+				files, _ := filepath.Glob(filepath.Join(dir, "store", "*", "journal.*"))
+				slices.Sort(files)
+				if data, err := os.ReadFile(files[0]); err != nil || !strings.Contains(string(data), `"reason":"frozen"`) {
+					t.Fatalf("the woken child's record is not in %s (%v): the test did not reach the write", files[0], err)
+				}
+			}
+			fresh, _ := rollback.OpenFileStore(filepath.Join(dir, "store"), rollback.FileOptions{})
+			for _, s := range []*rollback.FileStore{store, fresh} {
+				recs, err := s.Journal(ctx, "svc", "000001")
+				if err != nil || !slices.Equal(steps(recs), []int{0, 1}) {
+					t.Fatalf("journal: %v %v, want the child's first record and the parent's", steps(recs), err)
+				}
+				if tr, err := s.Load(ctx, "svc"); err != nil || tr.Seq != 2 {
+					t.Fatalf("record: %+v %v", tr, err)
+				}
+			}
+		})
+	}
 }

@@ -1,0 +1,355 @@
+package rollback_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/glidepath/glidepath/rollback"
+	"github.com/glidepath/glidepath/strategy"
+	"github.com/glidepath/glidepath/strategy/strategytest"
+)
+
+// freezer is a FileStore Fault hook that stops the store's next matching
+// change until thawed. The operation holds the target's real lock while it
+// is stopped, exactly as one in a frozen (SIGSTOP) process does.
+type freezer struct {
+	match  func(op rollback.FileOp, base string) bool
+	armed  atomic.Bool
+	inside chan struct{}
+	thaw   chan struct{}
+}
+
+func newFreezer(match func(op rollback.FileOp, base string) bool) *freezer {
+	return &freezer{match: match, inside: make(chan struct{}), thaw: make(chan struct{})}
+}
+
+func (f *freezer) hook(op rollback.FileOp, path string) error {
+	if f.match(op, filepath.Base(path)) && f.armed.CompareAndSwap(true, false) {
+		close(f.inside)
+		<-f.thaw
+	}
+	return nil
+}
+
+// takeOver acquires target through s as ResumeOptions.WaitForLease does:
+// on a held lease it waits until the lease's expiry and tries again.
+func takeOver(t *testing.T, s rollback.Store, owner string) rollback.Lease {
+	t.Helper()
+	for {
+		l, err := s.Acquire(t.Context(), "svc", owner, time.Minute)
+		var held *rollback.LeaseHeldError
+		if errors.As(err, &held) {
+			time.Sleep(max(time.Until(held.Expires), time.Millisecond))
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+}
+
+// TestFrozenHolderDoesNotBlockTakeover freezes a lease holder inside each
+// kind of store call, with the target's lock held, and checks that another
+// store takes the lease over TTL + TakeoverGrace after the holder's last
+// renewal, that reads never wait for it, and that nothing the holder does
+// when it wakes is seen by the new holder or by readers.
+func TestFrozenHolderDoesNotBlockTakeover(t *testing.T) {
+	isWrite := func(prefix string) func(rollback.FileOp, string) bool {
+		return func(op rollback.FileOp, base string) bool {
+			return op == rollback.FileWrite && strings.HasPrefix(base, prefix)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		// appendFirst: the holder journals a record before it freezes.
+		appendFirst bool
+		match       func(rollback.FileOp, string) bool
+		frozen      func(ctx context.Context, s *rollback.FileStore, l rollback.Lease) error
+	}{
+		{"renew", true, isWrite("lease."), func(ctx context.Context, s *rollback.FileStore, l rollback.Lease) error {
+			_, err := s.Renew(ctx, l, time.Minute)
+			return err
+		}},
+		{"release", true, isWrite("lease."), func(ctx context.Context, s *rollback.FileStore, l rollback.Lease) error {
+			return s.Release(ctx, l)
+		}},
+		{"append", true, isWrite("journal."), func(ctx context.Context, s *rollback.FileStore, l rollback.Lease) error {
+			return s.Append(ctx, l, "000001", recWhy(strategy.RecordStep, 99, "frozen"))
+		}},
+		{"first append", false, func(op rollback.FileOp, base string) bool {
+			return op == rollback.FileCreate && strings.HasPrefix(base, "journal.")
+		}, func(ctx context.Context, s *rollback.FileStore, l rollback.Lease) error {
+			return s.Append(ctx, l, "000001", recWhy(strategy.RecordStep, 99, "frozen"))
+		}},
+		{"fenced update", true, isWrite("target."), func(ctx context.Context, s *rollback.FileStore, l rollback.Lease) error {
+			return s.Update(ctx, "svc", &l, func(tr *rollback.TargetRecord) error {
+				tr.Seq, tr.Active = 99, nil
+				return nil
+			})
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := t.Context()
+				dir := t.TempDir()
+				fz := newFreezer(c.match)
+				a, err := rollback.OpenFileStore(dir, rollback.FileOptions{Fault: fz.hook})
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := rollback.OpenFileStore(dir, rollback.FileOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				const ttl = 30 * time.Second
+				la, err := a.Acquire(ctx, "svc", "a", ttl)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := a.Update(ctx, "svc", &la, func(tr *rollback.TargetRecord) error {
+					tr.Seq, tr.Active = 1, &rollback.Active{Journal: "000001", Release: "r", Stable: "v1", Canary: "v2", Owner: "a"}
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+				want := []int{}
+				if c.appendFirst {
+					if err := a.Append(ctx, la, "000001", recWhy(strategy.RecordStarted, 0, "")); err != nil {
+						t.Fatal(err)
+					}
+					want = append(want, 0)
+				}
+				time.Sleep(ttl / 3)
+				if la, err = a.Renew(ctx, la, ttl); err != nil { // the last renewal: the lease ends ttl from now
+					t.Fatal(err)
+				}
+				frozeAt := time.Now()
+				fz.armed.Store(true)
+				done := make(chan error, 1)
+				go func() { done <- c.frozen(ctx, a, la) }()
+				<-fz.inside
+
+				// Frozen, holding the lock: reads go on at once.
+				m := &rollback.Manager{Store: b, Owner: "b"}
+				if _, err := m.History(ctx, "svc"); err != nil {
+					t.Fatalf("history while the holder is frozen: %v", err)
+				}
+				p, err := m.Pending(ctx, "svc")
+				if err != nil || p == nil || p.Progress.Records != len(want) {
+					t.Fatalf("pending while the holder is frozen: %+v %v", p, err)
+				}
+				if time.Since(frozeAt) != 0 {
+					t.Fatalf("reads waited %v for the frozen holder", time.Since(frozeAt))
+				}
+
+				lb := takeOver(t, b, "b")
+				if took := time.Since(frozeAt); took != ttl+rollback.DefaultTakeoverGrace {
+					t.Fatalf("takeover %v after the holder froze, want TTL %v + grace %v", took, ttl, rollback.DefaultTakeoverGrace)
+				}
+				if lb.Token <= la.Token {
+					t.Fatalf("new token %d not above %d", lb.Token, la.Token)
+				}
+				if recs, err := b.Journal(ctx, "svc", "000001"); err != nil || !slices.Equal(steps(recs), want) {
+					t.Fatalf("journal at the takeover: %v %v, want %v", steps(recs), err, want)
+				}
+				if err := b.Append(ctx, lb, "000001", recWhy(strategy.RecordStep, 1, "b")); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, 1)
+				if err := b.Update(ctx, "svc", &lb, func(tr *rollback.TargetRecord) error { tr.Seq = 2; return nil }); err != nil {
+					t.Fatal(err)
+				}
+
+				// The holder wakes and finishes its call, then goes on.
+				close(fz.thaw)
+				if err := <-done; !errors.Is(err, rollback.ErrLeaseLost) {
+					t.Fatalf("the woken holder's %s: %v, want ErrLeaseLost", c.name, err)
+				}
+				if err := a.Append(ctx, la, "000001", recWhy(strategy.RecordStep, 98, "")); !errors.Is(err, rollback.ErrLeaseLost) {
+					t.Fatalf("the woken holder's next append: %v", err)
+				}
+				if _, err := (&rollback.Journal{Store: a, Lease: la, Name: "000001"}).Fence(ctx); !errors.Is(err, strategy.ErrFenced) {
+					t.Fatalf("the woken holder's fence: %v, want ErrFenced", err)
+				}
+				if _, err := a.Renew(ctx, la, ttl); !errors.Is(err, rollback.ErrLeaseLost) {
+					t.Fatalf("the woken holder's renewal: %v", err)
+				}
+
+				// No reader sees anything it wrote after the takeover.
+				fresh, _ := rollback.OpenFileStore(dir, rollback.FileOptions{})
+				for name, s := range map[string]*rollback.FileStore{"new holder": b, "woken holder": a, "fresh store": fresh} {
+					recs, err := s.Journal(ctx, "svc", "000001")
+					if err != nil || !slices.Equal(steps(recs), want) {
+						t.Fatalf("journal through the %s: %v %v, want %v", name, steps(recs), err, want)
+					}
+					tr, err := s.Load(ctx, "svc")
+					if err != nil || tr.Seq != 2 || tr.Active == nil {
+						t.Fatalf("record through the %s: %+v %v", name, tr, err)
+					}
+				}
+				if _, err := b.Acquire(ctx, "svc", "c", time.Minute); !errors.Is(err, rollback.ErrLeaseHeld) || !strings.Contains(err.Error(), `"b"`) {
+					t.Fatalf("the new holder's lease after the old one woke: %v", err)
+				}
+				if _, err := b.Renew(ctx, lb, time.Minute); err != nil {
+					t.Fatalf("the new holder's renewal: %v", err)
+				}
+				if err := b.Append(ctx, lb, "000001", recWhy(strategy.RecordStep, 2, "b")); err != nil {
+					t.Fatal(err)
+				}
+				if recs, err := fresh.Journal(ctx, "svc", "000001"); err != nil || !slices.Equal(steps(recs), append(want, 2)) {
+					t.Fatalf("journal after the new holder went on: %v %v", steps(recs), err)
+				}
+				if c.name == "append" || c.name == "first append" {
+					// The frozen append did write its record, into a file no one reads.
+					files, _ := filepath.Glob(filepath.Join(dir, "*", "journal.*"))
+					slices.Sort(files)
+					data, err := os.ReadFile(files[0])
+					if err != nil || !strings.Contains(string(data), `"reason":"frozen"`) {
+						t.Fatalf("the woken holder's record is not in its own file %s (%v): the test did not reach the write", files[0], err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestTakeoverWaitsForAnOperationInFlight: an operation that is merely
+// slower than the takeover (not frozen past TakeoverGrace) finishes first,
+// and is kept.
+func TestTakeoverWaitsForAnOperationInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		dir := t.TempDir()
+		fz := newFreezer(func(op rollback.FileOp, base string) bool {
+			return op == rollback.FileWrite && strings.HasPrefix(base, "target")
+		})
+		a, _ := rollback.OpenFileStore(dir, rollback.FileOptions{Fault: fz.hook})
+		b, _ := rollback.OpenFileStore(dir, rollback.FileOptions{})
+		l, err := a.Acquire(ctx, "svc", "a", time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Release(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		fz.armed.Store(true)
+		done := make(chan error, 1)
+		go func() {
+			done <- a.Update(ctx, "svc", nil, func(tr *rollback.TargetRecord) error {
+				tr.CommitTimes = map[strategy.Revision]time.Time{"v2": time.Unix(1, 0)}
+				return nil
+			})
+		}()
+		<-fz.inside
+		go func() {
+			time.Sleep(rollback.DefaultTakeoverGrace / 2)
+			close(fz.thaw)
+		}()
+		start := time.Now()
+		if _, err := b.Acquire(ctx, "svc", "b", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took < rollback.DefaultTakeoverGrace/2 || took >= rollback.DefaultTakeoverGrace {
+			t.Fatalf("acquire took %v, want it once the update finished (after %v), before the grace ran out", took, rollback.DefaultTakeoverGrace/2)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("the update in flight: %v", err)
+		}
+		tr, err := b.Load(ctx, "svc")
+		if err != nil || tr.CommitTimes["v2"].IsZero() {
+			t.Fatalf("the update in flight was lost: %+v %v", tr, err)
+		}
+	})
+}
+
+// TestFileStoreReadsPreviousLayout opens a store written by the release
+// before lease epochs (testdata/store-v1: one promoted release, one
+// stopped at its pause), reads its history and pending release, resumes
+// it, and reads both journals whole afterwards.
+func TestFileStoreReadsPreviousLayout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		dir := t.TempDir()
+		if err := os.CopyFS(dir, os.DirFS("testdata/store-v1")); err != nil {
+			t.Fatal(err)
+		}
+		oldJournal, _ := os.ReadFile(filepath.Join(dir, "t-svc", "journal-000002.log"))
+		s, err := rollback.OpenFileStore(dir, rollback.FileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := newManager(s, "b")
+		h, err := m.History(ctx, "svc")
+		if err != nil || len(h) != 1 || h[0].Canary != "v2" || h[0].Outcome != strategy.PhasePromoted {
+			t.Fatalf("history of the old store: %+v %v", h, err)
+		}
+		if got := journalOf(t, s, "svc", h[0]); len(got) == 0 {
+			t.Fatal("the old store's finished journal reads empty")
+		}
+		p, err := m.Pending(ctx, "svc")
+		if err != nil || p == nil || p.Active.Canary != "v3" || p.Progress.Records == 0 {
+			t.Fatalf("pending of the old store: %+v %v", p, err)
+		}
+		before, err := s.Journal(ctx, "svc", "000002")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ts, _ := s.Targets(ctx); !slices.Equal(ts, []string{"svc"}) {
+			t.Fatalf("targets of the old store: %v", ts)
+		}
+		tgt := strategytest.NewTarget(strategy.State{Stable: "v2", Canary: "v3", Weight: 25, Replicas: strategy.Replicas{Stable: 4, Canary: 1}})
+		ro, err := m.Resume(ctx, "svc", strategy.Release{Target: tgt, Strategy: canaryPlan(strategytest.Script("checks", strategy.Pass))}, rollback.ResumeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := ro.Wait(ctx); err != nil || res.Phase != strategy.PhasePromoted {
+			t.Fatalf("resumed release of the old store: %v %v", res.Phase, err)
+		}
+		after, err := s.Journal(ctx, "svc", "000002")
+		if err != nil || len(after) <= len(before) {
+			t.Fatalf("journal after the resume: %d records (%v), had %d", len(after), err, len(before))
+		}
+		for i := range before {
+			if after[i].Kind != before[i].Kind || !after[i].At.Equal(before[i].At) {
+				t.Fatalf("record %d changed: %+v, was %+v", i, after[i], before[i])
+			}
+		}
+		h, err = m.History(ctx, "svc")
+		if err != nil || len(h) != 2 || h[1].Canary != "v3" || h[1].Outcome != strategy.PhasePromoted || h[1].Resumed != 1 {
+			t.Fatalf("history after the resume: %+v %v", h, err)
+		}
+		if now, _ := os.ReadFile(filepath.Join(dir, "t-svc", "journal-000002.log")); string(now) != string(oldJournal) {
+			t.Fatal("the old journal file was changed: new records belong in the new lease's file")
+		}
+		// A store reopened later (another process) reads the same.
+		s2, _ := rollback.OpenFileStore(dir, rollback.FileOptions{})
+		if again, err := s2.Journal(ctx, "svc", "000002"); err != nil || len(again) != len(after) {
+			t.Fatalf("journal through a reopened store: %d %v", len(again), err)
+		}
+	})
+}
+
+// recWhy is a record of kind at step, with reason.
+func recWhy(kind strategy.RecordKind, step int, reason string) strategy.Record {
+	r := rec(kind, step)
+	r.Reason = reason
+	return r
+}
+
+// steps lists the Step of each record.
+func steps(recs []strategy.Record) []int {
+	out := []int{}
+	for _, r := range recs {
+		out = append(out, r.Step)
+	}
+	return out
+}
