@@ -353,3 +353,107 @@ func steps(recs []strategy.Record) []int {
 	}
 	return out
 }
+
+// TestTakeoverFrozenBeforeItCommits freezes an Acquire in the middle of
+// its takeover (it has claimed the next epoch and written the new lease,
+// not committed it): a second Acquire takes over TakeoverGrace later and
+// marks the first claim aborted, and the first, when it wakes, is refused.
+func TestTakeoverFrozenBeforeItCommits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		dir := t.TempDir()
+		fz := newFreezer(func(op rollback.FileOp, base string) bool {
+			return op == rollback.FileRename && strings.HasPrefix(base, "epoch.") // the commit
+		})
+		a, _ := rollback.OpenFileStore(dir, rollback.FileOptions{Fault: fz.hook})
+		b, _ := rollback.OpenFileStore(dir, rollback.FileOptions{})
+		first, err := b.Acquire(ctx, "svc", "first", time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Append(ctx, first, "j", rec(strategy.RecordStarted, 0)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second) // the first lease expires
+		fz.armed.Store(true)
+		done := make(chan error, 1)
+		go func() {
+			_, err := a.Acquire(ctx, "svc", "a", time.Minute)
+			done <- err
+		}()
+		<-fz.inside
+		start := time.Now()
+		lb, err := b.Acquire(ctx, "svc", "b", time.Minute)
+		if err != nil || time.Since(start) != rollback.DefaultTakeoverGrace {
+			t.Fatalf("acquire past a frozen takeover: %v after %v", err, time.Since(start))
+		}
+		if err := b.Append(ctx, lb, "j", rec(strategy.RecordStep, 1)); err != nil {
+			t.Fatal(err)
+		}
+		close(fz.thaw)
+		var held *rollback.LeaseHeldError
+		if err := <-done; !errors.As(err, &held) || held.Owner != "b" {
+			t.Fatalf("the woken takeover: %v, want the lease held by b", err)
+		}
+		if _, err := b.Renew(ctx, lb, time.Minute); err != nil {
+			t.Fatalf("b's lease after the woken takeover gave up: %v", err)
+		}
+		if recs, err := a.Journal(ctx, "svc", "j"); err != nil || !slices.Equal(steps(recs), []int{0, 1}) {
+			t.Fatalf("journal: %v %v", steps(recs), err)
+		}
+	})
+}
+
+// TestAbandonedClaim: a takeover that fails half way (its disk fails at
+// the commit, so its claim cannot even be marked aborted) leaves the
+// target usable: the next Acquire and an unfenced Update go on.
+func TestAbandonedClaim(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		dir := t.TempDir()
+		var fail atomic.Bool
+		broken, _ := rollback.OpenFileStore(dir, rollback.FileOptions{Fault: func(op rollback.FileOp, path string) error {
+			if fail.Load() && strings.HasPrefix(filepath.Base(path), "epoch.") {
+				return errors.New("disk gone")
+			}
+			return nil
+		}})
+		s, _ := rollback.OpenFileStore(dir, rollback.FileOptions{})
+		l, err := s.Acquire(ctx, "svc", "a", time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Append(ctx, l, "j", rec(strategy.RecordStarted, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Release(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		fail.Store(true)
+		if _, err := broken.Acquire(ctx, "svc", "broken", time.Minute); err == nil || !strings.Contains(err.Error(), "disk gone") {
+			t.Fatalf("acquire on a failing disk: %v", err)
+		}
+		if claims, _ := filepath.Glob(filepath.Join(dir, "*", "lock.*")); len(claims) != 2 {
+			t.Fatalf("lock files %v, want the committed epoch's and the abandoned claim's", claims)
+		}
+		if err := s.Update(ctx, "svc", nil, func(tr *rollback.TargetRecord) error { tr.Seq = 5; return nil }); err != nil {
+			t.Fatalf("unfenced update past an abandoned claim: %v", err)
+		}
+		l2, err := s.Acquire(ctx, "svc", "b", time.Minute)
+		if err != nil {
+			t.Fatalf("acquire past an abandoned claim: %v", err)
+		}
+		if l2.Token <= l.Token+1 {
+			t.Fatalf("token %d reuses the abandoned claim's", l2.Token)
+		}
+		if err := s.Append(ctx, l2, "j", rec(strategy.RecordStep, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if recs, err := s.Journal(ctx, "svc", "j"); err != nil || !slices.Equal(steps(recs), []int{0, 1}) {
+			t.Fatalf("journal: %v %v", steps(recs), err)
+		}
+		if tr, err := s.Load(ctx, "svc"); err != nil || tr.Seq != 5 {
+			t.Fatalf("record: %+v %v", tr, err)
+		}
+	})
+}
