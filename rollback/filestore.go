@@ -437,7 +437,7 @@ func (s *FileStore) takeOver(tdir string, base uint64, target, owner string, ttl
 			return Lease{}, fmt.Errorf("rollback: giving up the abandoned claim %d on %q: %w", c, target, err)
 		}
 	}
-	seals, err := v.seal(base)
+	seals, err := s.seal(v, base)
 	if err != nil {
 		return Lease{}, fmt.Errorf("rollback: sealing the journals of %q: %w", target, err)
 	}
@@ -700,20 +700,45 @@ func (s *FileStore) verifiedEnd(f *os.File, path string) (int64, error) {
 
 // read runs fn on a listing of target's directory, and again on a new
 // listing when a takeover committed while fn read: what fn returns is
-// what the target held at one moment. It takes no lock.
-func read(tdir string, fn func(v *view) error) error {
+// what the target held at one moment. It takes no lock. While a takeover
+// is in progress (its claimant holds the claim's lock), it reads again
+// after it commits, so that it never returns a frozen writer's last
+// bytes that the takeover then leaves out; it waits for that at most
+// about a quarter of a second, the time a takeover's few fsyncs take.
+func read(ctx context.Context, tdir string, fn func(v *view) error) error {
 	var err error
-	for range 8 {
+	wait := time.Millisecond
+	for i := 0; ; i++ {
 		var v *view
 		if v, err = scan(tdir); err != nil {
 			return err
 		}
 		err = fn(v)
-		if after, serr := scan(tdir); serr != nil || after.cur == v.cur {
+		after, serr := scan(tdir)
+		if serr != nil || i >= 8 {
 			return err
 		}
+		if after.cur != v.cur {
+			continue
+		}
+		busy := false
+		for _, c := range after.pending() {
+			if alive, _ := claimAlive(tdir, c); alive {
+				busy = true
+			}
+		}
+		if !busy {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait *= 2
 	}
-	return err
 }
 
 // Journal implements [Store]. It takes no lock (see [FileStore]).
@@ -722,7 +747,7 @@ func (s *FileStore) Journal(ctx context.Context, target, journal string) ([]stra
 		return nil, err
 	}
 	var recs []strategy.Record
-	err := read(s.targetDir(target), func(v *view) error {
+	err := read(ctx, s.targetDir(target), func(v *view) error {
 		var err error
 		recs, err = v.readJournal(journal)
 		return err
@@ -736,7 +761,7 @@ func (s *FileStore) Load(ctx context.Context, target string) (TargetRecord, erro
 		return TargetRecord{}, err
 	}
 	var rec TargetRecord
-	err := read(s.targetDir(target), func(v *view) error {
+	err := read(ctx, s.targetDir(target), func(v *view) error {
 		rec = TargetRecord{Target: target}
 		return readJSON(filepath.Join(v.tdir, targetName(v.cur)), &rec)
 	})
@@ -777,7 +802,7 @@ func (s *FileStore) Targets(ctx context.Context) ([]string, error) {
 			continue
 		}
 		var rec TargetRecord
-		if err := read(filepath.Join(s.dir, e.Name()), func(v *view) error {
+		if err := read(ctx, filepath.Join(s.dir, e.Name()), func(v *view) error {
 			rec = TargetRecord{}
 			return readJSON(filepath.Join(v.tdir, targetName(v.cur)), &rec)
 		}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -290,7 +291,14 @@ func (v *view) readJournal(journal string) ([]strategy.Record, error) {
 			data = data[:limit]
 		}
 		recs, _, err := decodeFrames(path, data)
-		out = append(out, recs...)
+		if limit < 0 && errors.Is(err, ErrTornRecord) {
+			recs, err = v.settled(path, data, recs, err)
+		}
+		if out == nil {
+			out = recs
+		} else {
+			out = append(out, recs...)
+		}
 		if err != nil {
 			return out, err
 		}
@@ -298,17 +306,68 @@ func (v *view) readJournal(journal string) ([]strategy.Record, error) {
 	return out, nil
 }
 
+// settled reads the current epoch's journal file again while its torn
+// tail may be a frame being written right now: readers take no lock, and
+// a write can become visible in parts. While the epoch's lock is held (a
+// write is in progress) it reads again as the file grows, for at most
+// about a quarter of a second; a tail that stays torn with the lock free
+// (or under a writer frozen that long) is reported as torn.
+func (v *view) settled(path string, data []byte, recs []strategy.Record, err error) ([]strategy.Record, error) {
+	lockPath := filepath.Join(v.tdir, lockName(v.cur))
+	wait := time.Millisecond
+	for range 8 {
+		if st, serr := os.Stat(path); serr == nil && st.Size() != int64(len(data)) {
+			if data, serr = os.ReadFile(path); serr != nil {
+				return recs, err
+			}
+			if recs, _, err = decodeFrames(path, data); !errors.Is(err, ErrTornRecord) {
+				return recs, err
+			}
+			continue
+		}
+		f, oerr := os.Open(lockPath)
+		if oerr != nil {
+			return recs, err
+		}
+		l, ok, lerr := try(f, lockPath)
+		if ok {
+			l.release()
+		} else {
+			f.Close()
+		}
+		if ok || lerr != nil {
+			return recs, err // no write in progress: the tail is torn
+		}
+		time.Sleep(wait)
+		wait *= 2
+	}
+	return recs, err
+}
+
 // seal returns, for each journal file of epoch b, how many of its bytes
 // are complete records (all of them when it is damaged other than by a
-// torn final record, so that readers keep reporting the damage).
-func (v *view) seal(b uint64) (map[string]int64, error) {
+// torn final record, so that readers keep reporting the damage). Each
+// file is synced after it is read, so every sealed byte is durable even
+// when the write that put it there was still in flight.
+func (s *FileStore) seal(v *view, b uint64) (map[string]int64, error) {
 	seals := map[string]int64{}
 	for _, n := range v.names {
 		e, _, ok := segmentEpoch(n)
 		if !ok || e != b {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(v.tdir, n))
+		path := filepath.Join(v.tdir, n)
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return nil, err
+		}
+		data, err := io.ReadAll(f)
+		if err == nil {
+			if err = s.fault(FileSync, path); err == nil {
+				err = f.Sync()
+			}
+		}
+		f.Close()
 		if err != nil {
 			return nil, err
 		}
@@ -434,7 +493,8 @@ func (s *FileStore) lockEpoch(ctx context.Context, tdir string, e uint64, grace,
 // abandoned by a process that died.
 func claimAlive(tdir string, c uint64) (bool, error) {
 	path := filepath.Join(tdir, lockName(c))
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := os.Open(path) // a lock needs no write access: this works on a read-only store
+
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
