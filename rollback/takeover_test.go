@@ -3,9 +3,12 @@ package rollback_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -629,5 +632,95 @@ func TestLostLeaseStopsReleasePromptly(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// crashingTakeover is the child of TestCrashDuringTakeover: it takes the
+// lease over and appends a record, and dies (os.Exit: no deferred call
+// runs, the kernel drops its locks) just before the file-system change
+// numbered GLIDEPATH_DIE_AT.
+func crashingTakeover(ctx context.Context, dir string) {
+	dieAt, _ := strconv.Atoi(os.Getenv("GLIDEPATH_DIE_AT"))
+	var changes atomic.Int64
+	s, err := rollback.OpenFileStore(filepath.Join(dir, "store"), rollback.FileOptions{Fault: func(op rollback.FileOp, path string) error {
+		if int(changes.Add(1)) == dieAt {
+			os.Exit(7)
+		}
+		return nil
+	}})
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(2)
+	}
+	l, err := s.Acquire(ctx, "svc", "child", 100*time.Millisecond)
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(2)
+	}
+	if err := s.Append(ctx, l, "j", recWhy(strategy.RecordStep, 1, "child")); err != nil {
+		fmt.Println("error", err)
+		os.Exit(2)
+	}
+	fmt.Println("done")
+}
+
+// TestCrashDuringTakeover kills a process at every file-system change of
+// a takeover (and of its first append): whatever point it died at, the
+// store reads the records written before, the next Acquire gets a larger
+// token, and the journal goes on with no record lost or duplicated.
+func TestCrashDuringTakeover(t *testing.T) {
+	for dieAt := 1; ; dieAt++ {
+		dir := t.TempDir()
+		s, err := rollback.OpenFileStore(filepath.Join(dir, "store"), rollback.FileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := t.Context()
+		first, err := s.Acquire(ctx, "svc", "first", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Append(ctx, first, "j", recWhy(strategy.RecordStarted, 0, "first")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Release(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		cmd := helper(t, "takeover", dir, "GLIDEPATH_DIE_AT="+strconv.Itoa(dieAt))
+		out, err := cmd.Output()
+		completed := err == nil && strings.TrimSpace(string(out)) == "done"
+		if err != nil {
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 7 {
+				t.Fatalf("die at %d: child: %v %s", dieAt, err, out)
+			}
+		}
+		want := []int{0}
+		if completed {
+			want = append(want, 1)
+		}
+		recs, err := s.Journal(ctx, "svc", "j")
+		if err != nil || !slices.Equal(steps(recs), want) && !slices.Equal(steps(recs), []int{0, 1}) {
+			t.Fatalf("die at %d: journal %v %v", dieAt, steps(recs), err)
+		}
+		want = steps(recs) // the child's record is kept if its append was durable before it died
+		if _, err := s.Load(ctx, "svc"); err != nil {
+			t.Fatalf("die at %d: load: %v", dieAt, err)
+		}
+		l := takeOver(t, s, "parent") // after a lease the child took expires
+		if l.Token <= first.Token {
+			t.Fatalf("die at %d: token %d after %d", dieAt, l.Token, first.Token)
+		}
+		if err := s.Append(ctx, l, "j", recWhy(strategy.RecordStep, 2, "parent")); err != nil {
+			t.Fatalf("die at %d: append after the crash: %v", dieAt, err)
+		}
+		fresh, _ := rollback.OpenFileStore(filepath.Join(dir, "store"), rollback.FileOptions{})
+		if recs, err := fresh.Journal(ctx, "svc", "j"); err != nil || !slices.Equal(steps(recs), append(want, 2)) {
+			t.Fatalf("die at %d: journal after the crash %v %v, want %v", dieAt, steps(recs), err, append(want, 2))
+		}
+		if completed {
+			t.Logf("a takeover and its first append make %d file-system changes; each was a crash point", dieAt-1)
+			return
+		}
 	}
 }
