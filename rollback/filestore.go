@@ -371,7 +371,8 @@ func (s *FileStore) Acquire(ctx context.Context, target, owner string, ttl time.
 		if cur.held(time.Now()) {
 			return Lease{}, &LeaseHeldError{Target: target, Owner: cur.Owner, Expires: cur.Expires}
 		}
-		lk, err := s.lockEpoch(ctx, tdir, v.cur, s.takeoverGrace(), s.lockTimeout())
+		grace := s.takeoverGrace()
+		lk, err := s.lockEpoch(ctx, tdir, v.cur, grace, grace)
 		if errors.Is(err, errSuperseded) {
 			continue
 		}

@@ -595,8 +595,19 @@ func (s *FileStore) mark(tdir string, e uint64, ef epochFile) error {
 // collect removes the lock, lease and record files of epochs before b (a
 // takeover committed an epoch based on b, so no one reads them again; a
 // process still working in one finds its lock file gone, or its writes
-// superseded). Journal files and epoch files stay: readers need them.
+// superseded), and their commits when they seal nothing. Journal
+// files, and the epoch files that seal them, stay: readers need them.
 func collect(v *view, b uint64) {
+	for _, e := range v.marked {
+		if e >= b {
+			break
+		}
+		// An aborted mark stays: it keeps a claimant that froze before its
+		// commit from ever committing.
+		if f, err := v.epoch(e); err == nil && f != nil && !f.Aborted && len(f.Seals) == 0 {
+			os.Remove(filepath.Join(v.tdir, epochName(e)))
+		}
+	}
 	for _, n := range v.names {
 		if strings.HasSuffix(n, ".tmp") { // left by a process that died while writing; a live one's is younger
 			if st, err := os.Stat(filepath.Join(v.tdir, n)); err == nil && time.Since(st.ModTime()) > time.Hour {
