@@ -724,3 +724,62 @@ func TestCrashDuringTakeover(t *testing.T) {
 		}
 	}
 }
+
+// TestFileStoreCollectsOldEpochs: leases that write nothing leave no files
+// behind, and each lease that journals leaves its journal file and the
+// small commit that seals it.
+func TestFileStoreCollectsOldEpochs(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	s, _ := rollback.OpenFileStore(dir, rollback.FileOptions{})
+	count := func() int {
+		ents, err := os.ReadDir(filepath.Join(dir, "t-svc"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	for range 50 {
+		l, err := s.Acquire(ctx, "svc", "a", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Renew(ctx, l, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Update(ctx, "svc", &l, func(tr *rollback.TargetRecord) error { tr.Seq++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Release(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("files after 50 leases that journaled nothing: %d", count())
+	if n := count(); n > 10 {
+		t.Fatalf("%d files after 50 leases that journaled nothing", n)
+	}
+	idle := count()
+	for i := range 20 {
+		l, err := s.Acquire(ctx, "svc", "a", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Append(ctx, l, "j", rec(strategy.RecordStep, i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Release(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("files after 20 more leases that journaled: %d", count())
+	if n := count(); n > idle+2*20 {
+		t.Fatalf("%d files after 20 leases that journaled (%d before), want at most two more each", n, idle)
+	}
+	if tr, err := s.Load(ctx, "svc"); err != nil || tr.Seq != 50 {
+		t.Fatalf("record: %+v %v", tr, err)
+	}
+	recs, err := s.Journal(ctx, "svc", "j")
+	if err != nil || len(recs) != 20 {
+		t.Fatalf("journal: %d records, %v", len(recs), err)
+	}
+}
