@@ -151,6 +151,10 @@ func helperProcess(mode string) {
 	switch mode {
 	case "stale":
 		staleHolder(ctx, store, owner, dir)
+	case "frozen":
+		frozenHolder(ctx, dir)
+	case "takeover":
+		crashingTakeover(ctx, dir)
 	case "crash":
 		failAt, _ := strconv.Atoi(os.Getenv(failEnv))
 		m := &rollback.Manager{Store: store, Owner: owner, LeaseTTL: 100 * time.Millisecond}

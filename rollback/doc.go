@@ -20,12 +20,14 @@
 // # Stores and journals
 //
 // [MemStore] keeps everything in memory. [FileStore] keeps it in one
-// directory: per target a lock file, a lease file and a target record
-// (rewritten atomically: temporary file, fsync, rename, fsync of the
-// directory) and one append-only journal per release. Each journal record
-// is a frame carrying its length, the length's complement and a CRC-32C
-// of its JSON payload, written with one write call and fsynced before
-// Append returns, so a record the executor acted on survives a crash.
+// directory: per target and lease (every Acquire starts a lease epoch) a
+// lock file, a lease file and a target record (rewritten atomically:
+// temporary file, fsync, rename, fsync of the directory), and per release
+// an append-only journal, one file for each lease that wrote to it. Each
+// journal record is a frame carrying its length, the length's complement
+// and a CRC-32C of its JSON payload, written with one write call and
+// fsynced before Append returns, so a record the executor acted on
+// survives a crash.
 //
 // Damage is never ignored and never repaired into a different history.
 // A journal whose final frame is incomplete (a process died while writing
@@ -55,11 +57,23 @@
 // fenced record update checks, under the store's lock, that the writer's
 // token is the current one and has not expired: a process that lost its
 // lease (it stalled past its TTL and another took the target over) cannot
-// write, so its release stops before applying anything else. A lease left
+// write, so its release stops before applying anything else. A renewal
+// that finds the lease taken over stops the release at once (in the middle
+// of a pause or an analysis, or while it is held for a Promote) with an
+// error matching [strategy.ErrFenced] and [ErrLeaseLost]; it applies and
+// records nothing more, and the new holder owns the release. A lease left
 // by a dead process is taken over once it expires
 // (ResumeOptions.WaitForLease waits for that). The FileStore serialises
 // each read-check-write with flock(2), which the kernel releases when a
-// process dies, even by SIGKILL.
+// process dies, even by SIGKILL. A process frozen while it holds that lock
+// (SIGSTOP inside a renewal) does not hold the target: once its lease has
+// expired, an Acquire waits FileOptions.TakeoverGrace (1 s) for the lock
+// and then starts the next lease epoch without it, so a takeover comes at
+// most TTL + TakeoverGrace after the holder's last renewal. The frozen
+// process, when it wakes, finds its epoch superseded: its writes fail
+// with [ErrLeaseLost], and whatever bytes they leave lie beyond the seals
+// the takeover recorded, so no reader ever sees them. Reads (History,
+// Pending) take no lock at all.
 //
 // The journal of a managed release is a [strategy.Fencer]: [Journal.Fence]
 // proves the lease by a fenced write and returns its token, which the

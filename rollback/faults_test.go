@@ -3,6 +3,7 @@ package rollback_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -28,7 +29,7 @@ func (d *diskFault) hook(op rollback.FileOp, path string) error {
 	if d.cleared.Load() {
 		return nil
 	}
-	if op == rollback.FileWrite && strings.Contains(path, "journal-") {
+	if op == rollback.FileWrite && strings.Contains(filepath.Base(path), "journal") {
 		if d.writes.Add(1) > d.after {
 			return d.errno
 		}

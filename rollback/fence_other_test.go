@@ -15,3 +15,9 @@ func staleHolder(context.Context, *rollback.FileStore, string, string) {
 	fmt.Println("error the stale-holder test needs SIGSTOP (Unix only)")
 	os.Exit(3)
 }
+
+// frozenHolder needs SIGSTOP, which only Unix has.
+func frozenHolder(context.Context, string) {
+	fmt.Println("error the frozen-holder test needs SIGSTOP (Unix only)")
+	os.Exit(3)
+}

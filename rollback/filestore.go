@@ -20,38 +20,72 @@ import (
 )
 
 // FileStore is a [Store] in one directory, the embedded default. Each
-// target has a subdirectory holding:
+// target has a subdirectory. Its files belong to lease epochs: every
+// Acquire starts an epoch numbered by the new lease's fencing token N, and
+// the epoch has its own
 //
-//   - lock: a lock file; every operation holds an exclusive lock on it
-//     (flock(2) on Unix, LockFileEx on Windows) for its duration, so
-//     processes sharing the directory (and separate FileStores in one
-//     process) see each other's changes atomically. Waiting for it honours
-//     the operation's context and [FileOptions.LockTimeout]. On platforms
-//     without file locks (plan9, js, wasip1) only the FileStores of one
-//     process exclude each other;
-//   - lease.json: the lease, rewritten atomically (write a temporary file,
-//     fsync, rename, fsync the directory);
-//   - target.json: the [TargetRecord] (active release, history), rewritten
-//     the same way;
-//   - journal-<name>.log: one append-only journal per release; each record
-//     is framed with its length and a CRC-32C checksum and fsynced before
-//     Append returns.
+//   - lock.N: a lock file; every write operation of the epoch holds an
+//     exclusive lock on it (flock(2) on Unix, LockFileEx on Windows) for
+//     its duration, so processes sharing the directory (and separate
+//     FileStores in one process) see each other's changes atomically.
+//     Waiting for it honours the operation's context and
+//     [FileOptions.LockTimeout]. On platforms without file locks (plan9,
+//     js, wasip1) only the FileStores of one process exclude each other;
+//   - lease.N.json: the lease, rewritten atomically (write a temporary
+//     file, fsync, rename, fsync the directory);
+//   - target.N.json: the [TargetRecord] (active release, history), copied
+//     from the previous epoch when the epoch starts and rewritten the same
+//     way;
+//   - journal.N.<name>.log: the records of journal name written under
+//     lease N; each record is framed with its length and a CRC-32C
+//     checksum and fsynced before Append returns. A journal is the
+//     concatenation of its files in epoch order;
+//   - epoch.N.json: written once, last, when the epoch starts (its
+//     "commit"): the previous epoch's number and its seals, how many bytes
+//     of each of that epoch's journal files are complete records.
+//
+// Stores written before epochs existed (lock, lease.json, target.json,
+// journal-<name>.log) are read as epoch 0 and need no migration: their
+// next Acquire starts epoch 1 on top of them and seals their journals,
+// which are never written again. Every process sharing a store must run a
+// glidepath that knows epochs.
 //
 // A kernel lock rather than O_EXCL lock files: the kernel drops it when its
 // process dies, even by SIGKILL, so a crash never leaves a stale lock that
 // needs guessing about; liveness across crashes is the lease's job (it
 // expires), mutual exclusion of each read-check-write is the lock's.
 // The lock is advisory and local: the directory must not be on a network
-// file system that does not implement it. A process frozen (SIGSTOP)
-// inside a store operation keeps the lock while it is frozen: the other
-// processes' operations on that target fail with [ErrLockTimeout] after
-// LockTimeout instead of hanging, and succeed once it wakes or dies. The
-// lock is never broken, because the frozen process would go on writing
-// when it woke.
+// file system that does not implement it.
 //
-// Reads (Load, Journal, and so Manager.History and Manager.Pending) work
-// on a read-only store: they lock the lock file read-only, or read
-// unlocked when it cannot be opened, since nothing can write there.
+// A process frozen (SIGSTOP, a VM pause) inside a store operation keeps
+// its epoch's lock while it is frozen, and the lease it holds runs out.
+// Writes under that lease by other goroutines or processes wait for at
+// most their context and LockTimeout ([ErrLockTimeout]); reads do not
+// wait (below). An Acquire of a lease that has expired (or was released)
+// waits for the lock for at most [FileOptions.TakeoverGrace] (default
+// [DefaultTakeoverGrace], 1 s) and then takes the lease over without it:
+// it claims the next epoch by linking a lock file it already holds into
+// place (so exactly one claimant wins), lists and seals the old epoch's
+// journal files, copies the target record, writes its lease, and commits.
+// The frozen process can therefore delay a takeover by at most the
+// lease's TTL (from its last renewal) plus TakeoverGrace plus the few
+// fsyncs of the takeover itself. When it wakes, every write it finishes
+// checks whether a newer epoch was claimed and, if so, fails with
+// [ErrLeaseLost] (so its next Fence fails with [strategy.ErrFenced] and
+// it applies nothing); what such a write left on disk is in the old
+// epoch's files beyond their seals, or in its superseded record and lease
+// files, which no one reads. A write that finished before the claim is
+// part of the sealed history; one that raced the takeover (it finished
+// after the claim but before the seal) may be kept even though it reported
+// the lease lost, exactly as if it had landed just before the takeover.
+// A claimant that dies or freezes before it commits leaves a claim that the
+// next Acquire (or a write that finds its lock free) marks aborted.
+//
+// Reads (Load, Journal, Targets, and so Manager.History and
+// Manager.Pending) take no lock: every file they read is replaced
+// atomically or only appended to, and they read again when an epoch was
+// committed while they read. They work while a writer is frozen and on a
+// read-only store.
 type FileStore struct {
 	dir  string
 	opts FileOptions
@@ -77,11 +111,22 @@ type FileOptions struct {
 	// simulate a full disk (syscall.ENOSPC) or a read-only directory
 	// (syscall.EROFS), which permissions cannot do for root.
 	Fault func(op FileOp, path string) error
-	// LockTimeout bounds how long an operation waits for a target's
-	// lock while another operation holds it (default DefaultLockTimeout);
-	// it then fails with [ErrLockTimeout]. Waiting also ends with the
-	// operation's context.
+	// LockTimeout bounds how long a write (Renew, Release, Append,
+	// Update) waits for a target's lock while another operation holds it
+	// (default DefaultLockTimeout); it then fails with [ErrLockTimeout].
+	// Waiting also ends with the operation's context. Reads never wait;
+	// Acquire waits TakeoverGrace.
 	LockTimeout time.Duration
+	// TakeoverGrace bounds how long an Acquire of a lapsed lease (expired
+	// or released) waits for an operation in flight on the target to
+	// finish (default DefaultTakeoverGrace). An operation that still holds
+	// the target's lock then (its process is frozen, or its disk stalls)
+	// is left behind: the Acquire takes the lease over without that lock,
+	// and whatever the operation writes afterwards is refused or never
+	// read (see [FileStore]). A lease is therefore taken over at most
+	// TakeoverGrace (plus the takeover's own few file writes) after it
+	// expires, whatever its holder is doing.
+	TakeoverGrace time.Duration
 }
 
 // FileOp names a file-system change a [FileStore] makes.
@@ -120,9 +165,22 @@ func OpenFileStore(dir string, opts FileOptions) (*FileStore, error) {
 // Dir returns the store's directory.
 func (s *FileStore) Dir() string { return s.dir }
 
-// JournalPath returns the file that holds target's named journal.
+// JournalPath returns the file that holds the newest records of target's
+// named journal: the file of the newest lease that wrote to it (or, for a
+// journal not written yet, of the current lease). Records written under
+// earlier leases are in files of the same directory named after those
+// leases' tokens (see [FileStore]).
 func (s *FileStore) JournalPath(target, journal string) string {
-	return filepath.Join(s.targetDir(target), "journal-"+fileName(journal)+".log")
+	tdir := s.targetDir(target)
+	v, err := scan(tdir)
+	if err != nil {
+		return filepath.Join(tdir, segmentName(journal, 0))
+	}
+	e := v.cur
+	if files := v.journalFiles(journal); len(files) > 0 {
+		e = files[len(files)-1]
+	}
+	return filepath.Join(tdir, segmentName(journal, e))
 }
 
 func (s *FileStore) targetDir(target string) string {
@@ -158,103 +216,44 @@ func (s *FileStore) fault(op FileOp, path string) error {
 // of a target that another operation holds (see [FileOptions.LockTimeout]).
 const DefaultLockTimeout = 10 * time.Second
 
-// ErrLockTimeout marks a FileStore operation that gave up waiting for a
+// DefaultTakeoverGrace is how long an Acquire waits for the lock of a
+// target whose lease has lapsed before it takes the lease over without
+// that lock (see [FileOptions.TakeoverGrace]).
+const DefaultTakeoverGrace = time.Second
+
+// ErrLockTimeout marks a FileStore write that gave up waiting for a
 // target's lock: another process held it for longer than the store's
-// LockTimeout (it is frozen, or its disk is very slow).
+// LockTimeout (it is frozen, or its disk is very slow). Reads never wait
+// for the lock, and an Acquire of a lapsed lease takes it over after
+// TakeoverGrace instead.
 var ErrLockTimeout = errors.New("timed out waiting for the store's lock")
 
-// localLocks excludes the FileStores of one process from each other on
-// platforms without file locks (see lock_other.go).
-var localLocks sync.Map // lock path -> chan struct{} of capacity 1
-
-// locked runs fn holding target's lock. A read (write false) of a target
-// that has no directory yet, or on a read-only file system, runs without
-// the lock: nothing can change there.
-func (s *FileStore) locked(ctx context.Context, target string, write bool, fn func(tdir string) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
+func (s *FileStore) lockTimeout() time.Duration {
+	if s.opts.LockTimeout > 0 {
+		return s.opts.LockTimeout
 	}
-	tdir := s.targetDir(target)
-	if _, err := os.Stat(tdir); errors.Is(err, fs.ErrNotExist) {
-		if !write {
-			return fn(tdir)
-		}
-		if err := s.fault(FileMkdir, tdir); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(tdir, 0o755); err != nil {
-			return err
-		}
-		if err := s.syncDir(s.dir); err != nil {
-			return err
-		}
-	}
-	lockPath := filepath.Join(tdir, "lock")
-	f, err := os.OpenFile(lockPath, os.O_RDWR, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err = s.fault(FileCreate, lockPath); err == nil {
-			f, err = os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
-		}
-	}
-	if err != nil && !write {
-		// A read-only store (a read-only mount, a copy without write
-		// permission): lock read-only if the lock file exists, else read
-		// unlocked, since no writer can use this directory either.
-		if f, err = os.Open(lockPath); err != nil {
-			return fn(tdir)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if !lockSupported {
-		ch, _ := localLocks.LoadOrStore(lockPath, make(chan struct{}, 1))
-		sem := ch.(chan struct{})
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-		defer func() { <-sem }()
-	}
-	if err := s.lock(ctx, f, lockPath); err != nil {
-		return err
-	}
-	defer unlock(f) //nolint:errcheck // closing the file drops the lock anyway
-	return fn(tdir)
+	return DefaultLockTimeout
 }
 
-// lock takes f's lock, waiting (while ctx lasts, and for at most the
-// store's LockTimeout) for another holder to let go.
-func (s *FileStore) lock(ctx context.Context, f *os.File, path string) error {
-	timeout := s.opts.LockTimeout
-	if timeout == 0 {
-		timeout = DefaultLockTimeout
+func (s *FileStore) takeoverGrace() time.Duration {
+	if s.opts.TakeoverGrace > 0 {
+		return s.opts.TakeoverGrace
 	}
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	wait := 100 * time.Microsecond
-	for {
-		busy, err := tryLock(f)
-		if err != nil {
-			return fmt.Errorf("rollback: locking %s: %w", path, err)
-		}
-		if !busy {
-			return nil
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("rollback: waiting for the lock %s: %w", path, context.Cause(ctx))
-		case <-deadline.C:
-			t.Stop()
-			return fmt.Errorf("rollback: %w: %s was held by another operation for %v", ErrLockTimeout, path, timeout)
-		case <-t.C:
-		}
-		wait = min(2*wait, 10*time.Millisecond)
+	return DefaultTakeoverGrace
+}
+
+// ensureDir creates a target's directory.
+func (s *FileStore) ensureDir(tdir string) error {
+	if _, err := os.Stat(tdir); !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
+	if err := s.fault(FileMkdir, tdir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(tdir, 0o755); err != nil {
+		return err
+	}
+	return s.syncDir(s.dir)
 }
 
 func (s *FileStore) syncDir(dir string) error {
@@ -291,6 +290,11 @@ func (s *FileStore) writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
+	return s.writeFile(path, data)
+}
+
+// writeFile replaces path with data atomically.
+func (s *FileStore) writeFile(path string, data []byte) error {
 	tmp := path + ".tmp"
 	if err := s.fault(FileWrite, tmp); err != nil {
 		return err
@@ -322,47 +326,259 @@ func (s *FileStore) writeJSON(path string, v any) error {
 	return s.syncDir(filepath.Dir(path))
 }
 
-func (s *FileStore) readLease(tdir string) (Lease, error) {
-	var l Lease
-	err := readJSON(filepath.Join(tdir, "lease.json"), &l)
+// readLease reads epoch e's lease (the zero lease, named, when there is
+// none).
+func readLease(tdir string, e uint64, target string) (Lease, error) {
+	l := Lease{Target: target, Token: e}
+	err := readJSON(filepath.Join(tdir, leaseName(e)), &l)
+	l.Target = target
 	return l, err
 }
 
-// Acquire implements [Store].
+// lostTo is the error of a write by l after the epoch it was made in was
+// superseded.
+func lostTo(l *Lease, target string) error {
+	if l == nil {
+		return fmt.Errorf("rollback: %w: target %q was taken over while the change was written; it may not have been kept", ErrLeaseLost, target)
+	}
+	return fmt.Errorf("%w: target %q: lease %d of %q was taken over while the write was made", ErrLeaseLost, target, l.Token, l.Owner)
+}
+
+// Acquire implements [Store]. When the lease has lapsed, it waits (while
+// ctx lasts, and for at most TakeoverGrace) for an operation in flight on
+// the target to finish, then takes the lease over, without that
+// operation's lock if it is still held (see [FileStore]).
 func (s *FileStore) Acquire(ctx context.Context, target, owner string, ttl time.Duration) (Lease, error) {
-	var out Lease
-	err := s.locked(ctx, target, true, func(tdir string) error {
-		cur, err := s.readLease(tdir)
+	if err := ctx.Err(); err != nil {
+		return Lease{}, err
+	}
+	tdir := s.targetDir(target)
+	if err := s.ensureDir(tdir); err != nil {
+		return Lease{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return Lease{}, err
+		}
+		v, err := scan(tdir)
+		if err != nil {
+			return Lease{}, err
+		}
+		cur, err := readLease(tdir, v.cur, target)
+		if err != nil {
+			return Lease{}, err
+		}
+		if cur.held(time.Now()) {
+			return Lease{}, &LeaseHeldError{Target: target, Owner: cur.Owner, Expires: cur.Expires}
+		}
+		grace := s.takeoverGrace()
+		lk, err := s.lockEpoch(ctx, tdir, v.cur, grace, grace)
+		if errors.Is(err, errSuperseded) {
+			continue
+		}
+		if err != nil {
+			return Lease{}, err
+		}
+		l, err := s.takeOver(tdir, v.cur, target, owner, ttl)
+		lk.release()
+		if errors.Is(err, errRetry) && attempt < 100 {
+			continue
+		}
+		return l, err
+	}
+}
+
+// takeOver starts the epoch after base with a lease for owner.
+func (s *FileStore) takeOver(tdir string, base uint64, target, owner string, ttl time.Duration) (Lease, error) {
+	v, err := scan(tdir)
+	if err != nil {
+		return Lease{}, err
+	}
+	if v.cur != base {
+		return Lease{}, errRetry
+	}
+	cur, err := readLease(tdir, base, target)
+	if err != nil {
+		return Lease{}, err
+	}
+	if cur.held(time.Now()) {
+		return Lease{}, &LeaseHeldError{Target: target, Owner: cur.Owner, Expires: cur.Expires}
+	}
+	x := max(v.maxClaim, cur.Token, base) + 1
+	lk, err := s.claim(tdir, x)
+	if errors.Is(err, fs.ErrExist) {
+		return Lease{}, errRetry
+	}
+	if err != nil {
+		return Lease{}, fmt.Errorf("rollback: claiming the lease of %q: %w", target, err)
+	}
+	defer lk.release()
+	committed := false
+	defer func() {
+		if !committed { // best effort: a claim left unmarked is marked by the next one
+			_ = s.mark(tdir, x, epochFile{Token: x, Aborted: true})
+		}
+	}()
+	// Listed after the claim: every write in the base epoch that finishes
+	// after this point sees the claim and reports the lease lost.
+	v, err = scan(tdir)
+	if err != nil {
+		return Lease{}, err
+	}
+	if v.cur != base || v.maxClaim > x {
+		return Lease{}, errRetry
+	}
+	for _, c := range v.pending() {
+		if c == x {
+			continue
+		}
+		if err := s.mark(tdir, c, epochFile{Token: c, Aborted: true}); errors.Is(err, fs.ErrExist) {
+			return Lease{}, errRetry // it committed after all
+		} else if err != nil {
+			return Lease{}, fmt.Errorf("rollback: giving up the abandoned claim %d on %q: %w", c, target, err)
+		}
+	}
+	seals, err := s.seal(v, base)
+	if err != nil {
+		return Lease{}, fmt.Errorf("rollback: sealing the journals of %q: %w", target, err)
+	}
+	rec, err := os.ReadFile(filepath.Join(tdir, targetName(base)))
+	if err == nil {
+		err = s.writeFile(filepath.Join(tdir, targetName(x)), rec)
+	} else if errors.Is(err, fs.ErrNotExist) {
+		err = nil
+	}
+	if err != nil {
+		return Lease{}, fmt.Errorf("rollback: copying the record of %q: %w", target, err)
+	}
+	l := Lease{Target: target, Owner: owner, Token: x, Expires: time.Now().Add(ttl)}
+	if err := s.writeJSON(filepath.Join(tdir, leaseName(x)), l); err != nil {
+		return Lease{}, fmt.Errorf("rollback: writing lease of %q: %w", target, err)
+	}
+	if err := s.mark(tdir, x, epochFile{Token: x, Base: base, Seals: seals}); errors.Is(err, fs.ErrExist) {
+		committed = true // someone marked it aborted: that is its mark
+		return Lease{}, errRetry
+	} else if err != nil {
+		return Lease{}, fmt.Errorf("rollback: writing lease of %q: %w", target, err)
+	}
+	committed = true
+	collect(v, base)
+	return l, nil
+}
+
+// inEpoch runs fn under the lock of the target's newest epoch, fenced by
+// l when l is not nil, and reports l lost when a takeover claimed a newer
+// epoch before fn's writes were done.
+func (s *FileStore) inEpoch(ctx context.Context, target string, l *Lease, needLive bool, fn func(v *view) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	tdir := s.targetDir(target)
+	if l == nil {
+		if err := s.ensureDir(tdir); err != nil {
+			return err
+		}
+	}
+	deadline := time.Now().Add(s.lockTimeout())
+	wait := 100 * time.Microsecond
+	for {
+		v, err := scan(tdir)
 		if err != nil {
 			return err
 		}
-		l, err := acquire(cur, target, owner, ttl, time.Now())
+		if l != nil {
+			cur, err := readLease(tdir, v.cur, target)
+			if err != nil {
+				return err
+			}
+			if err := fence(cur, *l, time.Now(), needLive); err != nil {
+				return err
+			}
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("rollback: %w: %q was being taken over for %v", ErrLockTimeout, target, s.lockTimeout())
+		}
+		lk, err := s.lockEpoch(ctx, tdir, v.cur, 0, left)
+		if errors.Is(err, errSuperseded) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
-		if err := s.writeJSON(filepath.Join(tdir, "lease.json"), l); err != nil {
-			return fmt.Errorf("rollback: writing lease of %q: %w", target, err)
+		err = s.locked(tdir, v.cur, target, l, needLive, fn)
+		lk.release()
+		if !errors.Is(err, errRetry) {
+			return err
 		}
-		out = l
-		return nil
-	})
-	return out, err
+		t := time.NewTimer(min(wait, max(time.Until(deadline), 0)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return context.Cause(ctx)
+		case <-t.C:
+		}
+		wait = min(2*wait, 10*time.Millisecond)
+	}
+}
+
+// locked is inEpoch's part under epoch e's lock.
+func (s *FileStore) locked(tdir string, e uint64, target string, l *Lease, needLive bool, fn func(v *view) error) error {
+	v, err := scan(tdir)
+	if err != nil {
+		return err
+	}
+	if v.cur != e {
+		return errRetry
+	}
+	if pend := v.pending(); len(pend) > 0 {
+		c := pend[0]
+		alive, err := claimAlive(tdir, c)
+		if err != nil {
+			return err
+		}
+		if alive { // a takeover is under way
+			if l != nil {
+				return fmt.Errorf("%w: target %q: lease %d of %q is being taken over", ErrLeaseLost, target, l.Token, l.Owner)
+			}
+			return errRetry
+		}
+		// Its process died: mark the claim aborted and look again.
+		if err := s.mark(tdir, c, epochFile{Token: c, Aborted: true}); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		return errRetry
+	}
+	if l != nil {
+		cur, err := readLease(tdir, e, target)
+		if err != nil {
+			return err
+		}
+		if err := fence(cur, *l, time.Now(), needLive); err != nil {
+			return err
+		}
+	}
+	if err := fn(v); err != nil {
+		return err
+	}
+	if lost, err := superseded(tdir, e); err != nil {
+		return err
+	} else if lost {
+		return lostTo(l, target)
+	}
+	return nil
 }
 
 // Renew implements [Store].
 func (s *FileStore) Renew(ctx context.Context, l Lease, ttl time.Duration) (Lease, error) {
 	var out Lease
-	err := s.locked(ctx, l.Target, true, func(tdir string) error {
-		cur, err := s.readLease(tdir)
+	err := s.inEpoch(ctx, l.Target, &l, false, func(v *view) error {
+		cur, err := readLease(v.tdir, v.cur, l.Target)
 		if err != nil {
 			return err
 		}
-		now := time.Now()
-		if err := fence(cur, l, now, false); err != nil {
-			return err
-		}
-		cur.Expires = now.Add(ttl)
-		if err := s.writeJSON(filepath.Join(tdir, "lease.json"), cur); err != nil {
+		cur.Expires = time.Now().Add(ttl)
+		if err := s.writeJSON(filepath.Join(v.tdir, leaseName(v.cur)), cur); err != nil {
 			return fmt.Errorf("rollback: renewing lease of %q: %w", l.Target, err)
 		}
 		out = cur
@@ -373,44 +589,40 @@ func (s *FileStore) Renew(ctx context.Context, l Lease, ttl time.Duration) (Leas
 
 // Release implements [Store].
 func (s *FileStore) Release(ctx context.Context, l Lease) error {
-	return s.locked(ctx, l.Target, true, func(tdir string) error {
-		cur, err := s.readLease(tdir)
+	return s.inEpoch(ctx, l.Target, &l, false, func(v *view) error {
+		cur, err := readLease(v.tdir, v.cur, l.Target)
 		if err != nil {
 			return err
 		}
-		if err := fence(cur, l, time.Now(), false); err != nil {
-			return err
-		}
 		cur.Owner, cur.Expires = "", time.Time{}
-		if err := s.writeJSON(filepath.Join(tdir, "lease.json"), cur); err != nil {
+		if err := s.writeJSON(filepath.Join(v.tdir, leaseName(v.cur)), cur); err != nil {
 			return fmt.Errorf("rollback: releasing lease of %q: %w", l.Target, err)
 		}
 		return nil
 	})
 }
 
-// Append implements [Store]. Before its first write to a journal (and
-// whenever another process wrote to it since), it verifies the journal:
-// a torn final record, left by a process that died while writing it, is
-// cut off (it was never complete, so nothing was applied after it); any
-// other damage fails the append with a [*CorruptError].
+// Append implements [Store]. Records go to the journal's file of the
+// lease's epoch. Before the first write to that file, the journal's
+// earlier files are read and an append to a damaged journal is refused;
+// before every write (when another process wrote to the file since), the
+// file is verified: a torn final record, left by a process that died
+// while writing it, is cut off (it was never complete, so nothing was
+// applied after it); any other damage fails the append with a
+// [*CorruptError].
 func (s *FileStore) Append(ctx context.Context, l Lease, journal string, rec strategy.Record) error {
 	frame, err := encodeFrame(rec)
 	if err != nil {
 		return err
 	}
-	return s.locked(ctx, l.Target, true, func(tdir string) error {
-		cur, err := s.readLease(tdir)
-		if err != nil {
-			return err
-		}
-		if err := fence(cur, l, time.Now(), true); err != nil {
-			return err
-		}
-		path := s.JournalPath(l.Target, journal)
+	return s.inEpoch(ctx, l.Target, &l, true, func(v *view) error {
+		path := filepath.Join(v.tdir, segmentName(journal, v.cur))
 		created := false
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		if errors.Is(err, fs.ErrNotExist) {
+			if _, err := v.readJournal(journal); err != nil {
+				return err
+			}
 			if err := s.fault(FileCreate, path); err != nil {
 				return err
 			}
@@ -438,7 +650,7 @@ func (s *FileStore) Append(ctx context.Context, l Lease, journal string, rec str
 			return fmt.Errorf("rollback: syncing %s: %w", path, err)
 		}
 		if created {
-			if err := s.syncDir(tdir); err != nil {
+			if err := s.syncDir(v.tdir); err != nil {
 				return err
 			}
 		}
@@ -487,47 +699,80 @@ func (s *FileStore) verifiedEnd(f *os.File, path string) (int64, error) {
 	return good, nil
 }
 
-// Journal implements [Store].
-func (s *FileStore) Journal(ctx context.Context, target, journal string) ([]strategy.Record, error) {
-	var recs []strategy.Record
-	err := s.locked(ctx, target, false, func(string) error {
-		path := s.JournalPath(target, journal)
-		data, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
+// read runs fn on a listing of target's directory, and again on a new
+// listing when a takeover committed while fn read: what fn returns is
+// what the target held at one moment. It takes no lock. While a takeover
+// is in progress (its claimant holds the claim's lock), it reads again
+// after it commits, so that it never returns a frozen writer's last
+// bytes that the takeover then leaves out; it waits for that at most
+// about a quarter of a second, the time a takeover's few fsyncs take.
+func read(ctx context.Context, tdir string, fn func(v *view) error) error {
+	var err error
+	wait := time.Millisecond
+	for i := 0; ; i++ {
+		var v *view
+		if v, err = scan(tdir); err != nil {
 			return err
 		}
-		var derr error
-		recs, _, derr = decodeFrames(path, data)
-		return derr
+		err = fn(v)
+		after, serr := scan(tdir)
+		if serr != nil || i >= 8 {
+			return err
+		}
+		if after.cur != v.cur {
+			continue
+		}
+		busy := false
+		for _, c := range after.pending() {
+			if alive, _ := claimAlive(tdir, c); alive {
+				busy = true
+			}
+		}
+		if !busy {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait *= 2
+	}
+}
+
+// Journal implements [Store]. It takes no lock (see [FileStore]).
+func (s *FileStore) Journal(ctx context.Context, target, journal string) ([]strategy.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var recs []strategy.Record
+	err := read(ctx, s.targetDir(target), func(v *view) error {
+		var err error
+		recs, err = v.readJournal(journal)
+		return err
 	})
 	return recs, err
 }
 
-// Load implements [Store].
+// Load implements [Store]. It takes no lock (see [FileStore]).
 func (s *FileStore) Load(ctx context.Context, target string) (TargetRecord, error) {
-	rec := TargetRecord{Target: target}
-	err := s.locked(ctx, target, false, func(tdir string) error {
-		return readJSON(filepath.Join(tdir, "target.json"), &rec)
+	if err := ctx.Err(); err != nil {
+		return TargetRecord{}, err
+	}
+	var rec TargetRecord
+	err := read(ctx, s.targetDir(target), func(v *view) error {
+		rec = TargetRecord{Target: target}
+		return readJSON(filepath.Join(v.tdir, targetName(v.cur)), &rec)
 	})
 	return rec, err
 }
 
 // Update implements [Store].
 func (s *FileStore) Update(ctx context.Context, target string, fenceLease *Lease, fn func(*TargetRecord) error) error {
-	return s.locked(ctx, target, true, func(tdir string) error {
-		if fenceLease != nil {
-			cur, err := s.readLease(tdir)
-			if err != nil {
-				return err
-			}
-			if err := fence(cur, *fenceLease, time.Now(), true); err != nil {
-				return err
-			}
-		}
-		path := filepath.Join(tdir, "target.json")
+	return s.inEpoch(ctx, target, fenceLease, true, func(v *view) error {
+		path := filepath.Join(v.tdir, targetName(v.cur))
 		rec := TargetRecord{Target: target}
 		if err := readJSON(path, &rec); err != nil {
 			return err
@@ -558,7 +803,10 @@ func (s *FileStore) Targets(ctx context.Context) ([]string, error) {
 			continue
 		}
 		var rec TargetRecord
-		if err := readJSON(filepath.Join(s.dir, e.Name(), "target.json"), &rec); err != nil {
+		if err := read(ctx, filepath.Join(s.dir, e.Name()), func(v *view) error {
+			rec = TargetRecord{}
+			return readJSON(filepath.Join(v.tdir, targetName(v.cur)), &rec)
+		}); err != nil {
 			return out, err
 		}
 		if rec.Target != "" {

@@ -232,8 +232,10 @@ func (w *Worker) takeOver(ctx context.Context, target string) (*strategy.Rollout
 	if ro == nil {
 		m.release(ctx, lease)
 	}
-	if errors.Is(err, ErrNothingToResume) {
-		err = nil // it ended meanwhile; settling it recorded its history
+	if errors.Is(err, ErrNothingToResume) || err != nil && ro == nil && ctx.Err() != nil {
+		// It ended meanwhile (settling it recorded its history), or the
+		// worker is stopping.
+		err = nil
 	}
 	return ro, name, err
 }
