@@ -292,7 +292,7 @@ func TestFileStoreReadsPreviousLayout(t *testing.T) {
 		}
 		m := newManager(s, "b")
 		h, err := m.History(ctx, "svc")
-		if err != nil || len(h) != 1 || h[0].Canary != "v2" || h[0].Outcome != strategy.PhasePromoted {
+		if err != nil || len(h) != 1 || h[0].Canary != "v2" || h[0].Phase != strategy.PhasePromoted {
 			t.Fatalf("history of the old store: %+v %v", h, err)
 		}
 		if got := journalOf(t, s, "svc", h[0]); len(got) == 0 {
@@ -327,7 +327,7 @@ func TestFileStoreReadsPreviousLayout(t *testing.T) {
 			}
 		}
 		h, err = m.History(ctx, "svc")
-		if err != nil || len(h) != 2 || h[1].Canary != "v3" || h[1].Outcome != strategy.PhasePromoted || h[1].Resumed != 1 {
+		if err != nil || len(h) != 2 || h[1].Canary != "v3" || h[1].Phase != strategy.PhasePromoted || h[1].Resumed != 1 {
 			t.Fatalf("history after the resume: %+v %v", h, err)
 		}
 		if now, _ := os.ReadFile(filepath.Join(dir, "t-svc", "journal-000002.log")); string(now) != string(oldJournal) {
