@@ -91,7 +91,7 @@ func (p *connPool) dial(ctx context.Context) (*upConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &upConn{Conn: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}
+	c := &upConn{Conn: nc, br: bufio.NewReaderSize(nc, upstreamReadBuffer), bw: bufio.NewWriterSize(nc, 4<<10)}
 	c.abort = func() { _ = nc.SetDeadline(aLongTimeAgo) }
 	return c, nil
 }
