@@ -192,6 +192,7 @@ const (
 type serverConn struct {
 	sv    *server
 	nc    net.Conn
+	wc    *waitConn // nc, under br and bw
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	state atomic.Int32
@@ -216,6 +217,9 @@ func (c *serverConn) serve() {
 	handedOff := false
 	defer func() {
 		if !handedOff {
+			if c.wc != nil && len(c.wc.pending) > 0 {
+				_, _ = c.wc.sendPending()
+			}
 			_ = c.nc.Close()
 		}
 		c.sv.track(c, false)
@@ -228,8 +232,9 @@ func (c *serverConn) serve() {
 		c.ip = host
 	}
 	c.watchDone = make(chan struct{}, 1)
-	c.br = bufio.NewReaderSize(c.nc, clientReadBuffer)
-	c.bw = bufio.NewWriterSize(c.nc, clientWriteBuffer)
+	c.wc = newWaitConn(c.nc)
+	c.br = bufio.NewReaderSize(c.wc, clientReadBuffer)
+	c.bw = bufio.NewWriterSize(c.wc, clientWriteBuffer)
 	idle := c.sv.s.cfg.IdleTimeout
 	for {
 		if !c.state.CompareAndSwap(connActive, connIdle) && c.state.Load() != connIdle {
@@ -350,10 +355,16 @@ func (c *serverConn) serveRequest(head []byte) (keep, handoff bool) {
 	// Recorded before the last of the response is sent, as on the
 	// Handler path: a client that has its answer finds it counted.
 	up.m.observe(status, time.Since(start))
+	keep = keep && !closing && !c.sv.closing.Load()
+	if keep && c.br.Buffered() == 0 {
+		// The next thing done on the connection is reading the next
+		// request: the response goes out with that read.
+		c.wc.holdNextWrite()
+	}
 	if c.bw.Flush() != nil {
 		keep = false
 	}
-	return keep && !closing && !c.sv.closing.Load(), false
+	return keep, false
 }
 
 // extraHeaders are the response headers the splitter adds.
@@ -439,6 +450,7 @@ func (c *serverConn) writeBadGateway(extra extraHeaders, closing bool) {
 // read: the request cannot be sent again.
 func (c *serverConn) roundTrip(uc *upConn, up *upstream, head bool) (got bool, err error) {
 	c.writeRequest(uc.bw, up)
+	uc.holdWrite()
 	if err := uc.bw.Flush(); err != nil {
 		return false, err
 	}
