@@ -203,8 +203,11 @@ type serverConn struct {
 	// A request whose upstream takes longer than watchAfter to answer
 	// gets a watcher: a read of the client connection that notices the
 	// client going away and aborts the upstream exchange.
-	watchDone chan struct{}
-	gone      atomic.Bool
+	watchDone     chan struct{}
+	watchTimer    *time.Timer // runs watch; one per connection
+	watched       *upConn     // the exchange watch aborts
+	gone          atomic.Bool
+	resetDeadline bool // the watcher was stopped by a deadline in the past
 }
 
 // watchAfter is how long an upstream may take to answer before Serve's
@@ -236,6 +239,10 @@ func (c *serverConn) serve() {
 	c.br = bufio.NewReaderSize(c.wc, clientReadBuffer)
 	c.bw = bufio.NewWriterSize(c.wc, clientWriteBuffer)
 	idle := c.sv.s.cfg.IdleTimeout
+	var deadline time.Time
+	c.watchTimer = time.AfterFunc(time.Hour, c.watch)
+	c.watchTimer.Stop()
+	defer c.watchTimer.Stop()
 	for {
 		if !c.state.CompareAndSwap(connActive, connIdle) && c.state.Load() != connIdle {
 			return
@@ -243,7 +250,14 @@ func (c *serverConn) serve() {
 		if c.sv.closing.Load() {
 			return
 		}
-		_ = c.nc.SetReadDeadline(time.Now().Add(idle))
+		// The deadline is moved only when a quarter of it has passed:
+		// an idle connection is closed after 3/4 to 4/4 of IdleTimeout,
+		// and most requests touch no timer.
+		if now := time.Now(); c.resetDeadline || deadline.Sub(now) < idle*3/4 {
+			c.resetDeadline = false
+			deadline = now.Add(idle)
+			_ = c.nc.SetReadDeadline(deadline)
+		}
 		head, ok, err := c.readHead()
 		if err != nil {
 			return
@@ -455,16 +469,19 @@ func (c *serverConn) roundTrip(uc *upConn, up *upstream, head bool) (got bool, e
 		return false, err
 	}
 	c.gone.Store(false)
-	var watch *time.Timer
+	watching := false
 	if c.br.Buffered() == 0 && uc.br.Buffered() == 0 {
 		// From here on nothing reads the request head's bytes, which the
 		// watcher's read may overwrite.
-		watch = time.AfterFunc(watchAfter, func() { c.watch(uc) })
+		c.watched = uc
+		c.watchTimer.Reset(watchAfter)
+		watching = true
 	}
 	defer func() {
-		if watch != nil && !watch.Stop() {
+		if watching && !c.watchTimer.Stop() {
 			_ = c.nc.SetReadDeadline(aLongTimeAgo)
 			<-c.watchDone
+			c.resetDeadline = true
 		}
 		if err == nil && c.gone.Load() {
 			err = errClientGone
@@ -495,7 +512,8 @@ var errClientGone = errors.New("httpsplit: the client went away")
 
 // watch waits for the client to send something or go away; gone, it
 // aborts the upstream exchange.
-func (c *serverConn) watch(uc *upConn) {
+func (c *serverConn) watch() {
+	uc := c.watched
 	defer func() { c.watchDone <- struct{}{} }()
 	if _, err := c.br.Peek(1); err != nil && !isTimeout(err) {
 		c.gone.Store(true)
