@@ -344,6 +344,11 @@ func parseResponseHead(b []byte, head bool, h *respHead) error {
 		}
 		h.fields = append(h.fields, field{name, value})
 	}
+	if chunked && !http11 {
+		// net/http ignores Transfer-Encoding in HTTP/1.0 and reads
+		// until close; an answer that can be read two ways is refused.
+		return errBadResponse
+	}
 	h.headLen = len(b) - len(rest)
 	h.keepAlive = !closeConn && (http11 || keepAlive)
 	switch {
