@@ -293,7 +293,8 @@ func (b *syncBuffer) String() string {
 }
 
 // startNginx runs nginx in the foreground with a weighted upstream of the
-// two backends and keep-alive connections to them (as the splitter keeps).
+// two backends and keep-alive connections to them (as the splitter keeps),
+// replacing the client's forwarding headers as the splitter does.
 // With one worker it runs as a single process (master_process off); with
 // more, a master and that many workers.
 func startNginx(ctx context.Context, bin, b1, b2 string, weight, workers int) (*proc, error) {
@@ -343,6 +344,12 @@ http {
       proxy_pass http://backends;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+      # The forwarding headers the splitter sets, so both do the same work.
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Real-IP "";
+      proxy_set_header Forwarded "";
     }
   }
 }

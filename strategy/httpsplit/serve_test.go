@@ -92,7 +92,7 @@ func exchange(t *testing.T, addr, raw string) []string {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second)) // a bound, not an assertion
-	whole := strings.HasSuffix(raw, "\r\n\r\n") || strings.HasSuffix(raw, "ok") || strings.HasSuffix(raw, "hello")
+	whole := strings.HasSuffix(raw, "\n\n") || strings.HasSuffix(raw, "\r\n\r\n") || strings.HasSuffix(raw, "ok") || strings.HasSuffix(raw, "hello")
 	if whole {
 		raw += "GET /end HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
 	}
