@@ -526,14 +526,13 @@ func (c *serverConn) watch() {
 func readResponseHead(br *bufio.Reader) ([]byte, error) {
 	n := 1
 	for {
-		b, err := br.Peek(n)
-		if err != nil {
+		if _, err := br.Peek(n); err != nil {
 			if errors.Is(err, bufio.ErrBufferFull) {
 				return nil, errors.New("httpsplit: upstream response head too large")
 			}
 			return nil, err
 		}
-		b, _ = br.Peek(br.Buffered())
+		b, _ := br.Peek(br.Buffered())
 		if end := bytes.Index(b, []byte("\r\n\r\n")); end >= 0 {
 			return b[:end+4], nil
 		}
