@@ -199,6 +199,7 @@ type serverConn struct {
 	ip    string // the client's address, for X-Forwarded-For
 	req   reqHead
 	resp  respHead
+	num   [20]byte // scratch for numbers written without allocating
 
 	// A request whose upstream takes longer than watchAfter to answer
 	// gets a watcher: a read of the client connection that notices the
@@ -652,7 +653,7 @@ func (c *serverConn) relay(uc *upConn, up *upstream, head bool, extra extraHeade
 	extra.write(bw)
 	if h.length >= 0 && (h.framing == bodyLength || h.framing == bodyNone) {
 		bw.WriteString("Content-Length: ")
-		bw.WriteString(strconv.FormatInt(h.length, 10))
+		bw.Write(strconv.AppendInt(c.num[:0], h.length, 10))
 		bw.WriteString("\r\n")
 	}
 	switch h.framing {
@@ -741,7 +742,7 @@ func (c *serverConn) copyChunked(br *bufio.Reader) bool {
 		if n == 0 {
 			break
 		}
-		c.bw.WriteString(strconv.FormatInt(n, 16))
+		c.bw.Write(strconv.AppendInt(c.num[:0], n, 16))
 		c.bw.WriteString("\r\n")
 		if !c.copyN(br, n) {
 			return false
@@ -816,7 +817,7 @@ func (c *serverConn) copyToEOF(br *bufio.Reader) bool {
 			return false
 		}
 		b, _ := br.Peek(br.Buffered())
-		c.bw.WriteString(strconv.FormatInt(int64(len(b)), 16))
+		c.bw.Write(strconv.AppendInt(c.num[:0], int64(len(b)), 16))
 		c.bw.WriteString("\r\n")
 		c.bw.Write(b)
 		c.bw.WriteString("\r\n")
