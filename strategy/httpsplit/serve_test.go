@@ -324,3 +324,68 @@ func TestServeLargeBodies(t *testing.T) {
 		}
 	}
 }
+
+// ListenAndServe reports a bad address, and Serve on a closed splitter
+// returns at once, closing the listener.
+func TestServeAfterCloseAndBadAddress(t *testing.T) {
+	s, err := httpsplit.New(t.Context(), httpsplit.Config{Upstreams: map[strategy.Revision]string{"v1": "http://127.0.0.1:1"}, Initial: strategy.State{Stable: "v1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ListenAndServe("127.0.0.1:bad"); err == nil {
+		t.Error("ListenAndServe accepted a bad address")
+	}
+	_ = s.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		t.Errorf("Serve after Close: %v", err)
+	}
+	if _, err := ln.Accept(); err == nil {
+		t.Error("the listener is still open")
+	}
+}
+
+// On Serve's own loop (a plain GET, no Connection tokens to hand it to
+// net/http), hop-by-hop request headers are removed, Te: trailers is
+// kept, and the client's forwarding headers are replaced by the
+// splitter's; the revision header is added to the response.
+func TestServeLoopRequestHeaders(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b strings.Builder
+		for _, k := range []string{"Keep-Alive", "Proxy-Authorization", "Proxy-Connection", "Te", "Trailer", "Forwarded", "X-Real-Ip", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-End"} {
+			fmt.Fprintf(&b, "%s=%q ", k, r.Header[k])
+		}
+		fmt.Fprintf(&b, "host=%s", r.Host)
+		_, _ = io.WriteString(w, b.String())
+	}))
+	defer up.Close()
+	for _, realIP := range []httpsplit.RealIP{httpsplit.RealIPDrop, httpsplit.RealIPSet} {
+		s, err := httpsplit.New(t.Context(), httpsplit.Config{Upstreams: map[strategy.Revision]string{"v1": up.URL}, Initial: strategy.State{Stable: "v1"},
+			RealIP: realIP, RevisionHeader: "X-Revision"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		front := startServe(t, s)
+		code, body, h := get(t.Context(), t, front.Client(), front.URL+"/x",
+			"Keep-Alive", "timeout=9", "Proxy-Authorization", "Basic eDp5", "Proxy-Connection", "keep-alive",
+			"Te", "trailers", "Trailer", "X-A", "Forwarded", "for=6.6.6.6", "X-Real-Ip", "6.6.6.6",
+			"X-Forwarded-For", "6.6.6.6", "X-Forwarded-Host", "evil", "X-Forwarded-Proto", "https", "X-End", "kept")
+		real := `[]`
+		if realIP == httpsplit.RealIPSet {
+			real = `["127.0.0.1"]`
+		}
+		upHost := strings.TrimPrefix(up.URL, "http://")
+		front.Client().CloseIdleConnections()
+		want := `Keep-Alive=[] Proxy-Authorization=[] Proxy-Connection=[] Te=["trailers"] Trailer=[] Forwarded=[] X-Real-Ip=` + real +
+			` X-Forwarded-For=["127.0.0.1"] X-Forwarded-Host=["` + strings.TrimPrefix(front.URL, "http://") + `"] X-Forwarded-Proto=["http"] X-End=["kept"] host=` + upHost
+		if code != 200 || body != want {
+			t.Errorf("RealIP %d: %d\n got %s\nwant %s", realIP, code, body, want)
+		}
+		if h.Get("X-Revision") != "v1" {
+			t.Errorf("revision header %q", h.Get("X-Revision"))
+		}
+	}
+}
