@@ -79,18 +79,31 @@
 // On a 2-core machine heavily loaded by other work (load average 11-19;
 // the three processes got 16-57% of the cores, the "busy" column), with
 // go run ./internal/proxybench and its defaults (10s per target and round
-// in 5 interleaved slices), three runs between 20:55 and 21:07 UTC on
-// 2026-12-07, the splitter served with Splitter.Serve:
+// in 5 interleaved slices), four runs between 20:55 and 21:19 UTC on
+// 2026-12-07, the splitter served with Splitter.Serve (run 4 on the final
+// code, runs 1-3 on the same code but for lengths now written without
+// allocating):
 //
-//	round (splitter/nginx)     run 1          run 2          run 3
-//	closed loop, no-op         1.02x  met     1.00x  NOT met 1.12x  met
-//	paced 2000/s, +p99         -21 vs +111ms  +84 vs +18ms   -144 vs -98ms
-//	                           met            NOT met        met
-//	closed loop, 1ms backend   1.13x  met     0.73x  NOT met 1.39x  met
-//	closed loop, 5ms backend   1.08x  met     0.94x  NOT met 1.12x  met
+//	round (splitter/nginx)     run 1         run 2         run 3         run 4
+//	closed loop, no-op         1.02x met     0.997x NOT    1.12x met     0.93x NOT met
+//	paced 2000/s, +p99 (ms)    -21 vs +111   +84 vs +18    -144 vs -98   +69 vs +82
+//	                           met           NOT met       met           met
+//	closed loop, 1ms backend   1.13x met     0.73x NOT met 1.39x met     0.85x NOT met
+//	closed loop, 5ms backend   1.08x met     0.94x NOT met 1.12x met     1.05x met
 //
-// Run 3 in full (ratio is to direct; CPU is µs per request of the load
-// generator + the backends + the proxy):
+// Run 4 in full (ratio is to direct; +p50/+p99 over direct; proxy CPU in
+// µs per request):
+//
+//	round                    direct   httpsplit           nginx 1.22.1
+//	closed loop              11548/s  6796/s (0.59x)      7319/s (0.63x)
+//	  +p50/+p99, proxy CPU            +1.28/+6.9ms, 32.9  +1.21/+5.5ms, 29.5
+//	paced 2000/s, +p50/+p99           +0.26/+69ms, 94.8   +0.75/+82ms, 56.7
+//	closed loop, 1ms work    4492/s   2948/s (0.66x)      3486/s (0.78x)
+//	  +p50/+p99, proxy CPU            +2.31/+16.5ms, 52.2 +0.94/+13.2ms, 42.5
+//	closed loop, 5ms work    3331/s   2748/s (0.82x)      2625/s (0.79x)
+//	  +p50/+p99, proxy CPU            +1.51/+9.4ms, 56.9  +1.52/+13.4ms, 48.4
+//
+// Run 3 in full:
 //
 //	round                    direct   httpsplit           nginx 1.22.1
 //	closed loop              11810/s  8416/s (0.71x)      7508/s (0.64x)
@@ -105,22 +118,27 @@
 // 0.87x, 0.91x direct in run 1 (nginx 0.72x, 0.77x, 0.84x) and 0.67x,
 // 0.76x, 0.84x in run 2 (nginx 0.67x, 1.05x, 0.89x); proxy CPU per
 // request 42.5, 43.5, 53.7µs against nginx's 38.7, 36.8, 47.4 (run 1) and
-// 33.1, 38.8, 47.7 against 30.5, 33.3, 41.9 (run 2).
+// 33.1, 38.8, 47.7 against 30.5, 33.3, 41.9 (run 2). With -proxy-cpus 1
+// -duration 5s (one core each, one run at 21:10): 0.94x nginx with a
+// no-op backend, 1.06x with 1ms, 0.95x with 5ms, paced +49 against +35ms
+// at p99; proxy CPU 39.1, 47.2 (5ms) and 108.7 (paced) µs per request
+// against nginx's 34.3, 37.5 and 71.7.
 //
-// Read these with care. The verdicts held in every cell of runs 1 and 3
-// and in none of run 2, in which nginx ran faster than the backend
-// directly (1.05x direct with 1ms of work): on a machine this loaded a
+// Read these with care. The verdicts held in every cell of runs 1 and 3,
+// in two of four in run 4 and in none of run 2, in which nginx ran
+// faster than the backend directly (1.05x direct with 1ms of work): on a
+// machine this loaded a
 // ratio moves by 0.1-0.4 from one run to the next, and p99 is the other
 // work's scheduling (direct traffic's own p99 was 15-230ms), so the paced
 // verdict says little. The steadier figure is CPU per request: the
 // splitter's own loop used 7-25% more than nginx in every closed-loop
-// cell of the three runs (33-61µs against 31-48µs), down from 1.6-2.3x
+// cell of the four runs (33-61µs against 30-48µs), down from 1.6-2.3x
 // nginx's when it was mounted on net/http's server (86-88µs against
 // 38-47µs in the runs before). With the CPU that close, which of the two
 // gets more of a saturated machine decides the throughput cells, and the
 // splitter's process (more threads) was often the busier one; so the
 // target (at least nginx's throughput in every cell) is met in two runs
-// of three, not reliably. At low load (the paced round) the splitter used
+// of four, not reliably. At low load (the paced round) the splitter used
 // 85-121µs per request against nginx's 53-67µs: Go's scheduler wakes and
 // parks threads for each request where nginx's workers sleep in
 // epoll_wait (the splitter process made about 0.66 context switches per
@@ -131,14 +149,14 @@
 // the response; writes cost more than reads on loopback, where the
 // sender does the receiver's TCP work), 15-25% the Go scheduler and
 // netpoller, and the rest the splitter's own parsing, copying and
-// metrics. Serve's loop builds no request and no header map, allocates
-// nothing per request, and sends each write from inside the read that
-// waits for its answer (see httpsplit's waitConn), which saves the read
-// system call a Go connection tries before it parks. BenchmarkLoopback
-// in strategy/httpsplit measures the same three ways in one process:
-// whole requests over loopback, client and backend included, used 110-135
-// CPU-µs and 67 allocations through Serve against 137-165µs and 100
-// mounted on net/http's server, 171-180µs and 140 through
-// httputil.ReverseProxy and 60-66µs and 62 directly (20000 requests, two
-// runs).
+// metrics. Serve's loop builds no request and no header map (its
+// allocation profile holds only per-connection buffers), and sends each
+// write from inside the read that waits for its answer (see httpsplit's
+// waitConn), which saves the read system call a Go connection tries
+// before it parks. BenchmarkLoopback in strategy/httpsplit measures the
+// same three ways in one process: whole requests over loopback, client
+// and backend included, used 110-135 CPU-µs and 67 allocations through
+// Serve against 137-165µs and 100 mounted on net/http's server, 171-180µs
+// and 140 through httputil.ReverseProxy and 60-66µs and 62 directly
+// (20000 requests, two runs).
 package main
