@@ -337,6 +337,9 @@ http {
   upstream backends {
     %[2]s
     keepalive 256;
+    # nginx closes an upstream connection after 1000 requests by default;
+    # the splitter keeps its connections as long as the upstream does.
+    keepalive_requests 100000;
   }
   server {
     listen %[3]s;
