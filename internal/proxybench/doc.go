@@ -82,20 +82,32 @@
 // On a 2-core machine heavily loaded by other work (load average 11-19;
 // the three processes got 16-57% of the cores, the "busy" column), with
 // go run ./internal/proxybench and its defaults (10s per target and round
-// in 5 interleaved slices), four runs between 20:55 and 21:19 UTC on
-// 2026-12-07, the splitter served with Splitter.Serve (run 4 on the final
-// code, runs 1-3 on the same code but for lengths now written without
-// allocating):
+// in 5 interleaved slices), five runs between 20:55 and 21:23 UTC on
+// 2026-12-07, the splitter served with Splitter.Serve (runs 4 and 5 on
+// the final code, runs 1-3 on the same code but for lengths now written
+// without allocating; run 5 with nginx's upstream keepalive_requests
+// raised, see above):
 //
-//	round (splitter/nginx)     run 1         run 2         run 3         run 4
-//	closed loop, no-op         1.02x met     0.997x NOT    1.12x met     0.93x NOT met
-//	paced 2000/s, +p99 (ms)    -21 vs +111   +84 vs +18    -144 vs -98   +69 vs +82
-//	                           met           NOT met       met           met
-//	closed loop, 1ms backend   1.13x met     0.73x NOT met 1.39x met     0.85x NOT met
-//	closed loop, 5ms backend   1.08x met     0.94x NOT met 1.12x met     1.05x met
+//	round (splitter/nginx)   run 1       run 2       run 3       run 4       run 5
+//	closed loop, no-op       1.02x met   0.997x NOT  1.12x met   0.93x NOT   1.03x met
+//	paced 2000/s, +p99 (ms)  -21 vs 111  84 vs 18    -144 vs -98 69 vs 82    13 vs 25
+//	                         met         NOT         met         met         met
+//	closed loop, 1ms backend 1.13x met   0.73x NOT   1.39x met   0.85x NOT   0.72x NOT
+//	closed loop, 5ms backend 1.08x met   0.94x NOT   1.12x met   1.05x met   0.96x NOT
 //
-// Run 4 in full (ratio is to direct; +p50/+p99 over direct; proxy CPU in
+// Run 5 in full (ratio is to direct; +p50/+p99 over direct; proxy CPU in
 // µs per request):
+//
+//	round                    direct   httpsplit           nginx 1.22.1
+//	closed loop              5211/s   4851/s (0.93x)      4724/s (0.91x)
+//	  +p50/+p99, proxy CPU            +0.87/-3.4ms, 45.6  +1.09/+0.9ms, 41.8
+//	paced 2000/s, +p50/+p99           +0.14/+13ms, 84.0   +0.40/+25ms, 51.2
+//	closed loop, 1ms work    7410/s   4170/s (0.56x)      5792/s (0.78x)
+//	  +p50/+p99, proxy CPU            +1.46/+13.2ms, 41.3 +0.68/+8.1ms, 33.8
+//	closed loop, 5ms work    4187/s   3547/s (0.85x)      3701/s (0.88x)
+//	  +p50/+p99, proxy CPU            +1.11/+8.5ms, 45.0  +0.56/+3.2ms, 39.6
+//
+// Run 4 in full:
 //
 //	round                    direct   httpsplit           nginx 1.22.1
 //	closed loop              11548/s  6796/s (0.59x)      7319/s (0.63x)
@@ -128,21 +140,23 @@
 // against nginx's 34.3, 37.5 and 71.7.
 //
 // Read these with care. The verdicts held in every cell of runs 1 and 3,
-// in two of four in run 4 and in none of run 2, in which nginx ran
-// faster than the backend directly (1.05x direct with 1ms of work): on a
-// machine this loaded a
-// ratio moves by 0.1-0.4 from one run to the next, and p99 is the other
+// in two of four in runs 4 and 5 and in none of run 2, in which nginx
+// ran faster than the backend directly (1.05x direct with 1ms of work):
+// on a machine this loaded a ratio moves by 0.1-0.4 from one run to the
+// next, and p99 is the other
 // work's scheduling (direct traffic's own p99 was 15-230ms), so the paced
 // verdict says little. The steadier figure is CPU per request: the
 // splitter's own loop used 7-25% more than nginx in every closed-loop
-// cell of the four runs (33-61µs against 30-48µs), down from 1.6-2.3x
+// cell of the five runs (33-61µs against 30-48µs), down from 1.6-2.3x
 // nginx's when it was mounted on net/http's server (86-88µs against
 // 38-47µs in the runs before). With the CPU that close, which of the two
 // gets more of a saturated machine decides the throughput cells, and the
 // splitter's process (more threads) was often the busier one; so the
 // target (at least nginx's throughput in every cell) is met in two runs
-// of four, not reliably. At low load (the paced round) the splitter used
-// 85-121µs per request against nginx's 53-67µs: Go's scheduler wakes and
+// of five, not reliably; the 1ms cell, where the splitter's extra CPU
+// per request is largest (11-23% over nginx's) and its goroutines park
+// and wake most, is the weakest (met in two runs of five). At low load (the paced round) the splitter used
+// 84-121µs per request against nginx's 51-67µs: Go's scheduler wakes and
 // parks threads for each request where nginx's workers sleep in
 // epoll_wait (the splitter process made about 0.66 context switches per
 // request in a closed loop, nginx's workers 0.22).

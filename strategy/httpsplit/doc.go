@@ -150,11 +150,11 @@
 // http.ReadResponse. internal/proxybench measures the splitter, served
 // with Serve, against direct traffic and nginx, each in a process of its
 // own on the same CPU budget (go run ./internal/proxybench): on a 2-core
-// machine loaded by other work, over four runs, the splitter used
+// machine loaded by other work, over five runs, the splitter used
 // 33-61µs of CPU per request against nginx's 30-48µs (it used 86-88µs
 // mounted on net/http's server), and reached 0.93-1.12x nginx's
-// throughput with a backend that does no work, 0.73-1.39x with a 1ms
+// throughput with a backend that does no work, 0.72-1.39x with a 1ms
 // backend and 0.94-1.12x with 5ms: at least nginx's in every cell in two
-// runs of four. Its documentation has the runs and the caveats.
+// runs of five. Its documentation has the runs and the caveats.
 // BenchmarkLoopback measures the three ways in one process.
 package httpsplit
