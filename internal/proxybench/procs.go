@@ -106,7 +106,13 @@ func serveChild(role string, args []string, in io.Reader, out io.Writer) error {
 	}
 	var urls []string
 	for _, h := range handlers {
-		s, err := serve(h)
+		var s *server
+		var err error
+		if split, ok := h.(*httpsplit.Splitter); ok {
+			s, err = serveSplitter(split)
+		} else {
+			s, err = serve(h)
+		}
 		if err != nil {
 			return err
 		}
@@ -138,7 +144,7 @@ func backend() http.Handler {
 
 type server struct {
 	url  string
-	srv  *http.Server
+	stop func() error
 	done chan struct{}
 }
 
@@ -147,16 +153,32 @@ func serve(h http.Handler) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{url: "http://" + ln.Addr().String(), srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}, done: make(chan struct{})}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	s := &server{url: "http://" + ln.Addr().String(), stop: srv.Close, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		_ = s.srv.Serve(ln)
+		_ = srv.Serve(ln)
+	}()
+	return s, nil
+}
+
+// serveSplitter serves split with its own server loop (Splitter.Serve),
+// as a deployment that runs the splitter as its own proxy would.
+func serveSplitter(split *httpsplit.Splitter) (*server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &server{url: "http://" + ln.Addr().String(), stop: func() error { return split.Close() }, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		_ = split.Serve(ln)
 	}()
 	return s, nil
 }
 
 func (s *server) close() {
-	_ = s.srv.Close()
+	_ = s.stop()
 	<-s.done
 }
 
@@ -271,7 +293,8 @@ func (b *syncBuffer) String() string {
 }
 
 // startNginx runs nginx in the foreground with a weighted upstream of the
-// two backends and keep-alive connections to them (as the splitter keeps).
+// two backends and keep-alive connections to them (as the splitter keeps),
+// replacing the client's forwarding headers as the splitter does.
 // With one worker it runs as a single process (master_process off); with
 // more, a master and that many workers.
 func startNginx(ctx context.Context, bin, b1, b2 string, weight, workers int) (*proc, error) {
@@ -314,6 +337,9 @@ http {
   upstream backends {
     %[2]s
     keepalive 256;
+    # nginx closes an upstream connection after 1000 requests by default;
+    # the splitter keeps its connections as long as the upstream does.
+    keepalive_requests 100000;
   }
   server {
     listen %[3]s;
@@ -321,6 +347,12 @@ http {
       proxy_pass http://backends;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+      # The forwarding headers the splitter sets, so both do the same work.
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Real-IP "";
+      proxy_set_header Forwarded "";
     }
   }
 }

@@ -3,6 +3,7 @@ package httpsplit
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -84,8 +85,9 @@ func BenchmarkServeHTTP(b *testing.B) {
 }
 
 // BenchmarkLoopback measures whole requests over loopback TCP, client,
-// servers and all, directly at an upstream, through a splitter (whose fast
-// path serves these GETs) and through a splitter given a Transport (which
+// servers and all, directly at an upstream, through a splitter serving
+// with Splitter.Serve, through one mounted on net/http's server (whose
+// fast path serves these GETs) and through one given a Transport (which
 // sends everything through httputil.ReverseProxy): the difference is what
 // the proxy costs in allocations and, in the cpu-µs/op metric (the
 // process's user and system time per request, which other load on the
@@ -116,7 +118,16 @@ func BenchmarkLoopback(b *testing.B) {
 	rp, rpFront := newFront(rpTransport)
 	defer rp.Close()
 	defer rpFront.Close()
-	for _, c := range []struct{ name, url string }{{"direct", up.URL}, {"split", fastFront.URL}, {"split-reverseproxy", rpFront.URL}} {
+	served, servedFront := newFront(nil)
+	servedFront.Close() // served by Serve instead
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- served.Serve(ln) }()
+	defer func() { served.Close(); <-serveDone }()
+	for _, c := range []struct{ name, url string }{{"direct", up.URL}, {"split-serve", "http://" + ln.Addr().String()}, {"split", fastFront.URL}, {"split-reverseproxy", rpFront.URL}} {
 		b.Run(c.name, func(b *testing.B) {
 			tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
 			defer tr.CloseIdleConnections()

@@ -90,6 +90,11 @@ type Config struct {
 	// Without it, register the Splitter yourself (it is a
 	// prometheus.Collector) or read the numbers with Stats.
 	Registerer prometheus.Registerer
+	// IdleTimeout is how long [Splitter.Serve] keeps a client connection
+	// that sends no request open, and how long it waits for a request's
+	// header. Default [DefaultIdleTimeout]. It does not apply to a
+	// Splitter mounted on a server of your own.
+	IdleTimeout time.Duration
 	// Logger receives upstream failures (at warn level). Nil discards them;
 	// they are counted as errors either way.
 	Logger *slog.Logger
@@ -160,6 +165,9 @@ func (c Config) Validate() error {
 	}
 	if c.HealthPath != "" && !strings.HasPrefix(c.HealthPath, "/") {
 		p = append(p, fmt.Sprintf("health path %q does not start with /", c.HealthPath))
+	}
+	if c.IdleTimeout < 0 {
+		p = append(p, fmt.Sprintf("idle timeout %v is negative", c.IdleTimeout))
 	}
 	if c.HealthTimeout < 0 {
 		p = append(p, fmt.Sprintf("health timeout %v is negative", c.HealthTimeout))

@@ -57,28 +57,64 @@
 // canary whose health check fails: it waits for it up to the progress
 // deadline and then rolls back.
 //
+// # Serving
+//
+// A Splitter can be mounted on any server (it is an [http.Handler]), or
+// serve a listener itself with [Splitter.Serve] or
+// [Splitter.ListenAndServe], which costs less than half the CPU per
+// request. Serve reads keep-alive HTTP/1.1 GET and HEAD requests without
+// a body on a server loop of its own (one goroutine per connection, no
+// request or header map built, header lines copied from buffer to
+// buffer) and hands every other connection, from its first unusual
+// request on and with nothing of it consumed, to a net/http server whose
+// Handler is the Splitter: bodies, Upgrade and WebSocket, Expect, HTTP/1.0,
+// HTTP/2, TLS, and any request its strict parser does not accept as
+// plainly valid (obs-fold, a bare LF, conflicting or repeated framing
+// headers, a missing or repeated Host, an unusual target, a head over
+// 8 KB). A request that could be read two ways is therefore never read
+// by Serve's loop, and a malformed one gets net/http's answer (a 400);
+// the tests send the request smuggling classics to both servers and
+// compare, and fuzz both parsers against net/http's.
+//
 // # Forwarding
 //
 // A GET or HEAD without a body or an Upgrade, to a plain-HTTP upstream
 // without a base path, takes the splitter's own forwarding path: the
 // request line and headers are written straight to a pooled keep-alive
-// connection (up to 512 idle per upstream), on the handler's goroutine,
-// the response is read with [http.ReadResponse] and streamed back. Every
-// other request (bodies, Upgrade and WebSocket, https or a base path, or
-// any request when [Config].Transport is set) goes through
-// [httputil.ReverseProxy]. Both paths behave alike, and the tests check
-// each: bodies stream (a response of unknown length is flushed as it
-// arrives), trailers pass, hop-by-hop headers (RFC 9110 7.6.1, and those
-// a Connection header names) are removed both ways, a client's
-// Forwarded and X-Forwarded-* headers are replaced by the splitter's
+// connection (up to 512 idle per upstream), and the response is read
+// and streamed back: by [http.ReadResponse] when the Splitter is mounted
+// as a Handler, by a parser of its own on Serve's loop, which refuses
+// (502, as nginx) an answer whose head is over 16 KB or that
+// http.ReadResponse would read differently. Every other request (bodies,
+// Upgrade and WebSocket, https or a base path, or any request when
+// [Config].Transport is set) goes through [httputil.ReverseProxy]. All
+// paths behave alike, and the tests check each, the whole suite running
+// once with the Splitter as a Handler and once behind Serve: bodies
+// stream (a response of unknown length is flushed as it arrives),
+// trailers pass, hop-by-hop headers (RFC 9110 7.6.1, and those a
+// Connection header names) are removed both ways, a client's Forwarded
+// and X-Forwarded-* headers are replaced by the splitter's
 // X-Forwarded-For/-Host/-Proto, its X-Real-IP is dropped or overwritten
 // ([Config].RealIP), a GET that finds its reused connection closed by the
-// upstream is sent again on a new one, and a body the upstream cuts short
-// aborts the client's response instead of ending it as if it were whole.
+// upstream is sent again on a new one, a body the upstream cuts short
+// aborts the client's response instead of ending it as if it were whole,
+// and a client that goes away before the upstream answers aborts the
+// upstream exchange (recorded as 499; on Serve's loop it is watched for
+// once the upstream has taken 20ms, so fast answers pay for no watcher).
+//
+// No library does this better than httputil.ReverseProxy while keeping
+// net/http compatibility: the costs are net/http's server and the
+// transport's goroutine hand-offs, which any library on top of net/http
+// keeps, and libraries with their own HTTP stack (fasthttp) do not serve
+// net/http Handlers or Request values. Serve keeps both: the Splitter
+// stays an http.Handler, and everything Serve's loop does not read goes
+// to net/http.
 //
 // [Splitter.Close] is graceful: requests in flight finish, later ones are
-// answered 503, idle upstream connections are closed and the metrics are
-// unregistered.
+// answered 503 (behind Serve: the listener and the idle client
+// connections are closed, and Serve returns once the connections in
+// flight have ended), idle upstream connections are closed and the
+// metrics are unregistered.
 //
 // # Metrics
 //
@@ -104,18 +140,21 @@
 //
 // # Cost
 //
-// Routing takes nanoseconds and allocates nothing. A proxied GET costs the
-// server side of net/http (reading the request, the per-request
-// background read that notices a client going away, writing the answer)
-// plus the forwarding path (one write and one read on the upstream
-// connection, and http.ReadResponse). BenchmarkLoopback measures the CPU
-// time per request in one process: on a loaded 2-core machine the proxy
-// added 54µs of CPU and 39 allocations per request through the
-// forwarding path, against 76µs and 79 through httputil.ReverseProxy.
-// internal/proxybench measures the splitter against direct traffic and
-// nginx, each in a process of its own: on the same loaded machine the
-// splitter used 86-88µs of CPU per request to nginx's 38-47µs, and, in
-// the last run, reached 0.73x nginx's throughput with a backend that does
-// no work, 0.76x with a 1ms backend and 1.15x with 5ms (its
-// documentation has the runs and the caveats).
+// Routing takes nanoseconds and allocates nothing. A proxied GET behind
+// Serve costs four system calls (read the request, write it upstream,
+// read the answer, write the response; each write is held back and sent
+// from inside the read that follows it, so no read is tried before its
+// data can be there) and little else. Mounted as a Handler it also costs
+// net/http's server (request parsing, the per-request background read
+// that notices a client going away, writing the answer) and
+// http.ReadResponse. internal/proxybench measures the splitter, served
+// with Serve, against direct traffic and nginx, each in a process of its
+// own on the same CPU budget (go run ./internal/proxybench): on a 2-core
+// machine loaded by other work, over five runs, the splitter used
+// 33-61µs of CPU per request against nginx's 30-48µs (it used 86-88µs
+// mounted on net/http's server), and reached 0.93-1.12x nginx's
+// throughput with a backend that does no work, 0.72-1.39x with a 1ms
+// backend and 0.94-1.12x with 5ms: at least nginx's in every cell in two
+// runs of five. Its documentation has the runs and the caveats.
+// BenchmarkLoopback measures the three ways in one process.
 package httpsplit

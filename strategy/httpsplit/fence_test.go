@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -35,7 +34,7 @@ func weightGauge(t *testing.T, reg *prometheus.Registry) float64 {
 }
 
 // served sends n requests through front and counts the answers per body.
-func served(t *testing.T, front *httptest.Server, n int) map[string]int {
+func served(t *testing.T, front *frontend, n int) map[string]int {
 	t.Helper()
 	got := map[string]int{}
 	for range n {

@@ -60,10 +60,19 @@ const maxIdleTime = 90 * time.Second
 // upConn is one connection to an upstream, with its buffers.
 type upConn struct {
 	net.Conn
+	wc        *waitConn // under br and bw; nil in tests that build an upConn
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
 	abort     func() // unblocks the connection's I/O; made once per connection
+}
+
+// holdWrite makes the next flush of c.bw go out with the read of the
+// answer (see waitConn).
+func (c *upConn) holdWrite() {
+	if c.wc != nil {
+		c.wc.holdNextWrite()
+	}
 }
 
 // get returns an idle connection (reused true) or dials a new one.
@@ -91,7 +100,8 @@ func (p *connPool) dial(ctx context.Context) (*upConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &upConn{Conn: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}
+	wc := newWaitConn(nc)
+	c := &upConn{Conn: nc, wc: wc, br: bufio.NewReaderSize(wc, upstreamReadBuffer), bw: bufio.NewWriterSize(wc, 4<<10)}
 	c.abort = func() { _ = nc.SetDeadline(aLongTimeAgo) }
 	return c, nil
 }
@@ -259,6 +269,7 @@ func (s *Splitter) roundTrip(c *upConn, r *http.Request, up *upstream) (*http.Re
 	if err := s.writeRequest(c.bw, r, up); err != nil {
 		return nil, err
 	}
+	c.holdWrite()
 	if err := c.bw.Flush(); err != nil {
 		return nil, err
 	}

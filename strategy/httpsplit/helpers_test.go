@@ -2,9 +2,13 @@ package httpsplit_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync/atomic"
 	"testing"
 
@@ -14,7 +18,62 @@ import (
 	"github.com/glidepath/glidepath/strategy/httpsplit"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain runs every test twice: with the splitter mounted on
+// net/http's server (an http.Handler), and behind Splitter.Serve, so that
+// each behaviour is checked on both fronts.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		fmt.Println("=== again, every splitter behind Splitter.Serve")
+		serveFront = true
+		code = m.Run()
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// serveFront makes newSplitter serve through Splitter.Serve instead of
+// an httptest server with the Splitter as Handler.
+var serveFront bool
+
+// frontend is where a test's clients reach the splitter.
+type frontend struct {
+	URL    string
+	client *http.Client
+}
+
+// Client returns a client for the frontend.
+func (f *frontend) Client() *http.Client { return f.client }
+
+// startFront serves s, on loopback, as serveFront says.
+func startFront(t *testing.T, s *httpsplit.Splitter) *frontend {
+	t.Helper()
+	if !serveFront {
+		srv := httptest.NewServer(s)
+		t.Cleanup(srv.Close)
+		return &frontend{URL: srv.URL, client: srv.Client()}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	tr := &http.Transport{}
+	t.Cleanup(func() {
+		_ = s.Close()
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve returned %v", err)
+		}
+		tr.CloseIdleConnections()
+	})
+	return &frontend{URL: "http://" + ln.Addr().String(), client: &http.Client{Transport: tr}}
+}
 
 // backend is an upstream for tests: it answers every request with its name
 // and counts the requests it served (health checks apart).
@@ -47,7 +106,7 @@ func newBackend(t *testing.T, name string) *backend {
 
 // newSplitter returns a splitter over the backends serving initial, and a
 // test server in front of it.
-func newSplitter(t *testing.T, initial strategy.State, cfg httpsplit.Config, backends ...*backend) (*httpsplit.Splitter, *httptest.Server) {
+func newSplitter(t *testing.T, initial strategy.State, cfg httpsplit.Config, backends ...*backend) (*httpsplit.Splitter, *frontend) {
 	t.Helper()
 	if cfg.Upstreams == nil {
 		cfg.Upstreams = map[strategy.Revision]string{}
@@ -61,9 +120,7 @@ func newSplitter(t *testing.T, initial strategy.State, cfg httpsplit.Config, bac
 		t.Fatal(err)
 	}
 	t.Cleanup(s.CloseIdleConnections)
-	front := httptest.NewServer(s)
-	t.Cleanup(front.Close)
-	return s, front
+	return s, startFront(t, s)
 }
 
 // get sends a GET with optional headers and returns the status and body.

@@ -51,6 +51,9 @@ type Splitter struct {
 	upstreams map[strategy.Revision]*upstream
 	revs      map[strategy.Revision]*revMetrics
 	fence     uint64 // the highest fencing token ApplyFenced has accepted
+
+	srvMu   sync.Mutex // guards servers; taken after closed is set by Close
+	servers map[*server]struct{}
 }
 
 var (
@@ -105,6 +108,9 @@ func New(ctx context.Context, cfg Config) (*Splitter, error) {
 	if len(cfg.Buckets) == 0 {
 		cfg.Buckets = DefaultBuckets
 	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
 	cfg.Upstreams = maps.Clone(cfg.Upstreams)
 	s := &Splitter{
 		cfg:       cfg,
@@ -112,6 +118,7 @@ func New(ctx context.Context, cfg Config) (*Splitter, error) {
 		fixed:     make(map[strategy.Revision]*url.URL, len(cfg.Upstreams)),
 		upstreams: map[strategy.Revision]*upstream{},
 		revs:      map[strategy.Revision]*revMetrics{},
+		servers:   map[*server]struct{}{},
 		m:         newMetrics(cfg.Namespace, cfg.Subsystem, cfg.Buckets, cfg.ConstLabels),
 		dialer:    &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
 	}
@@ -436,10 +443,15 @@ func cookieValue(h http.Header, name string) string {
 // choose is the routing decision: header route first, then the weight,
 // by the client's bucket when it has a key and at random otherwise.
 func (t *table) choose(h http.Header, key string) *upstream {
+	return t.pick(t.route != nil && t.route.match(h), key)
+}
+
+// pick is choose once the header route has been matched (routed) or not.
+func (t *table) pick(routed bool, key string) *upstream {
 	if t.canary == nil {
 		return t.stable
 	}
-	if t.route != nil && t.route.match(h) {
+	if routed {
 		return t.canary
 	}
 	switch {
@@ -465,20 +477,22 @@ func (t *table) choose(h http.Header, key string) *upstream {
 
 func (m *matcher) match(h http.Header) bool {
 	for _, v := range h[m.header] {
-		switch m.kind {
-		case 'e':
-			if v == m.exact {
-				return true
-			}
-		case 'p':
-			if len(v) >= len(m.prefix) && v[:len(m.prefix)] == m.prefix {
-				return true
-			}
-		case 'r':
-			if m.re.MatchString(v) {
-				return true
-			}
+		if m.matchValue(v) {
+			return true
 		}
+	}
+	return false
+}
+
+// matchValue reports whether one header value matches.
+func (m *matcher) matchValue(v string) bool {
+	switch m.kind {
+	case 'e':
+		return v == m.exact
+	case 'p':
+		return len(v) >= len(m.prefix) && v[:len(m.prefix)] == m.prefix
+	case 'r':
+		return m.re.MatchString(v)
 	}
 	return false
 }
@@ -598,6 +612,11 @@ func (s *Splitter) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.srvMu.Lock()
+	for sv := range s.servers {
+		sv.shutdown()
+	}
+	s.srvMu.Unlock()
 	s.mu.Lock()
 	for _, up := range s.upstreams {
 		if up.pool != nil {
