@@ -124,8 +124,13 @@ func ExampleLatencyTest() {
 			break
 		}
 	}
+	// Without a history (LatencyTest.SetHistory) the test cannot know how
+	// much latency varies from minute to minute, so it starts from a
+	// conservative assumption (slow minutes) that the baseline's intervals
+	// lower as they accumulate.
+
 	// Output:
-	// minute 3: Fail, 65% of the canary's requests slower than 0.1 s, 50% of the baseline's
+	// minute 7: Fail, 65% of the canary's requests slower than 0.1 s, 50% of the baseline's
 }
 
 func ExampleSequentialLatency() {
@@ -152,8 +157,8 @@ func ExampleSequentialLatency() {
 	// Output:
 	// Fail
 	// threshold 0.1
-	// canary above 0.7 of 1000
-	// baseline above 0.5 of 9000
+	// canary above 0.7 of 4000
+	// baseline above 0.5 of 36000
 }
 
 func ExampleHistogram() {
