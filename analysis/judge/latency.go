@@ -214,8 +214,8 @@ type LatencyTest struct {
 	histDF         float64    // degrees of freedom behind histTau2
 	// Without a history: every weighed interval of the release, from which
 	// the long-run variance of the evidence is learned (see coldExtra).
-	release []latencyInterval
-	fixed   int // index of the bound the baseline's own shares are taken at (the first threshold); -1 before
+	release        []latencyInterval
+	fixed          int // index of the bound the baseline's own shares are taken at (the first threshold); -1 before
 	failed, passed bool
 }
 
