@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -163,4 +164,66 @@ func copyHistogram(h Histogram) Histogram {
 	c.Count = h.Count
 	copy(c.Counts, h.Counts)
 	return c
+}
+
+// regressedIndependent is a count source with no history of a canary
+// that fails ratio times as often as the baseline (0.5%), failures
+// independent, the canary serving rps requests a second and 10% of the
+// traffic. The baseline's counters have been running for 20 minutes
+// before the first reading, as a serving baseline's do.
+func regressedIndependent(rng *rand.Rand, rps, ratio float64) CountSource {
+	nc := 60 * rps
+	nb := 9 * nc
+	b := Counts{Trials: 20 * nb, Failures: clumpedFailures(rng, 20*nb, 0.005, 1)}
+	var c Counts
+	first := true
+	return CountFunc(func(context.Context, strategy.Input) (Counts, Counts, error) {
+		if first {
+			first = false
+			return b, c, nil
+		}
+		b.Trials += nb
+		b.Failures += clumpedFailures(rng, nb, 0.005, 1)
+		c.Trials += nc
+		c.Failures += clumpedFailures(rng, nc, 0.005*ratio, 1)
+		return b, c, nil
+	})
+}
+
+// Without a history the judge must still be quick when failures are
+// independent: it learns that they are from the baseline's intervals
+// (each against its rate before the release, and consecutive ones) and
+// from the split of consecutive intervals, each counted by how many
+// failures it rests on. A 2x regression is driven through Analyze by a
+// source that cannot read the past; the median minutes to a Fail must
+// stay within 10 at 10 canary requests a second and 3 at 100 (when the
+// judge learned only from a conservative start, they were 13 and 4).
+func TestSequentialQuickWithoutHistory(t *testing.T) {
+	const runs = 60
+	for _, tc := range []struct {
+		rps    float64
+		within time.Duration
+	}{{10, 10 * time.Minute}, {100, 3 * time.Minute}} {
+		var took []time.Duration
+		for r := range runs {
+			rng := rand.New(rand.NewPCG(16, uint64(r)))
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				v, err := (&Sequential{Source: regressedIndependent(rng, tc.rps, 2)}).Analyze(t.Context(), strategy.Input{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v.Outcome != strategy.Fail {
+					t.Errorf("%g rps: %s: %s", tc.rps, v.Outcome, v.Reason)
+				}
+				took = append(took, time.Since(start))
+			})
+		}
+		slices.Sort(took)
+		if m := took[runs/2]; m > tc.within {
+			t.Errorf("%g rps: median %v to fail a 2x regression, want at most %v", tc.rps, m, tc.within)
+		} else {
+			t.Logf("%g rps: median %v", tc.rps, m)
+		}
+	}
 }

@@ -78,7 +78,7 @@ func ExampleRateTest() {
 		}
 	}
 	// Output:
-	// minute 9: Fail, failure rate 2.0x the baseline's
+	// minute 6: Fail, failure rate 2.0x the baseline's
 }
 
 func ExampleSequential() {
@@ -206,7 +206,7 @@ func ExampleRateTest_SetHistory() {
 		fmt.Printf("history %s: dispersion %.1f, evidence of a regression %.3g, %q\n", h.name, d.Dispersion, d.FailEvidence, d.Outcome)
 	}
 	// Output:
-	// history none: dispersion 77.0, evidence of a regression 1.14, ""
+	// history none: dispersion 189.9, evidence of a regression 1.05, ""
 	// history steady: dispersion 1.0, evidence of a regression 1.01e+06, "Fail"
 	// history bursty: dispersion 82.2, evidence of a regression 1.13, ""
 }
