@@ -227,3 +227,27 @@ func TestSequentialQuickWithoutHistory(t *testing.T) {
 		}
 	}
 }
+
+// A baseline that never fails says nothing about how bursty failures are;
+// without a history the judge then learns from the split alone, and a
+// canary that fails 5% of its requests against none of the baseline's
+// still fails within minutes (it must not wait for the baseline to fail).
+func TestRateTestBaselineNeverFails(t *testing.T) {
+	test, err := (&Sequential{}).NewTest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for minute := 1; minute <= 30; minute++ {
+		d, err := test.Observe(Counts{Trials: 5400}, Counts{Trials: 600, Failures: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Decided() {
+			if d.Outcome != strategy.Fail || minute > 4 {
+				t.Errorf("minute %d: %v", minute, d)
+			}
+			return
+		}
+	}
+	t.Error("undecided after 30 minutes")
+}

@@ -448,7 +448,13 @@ const (
 func (t *RateTest) dispersion() float64 {
 	if t.prior.df == 0 {
 		p := priorDispersion{coldWeight * coldPrior, coldWeight}
-		return math.Max(p.shrinkBy(t.ownX2, t.ownDF, coldMargin), p.shrinkBy(t.coldX2, t.coldDF, coldMargin))
+		phi := p.shrinkBy(t.coldX2, t.coldDF, coldMargin)
+		if t.ownDF >= 1 {
+			// The baseline's own estimate counts once it rests on data:
+			// a baseline that never fails says nothing about clumps.
+			phi = math.Max(phi, p.shrinkBy(t.ownX2, t.ownDF, coldMargin))
+		}
+		return phi
 	}
 	return t.prior.shrink(t.pairX2, t.pairDF)
 }
