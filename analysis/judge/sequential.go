@@ -284,6 +284,7 @@ type RateTest struct {
 	// long-run rate each of its intervals is compared with when the test
 	// has no history.
 	before         Counts
+	longRunN       int    // intervals compared with it
 	base, canary   Counts // totals observed
 	failed, passed bool
 }
@@ -497,9 +498,10 @@ func (t *RateTest) observeOwn(baseline Counts) {
 // scaled up to match. A rate that changed since (the time of day) raises
 // it, which only makes the test more careful.
 func (t *RateTest) longRunPearson(baseline Counts) (x2, w float64, ok bool) {
-	if t.before.Failures == 0 || t.before.Trials < longRunIntervals*baseline.Trials || baseline.Trials == 0 {
+	if t.before.Failures == 0 || t.before.Trials < longRunIntervals*baseline.Trials || baseline.Trials == 0 || t.longRunN >= longRunFirst {
 		return 0, 0, false
 	}
+	t.longRunN++
 	e := baseline.Trials * t.before.Failures / t.before.Trials
 	r := baseline.Failures - e
 	return r * r / (e * (1 + baseline.Trials/t.before.Trials)), pairWeight(2 * e), true
@@ -508,6 +510,12 @@ func (t *RateTest) longRunPearson(baseline Counts) (x2, w float64, ok bool) {
 // longRunIntervals is how many intervals' worth of trials the baseline's
 // counts before the release must hold to serve as its long-run rate.
 const longRunIntervals = 5
+
+// longRunFirst is how many of the release's first intervals are compared
+// with the baseline's rate before the release: the first minutes, before
+// pairs of intervals have accumulated. Later ones are not, so that a
+// baseline rate that drifts during the release is not taken for clumps.
+const longRunFirst = 5
 
 // ownPearson is the Pearson statistic of one revision's two intervals
 // about their pooled rate (one degree of freedom), and false when neither
