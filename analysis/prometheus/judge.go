@@ -202,7 +202,8 @@ func (s *Source) instantAt(ctx context.Context, at time.Time, queries ...string)
 // old value within one reading interval, in every bucket, is not seen to
 // restart (increase() over the scrapes would see it): intervals short
 // against the time between restarts make it rare. Readings at an earlier
-// time than the latest one (the judges' history) are plain sums.
+// time than the latest one (the judges' history) are the plain sums plus
+// the corrections made by then, so they join the corrected readings.
 //
 // Bucket bounds are read from the le label (so "1" and "1.0", as different
 // client libraries write it, are one bound). The +Inf bucket gives the

@@ -2,6 +2,7 @@ package prometheus
 
 import (
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,8 +32,10 @@ import (
 //
 // Readings must come in time order to be corrected: one at an earlier
 // time than the latest (the judges read the baseline's history after
-// their first reading) is answered with the plain values, without
-// touching the state.
+// their first reading) is answered with the plain values plus what the
+// corrections added by the latest corrected reading at or before it (so
+// a history read by a later analysis joins that analysis' readings
+// without a jump), without touching the state.
 type resets struct {
 	mu      sync.Mutex
 	queries map[string]*queryState
@@ -44,6 +47,7 @@ const retireAfter = 60
 
 type queryState struct {
 	at      time.Time
+	extras  []extra // of the latest corrected readings, oldest first
 	series  map[model.Fingerprint]*seriesState
 	retired map[model.LabelValue]float64 // by le (empty for counters)
 }
@@ -67,7 +71,7 @@ func (r *resets) correct(q string, at time.Time, vec model.Vector) model.Vector 
 	}
 	st, ok := r.queries[q]
 	if ok && at.Before(st.at) {
-		return vec // an earlier reading (the history): plain values
+		return st.earlier(at, vec)
 	}
 	if !ok {
 		st = &queryState{series: make(map[model.Fingerprint]*seriesState), retired: make(map[model.LabelValue]float64)}
@@ -119,7 +123,63 @@ func (r *resets) correct(q string, at time.Time, vec model.Vector) model.Vector 
 	for le, v := range st.retired {
 		out = append(out, &model.Sample{Metric: leOnly(le), Value: model.SampleValue(v)})
 	}
+	st.record(at, vec, out)
 	return out
+}
+
+// extra is what the corrected values added to the plain ones, by le, at
+// the time of a corrected reading.
+type extra struct {
+	at   time.Time
+	byLE map[model.LabelValue]float64
+}
+
+// keepExtras is how many corrected readings' extras are kept for readings
+// at earlier times.
+const keepExtras = 256
+
+// record notes what the corrected values out add to the plain values vec
+// at time at.
+func (st *queryState) record(at time.Time, vec, out model.Vector) {
+	byLE := make(map[model.LabelValue]float64)
+	for _, s := range out {
+		byLE[s.Metric["le"]] += float64(s.Value)
+	}
+	for _, s := range vec {
+		byLE[s.Metric["le"]] -= float64(s.Value)
+	}
+	if len(st.extras) >= keepExtras {
+		st.extras = append(st.extras[:0], st.extras[1:]...)
+	}
+	st.extras = append(st.extras, extra{at: at, byLE: byLE})
+}
+
+// earlier answers a reading at a time before the latest corrected one
+// (the judges read the baseline's history after their first reading):
+// the plain values plus what the corrections added at the latest corrected
+// reading at or before that time, so that the history joins the corrected
+// readings without a jump; plain values when there is none. The state is
+// left alone.
+func (st *queryState) earlier(at time.Time, vec model.Vector) model.Vector {
+	for _, s := range vec {
+		if s == nil || s.Histogram != nil {
+			return vec
+		}
+	}
+	for i := len(st.extras) - 1; i >= 0; i-- {
+		e := st.extras[i]
+		if e.at.After(at) {
+			continue
+		}
+		out := slices.Clone(vec)
+		for le, v := range e.byLE {
+			if v != 0 {
+				out = append(out, &model.Sample{Metric: leOnly(le), Value: model.SampleValue(v)})
+			}
+		}
+		return out
+	}
+	return vec
 }
 
 // withoutLE is the fingerprint of a series' labels but le: the series of

@@ -86,7 +86,8 @@ func series(pairs ...any) string {
 // appears (it counts from zero), pod b vanishes for a reading (it stops
 // contributing, and the sum does not drop) and comes back (it is compared
 // with its last value). A reading at an earlier time, as the judge's
-// history, is the plain sum and leaves the state alone.
+// history, is the plain sum plus the corrections made by then, and leaves
+// the state alone.
 func TestCountsResetPerSeries(t *testing.T) {
 	// Trials and failures of the baseline's pods at each reading.
 	readings := []struct {
@@ -125,11 +126,20 @@ func TestCountsResetPerSeries(t *testing.T) {
 		b, _, err := src.CountsAt(ctx, release, at.Add(time.Duration(k)*time.Minute))
 		require.NoError(t, err, "reading %d", k)
 		assert.Equal(t, judge.Counts{Trials: readings[k].wantT, Failures: readings[k].wantF}, b, "reading %d", k)
-		if k == 1 {
-			// The judge's history: an earlier reading is the plain sum.
+		switch k {
+		case 1:
+			// The judge's history: a reading before any corrected one is
+			// the plain sum.
 			b, _, err := src.CountsAt(ctx, release, at.Add(-time.Minute))
 			require.NoError(t, err)
 			assert.Equal(t, judge.Counts{Trials: 2050, Failures: 25}, b, "an earlier reading")
+		case 2:
+			// A reading between corrected ones (a later analysis' history)
+			// adds what the corrections had added by then (pod a's 1000
+			// trials and 10 failures before its restart at minute 1).
+			b, _, err := src.CountsAt(ctx, release, at.Add(90*time.Second))
+			require.NoError(t, err)
+			assert.Equal(t, judge.Counts{Trials: 2300 + 1000, Failures: 32 + 10}, b, "an earlier reading between corrected ones")
 		}
 	}
 }
