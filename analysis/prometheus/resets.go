@@ -39,13 +39,20 @@ import (
 type resets struct {
 	mu      sync.Mutex
 	queries map[string]*queryState
+	uses    uint64 // readings so far, to find the least recently read query
 }
+
+// keepQueries is how many queries' states a source keeps; beyond it the
+// least recently read is forgotten (a long-lived source reads the
+// revisions of one release after another).
+const keepQueries = 64
 
 // retireAfter is how many consecutive readings a vanished series is
 // remembered for before it is folded into its bound's constant.
 const retireAfter = 60
 
 type queryState struct {
+	used    uint64 // when last read, in readings
 	at      time.Time
 	extras  []extra // of the latest corrected readings, oldest first
 	series  map[model.Fingerprint]*seriesState
@@ -74,9 +81,14 @@ func (r *resets) correct(q string, at time.Time, vec model.Vector) model.Vector 
 		return st.earlier(at, vec)
 	}
 	if !ok {
+		if len(r.queries) >= keepQueries {
+			r.forgetOldest()
+		}
 		st = &queryState{series: make(map[model.Fingerprint]*seriesState), retired: make(map[model.LabelValue]float64)}
 		r.queries[q] = st
 	}
+	r.uses++
+	st.used = r.uses
 	for _, s := range vec {
 		if s == nil || s.Histogram != nil || !(s.Value >= 0) || math.IsInf(float64(s.Value), 1) {
 			return vec // not a count: left for the caller to reject
@@ -125,6 +137,18 @@ func (r *resets) correct(q string, at time.Time, vec model.Vector) model.Vector 
 	}
 	st.record(at, vec, out)
 	return out
+}
+
+// forgetOldest drops the state of the least recently read query.
+func (r *resets) forgetOldest() {
+	var oldest string
+	var when uint64
+	for q, st := range r.queries {
+		if oldest == "" || st.used < when {
+			oldest, when = q, st.used
+		}
+	}
+	delete(r.queries, oldest)
 }
 
 // extra is what the corrected values added to the plain ones, by le, at
