@@ -78,7 +78,7 @@ func ExampleRateTest() {
 		}
 	}
 	// Output:
-	// minute 9: Fail, failure rate 2.0x the baseline's
+	// minute 6: Fail, failure rate 2.0x the baseline's
 }
 
 func ExampleSequential() {
@@ -124,8 +124,13 @@ func ExampleLatencyTest() {
 			break
 		}
 	}
+	// Without a history (LatencyTest.SetHistory) the test cannot know how
+	// much latency varies from minute to minute, so it starts from a
+	// conservative assumption (slow minutes) that the baseline's intervals
+	// lower as they accumulate.
+
 	// Output:
-	// minute 3: Fail, 65% of the canary's requests slower than 0.1 s, 50% of the baseline's
+	// minute 7: Fail, 65% of the canary's requests slower than 0.1 s, 50% of the baseline's
 }
 
 func ExampleSequentialLatency() {
@@ -152,8 +157,8 @@ func ExampleSequentialLatency() {
 	// Output:
 	// Fail
 	// threshold 0.1
-	// canary above 0.7 of 1000
-	// baseline above 0.5 of 9000
+	// canary above 0.7 of 4000
+	// baseline above 0.5 of 36000
 }
 
 func ExampleHistogram() {
@@ -201,7 +206,7 @@ func ExampleRateTest_SetHistory() {
 		fmt.Printf("history %s: dispersion %.1f, evidence of a regression %.3g, %q\n", h.name, d.Dispersion, d.FailEvidence, d.Outcome)
 	}
 	// Output:
-	// history none: dispersion 77.0, evidence of a regression 1.14, ""
+	// history none: dispersion 189.9, evidence of a regression 1.05, ""
 	// history steady: dispersion 1.0, evidence of a regression 1.01e+06, "Fail"
 	// history bursty: dispersion 82.2, evidence of a regression 1.13, ""
 }

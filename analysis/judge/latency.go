@@ -137,6 +137,7 @@ func (s *SequentialLatency) NewTest() (*LatencyTest, error) {
 		tol:        1 + s.Tolerance,
 		reg:        orDefault(s.Regression, defaultLatencyRegression),
 		threshold:  math.NaN(),
+		fixed:      -1,
 	}, nil
 }
 
@@ -211,7 +212,18 @@ type LatencyTest struct {
 	pairX2, pairDF float64    // consecutive pairs' squared differences over their bound, for the dispersion
 	histTau2       float64    // the baseline's variance of the share beyond chance, per interval
 	histDF         float64    // degrees of freedom behind histTau2
+	// Without a history: every weighed interval of the release, from which
+	// the long-run variance of the evidence is learned (see coldExtra).
+	release        []latencyInterval
+	fixed          int // index of the bound the baseline's own shares are taken at (the first threshold); -1 before
 	failed, passed bool
+}
+
+// latencyInterval is one weighed interval of a LatencyTest: the
+// baseline's observations, and those above the release's first
+// threshold.
+type latencyInterval struct {
+	nB, aFixed float64
 }
 
 // LatencyDecision is the state of a [LatencyTest] after an observation.
@@ -279,6 +291,7 @@ func (t *LatencyTest) Observe(baseline, canary Histogram) (LatencyDecision, erro
 	}
 	if !sameBounds(t.window.Bounds, baseline.Bounds) {
 		t.ref, t.window = Histogram{}, NewHistogram(baseline.Bounds...)
+		t.release, t.fixed = nil, -1
 	}
 	if ref := t.reference(); ref.Count > 0 && !t.failed {
 		t.weigh(ref, baseline, canary)
@@ -347,6 +360,10 @@ func (t *LatencyTest) weigh(p *Histogram, baseline, canary Histogram) {
 			t.pairDF++
 		}
 		t.lastDiff, t.lastM = cur, m
+		if t.fixed < 0 {
+			t.fixed = i
+		}
+		t.release = append(t.release, latencyInterval{nB: nB, aFixed: baseline.Above(t.fixed)})
 	}
 	t.nB += nB
 	t.nC += nC
@@ -379,12 +396,72 @@ func (t *LatencyTest) passesNow() bool {
 //     the dispersion is 1 + 8mτ² (scaled up for the history's length).
 //     Slow minutes that last several minutes, which consecutive pairs
 //     cannot see, show up here.
+//
+// Without a history the second estimate is the release's own (see
+// coldExtra): the long-run variance of the revisions' difference and of
+// the baseline's level beyond chance, from a conservative start, so that
+// slowness that lasts several minutes is weighed before a history could
+// have shown it.
 func (t *LatencyTest) dispersion() float64 {
 	phi := priorDispersion{}.shrink(t.pairX2, t.pairDF)
-	if t.histDF > 0 && t.lastM > 0 {
+	switch {
+	case t.lastM <= 0:
+	case t.histDF > 0:
 		phi = math.Max(phi, 1+8*t.lastM*t.histTau2*(1+latencyDispersionMargin/math.Sqrt(t.histDF)))
+	default:
+		phi = math.Max(phi, 1+4*t.lastM*t.coldExtra())
 	}
 	return phi
+}
+
+// Without a history, the extra long-run variance of the difference of
+// shares per interval (beyond chance, in squared shares) is taken to be
+// coldLatencyExtra, with the weight of coldLatencyWeight intervals, until
+// the release's intervals say otherwise: slow minutes that move a tenth
+// of the requests across the median, lasting a few minutes. The learned
+// value's excess is scaled up by 1 + coldLatencyMargin/√df.
+const (
+	coldLatencyExtra  = 0.01
+	coldLatencyWeight = 1.0
+	coldLatencyMargin = 5.0
+)
+
+// coldExtra estimates, from the release's intervals alone, the variance
+// per interval that the difference of the shares of slow requests has
+// beyond chance, counting its correlation in time: twice the long-run
+// variance (Newey–West with Bartlett weights up to lag longRunLags) of the
+// baseline's share of requests above the release's first threshold,
+// about its mean over the release, less what chance alone gives it. The
+// canary is assumed to vary as much as the baseline, as with a history.
+// The baseline's share does not depend on the canary, so a canary that
+// degrades during the release is not mistaken for time correlation (the
+// difference of the revisions would be: its change would hide it).
+//
+// The estimate is pooled with the conservative start coldLatencyExtra,
+// weighed as coldLatencyWeight intervals, and scaled up by
+// 1 + coldLatencyMargin/√df: the long-run variance of a short,
+// autocorrelated series is underestimated more often than not.
+func (t *LatencyTest) coldExtra() float64 {
+	k := len(t.release)
+	v := 0.0
+	if k >= 2 {
+		var nB, aX float64
+		for _, iv := range t.release {
+			nB += iv.nB
+			aX += iv.aFixed
+		}
+		p := aX / nB
+		r := make([]float64, k)
+		var chance float64
+		for j, iv := range t.release {
+			r[j] = iv.aFixed/iv.nB - p
+			chance += p * (1 - p) / iv.nB
+		}
+		v = math.Max(2*(longRun(r, coldLongRunLags)*float64(k)/float64(k-1)-chance/float64(k)), 0)
+	}
+	df := math.Max(float64(k-1), 0)
+	w := coldLatencyWeight + df
+	return (coldLatencyWeight*coldLatencyExtra + df*v) / w * (1 + coldLatencyMargin/math.Sqrt(w))
 }
 
 // longRun is the long-run variance (per term) of the series r: the mean
@@ -392,10 +469,10 @@ func (t *LatencyTest) dispersion() float64 {
 // with Bartlett weights (Newey and West, 1987); never below half the plain
 // variance (negative autocovariances do not make evidence stronger than
 // independence would).
-func longRun(r []float64) float64 {
+func longRun(r []float64, lags int) float64 {
 	n := float64(len(r))
 	var s, g0 float64
-	for lag := 0; lag <= longRunLags; lag++ {
+	for lag := 0; lag <= lags; lag++ {
 		var g float64
 		for i := lag; i < len(r); i++ {
 			g += r[i] * r[i-lag]
@@ -406,7 +483,7 @@ func longRun(r []float64) float64 {
 			s += g
 			continue
 		}
-		s += 2 * (1 - float64(lag)/(longRunLags+1)) * g
+		s += 2 * (1 - float64(lag)/float64(lags+1)) * g
 	}
 	return math.Max(s, g0/2)
 }
@@ -414,6 +491,12 @@ func longRun(r []float64) float64 {
 // longRunLags is the bandwidth of the long-run variance: slow minutes that
 // last about this long count in full.
 const longRunLags = 2
+
+// coldLongRunLags is the bandwidth of the long-run variance learned from
+// the release alone: wider than the history's, because a short series
+// loses more of its correlation to the lags left out, and nothing else
+// makes up for it.
+const coldLongRunLags = 2
 
 // latencyDispersionMargin scales up the excess dispersion learned from
 // the baseline's history by 1 + c/√df: the long-run variance of a short,
@@ -462,7 +545,7 @@ func (t *LatencyTest) SetHistory(baseline []Histogram) error {
 		return nil
 	}
 	n /= float64(len(r))
-	phiB := longRun(r) * float64(len(r)) / float64(len(r)-1)
+	phiB := longRun(r, longRunLags) * float64(len(r)) / float64(len(r)-1)
 	t.histTau2 = math.Max(phiB-1, 0) * math.Max(share*(1-share), 1e-3) / n
 	t.histDF = float64(len(r) - 1)
 	return nil

@@ -273,9 +273,18 @@ type RateTest struct {
 	prior          priorDispersion
 	// Without a history: the Pearson statistic of the baseline's own
 	// consecutive intervals (about the pair's rate), for the dispersion.
-	ownPrev        Counts
-	haveOwn        bool
-	ownX2, ownDF   float64
+	ownPrev      Counts
+	haveOwn      bool
+	ownX2, ownDF float64
+	// Without a history: the Pearson statistic of consecutive pairs, each
+	// weighed by how many failures it rests on (pairWeight).
+	coldX2, coldDF float64
+	// The baseline's cumulative counts at the first reading (what it
+	// served before the release, when its counters had been running), the
+	// long-run rate each of its intervals is compared with when the test
+	// has no history.
+	before         Counts
+	longRunN       int    // intervals compared with it
 	base, canary   Counts // totals observed
 	failed, passed bool
 }
@@ -361,8 +370,12 @@ func (t *RateTest) Observe(baseline, canary Counts) (Decision, error) {
 			t.pass.update(canary.Failures, baseline.Failures, canary.Trials, baseline.Trials)
 			iv := interval{canary.Failures, baseline.Failures, canary.Trials, baseline.Trials}
 			if t.havePrev {
-				t.pairX2 += pairPearson(t.prev, iv)
+				x2 := pairPearson(t.prev, iv)
+				t.pairX2 += x2
 				t.pairDF++
+				w := pairWeight(t.prev.c + t.prev.b + iv.c + iv.b)
+				t.coldX2 += w * x2
+				t.coldDF += w
 			}
 			t.prev, t.havePrev = iv, true
 		}
@@ -415,8 +428,11 @@ const (
 // only as intervals accumulate.
 const (
 	coldPrior  = 20.0
-	coldWeight = 1.0
-	coldMargin = 3.0
+	coldWeight = 0.05
+	coldMargin = 2.0
+	// coldPairFailures is how many failures a pair of intervals needs to
+	// count as a full degree of freedom against the conservative start.
+	coldPairFailures = 20.0
 )
 
 // dispersion estimates, from the intervals weighed so far, how many times
@@ -432,11 +448,25 @@ const (
 // shrinks as intervals accumulate (METHODS.md, "Without a history").
 func (t *RateTest) dispersion() float64 {
 	if t.prior.df == 0 {
-		p := priorDispersion{coldWeight*coldPrior + t.ownX2, coldWeight + t.ownDF}
-		return p.shrinkBy(t.pairX2, t.pairDF, coldMargin)
+		p := priorDispersion{coldWeight * coldPrior, coldWeight}
+		phi := p.shrinkBy(t.coldX2, t.coldDF, coldMargin)
+		if t.ownDF >= 1 {
+			// The baseline's own estimate counts once it rests on data:
+			// a baseline that never fails says nothing about clumps.
+			phi = math.Max(phi, p.shrinkBy(t.ownX2, t.ownDF, coldMargin))
+		}
+		return phi
 	}
 	return t.prior.shrink(t.pairX2, t.pairDF)
 }
+
+// pairWeight is the weight, in degrees of freedom, of a pair of intervals
+// whose Pearson statistic rests on k failures, when the test has no
+// history: a full degree of freedom from coldPairFailures failures on,
+// proportionally less below. A pair with few failures says little about
+// clumps (one clump or none decides it), so it lowers the conservative
+// start less.
+func pairWeight(k float64) float64 { return math.Min(1, k/coldPairFailures) }
 
 // observeOwn adds the Pearson statistic of the baseline's consecutive
 // intervals about the pair's rate (as the history's), when the test has no
@@ -445,14 +475,47 @@ func (t *RateTest) dispersion() float64 {
 // goes on. (The canary's own intervals would count a canary that degrades
 // as dispersion, and so hide it.)
 func (t *RateTest) observeOwn(baseline Counts) {
+	if x2, w, ok := t.longRunPearson(baseline); ok {
+		t.ownX2 += w * x2
+		t.ownDF += w
+	}
 	if t.haveOwn {
 		if x2, ok := ownPearson(t.ownPrev, baseline); ok {
-			t.ownX2 += x2
-			t.ownDF++
+			w := pairWeight(t.ownPrev.Failures + baseline.Failures)
+			t.ownX2 += w * x2
+			t.ownDF += w
 		}
 	}
 	t.ownPrev, t.haveOwn = baseline, true
 }
+
+// longRunPearson is the Pearson statistic of one baseline interval about
+// the baseline's rate before the release (the counts at the first
+// reading), with its weight, when those rest on at least longRunIntervals
+// times the interval's trials and some failures: another degree of
+// freedom every interval, from the first one on. The estimate of the
+// rate varies too, by the ratio of the trials; the expected value is
+// scaled up to match. A rate that changed since (the time of day) raises
+// it, which only makes the test more careful.
+func (t *RateTest) longRunPearson(baseline Counts) (x2, w float64, ok bool) {
+	if t.before.Failures == 0 || t.before.Trials < longRunIntervals*baseline.Trials || baseline.Trials == 0 || t.longRunN >= longRunFirst {
+		return 0, 0, false
+	}
+	t.longRunN++
+	e := baseline.Trials * t.before.Failures / t.before.Trials
+	r := baseline.Failures - e
+	return r * r / (e * (1 + baseline.Trials/t.before.Trials)), pairWeight(2 * e), true
+}
+
+// longRunIntervals is how many intervals' worth of trials the baseline's
+// counts before the release must hold to serve as its long-run rate.
+const longRunIntervals = 5
+
+// longRunFirst is how many of the release's first intervals are compared
+// with the baseline's rate before the release: the first minutes, before
+// pairs of intervals have accumulated. Later ones are not, so that a
+// baseline rate that drifts during the release is not taken for clumps.
+const longRunFirst = 5
 
 // ownPearson is the Pearson statistic of one revision's two intervals
 // about their pooled rate (one degree of freedom), and false when neither
@@ -740,6 +803,7 @@ func (l *rateLoop) step(ctx context.Context, in strategy.Input) error {
 	if !l.havePrev {
 		l.prevB, l.prevC, l.havePrev = b, c, true
 		l.readHistory(ctx, in, b)
+		l.test.before = b
 		return nil
 	}
 	db, resetB := increase(l.prevB, b)

@@ -242,7 +242,7 @@ func TestSequentialAnalyze(t *testing.T) {
 	}{
 		{name: "regression fails", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.02)}, want: strategy.Fail, at: 2 * time.Minute,
 			contains: "exceeds 1x"},
-		{name: "healthy passes", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.005)}, want: strategy.Pass, at: 4 * time.Minute},
+		{name: "healthy passes", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.005)}, want: strategy.Pass, at: 2 * time.Minute},
 		{name: "no failures is inconclusive", src: &fakeCounts{perMin: 600, pb: constant(0), pc: constant(0)}, s: Sequential{MaxDuration: 10 * time.Minute},
 			want: strategy.Inconclusive, at: 10 * time.Minute, contains: "no decision after 10m0s"},
 		{name: "errors within limit", src: &fakeCounts{perMin: 6000, pb: constant(0.005), pc: constant(0.02), errs: 2}, want: strategy.Fail, at: 4 * time.Minute},

@@ -90,8 +90,8 @@ func ExampleLatencySource() {
 	fmt.Printf("baseline: bounds %v, counts %v of %v\n", baseline.Bounds, baseline.Counts, baseline.Count)
 	fmt.Printf("canary:   bounds %v, counts %v of %v\n", canary.Bounds, canary.Counts, canary.Count)
 	// Output:
-	// query: sum by (le) (http_request_duration_seconds_bucket{revision="v1",job="checkout"})
-	// query: sum by (le) (http_request_duration_seconds_bucket{revision="v2",job="checkout"})
+	// query: http_request_duration_seconds_bucket{revision="v1",job="checkout"}
+	// query: http_request_duration_seconds_bucket{revision="v2",job="checkout"}
 	// baseline: bounds [0.1 0.25], counts [250 750] of 1000
 	// canary:   bounds [0.1 0.25], counts [25 75] of 100
 }
@@ -113,8 +113,8 @@ func ExampleCountSource() {
 	fmt.Println(trials)
 	fmt.Println(failures)
 	// Output:
-	// sum(http_requests_total{revision="v2",job="checkout"})
-	// sum(http_requests_total{revision="v2",job="checkout",code=~"5.."})
+	// http_requests_total{revision="v2",job="checkout"}
+	// http_requests_total{revision="v2",job="checkout",code=~"5.."}
 }
 
 // The sequential latency judge reading Prometheus: here a stand-in whose

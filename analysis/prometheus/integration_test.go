@@ -2,6 +2,7 @@ package prometheus_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -200,4 +201,68 @@ func TestRealPrometheusJudges(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// podExporter serves one pod's request counter of the revision "pods" in
+// the text exposition format: value(n) at its n-th scrape.
+func podExporter(t *testing.T, value func(n int) float64) *httptest.Server {
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		v := value(n)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		_, _ = fmt.Fprintf(w, "# TYPE demo_pod_requests_total counter\ndemo_pod_requests_total{revision=\"pods\",code=\"200\"} %g\n", v)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestRealPrometheusPerSeriesResets reads, through a real Prometheus
+// server, a revision served by two pods: one grows slowly, the other
+// restarts at every third scrape, dropping by far more than the first
+// grows. The plain sum drops at each restart; the count source, which
+// applies increase()'s reset rule series by series, reads a sum that
+// never drops and that grows by at least what the restarting pod counted
+// since its restart.
+func TestRealPrometheusPerSeriesResets(t *testing.T) {
+	steady := podExporter(t, func(n int) float64 { return 10 * float64(n) })
+	restarting := podExporter(t, func(n int) float64 { return 500 * float64((n-1)%3+1) })
+	src := startPrometheus(t, steady, restarting)
+	counts := &prometheus.CountSource{Source: src, Metric: "demo_pod_requests_total",
+		Failed: []prometheus.Matcher{{Name: "code", Op: "=~", Value: "5.."}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	in := strategy.Input{Stable: "pods", Canary: "none"}
+	var last float64
+	plainDropped := false
+	var prevPlain float64
+	// Readings four times a second, against real scrapes once a second.
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for i := range 30 {
+		b, _, err := counts.Counts(ctx, in)
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, b.Trials, last, "reading %d: the corrected sum dropped", i)
+		last = b.Trials
+		v, err := src.Measure(ctx, analysis.Query{Text: `sum(demo_pod_requests_total{revision="pods"})`})
+		require.NoError(t, err)
+		if vec, ok := v.([]float64); ok && len(vec) == 1 {
+			if vec[0] < prevPlain {
+				plainDropped = true
+			}
+			prevPlain = vec[0]
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-tick.C:
+		}
+	}
+	assert.True(t, plainDropped, "the plain sum should have dropped at a restart (the test did not see one)")
+	// Over 7.5 s the restarting pod restarted at least twice, each time
+	// after counting 1500: the corrected sum holds them.
+	assert.Greater(t, last, 3000.0)
 }

@@ -181,23 +181,29 @@ func (s *Source) instantAt(ctx context.Context, at time.Time, queries ...string)
 // for [judge.SequentialLatency]. It implements [judge.LatencySource].
 //
 // Each reading is one instant query per revision, evaluated at the same
-// moment:
+// moment, that returns every bucket series of the revision:
 //
-//	sum by (le) (<Metric>_bucket{<RevisionLabel>="<revision>", <Matchers>...})
+//	<Metric>_bucket{<RevisionLabel>="<revision>", <Matchers>...}
 //
 // The result is the counters as they stand: cumulative since each series
-// began, not a rate or an increase over a window. The judge takes the
-// difference between consecutive readings itself, which counts exactly the
-// requests observed in between, with none of the extrapolation of
-// increase(); and it starts afresh from the next reading whenever a count
-// goes backwards, which is how a counter reset shows in the sum (a pod of
-// the revision restarted or went away). The sum hides a reset only when
-// the other series of the revision gained more within the interval than
-// the restarted one had counted; that interval's difference then has the
-// restarted series' earlier observations subtracted from it, a distortion
-// the judge's error bounds do not account for (and that it rejects when
-// the difference is not a histogram). Intervals short against the time
-// between restarts, and revisions served by few series, make it rare.
+// began, not a rate or an increase over a window. Counter resets are
+// handled series by series, as Prometheus' increase() handles them: the
+// source matches the series with those of its previous reading by their
+// labels, takes a drop in any bucket of one target's histogram (its
+// labels but le) as a restart of that histogram, from which its value is
+// the increase since, counts a series that appears from zero, and keeps a
+// series that vanished at its last value (it stops contributing); then it
+// sums the series by le. The sum therefore only grows, and a pod of the
+// revision that restarts is seen even while the other pods' series grow
+// more than it had counted (a sum taken first would hide it). The judge
+// takes the difference between consecutive readings itself, which counts
+// exactly the requests observed in between, with none of the
+// extrapolation of increase(). A series that restarts and grows past its
+// old value within one reading interval, in every bucket, is not seen to
+// restart (increase() over the scrapes would see it): intervals short
+// against the time between restarts make it rare. Readings at an earlier
+// time than the latest one (the judges' history) are the plain sums plus
+// the corrections made by then, so they join the corrected readings.
 //
 // Bucket bounds are read from the le label (so "1" and "1.0", as different
 // client libraries write it, are one bound). The +Inf bucket gives the
@@ -219,8 +225,10 @@ func (s *Source) instantAt(ctx context.Context, at time.Time, queries ...string)
 // against their ErrorLimit of consecutive errors, reading again at their
 // next interval.
 //
-// A LatencySource holds no state of its own: it is safe for concurrent use
-// as long as it is not changed.
+// A LatencySource keeps the last value of every series it read, for their
+// resets: it is safe for concurrent use as long as it is not changed or
+// copied, and it is best used by one judge at a time (readings must come
+// in time order).
 type LatencySource struct {
 	// Source is the Prometheus server to query. Required.
 	Source *Source
@@ -233,6 +241,8 @@ type LatencySource struct {
 	// Matchers narrow the series further (a job, a service, a route), for
 	// example {Name: "job", Value: "checkout"}.
 	Matchers []Matcher
+
+	resets resets // the series' last values, for their resets
 }
 
 func (l *LatencySource) selector() selector {
@@ -268,7 +278,7 @@ func (l *LatencySource) query(rev strategy.Revision) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "sum by (le) (" + sel + ")", nil
+	return sel, nil
 }
 
 // Latencies reads the cumulative histograms of in.Stable (baseline) and
@@ -297,6 +307,7 @@ func (l *LatencySource) LatenciesAt(ctx context.Context, in strategy.Input, at t
 	if err != nil {
 		return judge.Histogram{}, judge.Histogram{}, err
 	}
+	vs[0], vs[1] = l.resets.correct(qb, at, vs[0]), l.resets.correct(qc, at, vs[1])
 	if len(vs[0]) == 0 {
 		return judge.Histogram{}, judge.Histogram{}, fmt.Errorf("prometheus: no series for the baseline %q: %s", in.Stable, qb)
 	}
@@ -322,7 +333,7 @@ func (l *LatencySource) LatenciesAt(ctx context.Context, in strategy.Input, at t
 	return baseline, canary, nil
 }
 
-// histogram turns the result of a sum by (le) into a histogram with finite
+// histogram sums the bucket series by le into a histogram with finite
 // bounds; the +Inf bucket is its Count.
 func histogram(vec model.Vector) (judge.Histogram, error) {
 	counts := make(map[float64]float64, len(vec))
@@ -408,17 +419,22 @@ func restrict(h judge.Histogram, bounds []float64) judge.Histogram {
 // [judge.CountSource].
 //
 // Each reading is four instant queries evaluated at the same moment, two
-// per revision:
+// per revision, that return every series of the counter:
 //
-//	sum(<Metric>{<RevisionLabel>="<revision>", <Matchers>...})
-//	sum(<Metric>{<RevisionLabel>="<revision>", <Matchers>..., <Failed>...})
+//	<Metric>{<RevisionLabel>="<revision>", <Matchers>...}
+//	<Metric>{<RevisionLabel>="<revision>", <Matchers>..., <Failed>...}
 //
-// As with [LatencySource], these are the counters as they stand; the judge
-// takes differences between readings and starts afresh when a count goes
-// backwards (a counter reset). No failing series (no request has failed
+// As with [LatencySource], these are the counters as they stand, reset
+// series by series as Prometheus' increase() resets them (a series whose
+// value dropped counts again from zero; one that appears counts from
+// zero; one that vanished stops contributing) and then summed, so that
+// one pod's restart is seen however the others grow; the judge takes
+// differences between readings. No failing series (no request has failed
 // yet) reads as no failures, and a canary without series as no trials; a
 // baseline without series is an error. Errors are those of
-// [Source.Measure].
+// [Source.Measure]. A CountSource keeps the last value of every series it
+// read; it is safe for concurrent use as long as it is not changed or
+// copied, and best used by one judge at a time.
 type CountSource struct {
 	// Source is the Prometheus server to query. Required.
 	Source *Source
@@ -433,6 +449,8 @@ type CountSource struct {
 	// Failed select, among those, the requests that failed, for example
 	// {Name: "code", Op: "=~", Value: "5.."}. Required.
 	Failed []Matcher
+
+	resets resets // the series' last values, for their resets
 }
 
 func (c *CountSource) selector() selector {
@@ -479,7 +497,7 @@ func (c *CountSource) queries(rev strategy.Revision) (trials, failures string, e
 	if err != nil {
 		return "", "", err
 	}
-	return "sum(" + all + ")", "sum(" + failed + ")", nil
+	return all, failed, nil
 }
 
 // Counts reads the cumulative trials and failures of in.Stable (baseline)
@@ -507,6 +525,9 @@ func (c *CountSource) CountsAt(ctx context.Context, in strategy.Input, at time.T
 	if err != nil {
 		return judge.Counts{}, judge.Counts{}, err
 	}
+	for i, q := range []string{tb, fb, tc, fc} {
+		vs[i] = c.resets.correct(q, at, vs[i])
+	}
 	if len(vs[0]) == 0 {
 		return judge.Counts{}, judge.Counts{}, fmt.Errorf("prometheus: no series for the baseline %q: %s", in.Stable, tb)
 	}
@@ -528,26 +549,23 @@ func (c *CountSource) CountsAt(ctx context.Context, in strategy.Input, at time.T
 	return baseline, canary, nil
 }
 
-// count is the value of a sum(): one sample, or none for no series.
+// count is the sum of the series' values; none for no series.
 func count(vec model.Vector) (float64, error) {
-	switch len(vec) {
-	case 0:
-		return 0, nil
-	case 1:
-	default:
-		return 0, fmt.Errorf("%d series where a sum gives one", len(vec))
+	var sum float64
+	for _, s := range vec {
+		if s == nil {
+			continue
+		}
+		if s.Histogram != nil {
+			return 0, errors.New("a native histogram sample, not a counter")
+		}
+		v := float64(s.Value)
+		if !(v >= 0) || math.IsInf(v, 0) {
+			return 0, fmt.Errorf("%v is not a count", v)
+		}
+		sum += v
 	}
-	if vec[0] == nil {
-		return 0, nil
-	}
-	if vec[0].Histogram != nil {
-		return 0, errors.New("a native histogram sample, not a counter")
-	}
-	v := float64(vec[0].Value)
-	if !(v >= 0) || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("%v is not a count", v)
-	}
-	return v, nil
+	return sum, nil
 }
 
 // Both sources can read the past, for the judges' history.
