@@ -46,7 +46,8 @@ import (
 //
 // Stores written before epochs existed (lock, lease.json, target.json,
 // journal-<name>.log) are read as epoch 0 and need no migration: their
-// next Acquire starts epoch 1 on top of them and seals their journals,
+// next Acquire starts the first epoch on top of them (numbered by the next
+// fencing token) and seals their journals,
 // which are never written again. Every process sharing a store must run a
 // glidepath that knows epochs.
 //
@@ -61,7 +62,7 @@ import (
 // its epoch's lock while it is frozen, and the lease it holds runs out.
 // Writes under that lease by other goroutines or processes wait for at
 // most their context and LockTimeout ([ErrLockTimeout]); reads do not
-// wait (below). An Acquire of a lease that has expired (or was released)
+// wait for it (below). An Acquire of a lease that has expired (or was released)
 // waits for the lock for at most [FileOptions.TakeoverGrace] (default
 // [DefaultTakeoverGrace], 1 s) and then takes the lease over without it:
 // it claims the next epoch by linking a lock file it already holds into
@@ -85,7 +86,16 @@ import (
 // Manager.Pending) take no lock: every file they read is replaced
 // atomically or only appended to, and they read again when an epoch was
 // committed while they read. They work while a writer is frozen and on a
-// read-only store.
+// read-only store. They wait only while a takeover is committing (it
+// holds its new lock) or a record at a journal's end is still being
+// written (the epoch's lock is held), and for at most about a quarter of
+// a second each: a frozen claimant or writer cannot hold them up longer.
+//
+// A takeover removes the lock, lease and record files of the epochs
+// before the one it replaces. What stays per lease that journaled is its
+// journal file and its successor's small commit file, which seals it;
+// every operation lists the target's directory (twice or three times), so
+// its cost grows slowly with the number of journals kept there.
 type FileStore struct {
 	dir  string
 	opts FileOptions
