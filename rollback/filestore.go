@@ -48,8 +48,10 @@ import (
 // journal-<name>.log) are read as epoch 0 and need no migration: their
 // next Acquire starts the first epoch on top of them (numbered by the next
 // fencing token) and seals their journals,
-// which are never written again. Every process sharing a store must run a
-// glidepath that knows epochs.
+// which are never written again; it also writes its lease to lease.json,
+// so that a process of the earlier release still driving a release there
+// finds its lease taken over at its next write. Every process sharing a
+// store must otherwise run a glidepath that knows epochs.
 //
 // A kernel lock rather than O_EXCL lock files: the kernel drops it when its
 // process dies, even by SIGKILL, so a crash never leaves a stale lock that
@@ -472,6 +474,14 @@ func (s *FileStore) takeOver(tdir string, base uint64, target, owner string, ttl
 		return Lease{}, fmt.Errorf("rollback: writing lease of %q: %w", target, err)
 	}
 	committed = true
+	if base == 0 {
+		// The first epoch of a store written before epochs: a process of
+		// that earlier release still driving a release here reads only
+		// lease.json, and must find its lease taken over.
+		if err := s.writeJSON(filepath.Join(tdir, leaseName(0)), l); err != nil {
+			return l, fmt.Errorf("rollback: fencing the earlier layout's lease of %q: %w", target, err)
+		}
+	}
 	collect(v, base)
 	return l, nil
 }

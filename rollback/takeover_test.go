@@ -2,6 +2,7 @@ package rollback_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -329,6 +330,12 @@ func TestFileStoreReadsPreviousLayout(t *testing.T) {
 		h, err = m.History(ctx, "svc")
 		if err != nil || len(h) != 2 || h[1].Canary != "v3" || h[1].Outcome != strategy.PhasePromoted || h[1].Resumed != 1 {
 			t.Fatalf("history after the resume: %+v %v", h, err)
+		}
+		// A driver of the earlier release reads lease.json only: it finds
+		// its lease taken over.
+		var legacy rollback.Lease
+		if data, err := os.ReadFile(filepath.Join(dir, "t-svc", "lease.json")); err != nil || json.Unmarshal(data, &legacy) != nil || legacy.Owner != "b" || legacy.Token <= 2 {
+			t.Fatalf("lease.json after the first takeover: %+v %v", legacy, err)
 		}
 		if now, _ := os.ReadFile(filepath.Join(dir, "t-svc", "journal-000002.log")); string(now) != string(oldJournal) {
 			t.Fatal("the old journal file was changed: new records belong in the new lease's file")
