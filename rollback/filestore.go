@@ -92,6 +92,10 @@ import (
 // holds its new lock) or a record at a journal's end is still being
 // written (the epoch's lock is held), and for at most about a quarter of
 // a second each: a frozen claimant or writer cannot hold them up longer.
+// The one thing a read can then get wrong needs two frozen processes: a
+// claimant frozen for longer than that between its seal and its commit,
+// and an old holder woken in that time whose last record lands beyond the
+// seal; such a read shows that record, which later reads do not.
 //
 // A takeover removes the lock, lease and record files of the epochs
 // before the one it replaces. What stays per lease that journaled is its
