@@ -46,9 +46,12 @@ import (
 //
 // Stores written before epochs existed (lock, lease.json, target.json,
 // journal-<name>.log) are read as epoch 0 and need no migration: their
-// next Acquire starts epoch 1 on top of them and seals their journals,
-// which are never written again. Every process sharing a store must run a
-// glidepath that knows epochs.
+// next Acquire starts the first epoch on top of them (numbered by the next
+// fencing token) and seals their journals,
+// which are never written again; it also writes its lease to lease.json,
+// so that a process of the earlier release still driving a release there
+// finds its lease taken over at its next write. Every process sharing a
+// store must otherwise run a glidepath that knows epochs.
 //
 // A kernel lock rather than O_EXCL lock files: the kernel drops it when its
 // process dies, even by SIGKILL, so a crash never leaves a stale lock that
@@ -61,7 +64,7 @@ import (
 // its epoch's lock while it is frozen, and the lease it holds runs out.
 // Writes under that lease by other goroutines or processes wait for at
 // most their context and LockTimeout ([ErrLockTimeout]); reads do not
-// wait (below). An Acquire of a lease that has expired (or was released)
+// wait for it (below). An Acquire of a lease that has expired (or was released)
 // waits for the lock for at most [FileOptions.TakeoverGrace] (default
 // [DefaultTakeoverGrace], 1 s) and then takes the lease over without it:
 // it claims the next epoch by linking a lock file it already holds into
@@ -85,7 +88,20 @@ import (
 // Manager.Pending) take no lock: every file they read is replaced
 // atomically or only appended to, and they read again when an epoch was
 // committed while they read. They work while a writer is frozen and on a
-// read-only store.
+// read-only store. They wait only while a takeover is committing (it
+// holds its new lock) or a record at a journal's end is still being
+// written (the epoch's lock is held), and for at most about a quarter of
+// a second each: a frozen claimant or writer cannot hold them up longer.
+// The one thing a read can then get wrong needs two frozen processes: a
+// claimant frozen for longer than that between its seal and its commit,
+// and an old holder woken in that time whose last record lands beyond the
+// seal; such a read shows that record, which later reads do not.
+//
+// A takeover removes the lock, lease and record files of the epochs
+// before the one it replaces. What stays per lease that journaled is its
+// journal file and its successor's small commit file, which seals it;
+// every operation lists the target's directory (twice or three times), so
+// its cost grows slowly with the number of journals kept there.
 type FileStore struct {
 	dir  string
 	opts FileOptions
@@ -462,6 +478,14 @@ func (s *FileStore) takeOver(tdir string, base uint64, target, owner string, ttl
 		return Lease{}, fmt.Errorf("rollback: writing lease of %q: %w", target, err)
 	}
 	committed = true
+	if base == 0 {
+		// The first epoch of a store written before epochs: a process of
+		// that earlier release still driving a release here reads only
+		// lease.json, and must find its lease taken over.
+		if err := s.writeJSON(filepath.Join(tdir, leaseName(0)), l); err != nil {
+			return l, fmt.Errorf("rollback: fencing the earlier layout's lease of %q: %w", target, err)
+		}
+	}
 	collect(v, base)
 	return l, nil
 }
