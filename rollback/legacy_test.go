@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -221,7 +222,9 @@ func TestReadsHistoryOfAnEarlierVersion(t *testing.T) {
 	if len(after) != 5 || !reflect.DeepEqual(after[:4], hist) || after[4].Canary != "v5" || after[4].Phase != strategy.PhasePromoted {
 		t.Fatalf("history after a new release: %+v", after)
 	}
-	raw, err = os.ReadFile(filepath.Join(dir, "t-svc", "target.json"))
+	// The record the new release wrote lives in its lease epoch's file
+	// (target.N.json, the highest N).
+	raw, err = os.ReadFile(newestTargetRecord(t, filepath.Join(dir, "t-svc")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,4 +239,26 @@ func TestReadsHistoryOfAnEarlierVersion(t *testing.T) {
 			t.Errorf("rewritten entry %d is not in the current spelling: %v", i, e)
 		}
 	}
+}
+
+// newestTargetRecord returns the path of the target record written by the
+// newest lease epoch in a target's directory of a FileStore.
+func newestTargetRecord(t *testing.T, dir string) string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "target.*.json"))
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no epoch target record in %s (%v)", dir, err)
+	}
+	best, bestN := "", uint64(0)
+	for _, name := range names {
+		num := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(name), "target."), ".json")
+		n, err := strconv.ParseUint(num, 10, 64)
+		if err == nil && (best == "" || n > bestN) {
+			best, bestN = name, n
+		}
+	}
+	if best == "" {
+		t.Fatalf("no epoch target record in %s: %v", dir, names)
+	}
+	return best
 }
