@@ -57,7 +57,11 @@
 // fenced record update checks, under the store's lock, that the writer's
 // token is the current one and has not expired: a process that lost its
 // lease (it stalled past its TTL and another took the target over) cannot
-// write, so its release stops before applying anything else. A lease left
+// write, so its release stops before applying anything else. A renewal
+// that finds the lease taken over stops the release at once (in the middle
+// of a pause or an analysis, or while it is held for a Promote) with an
+// error matching [strategy.ErrFenced] and [ErrLeaseLost]; it applies and
+// records nothing more, and the new holder owns the release. A lease left
 // by a dead process is taken over once it expires
 // (ResumeOptions.WaitForLease waits for that). The FileStore serialises
 // each read-check-write with flock(2), which the kernel releases when a

@@ -35,7 +35,8 @@ type Manager struct {
 	Owner string
 	// LeaseTTL is how long a lease lasts without renewal (default
 	// DefaultLeaseTTL). A running release renews it every LeaseTTL/3; a
-	// process that dies holds its targets for at most LeaseTTL.
+	// process that dies holds its targets for at most LeaseTTL. A release
+	// whose renewal finds the lease taken over stops at once, fenced.
 	LeaseTTL time.Duration
 	// Keep is how many finished releases each target's history keeps
 	// (default DefaultKeep).
@@ -244,11 +245,15 @@ func (m *Manager) launch(ctx context.Context, lease Lease, target string, rel st
 	}
 	j := &managedJournal{m: m, target: target, lease: lease, journal: Journal{Store: m.Store, Lease: lease, Name: name},
 		user: rel.Options.Journal}
-	j.renew = m.startRenewal(ctx, lease)
+	// A renewal that finds the lease lost ends the release at once (see
+	// startRenewal), rather than at its next journal write or fence.
+	rctx, lost := context.WithCancelCause(ctx)
+	j.renew = m.startRenewal(ctx, lease, lost)
 	rel.Options.Journal = j
-	ro, err := strategy.Start(ctx, rel)
+	ro, err := strategy.Start(rctx, rel)
 	if err != nil {
 		j.renew.stop()
+		lost(nil)
 		if a != nil {
 			_ = m.Store.Update(context.WithoutCancel(ctx), target, &lease, func(tr *TargetRecord) error {
 				if tr.Active != nil && tr.Active.Journal == name {
@@ -260,6 +265,10 @@ func (m *Manager) launch(ctx context.Context, lease Lease, target string, rel st
 		m.release(ctx, lease)
 		return nil, err
 	}
+	go func() {
+		<-ro.Done()
+		lost(nil) // the release's context is no longer needed
+	}()
 	return ro, nil
 }
 
@@ -325,7 +334,15 @@ func (r *renewal) err() error {
 	return r.lastErr
 }
 
-func (m *Manager) startRenewal(ctx context.Context, l Lease) *renewal {
+// startRenewal renews l every TTL/3 until stopped. A renewal that fails
+// for any reason but a lost lease (the store is unreachable) is retried
+// at the next tick. One that finds the lease lost (another
+// process took the target over) stops renewing and cancels the release
+// through lost, with a cause matching [strategy.ErrFenced] and
+// [ErrLeaseLost]: the executor stops where it is (a pause or an analysis
+// ends at once) without applying anything, and records nothing more (the
+// store refuses it). The new holder owns the release from then on.
+func (m *Manager) startRenewal(ctx context.Context, l Lease, lost context.CancelCauseFunc) *renewal {
 	r := &renewal{stopc: make(chan struct{}), done: make(chan struct{})}
 	ctx = context.WithoutCancel(ctx) // a cancelled release still rolls back under its lease
 	ttl := m.ttl()
@@ -338,9 +355,6 @@ func (m *Manager) startRenewal(ctx context.Context, l Lease) *renewal {
 			case <-r.stopc:
 				return
 			case <-t.C:
-				// A failed renewal is retried at the next tick; if the
-				// lease is lost, the next journal write fails and the
-				// release stops before applying anything else.
 				nl, err := m.Store.Renew(ctx, l, ttl)
 				if err == nil {
 					l = nl
@@ -348,6 +362,10 @@ func (m *Manager) startRenewal(ctx context.Context, l Lease) *renewal {
 				r.mu.Lock()
 				r.lastErr = err
 				r.mu.Unlock()
+				if errors.Is(err, ErrLeaseLost) {
+					lost(fmt.Errorf("%w: renewing the lease: %w", strategy.ErrFenced, err))
+					return
+				}
 			}
 		}
 	}()

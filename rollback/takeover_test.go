@@ -725,3 +725,68 @@ func TestFileStoreCollectsOldEpochs(t *testing.T) {
 		t.Fatalf("journal: %d records, %v", len(recs), err)
 	}
 }
+
+// TestLostLeaseStopsReleasePromptly: a Manager whose lease renewal finds
+// the lease taken over stops its release at once, in the middle of a long
+// pause or while held for a Promote, instead of at its next journal write.
+// It applies nothing more and records nothing more.
+func TestLostLeaseStopsReleasePromptly(t *testing.T) {
+	longPause := strategy.StrategyFunc(func(stable, canary strategy.Revision) (strategy.Plan, error) {
+		return strategy.Plan{Strategy: "long-pause", Stable: stateOf(stable), Steps: []strategy.Step{
+			strategy.Apply(strategy.State{Stable: stable, Canary: canary, Weight: 20, Replicas: strategy.Replicas{Stable: 4, Canary: 1}}),
+			strategy.Pause(time.Hour),
+			strategy.Apply(stateOf(canary)),
+		}}, nil
+	})
+	for name, plan := range map[string]strategy.Strategy{"timed pause": longPause, "held for promote": holdPlan()} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := t.Context()
+				dir := t.TempDir()
+				fz := newFreezer(func(op rollback.FileOp, base string) bool {
+					return op == rollback.FileWrite && strings.HasPrefix(base, "lease.")
+				})
+				a, _ := rollback.OpenFileStore(dir, rollback.FileOptions{Fault: fz.hook})
+				b, _ := rollback.OpenFileStore(dir, rollback.FileOptions{})
+				const ttl = 30 * time.Second
+				tgt := strategytest.NewTarget(v1State)
+				start := time.Now()
+				ro, err := (&rollback.Manager{Store: a, Owner: "a", LeaseTTL: ttl}).Start(ctx, "svc",
+					strategy.Release{Target: tgt, Stable: "v1", Canary: "v2", Strategy: plan})
+				if err != nil {
+					t.Fatal(err)
+				}
+				fz.armed.Store(true) // the first renewal (ttl/3 in) freezes inside the store
+				<-fz.inside
+				lb := takeOver(t, b, "b")
+				took := time.Since(start)
+				before, err := b.Journal(ctx, "svc", "000001")
+				if err != nil {
+					t.Fatal(err)
+				}
+				applied := len(tgt.States())
+				close(fz.thaw)
+				res, err := ro.Wait(ctx)
+				if !errors.Is(err, strategy.ErrFenced) || !errors.Is(err, rollback.ErrLeaseLost) {
+					t.Fatalf("the release after its lease was taken over: %v (phase %s), want it fenced", err, res.Phase)
+				}
+				if stopped := time.Since(start); stopped != took {
+					t.Fatalf("the release stopped %v after it started, the takeover was at %v: not at once", stopped, took)
+				}
+				if len(tgt.States()) != applied {
+					t.Fatalf("the release applied %v after losing its lease", tgt.States()[applied:])
+				}
+				after, err := b.Journal(ctx, "svc", "000001")
+				if err != nil || len(after) != len(before) {
+					t.Fatalf("journal had %d records at the takeover, %d after the old driver stopped (%v)", len(before), len(after), err)
+				}
+				if tr, err := b.Load(ctx, "svc"); err != nil || tr.Active == nil {
+					t.Fatalf("the release is no longer pending for the new holder: %+v %v", tr, err)
+				}
+				if _, err := b.Renew(ctx, lb, time.Minute); err != nil {
+					t.Fatalf("the new holder's lease: %v", err)
+				}
+			})
+		})
+	}
+}

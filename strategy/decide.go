@@ -56,6 +56,7 @@ type pendingInputs struct {
 	promote   bool // a Promote was accepted (only while paused)
 	userPause bool // a Pause hold is set
 	cancelled bool // the release's context has ended
+	fenced    bool // ... because the lease was lost (its cause matches ErrFenced)
 	bgQueued  bool // a background verdict waits in the queue
 	bgFail    bool // one of them is a Fail
 }
@@ -188,6 +189,8 @@ func decide(st decState, pol policy, ev event) (action, decState) {
 	case evLook:
 		p := ev.pend
 		switch {
+		case p.fenced:
+			return lostLease(st)
 		case p.abort:
 			return action{kind: doRollBack, errKind: ErrAborted}, st
 		case p.cancelled:
@@ -234,6 +237,9 @@ func decide(st decState, pol policy, ev event) (action, decState) {
 	case evInterrupted:
 		return action{kind: doLook}, st
 	case evCancelled:
+		if ev.pend.fenced {
+			return lostLease(st)
+		}
 		if ev.pend.abort {
 			return action{kind: doRollBack, errKind: ErrAborted}, st
 		}
@@ -257,6 +263,9 @@ func decideHold(st decState, pol policy, ev event) (action, decState) {
 		return a, st
 	}
 	switch {
+	case p.fenced:
+		st.phase, st.holding = phRun, ""
+		return lostLease(st)
 	case p.abort:
 		return leave(action{kind: doRollBack, errKind: ErrAborted})
 	case p.cancelled:
@@ -301,6 +310,14 @@ func failed(st decState, pol policy, v Verdict, then actKind) (action, decState)
 func hold(st decState, reason PauseReason, why string, onPromote actKind, requeueOnFail bool) (action, decState) {
 	st.phase, st.holding, st.onPromote, st.requeueOnFail = phHold, reason, onPromote, requeueOnFail
 	return action{kind: doHold, pause: reason, why: why}, st
+}
+
+// lostLease stops a release whose context was cancelled because its lease
+// was lost: another driver owns the target now, so this one neither rolls
+// back nor honours an Abort (it could not apply or record either).
+func lostLease(st decState) (action, decState) {
+	return action{kind: doStop, errKind: ErrFenced, ctxCause: true,
+		why: "the lease was lost to another driver; this one stopped without applying"}, st
 }
 
 func cancelled(st decState, pol policy) (action, decState) {

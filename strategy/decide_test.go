@@ -103,6 +103,12 @@ func TestDecideTable(t *testing.T) {
 		// Holding: only what is pending at a wake-up ends a hold.
 		{"hold/nothing", holding(PausedForInconclusive, doNextStep, false), strict, event{kind: evLook}, action{kind: doWait}, phHold, PausedForInconclusive},
 		{"hold/abort", holding(PausedForFailure, doNextStep, false), pausing, event{kind: evLook, pend: pendingInputs{abort: true, full: true, promote: true, cancelled: true}}, rollBack(ErrAborted), phRun, ""},
+		// A lost lease (the context's cause matches ErrFenced) stops the release
+		// where it is: another driver owns the target, so neither a rollback
+		// nor an accepted Abort may be applied by this one.
+		{"run/look/lease-lost", running(), strict, event{kind: evLook, pend: pendingInputs{fenced: true, cancelled: true, abort: true, full: true}}, action{kind: doStop, errKind: ErrFenced}, phRun, ""},
+		{"run/cancelled/lease-lost", running(), strict, event{kind: evCancelled, pend: pendingInputs{fenced: true, cancelled: true, abort: true}}, action{kind: doStop, errKind: ErrFenced}, phRun, ""},
+		{"hold/lease-lost", holding(PausedForStep, doNextStep, false), pausing, event{kind: evLook, pend: pendingInputs{fenced: true, cancelled: true, abort: true, promote: true}}, action{kind: doStop, errKind: ErrFenced}, phRun, ""},
 		{"hold/promote-full", holding(PausedForDeadline, doLook, false), strict, event{kind: evLook, pend: pendingInputs{full: true, promote: true}}, action{kind: doPromoteFull}, phRun, ""},
 		{"hold/promote/inline-inconclusive", holding(PausedForInconclusive, doNextStep, false), strict, event{kind: evLook, pend: pendingInputs{promote: true}}, action{kind: doNextStep, leaveHold: true, consumePromote: true}, phRun, ""},
 		{"hold/promote/bg-inconclusive", holding(PausedForInconclusive, doRelaunch, true), strict, event{kind: evLook, pend: pendingInputs{promote: true, bgFail: true}}, action{kind: doRelaunch, leaveHold: true, consumePromote: true}, phRun, ""},

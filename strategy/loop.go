@@ -192,7 +192,7 @@ func (r *Rollout) pendingInputs(ctx context.Context) pendingInputs {
 
 func (r *Rollout) pendingLocked(ctx context.Context) pendingInputs {
 	return pendingInputs{abort: r.abort, full: r.promoteFull, promote: r.promote, userPause: r.userPause,
-		cancelled: ctx.Err() != nil, bgQueued: len(r.bgEvents) > 0, bgFail: hasOutcome(r.bgEvents, Fail)}
+		cancelled: ctx.Err() != nil, fenced: leaseLost(ctx), bgQueued: len(r.bgEvents) > 0, bgFail: hasOutcome(r.bgEvents, Fail)}
 }
 
 // holdWait waits while the release is paused until the decision core
@@ -344,6 +344,10 @@ func (r *Rollout) begin(ctx context.Context) error {
 		return e
 	}, nil)
 	if err != nil {
+		if leaseLost(ctx) {
+			r.setPhase(PhaseStopped, "", "the lease was lost before anything was applied")
+			return &StepError{Step: -1, Kind: ErrFenced, Err: context.Cause(ctx)}
+		}
 		if ctx.Err() != nil && !r.opts.OnCancel.Leave {
 			r.setPhase(PhaseStopped, "", "cancelled before anything was applied")
 			return &StepError{Step: -1, Kind: ErrCancelled, Err: context.Cause(ctx)}

@@ -10,6 +10,13 @@ import (
 // This file runs one step of a plan (apply, wait, pause, analyse) and
 // turns how it went into an event for the decision core.
 
+// leaseLost reports whether the release's context was cancelled because
+// its lease was lost (a cause matching ErrFenced, as rollback.Manager sets
+// when a renewal finds another driver holding the target).
+func leaseLost(ctx context.Context) bool {
+	return ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrFenced)
+}
+
 // classify maps an error from transition/wait to a step outcome.
 func classify(ctx context.Context, err error) event {
 	switch {
@@ -19,6 +26,8 @@ func classify(ctx context.Context, err error) event {
 		return event{kind: evFenced, err: err}
 	case errors.Is(err, ErrJournal):
 		return event{kind: evJournal, err: err}
+	case leaseLost(ctx):
+		return event{kind: evFenced, err: context.Cause(ctx)}
 	case ctx.Err() != nil:
 		return event{kind: evCancelled, err: err}
 	case errors.Is(err, errInterrupted):
@@ -122,6 +131,9 @@ func (r *Rollout) stepErr(ctx, sctx context.Context, err error) event {
 	}
 	if errors.Is(err, ErrJournal) {
 		return event{kind: evJournal, err: err}
+	}
+	if leaseLost(ctx) {
+		return event{kind: evFenced, err: context.Cause(ctx)}
 	}
 	if ctx.Err() != nil {
 		return event{kind: evCancelled, err: err}
