@@ -242,7 +242,7 @@ func TestConflictingWriter(t *testing.T) {
 // replicasOwner names the field manager that owns spec.replicas.
 func replicasOwner(mf []metav1.ManagedFieldsEntry) string {
 	for _, e := range mf {
-		if e.FieldsV1 != nil && strings.Contains(e.FieldsV1.GetRawString(), `"f:replicas"`) {
+		if e.FieldsV1 != nil && strings.Contains(string(e.FieldsV1.Raw), `"f:replicas"`) {
 			return e.Manager
 		}
 	}

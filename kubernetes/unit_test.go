@@ -14,6 +14,7 @@ import (
 
 	"github.com/glidepath/glidepath/kubernetes"
 	"github.com/glidepath/glidepath/strategy"
+	"github.com/glidepath/glidepath/strategy/strategytest"
 )
 
 // The fake clientsets below stand in for the API server only where the
@@ -45,7 +46,7 @@ func TestConfigNamesEveryProblem(t *testing.T) {
 	}
 	for _, want := range []string{"Client is required", "namespace", "name", "Template is required",
 		"set by the target", "ProgressDeadlineSeconds", "Gateway client is required", "PathPrefix"} {
-		if !strings.Contains(err.Error(), want) {
+		if !strategytest.HasProblem(err, want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}
 	}
@@ -60,7 +61,7 @@ func TestApplyRejectsBadStateBeforeWriting(t *testing.T) {
 		t.Fatalf("err = %v, want a permanent ErrInvalidConfig", err)
 	}
 	for _, want := range []string{"weight 120", "cannot be a label value", "valid HTTP header name", "regex"} {
-		if !strings.Contains(err.Error(), want) {
+		if !strategytest.HasProblem(err, want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}
 	}

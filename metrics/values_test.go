@@ -12,6 +12,7 @@ import (
 	"github.com/glidepath/glidepath/analysis/analysistest"
 	"github.com/glidepath/glidepath/metrics"
 	"github.com/glidepath/glidepath/strategy"
+	"github.com/glidepath/glidepath/strategy/strategytest"
 )
 
 func verdict(release, analyzer string, ms ...strategy.Measurement) strategy.VerdictReached {
@@ -138,7 +139,7 @@ func TestNamespace(t *testing.T) {
 		}
 	}
 	_, err := metrics.New(metrics.Options{Namespace: "my-ns", Subsystem: "1x"})
-	if err == nil || !strings.Contains(err.Error(), `Namespace "my-ns"`) || !strings.Contains(err.Error(), `Subsystem "1x"`) {
+	if !strategytest.HasProblem(err, `Namespace "my-ns"`) || !strategytest.HasProblem(err, `Subsystem "1x"`) {
 		t.Errorf("bad namespace and subsystem: %v", err)
 	}
 }

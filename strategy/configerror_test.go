@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/glidepath/glidepath/strategy"
+	"github.com/glidepath/glidepath/strategy/strategytest"
 )
 
 func TestConfigError(t *testing.T) {
@@ -128,4 +129,27 @@ func TestPolicyChoicesApplyToTheirTrigger(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Options.OnFail, OnDeadline and OnCancel share one shape, Policy: the
+// zero value rolls back, Pause holds for a person, Leave stops for a later
+// resume, Allowed tolerates Fail verdicts first. A choice that does not
+// apply to its trigger is refused before anything is applied.
+func ExamplePolicy() {
+	opts := strategy.Options{
+		OnFail:     strategy.Policy{Allowed: 2}, // roll back on the third Fail (Flagger's threshold: 3)
+		OnDeadline: strategy.Policy{Pause: true},
+		OnCancel:   strategy.Policy{Pause: true}, // a cancelled release cannot wait
+	}
+	_, err := strategy.Validate(strategy.Release{
+		Name: "checkout", Target: strategytest.NewTarget(strategy.State{Stable: "v1"}), Stable: "v1", Canary: "v2",
+		Strategy: strategy.StrategyFunc(func(stable, canary strategy.Revision) (strategy.Plan, error) {
+			return strategy.Plan{Steps: []strategy.Step{strategy.Apply(strategy.State{Stable: stable, Canary: canary, Weight: 100})}}, nil
+		}),
+		Options: opts,
+	})
+	fmt.Println(err)
+	// Output:
+	// invalid configuration: release checkout
+	//   - options: OnCancel.Pause: a cancelled release cannot wait for a person (use Leave to resume it later)
 }

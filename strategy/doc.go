@@ -19,8 +19,9 @@
 //
 // # The executor
 //
-// [Start] validates a [Release] (every problem named in one error matching
-// [ErrInvalidConfig]) and runs its plan in the background, returning a
+// [Start] validates a [Release] (every problem named in one
+// [*ConfigError], which matches [ErrInvalidConfig]) and runs its plan in
+// the background, returning a
 // [*Rollout] handle with Promote, PromoteFull, Pause, Unpause, Abort, Retry,
 // Status and Wait. [Run] is Start followed by Wait.
 //

@@ -90,14 +90,14 @@ func TestValidationNamesEveryProblem(t *testing.T) {
 		t.Fatalf("error %v does not match ErrInvalidConfig", err)
 	}
 	for _, want := range []string{"same revision", "negative duration", "no analyzers", "weight 120", "header routing", "ProgressDeadline"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error does not mention %q:\n%v", want, err)
+		if !strategytest.HasProblem(err, want) {
+			t.Errorf("error does not name %q:\n%v", want, err)
 		}
 	}
 	_, err = strategy.Run(t.Context(), strategy.Release{})
 	for _, want := range []string{"no target", "no stable revision", "no canary revision", "no strategy"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error does not mention %q:\n%v", want, err)
+		if !strategytest.HasProblem(err, want) {
+			t.Errorf("error does not name %q:\n%v", want, err)
 		}
 	}
 	if n := len(tgt.History()); n != 0 {
@@ -107,7 +107,7 @@ func TestValidationNamesEveryProblem(t *testing.T) {
 	_, err = strategy.Validate(release(tgt, strategy.StrategyFunc(func(_, _ strategy.Revision) (strategy.Plan, error) {
 		return strategy.Plan{}, strategy.Invalid("canary config", "maxWeight 0 is outside 1..100")
 	}), strategy.Options{}))
-	if !errors.Is(err, strategy.ErrInvalidConfig) || !strings.Contains(err.Error(), "maxWeight") {
+	if !errors.Is(err, strategy.ErrInvalidConfig) || !strategytest.HasProblem(err, "strategy: maxWeight 0 is outside 1..100") {
 		t.Fatalf("strategy error not reported: %v", err)
 	}
 }
@@ -722,7 +722,7 @@ func TestAnalyzersAreValidatedUpFront(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"step 1 (analyze): analyzer 0 (rate): interval is negative", "(rate): unparseable condition", "release background analysis 0: analyzer 0 (latency): interval is negative"} {
-		if !strings.Contains(err.Error(), want) {
+		if !strategytest.HasProblem(err, want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}

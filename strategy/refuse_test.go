@@ -71,7 +71,7 @@ func TestRefusesAPlanWithAnotherStable(t *testing.T) {
 		return strategy.Plan{Stable: strategy.State{Stable: "v0"}, Steps: []strategy.Step{strategy.Apply(at(100, 4))}}, nil
 	})
 	_, err := strategy.Validate(release(strategytest.NewTarget(stable4), s, strategy.Options{}))
-	if !errors.Is(err, strategy.ErrInvalidConfig) || !strings.Contains(err.Error(), `"v0"`) || !strings.Contains(err.Error(), `"v1"`) {
+	if !errors.Is(err, strategy.ErrInvalidConfig) || !strategytest.HasProblem(err, `the plan's stable State is on revision "v0", but the release's stable revision is "v1"`) {
 		t.Fatalf("%v", err)
 	}
 }
@@ -82,7 +82,7 @@ func TestRefusesTypedNils(t *testing.T) {
 	var tgt *strategytest.Target
 	var a *strategytest.Analyzer
 	_, err := strategy.Validate(release(tgt, planOf(strategy.Analyze(a), strategy.Apply(at(100, 4))), strategy.Options{}))
-	if !errors.Is(err, strategy.ErrInvalidConfig) || !strings.Contains(err.Error(), "nil *strategytest.Target") || !strings.Contains(err.Error(), "analyzer 0 is nil") {
+	if !errors.Is(err, strategy.ErrInvalidConfig) || !strategytest.HasProblem(err, "nil *strategytest.Target") || !strategytest.HasProblem(err, "analyzer 0 is nil") {
 		t.Fatalf("%v", err)
 	}
 }

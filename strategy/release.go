@@ -73,24 +73,6 @@ func (p Policy) problems(field string) []string {
 	return out
 }
 
-// FailurePolicy is the former name of [Policy] as Options.OnFail.
-//
-// Deprecated: use Policy (FailuresAllowed is now Policy.Allowed).
-type FailurePolicy = Policy
-
-// CancelPolicy is the former name of [Policy] as Options.OnCancel.
-//
-// Deprecated: use Policy.
-type CancelPolicy = Policy
-
-// Former OnCancel values.
-var (
-	// Deprecated: use Policy{}, the zero value.
-	RollbackOnCancel = Policy{}
-	// Deprecated: use Policy{Leave: true}.
-	LeaveAsRecorded = Policy{Leave: true}
-)
-
 // Options tune the executor. Every zero value has a documented default.
 type Options struct {
 	// ProgressDeadline bounds each wait for readiness (default 10m).
@@ -228,20 +210,6 @@ const (
 	PausedForUser         PauseReason = "User"             // Rollout.Pause
 	PausedForFailure      PauseReason = "AnalysisFailed"   // a Fail under Options.OnFail{Pause: true}
 	PausedForDeadline     PauseReason = "ProgressDeadline" // deadline missed under Options.OnDeadline{Pause: true}
-)
-
-// Former names of the pause reasons.
-const (
-	// Deprecated: use PausedForStep.
-	PauseStep = PausedForStep
-	// Deprecated: use PausedForInconclusive.
-	PauseInconclusive = PausedForInconclusive
-	// Deprecated: use PausedForUser.
-	PauseUser = PausedForUser
-	// Deprecated: use PausedForFailure.
-	PauseFailed = PausedForFailure
-	// Deprecated: use PausedForDeadline.
-	PauseDeadline = PausedForDeadline
 )
 
 // Status is a snapshot of a running or finished release.

@@ -255,12 +255,6 @@ func (r *Rollout) Unpause() error {
 	return r.control(func() bool { r.userPause = false; return false })
 }
 
-// Resume is the former name of [Rollout.Unpause].
-//
-// Deprecated: use Unpause; "resume" now means continuing a recorded
-// release after a crash (Release.Resume, rollback.Manager.Resume).
-func (r *Rollout) Resume() error { return r.Unpause() }
-
 // Abort stops the release and rolls it back to the stable State. Wait then
 // returns an error matching [ErrAborted]. An Abort that returns nil is
 // always acted on, even when it arrives as the last step completes.

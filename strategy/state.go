@@ -102,7 +102,13 @@ func (s State) Desired(rev Revision) int {
 }
 
 // Validate reports everything wrong with s as one [*ConfigError], or nil.
-func (s State) Validate() error { return Invalid("state "+s.String(), s.problems()...) }
+func (s State) Validate() error {
+	p := s.problems()
+	if len(p) == 0 {
+		return nil // no name to render: Apply calls this on every State
+	}
+	return &ConfigError{What: "state " + s.String(), Problems: p}
+}
 
 // problems lists what is wrong with s, or nil. Each problem is a short phrase.
 func (s State) problems() []string {

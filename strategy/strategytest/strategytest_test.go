@@ -102,7 +102,7 @@ func TestHangAndPermanent(t *testing.T) {
 	})
 }
 
-func TestCheckTraffic(t *testing.T) {
+func TestCheckCapacityBeforeTraffic(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tgt := strategytest.NewTarget(initial)
 		tgt.ReadyAfter = time.Minute
