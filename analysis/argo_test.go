@@ -3,11 +3,9 @@ package analysis_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/glidepath/glidepath/analysis"
 	"github.com/glidepath/glidepath/analysis/analysistest"
@@ -66,12 +64,20 @@ func TestArgoValidationRules(t *testing.T) {
 			c.Label, c.Source = "success-rate", analysistest.Values(1.0)
 			err := c.Validate()
 			if tt.want == "" {
-				require.NoError(t, err)
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
 				return
 			}
-			require.ErrorIs(t, err, strategy.ErrInvalidConfig)
-			assert.Contains(t, err.Error(), `check "success-rate"`)
-			assert.Contains(t, err.Error(), tt.want)
+			if !errors.Is(err, strategy.ErrInvalidConfig) {
+				t.Fatalf("err = %v, want an error matching %v", err, strategy.ErrInvalidConfig)
+			}
+			if got := err.Error(); !strings.Contains(got, `check "success-rate"`) {
+				t.Errorf("err.Error() = %q, want it to contain %q", got, `check "success-rate"`)
+			}
+			if got := err.Error(); !strings.Contains(got, tt.want) {
+				t.Errorf("err.Error() = %q, want it to contain %q", got, tt.want)
+			}
 		})
 	}
 }
@@ -85,29 +91,55 @@ func TestArgoDocumentedExamples(t *testing.T) {
 		c := &analysis.Check{Label: "success-rate", Interval: 5 * time.Minute, SuccessCondition: "result >= 0.95", FailureLimit: 3,
 			Source: analysistest.Values(0.99, 0.90, 0.97, 0.91, 0.92, 0.99, 0.93)}
 		v, took, err := analyze(t, c, in)
-		require.NoError(t, err)
-		assert.Equal(t, strategy.Fail, v.Outcome)
-		assert.Equal(t, "SFSFFSF", outcomes(v.Measurements))
-		assert.Contains(t, v.Reason, "failed (4) > failureLimit (3)")
-		assert.Equal(t, 30*time.Minute, took, "seven measurements, five minutes apart")
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != strategy.Fail {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Fail)
+		}
+		if got := outcomes(v.Measurements); got != "SFSFFSF" {
+			t.Errorf("outcomes(v.Measurements) = %q, want %q", got, "SFSFFSF")
+		}
+		if !strings.Contains(v.Reason, "failed (4) > failureLimit (3)") {
+			t.Errorf("v.Reason = %q, want it to contain %q", v.Reason, "failed (4) > failureLimit (3)")
+		}
+		if took != 30*time.Minute {
+			t.Errorf("seven measurements, five minutes apart: took = %v, want %v", took, 30*time.Minute)
+		}
 	})
 	t.Run("inline step without interval measures once", func(t *testing.T) {
 		src := analysistest.Values(0.96)
 		c := &analysis.Check{Label: "success-rate", SuccessCondition: "result >= 0.95", Source: src}
 		v, took, err := analyze(t, c, input())
-		require.NoError(t, err)
-		assert.Equal(t, strategy.Pass, v.Outcome)
-		assert.Equal(t, 1, src.Calls())
-		assert.Zero(t, took)
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != strategy.Pass {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Pass)
+		}
+		if got := src.Calls(); got != 1 {
+			t.Errorf("src.Calls() = %v, want %v", got, 1)
+		}
+		if took != 0 {
+			t.Errorf("took = %v, want 0", took)
+		}
 	})
 	t.Run("count 5, interval 60s", func(t *testing.T) {
 		src := analysistest.Values(0.96)
 		c := &analysis.Check{Label: "success-rate", SuccessCondition: "result >= 0.95", Interval: 60 * time.Second, Count: 5, Source: src}
 		v, took, err := analyze(t, c, input())
-		require.NoError(t, err)
-		assert.Equal(t, strategy.Pass, v.Outcome)
-		assert.Equal(t, "SSSSS", outcomes(v.Measurements))
-		assert.Equal(t, 4*time.Minute, took)
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != strategy.Pass {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Pass)
+		}
+		if got := outcomes(v.Measurements); got != "SSSSS" {
+			t.Errorf("outcomes(v.Measurements) = %q, want %q", got, "SSSSS")
+		}
+		if took != 4*time.Minute {
+			t.Errorf("took = %v, want %v", took, 4*time.Minute)
+		}
 	})
 	t.Run("failureCondition total-errors >= 10, failureLimit 3", func(t *testing.T) {
 		c := &analysis.Check{Label: "total-errors", Interval: 5 * time.Minute, FailureCondition: "result >= 10", FailureLimit: 3,
@@ -115,42 +147,72 @@ func TestArgoDocumentedExamples(t *testing.T) {
 		in := input()
 		in.Background = true
 		v, _, err := analyze(t, c, in)
-		require.NoError(t, err)
-		assert.Equal(t, strategy.Fail, v.Outcome)
-		assert.Equal(t, "SFFSFF", outcomes(v.Measurements))
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != strategy.Fail {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Fail)
+		}
+		if got := outcomes(v.Measurements); got != "SFFSFF" {
+			t.Errorf("outcomes(v.Measurements) = %q, want %q", got, "SFFSFF")
+		}
 	})
 	t.Run("both conditions, value between them is inconclusive", func(t *testing.T) {
 		c := &analysis.Check{Label: "success-rate", SuccessCondition: "result >= 0.90", FailureCondition: "result < 0.50",
 			Source: analysistest.Values(0.7)}
 		v, _, err := analyze(t, c, input())
-		require.NoError(t, err)
-		assert.Equal(t, strategy.Inconclusive, v.Outcome)
-		assert.Contains(t, v.Reason, "inconclusive (1) > inconclusiveLimit (0)")
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != strategy.Inconclusive {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Inconclusive)
+		}
+		if !strings.Contains(v.Reason, "inconclusive (1) > inconclusiveLimit (0)") {
+			t.Errorf("v.Reason = %q, want it to contain %q", v.Reason, "inconclusive (1) > inconclusiveLimit (0)")
+		}
 	})
 	t.Run("initialDelay 5m postpones the first measurement", func(t *testing.T) {
 		src := analysistest.Values(0.95)
 		c := &analysis.Check{Label: "success-rate", InitialDelay: 5 * time.Minute, SuccessCondition: "result >= 0.90", Source: src}
 		v, took, err := analyze(t, c, input())
-		require.NoError(t, err)
-		assert.Equal(t, strategy.Pass, v.Outcome)
-		assert.Equal(t, 5*time.Minute, took)
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != strategy.Pass {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Pass)
+		}
+		if took != 5*time.Minute {
+			t.Errorf("took = %v, want %v", took, 5*time.Minute)
+		}
 	})
 	t.Run("web metric: result == 'true' and asFloat(result) >= 0.90", func(t *testing.T) {
 		for cond, value := range map[string]any{"result == 'true'": "true", "asFloat(result) >= 0.90": "0.95"} {
 			c := &analysis.Check{Label: "webmetric", SuccessCondition: cond, Source: analysistest.Values(value)}
 			v, _, err := analyze(t, c, input())
-			require.NoError(t, err)
-			assert.Equal(t, strategy.Pass, v.Outcome, cond)
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if v.Outcome != strategy.Pass {
+				t.Errorf("%s: v.Outcome = %q, want %q", cond, v.Outcome, strategy.Pass)
+			}
 		}
 	})
 	t.Run("errors do not count towards count", func(t *testing.T) {
 		c := &analysis.Check{Label: "m", SuccessCondition: "result >= 0.9", Interval: time.Minute, Count: 2,
 			Source: replies(errDown, good, errDown, good)}
 		v, _, err := analyze(t, c, input())
-		require.NoError(t, err)
-		assert.Equal(t, strategy.Pass, v.Outcome)
-		assert.Equal(t, "ESES", outcomes(v.Measurements))
-		assert.Contains(t, v.Reason, "count (2) reached: 2 successful, 0 failed, 0 inconclusive, 2 errors")
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != strategy.Pass {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Pass)
+		}
+		if got := outcomes(v.Measurements); got != "ESES" {
+			t.Errorf("outcomes(v.Measurements) = %q, want %q", got, "ESES")
+		}
+		if !strings.Contains(v.Reason, "count (2) reached: 2 successful, 0 failed, 0 inconclusive, 2 errors") {
+			t.Errorf("v.Reason = %q, want it to contain %q", v.Reason, "count (2) reached: 2 successful, 0 failed, 0 inconclusive, 2 errors")
+		}
 	})
 }
 
@@ -194,18 +256,32 @@ func TestArgoEvaluateCases(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &analysis.Check{Label: "m", SuccessCondition: tt.succ, FailureCondition: tt.fail,
 				Source: analysistest.Values(tt.value), ConsecutiveErrorLimit: new(0)}
-			require.NoError(t, c.Validate())
+			if err := c.Validate(); err != nil {
+				t.Fatalf("c.Validate(): unexpected error: %v", err)
+			}
 			v, _, err := analyze(t, c, input())
-			require.NoError(t, err)
-			require.Len(t, v.Measurements, 1)
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if len(v.Measurements) != 1 {
+				t.Fatalf("len(v.Measurements) = %d, want %d: %v", len(v.Measurements), 1, v.Measurements)
+			}
 			m := v.Measurements[0]
 			if tt.measureFail {
-				assert.NotEmpty(t, m.Error)
-				assert.Equal(t, strategy.Fail, v.Outcome, "consecutiveErrorLimit 0 fails on the first error")
+				if len(m.Error) == 0 {
+					t.Error("m.Error is empty, want non-empty")
+				}
+				if v.Outcome != strategy.Fail {
+					t.Errorf("consecutiveErrorLimit 0 fails on the first error: v.Outcome = %q, want %q", v.Outcome, strategy.Fail)
+				}
 				return
 			}
-			assert.Empty(t, m.Error)
-			assert.Equal(t, tt.want, m.Outcome)
+			if len(m.Error) != 0 {
+				t.Errorf("m.Error = %q, want empty", m.Error)
+			}
+			if m.Outcome != tt.want {
+				t.Errorf("m.Outcome = %q, want %q", m.Outcome, tt.want)
+			}
 		})
 	}
 }
@@ -216,8 +292,12 @@ func TestConditionsRejectedAtValidation(t *testing.T) {
 	for _, cond := range []string{"1", "invalidVariable", `asFloat(result) == "1.1"`, "result >"} {
 		c := &analysis.Check{Label: "m", Source: analysistest.Values(1.0), SuccessCondition: cond}
 		err := c.Validate()
-		require.ErrorIs(t, err, strategy.ErrInvalidConfig, cond)
-		assert.Contains(t, err.Error(), "does not compile", cond)
+		if !errors.Is(err, strategy.ErrInvalidConfig) {
+			t.Fatalf("%s: err = %v, want an error matching %v", cond, err, strategy.ErrInvalidConfig)
+		}
+		if got := err.Error(); !strings.Contains(got, "does not compile") {
+			t.Errorf("%s: err.Error() = %q, want it to contain %q", cond, got, "does not compile")
+		}
 	}
 }
 
@@ -225,8 +305,16 @@ func TestConditionsRejectedAtValidation(t *testing.T) {
 func TestEmptyResultErrorHint(t *testing.T) {
 	c := &analysis.Check{Label: "m", Source: analysistest.Values([]float64{}), SuccessCondition: "result[0] > 0.9", ConsecutiveErrorLimit: new(0)}
 	v, err := c.Analyze(context.Background(), input())
-	require.NoError(t, err)
-	assert.Equal(t, strategy.Fail, v.Outcome)
-	assert.Contains(t, v.Measurements[0].Error, "guard the condition with len(result) > 0")
-	assert.False(t, errors.Is(err, strategy.ErrInvalidConfig))
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Fail {
+		t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Fail)
+	}
+	if got := v.Measurements[0].Error; !strings.Contains(got, "guard the condition with len(result) > 0") {
+		t.Errorf("v.Measurements[0].Error = %q, want it to contain %q", got, "guard the condition with len(result) > 0")
+	}
+	if errors.Is(err, strategy.ErrInvalidConfig) {
+		t.Error("errors.Is(err, strategy.ErrInvalidConfig) = true, want false")
+	}
 }

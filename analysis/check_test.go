@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"math"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/glidepath/glidepath/analysis"
 	"github.com/glidepath/glidepath/analysis/analysistest"
@@ -157,13 +155,25 @@ func TestLimits(t *testing.T) {
 			c.Label, c.Source, c.Query = "success-rate", replies(tt.script...), "q"
 			c.Interval = time.Minute
 			c.SuccessCondition = "result >= 0.9"
-			require.NoError(t, c.Validate())
+			if err := c.Validate(); err != nil {
+				t.Fatalf("c.Validate(): unexpected error: %v", err)
+			}
 			v, _, err := analyze(t, c, input())
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, v.Outcome, v.Reason)
-			assert.Equal(t, tt.seen, outcomes(v.Measurements), v.Reason)
-			assert.Contains(t, v.Reason, tt.reason)
-			assert.Equal(t, "success-rate", v.Analyzer)
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if v.Outcome != tt.want {
+				t.Errorf("%s: v.Outcome = %q, want %q", v.Reason, v.Outcome, tt.want)
+			}
+			if got := outcomes(v.Measurements); got != tt.seen {
+				t.Errorf("%s: outcomes(v.Measurements) = %q, want %q", v.Reason, got, tt.seen)
+			}
+			if !strings.Contains(v.Reason, tt.reason) {
+				t.Errorf("v.Reason = %q, want it to contain %q", v.Reason, tt.reason)
+			}
+			if v.Analyzer != "success-rate" {
+				t.Errorf("v.Analyzer = %q, want %q", v.Analyzer, "success-rate")
+			}
 		})
 	}
 }
@@ -193,12 +203,22 @@ func TestConditions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &analysis.Check{Label: "m", Source: analysistest.Values(tt.value), SuccessCondition: tt.succ, FailureCondition: tt.fail}
 			v, _, err := analyze(t, c, input())
-			require.NoError(t, err)
-			require.Len(t, v.Measurements, 1)
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if len(v.Measurements) != 1 {
+				t.Fatalf("len(v.Measurements) = %d, want %d: %v", len(v.Measurements), 1, v.Measurements)
+			}
 			m := v.Measurements[0]
-			assert.Equal(t, tt.want, m.Outcome)
-			assert.Equal(t, tt.cond, m.Condition)
-			assert.Equal(t, tt.want, v.Outcome)
+			if m.Outcome != tt.want {
+				t.Errorf("m.Outcome = %q, want %q", m.Outcome, tt.want)
+			}
+			if m.Condition != tt.cond {
+				t.Errorf("m.Condition = %q, want %q", m.Condition, tt.cond)
+			}
+			if v.Outcome != tt.want {
+				t.Errorf("v.Outcome = %q, want %q", v.Outcome, tt.want)
+			}
 		})
 	}
 }
@@ -232,9 +252,15 @@ func TestConditionFunctions(t *testing.T) {
 		t.Run(tt.cond, func(t *testing.T) {
 			c := &analysis.Check{Label: "m", Source: analysistest.Values(tt.value), SuccessCondition: tt.cond, NoDataLimit: 1}
 			v, _, err := analyze(t, c, input())
-			require.NoError(t, err)
-			require.NotEmpty(t, v.Measurements)
-			assert.Equal(t, tt.want, v.Measurements[0].Outcome, v.Measurements[0].Error)
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if len(v.Measurements) == 0 {
+				t.Fatal("v.Measurements is empty, want non-empty")
+			}
+			if got := v.Measurements[0].Outcome; got != tt.want {
+				t.Errorf("%s: v.Measurements[0].Outcome = %q, want %q", v.Measurements[0].Error, got, tt.want)
+			}
 		})
 	}
 }
@@ -244,11 +270,21 @@ func TestConditionFunctions(t *testing.T) {
 func TestConditionErrorIsMeasurementError(t *testing.T) {
 	c := &analysis.Check{Label: "m", Source: analysistest.Values([]float64{}), SuccessCondition: "result[0] > 1", ConsecutiveErrorLimit: new(1)}
 	v, took, err := analyze(t, c, input())
-	require.NoError(t, err)
-	assert.Equal(t, strategy.Fail, v.Outcome)
-	assert.Equal(t, "EE", outcomes(v.Measurements))
-	assert.Contains(t, v.Measurements[0].Error, "evaluating result[0] > 1")
-	assert.Equal(t, analysis.DefaultErrorRetryInterval, took, "a check without Interval retries after ErrorRetryInterval")
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Fail {
+		t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Fail)
+	}
+	if got := outcomes(v.Measurements); got != "EE" {
+		t.Errorf("outcomes(v.Measurements) = %q, want %q", got, "EE")
+	}
+	if got := v.Measurements[0].Error; !strings.Contains(got, "evaluating result[0] > 1") {
+		t.Errorf("v.Measurements[0].Error = %q, want it to contain %q", got, "evaluating result[0] > 1")
+	}
+	if took != analysis.DefaultErrorRetryInterval {
+		t.Errorf("a check without Interval retries after ErrorRetryInterval: took = %v, want %v", took, analysis.DefaultErrorRetryInterval)
+	}
 }
 
 func TestValidateReportsEveryProblem(t *testing.T) {
@@ -263,7 +299,9 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		MinSamples:        -1,
 	}
 	err := c.Validate()
-	require.ErrorIs(t, err, strategy.ErrInvalidConfig)
+	if !errors.Is(err, strategy.ErrInvalidConfig) {
+		t.Fatalf("err = %v, want an error matching %v", err, strategy.ErrInvalidConfig)
+	}
 	msg := err.Error()
 	for _, want := range []string{
 		`check "(unnamed)"`,
@@ -281,24 +319,42 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		`name "bad name"`,
 		"MinSamples is negative",
 	} {
-		assert.Contains(t, msg, want)
+		if !strings.Contains(msg, want) {
+			t.Errorf("msg = %q, want it to contain %q", msg, want)
+		}
 	}
 
 	named := &analysis.Check{Label: "latency", Source: analysistest.Values(1.0), Count: 2, Interval: time.Second, FailureLimit: 3, ConsecutiveSuccessLimit: 3}
 	err = named.Validate()
-	require.ErrorIs(t, err, strategy.ErrInvalidConfig)
-	assert.Contains(t, err.Error(), `check "latency"`)
-	assert.Contains(t, err.Error(), "Count 2 is smaller than FailureLimit + ConsecutiveSuccessLimit (3 + 3)")
-	assert.Contains(t, err.Error(), "the check could never pass")
+	if !errors.Is(err, strategy.ErrInvalidConfig) {
+		t.Fatalf("err = %v, want an error matching %v", err, strategy.ErrInvalidConfig)
+	}
+	if got := err.Error(); !strings.Contains(got, `check "latency"`) {
+		t.Errorf("err.Error() = %q, want it to contain %q", got, `check "latency"`)
+	}
+	if got := err.Error(); !strings.Contains(got, "Count 2 is smaller than FailureLimit + ConsecutiveSuccessLimit (3 + 3)") {
+		t.Errorf("err.Error() = %q, want it to contain %q", got, "Count 2 is smaller than FailureLimit + ConsecutiveSuccessLimit (3 + 3)")
+	}
+	if got := err.Error(); !strings.Contains(got, "the check could never pass") {
+		t.Errorf("err.Error() = %q, want it to contain %q", got, "the check could never pass")
+	}
 
 	// An invalid check never measures, and says why.
 	src := analysistest.Values(1.0)
 	bad := &analysis.Check{Label: "x", Source: src, SuccessCondition: "result >"}
 	v, err := bad.Analyze(context.Background(), input())
-	require.ErrorIs(t, err, strategy.ErrInvalidConfig)
-	assert.True(t, strategy.IsPermanent(err))
-	assert.Equal(t, strategy.Inconclusive, v.Outcome)
-	assert.Zero(t, src.Calls())
+	if !errors.Is(err, strategy.ErrInvalidConfig) {
+		t.Fatalf("err = %v, want an error matching %v", err, strategy.ErrInvalidConfig)
+	}
+	if !strategy.IsPermanent(err) {
+		t.Error("strategy.IsPermanent(err) = false, want true")
+	}
+	if v.Outcome != strategy.Inconclusive {
+		t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Inconclusive)
+	}
+	if got := src.Calls(); got != 0 {
+		t.Errorf("src.Calls() = %v, want 0", got)
+	}
 }
 
 // Measurements happen after InitialDelay, then Interval after the end of
@@ -309,24 +365,40 @@ func TestTiming(t *testing.T) {
 		c := &analysis.Check{Label: "m", Source: src, InitialDelay: 30 * time.Second, Interval: time.Minute, Count: 3, SuccessCondition: "result >= 0.9"}
 		start := time.Now()
 		v, err := c.Analyze(t.Context(), input())
-		require.NoError(t, err)
-		assert.Equal(t, strategy.Pass, v.Outcome)
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != strategy.Pass {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Pass)
+		}
 		var offsets []time.Duration
 		for _, at := range src.Times() {
 			offsets = append(offsets, at.Sub(start))
 		}
-		assert.Equal(t, []time.Duration{30 * time.Second, 95 * time.Second, 160 * time.Second}, offsets)
-		assert.Equal(t, 165*time.Second, time.Since(start))
+		if want := []time.Duration{30 * time.Second, 95 * time.Second, 160 * time.Second}; !reflect.DeepEqual(offsets, want) {
+			t.Errorf("offsets = %+v, want %+v", offsets, want)
+		}
+		if got := time.Since(start); got != 165*time.Second {
+			t.Errorf("time.Since(start) = %v, want %v", got, 165*time.Second)
+		}
 	})
 	synctest.Test(t, func(t *testing.T) {
 		src := replies(errDown, errDown, good)
 		c := &analysis.Check{Label: "m", Source: src, ErrorRetryInterval: 3 * time.Second, SuccessCondition: "result >= 0.9"}
 		start := time.Now()
 		v, err := c.Analyze(t.Context(), input())
-		require.NoError(t, err)
-		assert.Equal(t, strategy.Pass, v.Outcome)
-		assert.Equal(t, "EES", outcomes(v.Measurements))
-		assert.Equal(t, 6*time.Second, time.Since(start))
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != strategy.Pass {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Pass)
+		}
+		if got := outcomes(v.Measurements); got != "EES" {
+			t.Errorf("outcomes(v.Measurements) = %q, want %q", got, "EES")
+		}
+		if got := time.Since(start); got != 6*time.Second {
+			t.Errorf("time.Since(start) = %v, want %v", got, 6*time.Second)
+		}
 	})
 }
 
@@ -336,11 +408,21 @@ func TestTimeout(t *testing.T) {
 	src := analysistest.Script(analysistest.Reply{Block: true}, analysistest.Value(good))
 	c := &analysis.Check{Label: "m", Source: src, Timeout: 2 * time.Second, Interval: time.Minute, Count: 1, SuccessCondition: "result >= 0.9"}
 	v, took, err := analyze(t, c, input())
-	require.NoError(t, err)
-	assert.Equal(t, strategy.Pass, v.Outcome)
-	assert.Equal(t, "ES", outcomes(v.Measurements))
-	assert.Contains(t, v.Measurements[0].Error, "timed out after 2s")
-	assert.Equal(t, 62*time.Second, took)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Pass {
+		t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Pass)
+	}
+	if got := outcomes(v.Measurements); got != "ES" {
+		t.Errorf("outcomes(v.Measurements) = %q, want %q", got, "ES")
+	}
+	if got := v.Measurements[0].Error; !strings.Contains(got, "timed out after 2s") {
+		t.Errorf("v.Measurements[0].Error = %q, want it to contain %q", got, "timed out after 2s")
+	}
+	if took != 62*time.Second {
+		t.Errorf("took = %v, want %v", took, 62*time.Second)
+	}
 }
 
 // A background check with no Count measures until its context ends,
@@ -365,14 +447,22 @@ func TestBackground(t *testing.T) {
 		time.Sleep(3 * time.Minute)
 		cancel()
 		<-done
-		require.NoError(t, err)
-		assert.Equal(t, strategy.Pass, v.Outcome, v.Reason)
-		assert.Contains(t, v.Reason, "stopped with the release")
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != strategy.Pass {
+			t.Errorf("%s: v.Outcome = %q, want %q", v.Reason, v.Outcome, strategy.Pass)
+		}
+		if !strings.Contains(v.Reason, "stopped with the release") {
+			t.Errorf("v.Reason = %q, want it to contain %q", v.Reason, "stopped with the release")
+		}
 		var texts []string
 		for _, q := range src.Queries() {
 			texts = append(texts, q.Text)
 		}
-		assert.Equal(t, []string{"w10", "w10", "w50", "w50", "w50"}, texts)
+		if want := []string{"w10", "w10", "w50", "w50", "w50"}; !reflect.DeepEqual(texts, want) {
+			t.Errorf("texts = %+v, want %+v", texts, want)
+		}
 	})
 	synctest.Test(t, func(t *testing.T) {
 		in := input()
@@ -381,9 +471,15 @@ func TestBackground(t *testing.T) {
 		c := &analysis.Check{Label: "bg", Source: src, Interval: time.Minute, SuccessCondition: "result >= 0.9"}
 		start := time.Now()
 		v, err := c.Analyze(t.Context(), in)
-		require.NoError(t, err)
-		assert.Equal(t, strategy.Fail, v.Outcome)
-		assert.Equal(t, 2*time.Minute, time.Since(start))
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != strategy.Fail {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Fail)
+		}
+		if got := time.Since(start); got != 2*time.Minute {
+			t.Errorf("time.Since(start) = %v, want %v", got, 2*time.Minute)
+		}
 	})
 }
 
@@ -398,9 +494,15 @@ func TestNoDataNeverPasses(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute+30*time.Second)
 			defer cancel()
 			v, err := c.Analyze(ctx, in)
-			require.NoError(t, err)
-			assert.Equal(t, strategy.Inconclusive, v.Outcome)
-			assert.Contains(t, v.Reason, "all 11 measurements errored")
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if v.Outcome != strategy.Inconclusive {
+				t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Inconclusive)
+			}
+			if !strings.Contains(v.Reason, "all 11 measurements errored") {
+				t.Errorf("v.Reason = %q, want it to contain %q", v.Reason, "all 11 measurements errored")
+			}
 		})
 	})
 	t.Run("background, no data", func(t *testing.T) {
@@ -411,24 +513,42 @@ func TestNoDataNeverPasses(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 			defer cancel()
 			v, err := c.Analyze(ctx, in)
-			require.NoError(t, err)
-			assert.Equal(t, strategy.Inconclusive, v.Outcome)
-			assert.Contains(t, v.Reason, "no measurement had data")
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if v.Outcome != strategy.Inconclusive {
+				t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Inconclusive)
+			}
+			if !strings.Contains(v.Reason, "no measurement had data") {
+				t.Errorf("v.Reason = %q, want it to contain %q", v.Reason, "no measurement had data")
+			}
 		})
 	})
 	t.Run("count reached, no data", func(t *testing.T) {
 		c := &analysis.Check{Label: "m", Source: analysistest.Values(nil, math.NaN()), Interval: time.Minute, Count: 2, FailureCondition: "default(result, 0) > 0.05"}
 		v, _, err := analyze(t, c, input())
-		require.NoError(t, err)
-		assert.Equal(t, "SS", outcomes(v.Measurements), "each measurement passes its condition")
-		assert.Equal(t, strategy.Inconclusive, v.Outcome)
-		assert.Contains(t, v.Reason, "no measurement had data")
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if got := outcomes(v.Measurements); got != "SS" {
+			t.Errorf("each measurement passes its condition: outcomes(v.Measurements) = %q, want %q", got, "SS")
+		}
+		if v.Outcome != strategy.Inconclusive {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Inconclusive)
+		}
+		if !strings.Contains(v.Reason, "no measurement had data") {
+			t.Errorf("v.Reason = %q, want it to contain %q", v.Reason, "no measurement had data")
+		}
 	})
 	t.Run("success limit, no data", func(t *testing.T) {
 		c := &analysis.Check{Label: "m", Source: analysistest.Values(nil), Interval: time.Minute, FailureLimit: -1, ConsecutiveSuccessLimit: 2, SuccessCondition: "default(result, 1) > 0.5"}
 		v, _, err := analyze(t, c, input())
-		require.NoError(t, err)
-		assert.Equal(t, strategy.Inconclusive, v.Outcome)
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != strategy.Inconclusive {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Inconclusive)
+		}
 	})
 }
 
@@ -439,19 +559,37 @@ func TestMinSamples(t *testing.T) {
 		src := analysistest.Values([]float64{}, []float64{math.NaN()}, []float64{0.995})
 		c := &analysis.Check{Label: "m", Source: src, Interval: time.Minute, Count: 1, MinSamples: 1, SuccessCondition: "result[0] >= 0.99"}
 		v, took, err := analyze(t, c, input())
-		require.NoError(t, err)
-		assert.Equal(t, strategy.Pass, v.Outcome, v.Reason)
-		assert.Equal(t, "WWS", outcomes(v.Measurements))
-		assert.Equal(t, "samples 0 < MinSamples 1", v.Measurements[0].Condition)
-		assert.Equal(t, 2*time.Minute, took)
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != strategy.Pass {
+			t.Errorf("%s: v.Outcome = %q, want %q", v.Reason, v.Outcome, strategy.Pass)
+		}
+		if got := outcomes(v.Measurements); got != "WWS" {
+			t.Errorf("outcomes(v.Measurements) = %q, want %q", got, "WWS")
+		}
+		if got := v.Measurements[0].Condition; got != "samples 0 < MinSamples 1" {
+			t.Errorf("v.Measurements[0].Condition = %q, want %q", got, "samples 0 < MinSamples 1")
+		}
+		if took != 2*time.Minute {
+			t.Errorf("took = %v, want %v", took, 2*time.Minute)
+		}
 	})
 	t.Run("gives up after NoDataLimit", func(t *testing.T) {
 		c := &analysis.Check{Label: "m", Source: analysistest.Values([]float64{}), Interval: time.Minute, Count: 3, MinSamples: 1, NoDataLimit: 2, SuccessCondition: "result[0] >= 0.99"}
 		v, _, err := analyze(t, c, input())
-		require.NoError(t, err)
-		assert.Equal(t, strategy.Inconclusive, v.Outcome)
-		assert.Equal(t, "WWW", outcomes(v.Measurements))
-		assert.Contains(t, v.Reason, "not enough data: 3 measurements")
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != strategy.Inconclusive {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Inconclusive)
+		}
+		if got := outcomes(v.Measurements); got != "WWW" {
+			t.Errorf("outcomes(v.Measurements) = %q, want %q", got, "WWW")
+		}
+		if !strings.Contains(v.Reason, "not enough data: 3 measurements") {
+			t.Errorf("v.Reason = %q, want it to contain %q", v.Reason, "not enough data: 3 measurements")
+		}
 	})
 	t.Run("samples query", func(t *testing.T) {
 		requests := map[string]float64{}
@@ -467,10 +605,18 @@ func TestMinSamples(t *testing.T) {
 		c := &analysis.Check{Label: "m", Source: src, Query: `ok{rev="{{release.canary}}"}`, SamplesQuery: `requests{rev="{{release.canary}}"}`,
 			Interval: time.Minute, Count: 1, MinSamples: 100, SuccessCondition: "result[0] >= 0.99"}
 		v, _, err := analyze(t, c, input())
-		require.NoError(t, err)
-		assert.Equal(t, strategy.Pass, v.Outcome)
-		assert.Equal(t, "WWS", outcomes(v.Measurements))
-		assert.Equal(t, "samples 80 < MinSamples 100", v.Measurements[1].Condition)
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != strategy.Pass {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Pass)
+		}
+		if got := outcomes(v.Measurements); got != "WWS" {
+			t.Errorf("outcomes(v.Measurements) = %q, want %q", got, "WWS")
+		}
+		if got := v.Measurements[1].Condition; got != "samples 80 < MinSamples 100" {
+			t.Errorf("v.Measurements[1].Condition = %q, want %q", got, "samples 80 < MinSamples 100")
+		}
 	})
 }
 
@@ -480,27 +626,53 @@ func TestPermanentError(t *testing.T) {
 	src := replies(strategy.Permanent(errors.New(`bad_data: parse error at char 4`)))
 	c := &analysis.Check{Label: "m", Source: src, Interval: time.Minute, Count: 5, SuccessCondition: "result >= 0.9"}
 	v, took, err := analyze(t, c, input())
-	require.Error(t, err)
-	assert.True(t, strategy.IsPermanent(err))
-	assert.Equal(t, 1, src.Calls())
-	assert.Zero(t, took)
-	assert.Equal(t, strategy.Inconclusive, v.Outcome)
-	assert.Equal(t, "E", outcomes(v.Measurements))
-	assert.Contains(t, v.Reason, "bad_data")
+	if err == nil {
+		t.Fatal("err = nil, want an error")
+	}
+	if !strategy.IsPermanent(err) {
+		t.Error("strategy.IsPermanent(err) = false, want true")
+	}
+	if got := src.Calls(); got != 1 {
+		t.Errorf("src.Calls() = %v, want %v", got, 1)
+	}
+	if took != 0 {
+		t.Errorf("took = %v, want 0", took)
+	}
+	if v.Outcome != strategy.Inconclusive {
+		t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Inconclusive)
+	}
+	if got := outcomes(v.Measurements); got != "E" {
+		t.Errorf("outcomes(v.Measurements) = %q, want %q", got, "E")
+	}
+	if !strings.Contains(v.Reason, "bad_data") {
+		t.Errorf("v.Reason = %q, want it to contain %q", v.Reason, "bad_data")
+	}
 }
 
 func TestDryRun(t *testing.T) {
 	c := &analysis.Check{Label: "m", Source: analysistest.Values(bad), DryRun: true, SuccessCondition: "result >= 0.9"}
 	v, _, err := analyze(t, c, input())
-	require.NoError(t, err)
-	assert.Equal(t, strategy.Pass, v.Outcome)
-	assert.Contains(t, v.Reason, "dry run, would be Fail: failed (1) > failureLimit (0)")
-	assert.Equal(t, "F", outcomes(v.Measurements), "measurements keep their own outcome")
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Pass {
+		t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Pass)
+	}
+	if !strings.Contains(v.Reason, "dry run, would be Fail: failed (1) > failureLimit (0)") {
+		t.Errorf("v.Reason = %q, want it to contain %q", v.Reason, "dry run, would be Fail: failed (1) > failureLimit (0)")
+	}
+	if got := outcomes(v.Measurements); got != "F" {
+		t.Errorf("measurements keep their own outcome: outcomes(v.Measurements) = %q, want %q", got, "F")
+	}
 
 	c = &analysis.Check{Label: "m", Source: replies(strategy.Permanent(errDown)), DryRun: true}
 	v, _, err = analyze(t, c, input())
-	require.NoError(t, err, "a dry run never decides, not even by failing to run")
-	assert.Equal(t, strategy.Pass, v.Outcome)
+	if err != nil {
+		t.Fatalf("a dry run never decides, not even by failing to run: unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Pass {
+		t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Pass)
+	}
 }
 
 // An inline check whose context ends says so.
@@ -510,22 +682,38 @@ func TestInlineCancelled(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 150*time.Second)
 		defer cancel()
 		v, err := c.Analyze(ctx, input())
-		require.ErrorIs(t, err, context.DeadlineExceeded)
-		assert.Equal(t, strategy.Inconclusive, v.Outcome)
-		assert.Equal(t, "SSS", outcomes(v.Measurements))
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want an error matching %v", err, context.DeadlineExceeded)
+		}
+		if v.Outcome != strategy.Inconclusive {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Inconclusive)
+		}
+		if got := outcomes(v.Measurements); got != "SSS" {
+			t.Errorf("outcomes(v.Measurements) = %q, want %q", got, "SSS")
+		}
 	})
 }
 
 func TestHistoryIsBounded(t *testing.T) {
 	c := &analysis.Check{Label: "m", Source: analysistest.Values(0.1, 0.2, 0.3, 0.4, 0.5), Interval: time.Second, Count: 5, FailureLimit: 4, HistoryLimit: 3, SuccessCondition: "result >= 0.9"}
 	v, _, err := analyze(t, c, input())
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
 	h := c.History()
-	require.Len(t, h, 3)
-	assert.Equal(t, []string{"0.3", "0.4", "0.5"}, []string{h[0].Value, h[1].Value, h[2].Value})
-	assert.Equal(t, h, v.Measurements)
+	if len(h) != 3 {
+		t.Fatalf("len(h) = %d, want %d: %v", len(h), 3, h)
+	}
+	if got, want := []string{h[0].Value, h[1].Value, h[2].Value}, []string{"0.3", "0.4", "0.5"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("[]string{h[0].Value, h[1].Value, h[2].Value} = %+v, want %+v", got, want)
+	}
+	if !reflect.DeepEqual(v.Measurements, h) {
+		t.Errorf("v.Measurements = %+v, want %+v", v.Measurements, h)
+	}
 	_, _, _ = analyze(t, c, input())
-	assert.Len(t, c.History(), 3)
+	if got := c.History(); len(got) != 3 {
+		t.Errorf("len(c.History()) = %d, want %d: %v", len(got), 3, got)
+	}
 }
 
 // Source panics are measurement errors, not crashes.
@@ -533,7 +721,13 @@ func TestSourcePanic(t *testing.T) {
 	src := analysistest.Func(func(context.Context, int, analysis.Query) (any, error) { panic("boom") })
 	c := &analysis.Check{Label: "m", Source: src, ConsecutiveErrorLimit: new(0)}
 	v, _, err := analyze(t, c, input())
-	require.NoError(t, err)
-	assert.Equal(t, strategy.Fail, v.Outcome)
-	assert.Contains(t, v.Measurements[0].Error, "source panicked: boom")
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Fail {
+		t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Fail)
+	}
+	if got := v.Measurements[0].Error; !strings.Contains(got, "source panicked: boom") {
+		t.Errorf("v.Measurements[0].Error = %q, want it to contain %q", got, "source panicked: boom")
+	}
 }

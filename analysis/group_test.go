@@ -3,12 +3,11 @@ package analysis_test
 import (
 	"context"
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/glidepath/glidepath/analysis"
 	"github.com/glidepath/glidepath/analysis/analysistest"
@@ -36,9 +35,15 @@ func TestGroupWorstWins(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				g := &analysis.Group{Label: "canary-health", Analyzers: tt.members}
 				v, err := g.Analyze(t.Context(), input())
-				require.NoError(t, err)
-				assert.Equal(t, tt.want, v.Outcome, v.Reason)
-				assert.Equal(t, "canary-health", v.Analyzer)
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				if v.Outcome != tt.want {
+					t.Errorf("%s: v.Outcome = %q, want %q", v.Reason, v.Outcome, tt.want)
+				}
+				if v.Analyzer != "canary-health" {
+					t.Errorf("v.Analyzer = %q, want %q", v.Analyzer, "canary-health")
+				}
 			})
 		})
 	}
@@ -53,17 +58,29 @@ func TestGroupFailStopsOthers(t *testing.T) {
 		g := &analysis.Group{Label: "g", Analyzers: []strategy.Analyzer{slow, failing}}
 		start := time.Now()
 		v, err := g.Analyze(t.Context(), input())
-		require.NoError(t, err)
-		assert.Equal(t, strategy.Fail, v.Outcome)
-		assert.Equal(t, 2*time.Minute, time.Since(start))
-		assert.Contains(t, v.Reason, "errors: Fail (failed (1) > failureLimit (0)")
-		assert.Contains(t, v.Reason, "latency: stopped")
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != strategy.Fail {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Fail)
+		}
+		if got := time.Since(start); got != 2*time.Minute {
+			t.Errorf("time.Since(start) = %v, want %v", got, 2*time.Minute)
+		}
+		if !strings.Contains(v.Reason, "errors: Fail (failed (1) > failureLimit (0)") {
+			t.Errorf("v.Reason = %q, want it to contain %q", v.Reason, "errors: Fail (failed (1) > failureLimit (0)")
+		}
+		if !strings.Contains(v.Reason, "latency: stopped") {
+			t.Errorf("v.Reason = %q, want it to contain %q", v.Reason, "latency: stopped")
+		}
 		// Both members' measurements are in the verdict.
 		names := map[string]int{}
 		for _, m := range v.Measurements {
 			names[m.Name]++
 		}
-		assert.Equal(t, map[string]int{"latency": 3, "errors": 3}, names)
+		if want := map[string]int{"latency": 3, "errors": 3}; !reflect.DeepEqual(names, want) {
+			t.Errorf("names = %+v, want %+v", names, want)
+		}
 	})
 }
 
@@ -76,20 +93,30 @@ func TestGroupMemberError(t *testing.T) {
 			strategy.AnalyzerFunc(func(context.Context, strategy.Input) (strategy.Verdict, error) { return strategy.Verdict{}, boom }),
 		}}
 		v, err := g.Analyze(t.Context(), input())
-		require.ErrorIs(t, err, boom)
-		assert.Equal(t, strategy.Inconclusive, v.Outcome)
+		if !errors.Is(err, boom) {
+			t.Fatalf("err = %v, want an error matching %v", err, boom)
+		}
+		if v.Outcome != strategy.Inconclusive {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Inconclusive)
+		}
 	})
 }
 
 func TestGroupValidate(t *testing.T) {
 	g := &analysis.Group{Analyzers: []strategy.Analyzer{check("a", 0, 0, good), check("a", 0, 0, good), nil, &analysis.Check{Label: "bad"}}}
 	err := g.Validate()
-	require.ErrorIs(t, err, strategy.ErrInvalidConfig)
+	if !errors.Is(err, strategy.ErrInvalidConfig) {
+		t.Fatalf("err = %v, want an error matching %v", err, strategy.ErrInvalidConfig)
+	}
 	for _, want := range []string{"no Label", `two analyzers are named "a"`, "analyzer 2 is nil", `check "bad"`, "no Source"} {
-		assert.Contains(t, err.Error(), want)
+		if got := err.Error(); !strings.Contains(got, want) {
+			t.Errorf("err.Error() = %q, want it to contain %q", got, want)
+		}
 	}
 	_, err = (&analysis.Group{Label: "empty"}).Analyze(context.Background(), input())
-	require.ErrorIs(t, err, strategy.ErrInvalidConfig)
+	if !errors.Is(err, strategy.ErrInvalidConfig) {
+		t.Fatalf("err = %v, want an error matching %v", err, strategy.ErrInvalidConfig)
+	}
 }
 
 // A background group runs its checks until the context ends.
@@ -105,10 +132,18 @@ func TestGroupBackground(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute+time.Second)
 		defer cancel()
 		v, err := g.Analyze(ctx, in)
-		require.ErrorIs(t, err, context.DeadlineExceeded)
-		assert.Equal(t, strategy.Pass, v.Outcome, v.Reason)
-		assert.Equal(t, 11, a.Calls())
-		assert.Equal(t, 6, b.Calls())
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want an error matching %v", err, context.DeadlineExceeded)
+		}
+		if v.Outcome != strategy.Pass {
+			t.Errorf("%s: v.Outcome = %q, want %q", v.Reason, v.Outcome, strategy.Pass)
+		}
+		if got := a.Calls(); got != 11 {
+			t.Errorf("a.Calls() = %v, want %v", got, 11)
+		}
+		if got := b.Calls(); got != 6 {
+			t.Errorf("b.Calls() = %v, want %v", got, 6)
+		}
 	})
 }
 
@@ -139,17 +174,31 @@ func TestGroupLastWord(t *testing.T) {
 		SuccessCondition: "len(result) == 0 || result[0] >= 0.9"}
 
 	v, err := run(t, strategy.ErrPlanComplete, ok(), empty, waitThenErr)
-	require.NoError(t, err)
-	assert.Equal(t, strategy.Inconclusive, v.Outcome, v.Reason)
-	assert.Contains(t, v.Reason, "empty: Inconclusive (stopped: no measurement had data)")
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Inconclusive {
+		t.Errorf("%s: v.Outcome = %q, want %q", v.Reason, v.Outcome, strategy.Inconclusive)
+	}
+	if !strings.Contains(v.Reason, "empty: Inconclusive (stopped: no measurement had data)") {
+		t.Errorf("v.Reason = %q, want it to contain %q", v.Reason, "empty: Inconclusive (stopped: no measurement had data)")
+	}
 
 	v, err = run(t, strategy.ErrPlanComplete, ok(), waitThenErr)
-	require.NoError(t, err)
-	assert.Equal(t, strategy.Pass, v.Outcome, v.Reason)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Pass {
+		t.Errorf("%s: v.Outcome = %q, want %q", v.Reason, v.Outcome, strategy.Pass)
+	}
 
 	_, err = run(t, strategy.ErrPlanComplete, waitThenErr)
-	require.ErrorIs(t, err, strategy.ErrPlanComplete, "no member had a last word")
+	if !errors.Is(err, strategy.ErrPlanComplete) {
+		t.Fatalf("no member had a last word: err = %v, want an error matching %v", err, strategy.ErrPlanComplete)
+	}
 
 	_, err = run(t, errors.New("rolling back"), ok())
-	require.Error(t, err, "any other cancellation is an error")
+	if err == nil {
+		t.Fatal("any other cancellation is an error: err = nil, want an error")
+	}
 }

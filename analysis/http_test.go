@@ -3,16 +3,15 @@ package analysis_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/glidepath/glidepath/analysis"
 	"github.com/glidepath/glidepath/strategy"
@@ -24,7 +23,9 @@ func TestHTTPSource(t *testing.T) {
 	var gotURL string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gotURL = r.URL.String()
-		assert.Equal(t, "Bearer t", r.Header.Get("Authorization"))
+		if got := r.Header.Get("Authorization"); got != "Bearer t" {
+			t.Errorf(`r.Header.Get("Authorization") = %q, want %q`, got, "Bearer t")
+		}
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, body)
 	}))
@@ -56,13 +57,23 @@ func TestHTTPSource(t *testing.T) {
 			h := &analysis.HTTP{Path: tt.path, Header: http.Header{"Authorization": {"Bearer t"}}}
 			v, err := h.Measure(context.Background(), analysis.Query{Text: srv.URL + "/m"})
 			if tt.err != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tt.err)
-				assert.Equal(t, tt.permanent, strategy.IsPermanent(err))
+				if err == nil {
+					t.Fatal("err = nil, want an error")
+				}
+				if got := err.Error(); !strings.Contains(got, tt.err) {
+					t.Errorf("err.Error() = %q, want it to contain %q", got, tt.err)
+				}
+				if got := strategy.IsPermanent(err); got != tt.permanent {
+					t.Errorf("strategy.IsPermanent(err) = %v, want %v", got, tt.permanent)
+				}
 				return
 			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, v)
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if !reflect.DeepEqual(v, tt.want) {
+				t.Errorf("v = %+v, want %+v", v, tt.want)
+			}
 		})
 	}
 
@@ -73,9 +84,15 @@ func TestHTTPSource(t *testing.T) {
 	c := &analysis.Check{Label: "web", Source: &analysis.HTTP{Path: "v", Header: http.Header{"Authorization": {"Bearer t"}}},
 		Query: srv.URL + "/m?rev={{release.canary}}", SuccessCondition: "result == 1"}
 	v, err := c.Analyze(context.Background(), in)
-	require.NoError(t, err)
-	assert.Equal(t, strategy.Pass, v.Outcome)
-	assert.Equal(t, "/m?rev=v2%26admin%3D1%2F..%2Fx%20y", gotURL)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Pass {
+		t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Pass)
+	}
+	if gotURL != "/m?rev=v2%26admin%3D1%2F..%2Fx%20y" {
+		t.Errorf("gotURL = %q, want %q", gotURL, "/m?rev=v2%26admin%3D1%2F..%2Fx%20y")
+	}
 }
 
 func TestWebhook(t *testing.T) {
@@ -100,43 +117,83 @@ func TestWebhook(t *testing.T) {
 	hook := &analysis.Webhook{Label: "change-freeze", URL: srv.URL, Secret: secretKey}
 	status, answer = 200, "ok"
 	v, err := hook.Analyze(context.Background(), in)
-	require.NoError(t, err)
-	assert.Equal(t, strategy.Pass, v.Outcome)
-	assert.Equal(t, "change-freeze", got.Gate)
-	assert.Equal(t, strategy.Revision("v2"), got.Canary)
-	assert.Equal(t, 40, got.State.Weight)
-	assert.Equal(t, 2, got.Step)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Pass {
+		t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Pass)
+	}
+	if got.Gate != "change-freeze" {
+		t.Errorf("got.Gate = %q, want %q", got.Gate, "change-freeze")
+	}
+	if got.Canary != strategy.Revision("v2") {
+		t.Errorf("got.Canary = %q, want %q", got.Canary, strategy.Revision("v2"))
+	}
+	if got.State.Weight != 40 {
+		t.Errorf("got.State.Weight = %v, want %v", got.State.Weight, 40)
+	}
+	if got.Step != 2 {
+		t.Errorf("got.Step = %v, want %v", got.Step, 2)
+	}
 
 	status, answer = 403, `{"reason":"change freeze until Monday"}`
 	v, err = hook.Analyze(context.Background(), in)
-	require.NoError(t, err)
-	assert.Equal(t, strategy.Fail, v.Outcome)
-	assert.Equal(t, "refused (HTTP 403): change freeze until Monday", v.Reason)
-	require.Len(t, v.Measurements, 1)
-	assert.Equal(t, "HTTP 403", v.Measurements[0].Value)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Fail {
+		t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Fail)
+	}
+	if v.Reason != "refused (HTTP 403): change freeze until Monday" {
+		t.Errorf("v.Reason = %q, want %q", v.Reason, "refused (HTTP 403): change freeze until Monday")
+	}
+	if len(v.Measurements) != 1 {
+		t.Fatalf("len(v.Measurements) = %d, want %d: %v", len(v.Measurements), 1, v.Measurements)
+	}
+	if got := v.Measurements[0].Value; got != "HTTP 403" {
+		t.Errorf("v.Measurements[0].Value = %q, want %q", got, "HTTP 403")
+	}
 
 	status, answer = 502, "bad gateway"
 	v, err = hook.Analyze(context.Background(), in)
-	require.Error(t, err)
-	assert.Equal(t, strategy.Inconclusive, v.Outcome)
+	if err == nil {
+		t.Fatal("err = nil, want an error")
+	}
+	if v.Outcome != strategy.Inconclusive {
+		t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Inconclusive)
+	}
 
 	// A receiver with another key refuses: the signature is what it trusts.
 	wrong := &analysis.Webhook{Label: "x", URL: srv.URL, Secret: []byte("other")}
 	v, err = wrong.Analyze(context.Background(), in)
-	require.NoError(t, err)
-	assert.Equal(t, strategy.Fail, v.Outcome)
-	assert.Contains(t, v.Reason, "signature does not verify")
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Fail {
+		t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Fail)
+	}
+	if !strings.Contains(v.Reason, "signature does not verify") {
+		t.Errorf("v.Reason = %q, want it to contain %q", v.Reason, "signature does not verify")
+	}
 
 	// No answer at all is an error, never a pass.
 	srv.Close()
 	v, err = hook.Analyze(context.Background(), in)
-	require.Error(t, err)
-	assert.Equal(t, strategy.Inconclusive, v.Outcome)
+	if err == nil {
+		t.Fatal("err = nil, want an error")
+	}
+	if v.Outcome != strategy.Inconclusive {
+		t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Inconclusive)
+	}
 
 	err = (&analysis.Webhook{URL: "ftp://x"}).Validate()
-	require.ErrorIs(t, err, strategy.ErrInvalidConfig)
+	if !errors.Is(err, strategy.ErrInvalidConfig) {
+		t.Fatalf("err = %v, want an error matching %v", err, strategy.ErrInvalidConfig)
+	}
 	for _, want := range []string{"no Label", "not an http or https URL", "no Secret"} {
-		assert.Contains(t, err.Error(), want)
+		if got := err.Error(); !strings.Contains(got, want) {
+			t.Errorf("err.Error() = %q, want it to contain %q", got, want)
+		}
 	}
 }
 
@@ -148,13 +205,27 @@ func TestVerifyWebhook(t *testing.T) {
 	h := http.Header{}
 	h.Set(analysis.TimestampHeader, ts)
 	h.Set(analysis.SignatureHeader, analysis.Sign(key, ts, body))
-	require.NoError(t, analysis.VerifyWebhook(key, h, body, now.Add(10*time.Second), time.Minute))
+	if err := analysis.VerifyWebhook(key, h, body, now.Add(10*time.Second), time.Minute); err != nil {
+		t.Fatalf("analysis.VerifyWebhook(key, h, body, now.Add(10*time.Second), time.Minute): unexpected error: %v", err)
+	}
 	// The documented scheme: hex HMAC-SHA256 of "timestamp.body".
-	assert.Equal(t, "sha256=c0c95169f90a536d30459de7bf904594de26a130a763bb6c2b81dbc116f495ee", h.Get(analysis.SignatureHeader))
-	assert.ErrorIs(t, analysis.VerifyWebhook(key, h, []byte(`{"gate":"h"}`), now, time.Minute), analysis.ErrBadSignature)
-	assert.ErrorIs(t, analysis.VerifyWebhook([]byte("other"), h, body, now, time.Minute), analysis.ErrBadSignature)
-	assert.ErrorIs(t, analysis.VerifyWebhook(key, h, body, now.Add(2*time.Minute), time.Minute), analysis.ErrBadSignature)
+	if got := h.Get(analysis.SignatureHeader); got != "sha256=c0c95169f90a536d30459de7bf904594de26a130a763bb6c2b81dbc116f495ee" {
+		t.Errorf("h.Get(analysis.SignatureHeader) = %q, want %q", got, "sha256=c0c95169f90a536d30459de7bf904594de26a130a763bb6c2b81dbc116f495ee")
+	}
+	if err := analysis.VerifyWebhook(key, h, []byte(`{"gate":"h"}`), now, time.Minute); !errors.Is(err, analysis.ErrBadSignature) {
+		t.Errorf("analysis.VerifyWebhook(key, h, []byte(`{\"gate\":\"h\"}`), now, time.Minute) = %v, want an error matching %v", err, analysis.ErrBadSignature)
+	}
+	if err := analysis.VerifyWebhook([]byte("other"), h, body, now, time.Minute); !errors.Is(err, analysis.ErrBadSignature) {
+		t.Errorf(`analysis.VerifyWebhook([]byte("other"), h, body, now, time.Minute) = %v, want an error matching %v`, err, analysis.ErrBadSignature)
+	}
+	if err := analysis.VerifyWebhook(key, h, body, now.Add(2*time.Minute), time.Minute); !errors.Is(err, analysis.ErrBadSignature) {
+		t.Errorf("analysis.VerifyWebhook(key, h, body, now.Add(2*time.Minute), time.Minute) = %v, want an error matching %v", err, analysis.ErrBadSignature)
+	}
 	h.Set(analysis.TimestampHeader, "soon")
-	assert.ErrorIs(t, analysis.VerifyWebhook(key, h, body, now, time.Minute), analysis.ErrBadSignature)
-	assert.True(t, strings.HasPrefix(analysis.Sign(key, ts, body), "sha256="))
+	if err := analysis.VerifyWebhook(key, h, body, now, time.Minute); !errors.Is(err, analysis.ErrBadSignature) {
+		t.Errorf("analysis.VerifyWebhook(key, h, body, now, time.Minute) = %v, want an error matching %v", err, analysis.ErrBadSignature)
+	}
+	if !strings.HasPrefix(analysis.Sign(key, ts, body), "sha256=") {
+		t.Error(`strings.HasPrefix(analysis.Sign(key, ts, body), "sha256=") = false, want true`)
+	}
 }

@@ -1,11 +1,9 @@
 package analysis_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/glidepath/glidepath/analysis"
 	"github.com/glidepath/glidepath/analysis/analysistest"
@@ -20,33 +18,57 @@ func TestTemplateCommentInjection(t *testing.T) {
 	in.Canary = `v2"}[5m]))*0#`
 	q := "# canary's error ratio\n" + `sum(rate(http_errors_total{revision="{{release.canary}}"}[5m]))`
 	got, err := render(t, q, in)
-	require.NoError(t, err)
-	assert.Equal(t, "# canary's error ratio\n"+`sum(rate(http_errors_total{revision="v2\"}[5m]))*0#"}[5m]))`, got)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if got != "# canary's error ratio\n"+`sum(rate(http_errors_total{revision="v2\"}[5m]))*0#"}[5m]))` {
+		t.Errorf("got = %q, want %q", got, "# canary's error ratio\n"+`sum(rate(http_errors_total{revision="v2\"}[5m]))*0#"}[5m]))`)
+	}
 
 	// A comment ends at the end of its line, \r included.
 	got, err = render(t, "# it's\r"+`x{r='{{release.canary}}'}`, in)
-	require.NoError(t, err)
-	assert.Equal(t, "# it's\r"+`x{r='v2"}[5m]))*0#'}`, got)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if got != "# it's\r"+`x{r='v2"}[5m]))*0#'}` {
+		t.Errorf("got = %q, want %q", got, "# it's\r"+`x{r='v2"}[5m]))*0#'}`)
+	}
 
 	// A # inside a string literal is not a comment.
 	got, err = render(t, `x{a="#'", r="{{release.canary}}"}`, in)
-	require.NoError(t, err)
-	assert.Equal(t, `x{a="#'", r="v2\"}[5m]))*0#"}`, got)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if got != `x{a="#'", r="v2\"}[5m]))*0#"}` {
+		t.Errorf("got = %q, want %q", got, `x{a="#'", r="v2\"}[5m]))*0#"}`)
+	}
 
 	// Escapes in '…' and "…" literals; none in `…`.
 	got, err = render(t, `x{a='\'', b="\"'", r="{{release.canary}}"}`, in)
-	require.NoError(t, err)
-	assert.Equal(t, `x{a='\'', b="\"'", r="v2\"}[5m]))*0#"}`, got)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if got != `x{a='\'', b="\"'", r="v2\"}[5m]))*0#"}` {
+		t.Errorf("got = %q, want %q", got, `x{a='\'', b="\"'", r="v2\"}[5m]))*0#"}`)
+	}
 	got, err = render(t, "x{a=`\\`, r=\"{{release.canary}}\"}", in)
-	require.NoError(t, err)
-	assert.Equal(t, "x{a=`\\`, r=\"v2\\\"}[5m]))*0#\"}", got)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if got != "x{a=`\\`, r=\"v2\\\"}[5m]))*0#\"}" {
+		t.Errorf("got = %q, want %q", got, "x{a=`\\`, r=\"v2\\\"}[5m]))*0#\"}")
+	}
 
 	// After a comment between =~ and its operand, the value is still a
 	// regular expression.
 	in.Canary = "v2.1"
 	got, err = render(t, "x{r=~ # the canary\n\"{{release.canary}}\"}", in)
-	require.NoError(t, err)
-	assert.Equal(t, "x{r=~ # the canary\n\"v2\\\\.1\"}", got)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if got != "x{r=~ # the canary\n\"v2\\\\.1\"}" {
+		t.Errorf("got = %q, want %q", got, "x{r=~ # the canary\n\"v2\\\\.1\"}")
+	}
 }
 
 // A placeholder in a comment is refused when the check is validated: a
@@ -54,11 +76,17 @@ func TestTemplateCommentInjection(t *testing.T) {
 func TestTemplatePlaceholderInComment(t *testing.T) {
 	c := &analysis.Check{Label: "q", Source: analysistest.Values(1.0), Query: "# for {{release.canary}}\nup"}
 	err := c.Validate()
-	require.ErrorIs(t, err, strategy.ErrInvalidConfig)
-	assert.Contains(t, err.Error(), "comment")
+	if !errors.Is(err, strategy.ErrInvalidConfig) {
+		t.Fatalf("err = %v, want an error matching %v", err, strategy.ErrInvalidConfig)
+	}
+	if got := err.Error(); !strings.Contains(got, "comment") {
+		t.Errorf("err.Error() = %q, want it to contain %q", got, "comment")
+	}
 	c = &analysis.Check{Label: "q", Source: analysistest.Values(1.0), Query: "up{a=\"{{release.canary}}\"} # {{args.x}}",
 		Args: []analysis.Arg{{Name: "x", Value: "1"}}}
-	require.ErrorContains(t, c.Validate(), "comment")
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "comment") {
+		t.Fatalf("c.Validate() = %v, want an error containing %q", err, "comment")
+	}
 }
 
 // Outside a string literal a value is a number, a duration or a name, never
@@ -69,8 +97,12 @@ func TestTemplateUnquotedValues(t *testing.T) {
 		in := input()
 		in.Canary = strategy.Revision(v)
 		got, err := render(t, `topk({{release.canary}}, x)`, in)
-		require.NoError(t, err, v)
-		assert.Equal(t, "topk("+v+", x)", got)
+		if err != nil {
+			t.Fatalf("%s: unexpected error: %v", v, err)
+		}
+		if want := "topk(" + v + ", x)"; got != want {
+			t.Errorf("got = %q, want %q", got, want)
+		}
 	}
 	bad := []string{"", "unless", "UNLESS", "or", "and", "offset", "bool", "by", "on", "Inf", "nan", "sum",
 		"5m:1s", "5m:", "1 unless up", "x-1", "x+1", "(1)", "1.2.3", "5m5", "0x1f", "a b", "a\n", "-1", "v1.2", "up{}", "x[5m]"}
@@ -78,10 +110,18 @@ func TestTemplateUnquotedValues(t *testing.T) {
 		in := input()
 		in.Canary = strategy.Revision(v)
 		_, err := render(t, `rate(x[{{release.canary}}])`, in)
-		require.Error(t, err, "%q", v)
-		assert.True(t, strategy.IsPermanent(err))
-		assert.Contains(t, err.Error(), "outside a string literal", v)
-		assert.False(t, strings.Contains(err.Error(), "\n"))
+		if err == nil {
+			t.Fatalf("%q: err = nil, want an error", v)
+		}
+		if !strategy.IsPermanent(err) {
+			t.Error("strategy.IsPermanent(err) = false, want true")
+		}
+		if got := err.Error(); !strings.Contains(got, "outside a string literal") {
+			t.Errorf("%s: err.Error() = %q, want it to contain %q", v, got, "outside a string literal")
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Error(`strings.Contains(err.Error(), "\n") = true, want false`)
+		}
 	}
 }
 
@@ -90,12 +130,16 @@ func TestTemplateUnquotedValues(t *testing.T) {
 // literal): refused when the check is validated.
 func TestTemplateBackslashBeforePlaceholder(t *testing.T) {
 	c := &analysis.Check{Label: "q", Source: analysistest.Values(1.0), Query: `x{r="\{{release.canary}}"}`}
-	require.ErrorContains(t, c.Validate(), "follows a backslash")
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "follows a backslash") {
+		t.Fatalf("c.Validate() = %v, want an error containing %q", err, "follows a backslash")
+	}
 }
 
 // Comments are PromQL's: a source with its own Escaper (a URL) may hold a
 // # with placeholders after it.
 func TestTemplateCommentsArePromQLOnly(t *testing.T) {
 	c := &analysis.Check{Label: "q", Source: &analysis.HTTP{}, Query: "http://127.0.0.1:1/m#{{release.canary}}"}
-	require.NoError(t, c.Validate())
+	if err := c.Validate(); err != nil {
+		t.Fatalf("c.Validate(): unexpected error: %v", err)
+	}
 }

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/glidepath/glidepath/analysis"
 	"github.com/glidepath/glidepath/strategy"
@@ -29,13 +27,21 @@ func TestSecretPrefixNotLeakedByCut(t *testing.T) {
 			c := &analysis.Check{Label: "m", Source: &analysis.HTTP{}, Query: srv.URL + "/m?t={{args.token}}", ConsecutiveErrorLimit: new(0),
 				Args: []analysis.Arg{{Name: "token", Value: secret, Secret: true}}}
 			v, err := c.Analyze(context.Background(), input())
-			require.NoError(t, err)
-			require.Equal(t, strategy.Fail, v.Outcome)
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if v.Outcome != strategy.Fail {
+				t.Fatalf("v.Outcome = %q, want %q", v.Outcome, strategy.Fail)
+			}
 			text := fmt.Sprintf("%+v", v)
 			for n := 3; n <= len(secret); n++ {
-				require.NotContains(t, text, " token="+secret[:n], "a %d-byte prefix of the secret leaked", n)
+				if strings.Contains(text, " token="+secret[:n]) {
+					t.Fatalf("a %d-byte prefix of the secret leaked: text = %q, want it not to contain %q", n, text, " token="+secret[:n])
+				}
 			}
-			assert.Contains(t, v.Measurements[0].Error, "HTTP 500: xxx")
+			if got := v.Measurements[0].Error; !strings.Contains(got, "HTTP 500: xxx") {
+				t.Errorf("v.Measurements[0].Error = %q, want it to contain %q", got, "HTTP 500: xxx")
+			}
 		})
 	}
 }
@@ -44,8 +50,12 @@ func TestSecretPrefixNotLeakedByCut(t *testing.T) {
 // boundary.
 func TestExcerpt(t *testing.T) {
 	ctx := context.Background()
-	assert.Equal(t, "short text", analysis.Excerpt(ctx, "short\n text", 200))
-	assert.Equal(t, "ééé...", analysis.Excerpt(ctx, "éééé", 7))
+	if got := analysis.Excerpt(ctx, "short\n text", 200); got != "short text" {
+		t.Errorf(`analysis.Excerpt(ctx, "short\n text", 200) = %q, want %q`, got, "short text")
+	}
+	if got := analysis.Excerpt(ctx, "éééé", 7); got != "ééé..." {
+		t.Errorf(`analysis.Excerpt(ctx, "éééé", 7) = %q, want %q`, got, "ééé...")
+	}
 	var got []string
 	src := analysis.SourceFunc(func(ctx context.Context, q analysis.Query) (any, error) {
 		got = append(got, analysis.Excerpt(ctx, "a "+secret+" b", 200), analysis.Excerpt(ctx, "a "+secret+" b", 6))
@@ -54,6 +64,10 @@ func TestExcerpt(t *testing.T) {
 	c := &analysis.Check{Label: "m", Source: src, Query: `x{t="{{args.token}}"}`,
 		Args: []analysis.Arg{{Name: "token", Value: secret, Secret: true}}}
 	_, err := c.Analyze(ctx, input())
-	require.NoError(t, err)
-	assert.Equal(t, []string{"a ***** b", "a ****..."}, got)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if want := []string{"a ***** b", "a ****..."}; !reflect.DeepEqual(got, want) {
+		t.Errorf("got = %+v, want %+v", got, want)
+	}
 }

@@ -14,8 +14,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 
 	"github.com/glidepath/glidepath/analysis"
@@ -29,12 +27,16 @@ func render(t *testing.T, query string, in strategy.Input, args ...analysis.Arg)
 	t.Helper()
 	src := analysistest.Values(1.0)
 	c := &analysis.Check{Label: "q", Source: src, Query: query, Args: args}
-	require.NoError(t, c.Validate())
+	if err := c.Validate(); err != nil {
+		t.Fatalf("c.Validate(): unexpected error: %v", err)
+	}
 	_, err := c.Analyze(context.Background(), in)
 	if err != nil {
 		return "", err
 	}
-	require.Equal(t, 1, src.Calls())
+	if got := src.Calls(); got != 1 {
+		t.Fatalf("src.Calls() = %v, want %v", got, 1)
+	}
 	return src.Queries()[0].Text, nil
 }
 
@@ -43,8 +45,12 @@ func TestTemplateRelease(t *testing.T) {
 	in.Current = func() strategy.State { s := in.State; s.Weight = 35; return s }
 	got, err := render(t, `r{name="{{release.name}}",s="{{ release.stable }}",c="{{release.canary}}"} * {{release.weight}} + {{release.step}} {{args.window}}`,
 		in, analysis.Arg{Name: "window", Value: "5m"})
-	require.NoError(t, err)
-	assert.Equal(t, `r{name="shop",s="v1",c="v2"} * 35 + 2 5m`, got)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if got != `r{name="shop",s="v1",c="v2"} * 35 + 2 5m` {
+		t.Errorf("got = %q, want %q", got, `r{name="shop",s="v1",c="v2"} * 35 + 2 5m`)
+	}
 }
 
 // A revision name cannot change a PromQL query, whatever it holds.
@@ -64,40 +70,68 @@ func TestTemplateInjection(t *testing.T) {
 			in := input()
 			in.Canary = strategy.Revision(p)
 			got, err := render(t, `up{rev="{{release.canary}}"} == 1`, in)
-			require.NoError(t, err)
-			require.True(t, strings.HasPrefix(got, `up{rev="`) && strings.HasSuffix(got, `"} == 1`), got)
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if !(strings.HasPrefix(got, `up{rev="`) && strings.HasSuffix(got, `"} == 1`)) {
+				t.Fatalf("%s: strings.HasPrefix(got, `up{rev=\"`) && strings.HasSuffix(got, `\"} == 1`) = false, want true", got)
+			}
 			lit := strings.TrimSuffix(strings.TrimPrefix(got, `up{rev=`), `} == 1`)
 			unq, err := strconv.Unquote(lit)
-			require.NoError(t, err, "the value must stay one string literal: %s", lit)
-			assert.Equal(t, p, unq)
+			if err != nil {
+				t.Fatalf("the value must stay one string literal: %s: unexpected error: %v", lit, err)
+			}
+			if unq != p {
+				t.Errorf("unq = %q, want %q", unq, p)
+			}
 
 			got, err = render(t, `up{rev='{{release.canary}}'}`, in)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
 			body := strings.TrimSuffix(strings.TrimPrefix(got, `up{rev='`), `'}`)
-			assert.Equal(t, p, unescapeSingle(t, body))
+			if got := unescapeSingle(t, body); got != p {
+				t.Errorf("unescapeSingle(t, body) = %q, want %q", got, p)
+			}
 
 			// After =~ the value is also a literal regular expression.
 			got, err = render(t, `up{rev=~"{{release.canary}}"}`, in)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
 			unq, err = strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(got, `up{rev=~`), `}`))
-			require.NoError(t, err)
-			assert.Equal(t, regexpQuote(p), unq)
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if want := regexpQuote(p); unq != want {
+				t.Errorf("unq = %q, want %q", unq, want)
+			}
 
 			// Outside a literal, only names and numbers are allowed.
 			_, err = render(t, `rate(x[{{release.canary}}])`, in)
-			require.Error(t, err)
-			assert.True(t, strategy.IsPermanent(err))
+			if err == nil {
+				t.Fatal("err = nil, want an error")
+			}
+			if !strategy.IsPermanent(err) {
+				t.Error("strategy.IsPermanent(err) = false, want true")
+			}
 		})
 	}
 	// A raw string literal cannot hold a backtick: the check refuses it.
 	in := input()
 	in.Canary = "back`tick"
 	_, err := render(t, "up{rev=`{{release.canary}}`}", in)
-	require.Error(t, err)
+	if err == nil {
+		t.Fatal("err = nil, want an error")
+	}
 	in.Canary = `no"escapes\here`
 	got, err := render(t, "up{rev=`{{release.canary}}`}", in)
-	require.NoError(t, err)
-	assert.Equal(t, "up{rev=`no\"escapes\\here`}", got)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if got != "up{rev=`no\"escapes\\here`}" {
+		t.Errorf("got = %q, want %q", got, "up{rev=`no\"escapes\\here`}")
+	}
 }
 
 // Every string survives a double-quoted literal intact.
@@ -137,7 +171,9 @@ func unescapeSingle(t *testing.T, s string) string {
 		b.WriteByte(s[i])
 	}
 	out, err := strconv.Unquote(`"` + b.String() + `"`)
-	require.NoError(t, err, s)
+	if err != nil {
+		t.Fatalf("%s: unexpected error: %v", s, err)
+	}
 	return out
 }
 
@@ -167,10 +203,16 @@ func TestSecretsNeverLeak(t *testing.T) {
 	c := &analysis.Check{Label: "m", Source: leaky, Query: `x{token="{{args.token}}"}`, Interval: time.Minute, Count: 1,
 		Args: []analysis.Arg{{Name: "token", Value: secret, Secret: true}}}
 	v, _, err := analyze(t, c, input())
-	require.Error(t, err)
-	assert.Len(t, v.Measurements, 2)
+	if err == nil {
+		t.Fatal("err = nil, want an error")
+	}
+	if len(v.Measurements) != 2 {
+		t.Errorf("len(v.Measurements) = %d, want %d: %v", len(v.Measurements), 2, v.Measurements)
+	}
 	assertNoSecret(t, fmt.Sprintf("%+v %v %+v", v, err, c.History()))
-	assert.Contains(t, v.Measurements[0].Error, `x{token="*****"}`)
+	if got := v.Measurements[0].Error; !strings.Contains(got, `x{token="*****"}`) {
+		t.Errorf("v.Measurements[0].Error = %q, want it to contain %q", got, `x{token="*****"}`)
+	}
 
 	// The same through a whole release, with its events logged.
 	var logs bytes.Buffer
@@ -191,9 +233,13 @@ func TestSecretsNeverLeak(t *testing.T) {
 			Observer: strategy.SlogObserver(slog.New(slog.NewTextHandler(&logs, nil))),
 		})
 		// The inconclusive verdict pauses the release until the context ends.
-		require.Error(t, err)
+		if err == nil {
+			t.Fatal("err = nil, want an error")
+		}
 	})
-	assert.Contains(t, logs.String(), "*****")
+	if got := logs.String(); !strings.Contains(got, "*****") {
+		t.Errorf("logs.String() = %q, want it to contain %q", got, "*****")
+	}
 	assertNoSecret(t, logs.String())
 }
 
@@ -206,12 +252,20 @@ func TestSecretsRedactedInEscapedForm(t *testing.T) {
 	c := &analysis.Check{Label: "m", Source: &analysis.HTTP{}, Query: srv.URL + "/m?token={{args.token}}", ConsecutiveErrorLimit: new(0),
 		Args: []analysis.Arg{{Name: "token", Value: pass, Secret: true}}}
 	v, err := c.Analyze(context.Background(), input())
-	require.NoError(t, err)
-	require.Equal(t, strategy.Fail, v.Outcome)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Fail {
+		t.Fatalf("v.Outcome = %q, want %q", v.Outcome, strategy.Fail)
+	}
 	text := fmt.Sprintf("%+v", v)
-	assert.Contains(t, text, "token=*****")
+	if !strings.Contains(text, "token=*****") {
+		t.Errorf("text = %q, want it to contain %q", text, "token=*****")
+	}
 	assertNoSecret(t, text)
-	assert.NotContains(t, text, "p%40ss")
+	if strings.Contains(text, "p%40ss") {
+		t.Errorf("text = %q, want it not to contain %q", text, "p%40ss")
+	}
 }
 
 func assertNoSecret(t *testing.T, s string) {

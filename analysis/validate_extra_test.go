@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/glidepath/glidepath/analysis"
 	"github.com/glidepath/glidepath/analysis/analysistest"
 	"github.com/glidepath/glidepath/strategy"
@@ -75,6 +72,10 @@ func TestEndlessCheckRejectedInline(t *testing.T) {
 func TestCheckValidatesHTTPSource(t *testing.T) {
 	c := &analysis.Check{Label: "h", Source: &analysis.HTTP{Path: "$.a..b"}, Query: "http://127.0.0.1:1/x"}
 	err := c.Validate()
-	require.ErrorIs(t, err, strategy.ErrInvalidConfig)
-	assert.Contains(t, err.Error(), "Source: Path:")
+	if !errors.Is(err, strategy.ErrInvalidConfig) {
+		t.Fatalf("err = %v, want an error matching %v", err, strategy.ErrInvalidConfig)
+	}
+	if got := err.Error(); !strings.Contains(got, "Source: Path:") {
+		t.Errorf("err.Error() = %q, want it to contain %q", got, "Source: Path:")
+	}
 }

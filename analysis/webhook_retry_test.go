@@ -3,6 +3,7 @@ package analysis_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,9 +12,6 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/glidepath/glidepath/analysis"
 	"github.com/glidepath/glidepath/strategy"
@@ -75,19 +73,39 @@ func TestWebhookRetries408And429(t *testing.T) {
 			Client: &http.Client{Transport: handlerTransport{s}}}
 		start := time.Now()
 		v, err := hook.Analyze(t.Context(), input())
-		require.NoError(t, err)
-		assert.Equal(t, strategy.Pass, v.Outcome, v.Reason)
-		require.Len(t, s.at, 4)
-		assert.Equal(t, 7*time.Second, s.at[1].Sub(s.at[0]), "Retry-After in seconds")
-		assert.Equal(t, 2*time.Second, s.at[2].Sub(s.at[1]), "no Retry-After: backoff 1s, 2s, ...")
-		assert.Equal(t, 30*time.Second, s.at[3].Sub(start), "Retry-After as an HTTP date: until then")
-		assert.Equal(t, 30*time.Second, time.Since(start))
-		assert.Len(t, v.Measurements, 4)
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != strategy.Pass {
+			t.Errorf("%s: v.Outcome = %q, want %q", v.Reason, v.Outcome, strategy.Pass)
+		}
+		if len(s.at) != 4 {
+			t.Fatalf("len(s.at) = %d, want %d: %v", len(s.at), 4, s.at)
+		}
+		if got := s.at[1].Sub(s.at[0]); got != 7*time.Second {
+			t.Errorf("Retry-After in seconds: s.at[1].Sub(s.at[0]) = %v, want %v", got, 7*time.Second)
+		}
+		if got := s.at[2].Sub(s.at[1]); got != 2*time.Second {
+			t.Errorf("no Retry-After: backoff 1s, 2s, ...: s.at[2].Sub(s.at[1]) = %v, want %v", got, 2*time.Second)
+		}
+		if got := s.at[3].Sub(start); got != 30*time.Second {
+			t.Errorf("Retry-After as an HTTP date: until then: s.at[3].Sub(start) = %v, want %v", got, 30*time.Second)
+		}
+		if got := time.Since(start); got != 30*time.Second {
+			t.Errorf("time.Since(start) = %v, want %v", got, 30*time.Second)
+		}
+		if len(v.Measurements) != 4 {
+			t.Errorf("len(v.Measurements) = %d, want %d: %v", len(v.Measurements), 4, v.Measurements)
+		}
 		// Every attempt is a new request with its own ID.
 		seen := map[string]bool{}
 		for _, id := range s.ids {
-			assert.NotEmpty(t, id)
-			assert.False(t, seen[id])
+			if len(id) == 0 {
+				t.Error("id is empty, want non-empty")
+			}
+			if seen[id] {
+				t.Error("seen[id] = true, want false")
+			}
 			seen[id] = true
 		}
 	})
@@ -102,26 +120,46 @@ func TestWebhookRetriesBounded(t *testing.T) {
 		hook := &analysis.Webhook{Label: "a", URL: "http://approval.invalid/", Secret: []byte("k"), Retries: 2,
 			Client: &http.Client{Transport: handlerTransport{s}}}
 		v, err := hook.Analyze(t.Context(), input())
-		require.Error(t, err)
-		assert.Equal(t, strategy.Inconclusive, v.Outcome)
-		assert.Contains(t, err.Error(), "still not answered after 2 retries")
-		assert.Len(t, s.ids, 3)
+		if err == nil {
+			t.Fatal("err = nil, want an error")
+		}
+		if v.Outcome != strategy.Inconclusive {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Inconclusive)
+		}
+		if got := err.Error(); !strings.Contains(got, "still not answered after 2 retries") {
+			t.Errorf("err.Error() = %q, want it to contain %q", got, "still not answered after 2 retries")
+		}
+		if len(s.ids) != 3 {
+			t.Errorf("len(s.ids) = %d, want %d: %v", len(s.ids), 3, s.ids)
+		}
 
 		s = (&scripted{}).add(429, "3600")
 		hook = &analysis.Webhook{Label: "a", URL: "http://approval.invalid/", Secret: []byte("k"), MaxRetryWait: time.Minute,
 			Client: &http.Client{Transport: handlerTransport{s}}}
 		v, err = hook.Analyze(t.Context(), input())
-		require.Error(t, err)
-		assert.Equal(t, strategy.Inconclusive, v.Outcome)
-		assert.Contains(t, err.Error(), "asked to retry after 1h0m0s, longer than MaxRetryWait (1m0s)")
-		assert.Len(t, s.ids, 1)
+		if err == nil {
+			t.Fatal("err = nil, want an error")
+		}
+		if v.Outcome != strategy.Inconclusive {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Inconclusive)
+		}
+		if got := err.Error(); !strings.Contains(got, "asked to retry after 1h0m0s, longer than MaxRetryWait (1m0s)") {
+			t.Errorf("err.Error() = %q, want it to contain %q", got, "asked to retry after 1h0m0s, longer than MaxRetryWait (1m0s)")
+		}
+		if len(s.ids) != 1 {
+			t.Errorf("len(s.ids) = %d, want %d: %v", len(s.ids), 1, s.ids)
+		}
 
 		s = (&scripted{}).add(429, "")
 		hook = &analysis.Webhook{Label: "a", URL: "http://approval.invalid/", Secret: []byte("k"), Retries: -1,
 			Client: &http.Client{Transport: handlerTransport{s}}}
 		_, err = hook.Analyze(t.Context(), input())
-		require.Error(t, err)
-		assert.Len(t, s.ids, 1)
+		if err == nil {
+			t.Fatal("err = nil, want an error")
+		}
+		if len(s.ids) != 1 {
+			t.Errorf("len(s.ids) = %d, want %d: %v", len(s.ids), 1, s.ids)
+		}
 
 		// The caller's context ends the wait.
 		s = (&scripted{}).add(429, "50")
@@ -130,8 +168,12 @@ func TestWebhookRetriesBounded(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		v, err = hook.Analyze(ctx, input())
-		require.ErrorIs(t, err, context.DeadlineExceeded)
-		assert.Equal(t, strategy.Inconclusive, v.Outcome)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want an error matching %v", err, context.DeadlineExceeded)
+		}
+		if v.Outcome != strategy.Inconclusive {
+			t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Inconclusive)
+		}
 	})
 }
 
@@ -142,8 +184,12 @@ func TestWebhook429OverHTTP(t *testing.T) {
 	defer srv.Close()
 	hook := &analysis.Webhook{Label: "a", URL: srv.URL, Secret: []byte("k")}
 	v, err := hook.Analyze(context.Background(), input())
-	require.NoError(t, err)
-	assert.Equal(t, strategy.Pass, v.Outcome, v.Reason)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Pass {
+		t.Errorf("%s: v.Outcome = %q, want %q", v.Reason, v.Outcome, strategy.Pass)
+	}
 }
 
 // A receiver with a ReplayGuard accepts a request once: the same signed
@@ -168,24 +214,40 @@ func TestReplayGuard(t *testing.T) {
 	defer srv.Close()
 	hook := &analysis.Webhook{Label: "a", URL: srv.URL, Secret: key}
 	v, err := hook.Analyze(context.Background(), input())
-	require.NoError(t, err)
-	require.Equal(t, strategy.Pass, v.Outcome)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Pass {
+		t.Fatalf("v.Outcome = %q, want %q", v.Outcome, strategy.Pass)
+	}
 
 	// The attacker replays the captured request byte for byte.
 	now := time.Now()
 	_, err = guard.Verify(captured[0].Header, bodies[0], now)
-	require.ErrorIs(t, err, analysis.ErrReplayed)
+	if !errors.Is(err, analysis.ErrReplayed) {
+		t.Fatalf("err = %v, want an error matching %v", err, analysis.ErrReplayed)
+	}
 	// Changing the ID breaks the signature.
 	forged := strings.Replace(string(bodies[0]), `"id":"`, `"id":"x`, 1)
 	_, err = guard.Verify(captured[0].Header, []byte(forged), now)
-	require.ErrorIs(t, err, analysis.ErrBadSignature)
+	if !errors.Is(err, analysis.ErrBadSignature) {
+		t.Fatalf("err = %v, want an error matching %v", err, analysis.ErrBadSignature)
+	}
 	// Once the request is older than MaxAge the timestamp refuses it, and
 	// the guard has forgotten its ID.
 	_, err = guard.Verify(captured[0].Header, bodies[0], now.Add(2*time.Minute))
-	require.ErrorIs(t, err, analysis.ErrBadSignature)
+	if !errors.Is(err, analysis.ErrBadSignature) {
+		t.Fatalf("err = %v, want an error matching %v", err, analysis.ErrBadSignature)
+	}
 	// A second release asks again: a new ID, accepted.
 	v, err = hook.Analyze(context.Background(), input())
-	require.NoError(t, err)
-	assert.Equal(t, strategy.Pass, v.Outcome)
-	assert.NotEqual(t, captured[0].Header.Get(analysis.RequestIDHeader), captured[1].Header.Get(analysis.RequestIDHeader))
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Pass {
+		t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Pass)
+	}
+	if got, want := captured[1].Header.Get(analysis.RequestIDHeader), captured[0].Header.Get(analysis.RequestIDHeader); got == want {
+		t.Errorf("request IDs of the first try and the retry are both %q, want them to differ", got)
+	}
 }
