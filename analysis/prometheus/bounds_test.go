@@ -3,16 +3,15 @@ package prometheus_test
 import (
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/glidepath/glidepath/analysis"
 	"github.com/glidepath/glidepath/analysis/prometheus"
@@ -54,11 +53,19 @@ func TestResponseBodyBounded(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	_, err := src.Measure(context.Background(), analysis.Query{Text: "up"})
 	runtime.ReadMemStats(&after)
-	require.ErrorIs(t, err, prometheus.ErrResponseTooLarge)
-	assert.True(t, strategy.IsPermanent(err))
-	assert.Contains(t, err.Error(), "MaxResponseBytes (1048576 bytes)")
+	if !errors.Is(err, prometheus.ErrResponseTooLarge) {
+		t.Fatalf("err = %v, want an error matching %v", err, prometheus.ErrResponseTooLarge)
+	}
+	if !strategy.IsPermanent(err) {
+		t.Error("strategy.IsPermanent(err) = false, want true")
+	}
+	if got := err.Error(); !strings.Contains(got, "MaxResponseBytes (1048576 bytes)") {
+		t.Errorf("err.Error() = %q, want it to contain %q", got, "MaxResponseBytes (1048576 bytes)")
+	}
 	allocated := after.TotalAlloc - before.TotalAlloc
-	assert.Less(t, allocated, uint64(32<<20), "reading a refused 64 MiB response allocated %d MiB", allocated>>20)
+	if !(allocated < uint64(32<<20)) {
+		t.Errorf("reading a refused 64 MiB response allocated %d MiB: allocated = %v, want < %v", allocated>>20, allocated, uint64(32<<20))
+	}
 }
 
 // The default bound is 16 MiB.
@@ -67,8 +74,12 @@ func TestResponseBodyDefaultBound(t *testing.T) {
 	src := &prometheus.Source{Address: srv.URL, MaxSeries: 1 << 30, MaxSamples: 1 << 30}
 	defer src.Close()
 	_, err := src.Measure(context.Background(), analysis.Query{Text: "up"})
-	require.ErrorIs(t, err, prometheus.ErrResponseTooLarge)
-	assert.Contains(t, err.Error(), fmt.Sprintf("(%d bytes)", prometheus.DefaultMaxResponseBytes))
+	if !errors.Is(err, prometheus.ErrResponseTooLarge) {
+		t.Fatalf("err = %v, want an error matching %v", err, prometheus.ErrResponseTooLarge)
+	}
+	if got := err.Error(); !strings.Contains(got, fmt.Sprintf("(%d bytes)", prometheus.DefaultMaxResponseBytes)) {
+		t.Errorf("err.Error() = %q, want it to contain %q", got, fmt.Sprintf("(%d bytes)", prometheus.DefaultMaxResponseBytes))
+	}
 }
 
 // Series and samples are bounded too, with one error naming both.
@@ -77,16 +88,26 @@ func TestResultSeriesAndSamplesBounded(t *testing.T) {
 	src := &prometheus.Source{Address: srv.URL, MaxSeries: 10, MaxSamples: 5}
 	defer src.Close()
 	_, err := src.Measure(context.Background(), analysis.Query{Text: "up"})
-	require.ErrorIs(t, err, prometheus.ErrResponseTooLarge)
-	assert.True(t, strategy.IsPermanent(err))
-	assert.Contains(t, err.Error(), "11 series, more than MaxSeries (10) and 11 samples, more than MaxSamples (5)")
+	if !errors.Is(err, prometheus.ErrResponseTooLarge) {
+		t.Fatalf("err = %v, want an error matching %v", err, prometheus.ErrResponseTooLarge)
+	}
+	if !strategy.IsPermanent(err) {
+		t.Error("strategy.IsPermanent(err) = false, want true")
+	}
+	if got := err.Error(); !strings.Contains(got, "11 series, more than MaxSeries (10) and 11 samples, more than MaxSamples (5)") {
+		t.Errorf("err.Error() = %q, want it to contain %q", got, "11 series, more than MaxSeries (10) and 11 samples, more than MaxSamples (5)")
+	}
 
 	// Within the bounds, the result is read.
 	src2 := &prometheus.Source{Address: srv.URL, MaxSeries: 11, MaxSamples: 11}
 	defer src2.Close()
 	v, err := src2.Measure(context.Background(), analysis.Query{Text: "up"})
-	require.NoError(t, err)
-	assert.Len(t, v, 11)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() != reflect.Slice || rv.Len() != 11 {
+		t.Errorf("v = %v (%T), want 11 values", v, v)
+	}
 
 	// A range result's samples are counted over its series.
 	mat := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -98,15 +119,23 @@ func TestResultSeriesAndSamplesBounded(t *testing.T) {
 	src3 := &prometheus.Source{Address: mat.URL, MaxSamples: 7}
 	defer src3.Close()
 	_, err = src3.Range(60_000_000_000, 0).Measure(context.Background(), analysis.Query{Text: "up"})
-	require.ErrorIs(t, err, prometheus.ErrResponseTooLarge)
-	assert.Contains(t, err.Error(), "8 samples, more than MaxSamples (7)")
+	if !errors.Is(err, prometheus.ErrResponseTooLarge) {
+		t.Fatalf("err = %v, want an error matching %v", err, prometheus.ErrResponseTooLarge)
+	}
+	if got := err.Error(); !strings.Contains(got, "8 samples, more than MaxSamples (7)") {
+		t.Errorf("err.Error() = %q, want it to contain %q", got, "8 samples, more than MaxSamples (7)")
+	}
 }
 
 func TestBoundsValidated(t *testing.T) {
 	err := (&prometheus.Source{Address: "http://127.0.0.1:9090", MaxResponseBytes: -1, MaxSeries: -1, MaxSamples: -1}).Validate()
-	require.ErrorIs(t, err, strategy.ErrInvalidConfig)
+	if !errors.Is(err, strategy.ErrInvalidConfig) {
+		t.Fatalf("err = %v, want an error matching %v", err, strategy.ErrInvalidConfig)
+	}
 	for _, f := range []string{"MaxResponseBytes", "MaxSeries", "MaxSamples"} {
-		assert.Contains(t, err.Error(), f)
+		if got := err.Error(); !strings.Contains(got, f) {
+			t.Errorf("err.Error() = %q, want it to contain %q", got, f)
+		}
 	}
 }
 
@@ -121,12 +150,18 @@ func TestResponseBodyBoundIsExact(t *testing.T) {
 	exact := &prometheus.Source{Address: srv.URL, MaxResponseBytes: int64(len(body))}
 	defer exact.Close()
 	v, err := exact.Measure(context.Background(), analysis.Query{Text: "up"})
-	require.NoError(t, err)
-	assert.Equal(t, []float64{0.5}, v)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if want := []float64{0.5}; !reflect.DeepEqual(v, want) {
+		t.Errorf("v = %+v, want %+v", v, want)
+	}
 	short := &prometheus.Source{Address: srv.URL, MaxResponseBytes: int64(len(body) - 1)}
 	defer short.Close()
 	_, err = short.Measure(context.Background(), analysis.Query{Text: "up"})
-	require.ErrorIs(t, err, prometheus.ErrResponseTooLarge)
+	if !errors.Is(err, prometheus.ErrResponseTooLarge) {
+		t.Fatalf("err = %v, want an error matching %v", err, prometheus.ErrResponseTooLarge)
+	}
 }
 
 // The source does not ask for compressed responses and does not
@@ -157,7 +192,13 @@ func TestGzipBombNotDecompressed(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	v, err := src.Measure(context.Background(), analysis.Query{Text: "up"})
 	runtime.ReadMemStats(&after)
-	require.Error(t, err, "a compressed body was read as %v", v)
-	assert.NotContains(t, asked, "gzip")
-	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(16<<20))
+	if err == nil {
+		t.Fatalf("a compressed body was read as %v: err = nil, want an error", v)
+	}
+	if strings.Contains(asked, "gzip") {
+		t.Errorf("asked = %q, want it not to contain %q", asked, "gzip")
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; !(got < uint64(16<<20)) {
+		t.Errorf("after.TotalAlloc-before.TotalAlloc = %v, want < %v", got, uint64(16<<20))
+	}
 }

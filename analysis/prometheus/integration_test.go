@@ -7,12 +7,11 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	promclient "github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -51,7 +50,9 @@ func startPrometheus(t *testing.T, exporters ...*httptest.Server) *prometheus.So
 		targets[i] = e.Listener.Addr().String()
 	}
 	srv, err := promserver.Start(t.Context(), bin, targets...)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("prometheus output:\n%s", srv.Logs())
@@ -96,23 +97,33 @@ func TestRealPrometheus(t *testing.T) {
 		FailureCondition: "result[0] >= 0.05",
 		MinSamples:       1,
 	}
-	require.NoError(t, errorRate.Validate())
+	if err := errorRate.Validate(); err != nil {
+		t.Fatalf("errorRate.Validate(): unexpected error: %v", err)
+	}
 	for _, tc := range []struct {
 		rev  strategy.Revision
 		want strategy.Outcome
 	}{{"healthy", strategy.Pass}, {"erroring", strategy.Fail}} {
 		in := strategy.Input{Release: "demo", Stable: "v1", Canary: tc.rev, State: strategy.State{Stable: "v1", Canary: tc.rev, Weight: 10}}
 		v, err := errorRate.Analyze(ctx, in)
-		require.NoError(t, err)
-		assert.Equal(t, tc.want, v.Outcome, "%s: %s", tc.rev, v.Reason)
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if v.Outcome != tc.want {
+			t.Errorf("%s: %s: v.Outcome = %q, want %q", tc.rev, v.Reason, v.Outcome, tc.want)
+		}
 		t.Logf("%s: %s %v", tc.rev, v.Outcome, v.Measurements)
 	}
 
 	// A query the server cannot parse is a permanent error.
 	bad := &analysis.Check{Label: "bad", Source: src, Query: `sum(rate(demo_requests_total[10s]`}
 	_, err := bad.Analyze(ctx, strategy.Input{})
-	require.Error(t, err)
-	assert.True(t, strategy.IsPermanent(err), "%v", err)
+	if err == nil {
+		t.Fatal("err = nil, want an error")
+	}
+	if !strategy.IsPermanent(err) {
+		t.Errorf("%v: strategy.IsPermanent(err) = false, want true", err)
+	}
 }
 
 // latencyExporter serves a latency histogram of three revisions: "stable",
@@ -159,24 +170,46 @@ func TestRealPrometheusJudges(t *testing.T) {
 		Matchers: []prometheus.Matcher{{Name: "job", Value: promserver.Job}}}
 	counts := &prometheus.CountSource{Source: src, Metric: "demo_requests_total",
 		Failed: []prometheus.Matcher{{Name: "code", Op: "=~", Value: "5.."}}}
-	require.NoError(t, lat.Validate())
-	require.NoError(t, counts.Validate())
+	if err := lat.Validate(); err != nil {
+		t.Fatalf("lat.Validate(): unexpected error: %v", err)
+	}
+	if err := counts.Validate(); err != nil {
+		t.Fatalf("counts.Validate(): unexpected error: %v", err)
+	}
 
 	b, c, err := lat.Latencies(ctx, strategy.Input{Stable: "stable", Canary: "slow"})
-	require.NoError(t, err)
-	require.Equal(t, latencyBounds, b.Bounds)
-	require.Positive(t, b.Count)
-	require.Positive(t, c.Count)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if !reflect.DeepEqual(b.Bounds, latencyBounds) {
+		t.Fatalf("b.Bounds = %+v, want %+v", b.Bounds, latencyBounds)
+	}
+	if !(b.Count > 0) {
+		t.Fatalf("b.Count = %v, want > 0", b.Count)
+	}
+	if !(c.Count > 0) {
+		t.Fatalf("c.Count = %v, want > 0", c.Count)
+	}
 
 	for _, rev := range injections {
 		_, c, err := lat.Latencies(ctx, strategy.Input{Stable: "stable", Canary: strategy.Revision(rev)})
-		require.NoError(t, err, "%q", rev)
-		assert.Zero(t, c.Count, "%q selects no series", rev)
+		if err != nil {
+			t.Fatalf("%q: unexpected error: %v", rev, err)
+		}
+		if c.Count != 0 {
+			t.Errorf("%q selects no series: c.Count = %v, want 0", rev, c.Count)
+		}
 		_, _, err = lat.Latencies(ctx, strategy.Input{Stable: strategy.Revision(rev), Canary: "stable"})
-		require.ErrorContains(t, err, "no series for the baseline", "%q", rev)
-		assert.False(t, strategy.IsPermanent(err), "%q: the server parsed the query", rev)
+		if err == nil || !strings.Contains(err.Error(), "no series for the baseline") {
+			t.Fatalf("%q: err = %v, want an error containing %q", rev, err, "no series for the baseline")
+		}
+		if strategy.IsPermanent(err) {
+			t.Errorf("%q: the server parsed the query: strategy.IsPermanent(err) = true, want false", rev)
+		}
 		_, _, err = counts.Counts(ctx, strategy.Input{Stable: "healthy", Canary: strategy.Revision(rev)})
-		require.NoError(t, err, "%q", rev)
+		if err != nil {
+			t.Fatalf("%q: unexpected error: %v", rev, err)
+		}
 	}
 
 	var wg sync.WaitGroup
@@ -195,8 +228,12 @@ func TestRealPrometheusJudges(t *testing.T) {
 				State: strategy.State{Stable: tc.stable, Canary: tc.canary, Weight: 10}}
 			start := time.Now()
 			v, err := tc.analyzer.Analyze(ctx, in)
-			assert.NoError(t, err)
-			assert.Equal(t, tc.want, v.Outcome, "%s: %s", tc.canary, v.Reason)
+			if err != nil {
+				t.Errorf("unexpected error: %v", err)
+			}
+			if v.Outcome != tc.want {
+				t.Errorf("%s: %s: v.Outcome = %q, want %q", tc.canary, v.Reason, v.Outcome, tc.want)
+			}
 			t.Logf("%s after %v: %s %s", tc.canary, time.Since(start).Round(time.Millisecond), v.Outcome, v.Reason)
 		})
 	}
@@ -244,11 +281,17 @@ func TestRealPrometheusPerSeriesResets(t *testing.T) {
 	defer tick.Stop()
 	for i := range 30 {
 		b, _, err := counts.Counts(ctx, in)
-		require.NoError(t, err)
-		assert.GreaterOrEqual(t, b.Trials, last, "reading %d: the corrected sum dropped", i)
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		if !(b.Trials >= last) {
+			t.Errorf("reading %d: the corrected sum dropped: b.Trials = %v, want >= %v", i, b.Trials, last)
+		}
 		last = b.Trials
 		v, err := src.Measure(ctx, analysis.Query{Text: `sum(demo_pod_requests_total{revision="pods"})`})
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
 		if vec, ok := v.([]float64); ok && len(vec) == 1 {
 			if vec[0] < prevPlain {
 				plainDropped = true
@@ -261,8 +304,12 @@ func TestRealPrometheusPerSeriesResets(t *testing.T) {
 		case <-tick.C:
 		}
 	}
-	assert.True(t, plainDropped, "the plain sum should have dropped at a restart (the test did not see one)")
+	if !plainDropped {
+		t.Error("the plain sum should have dropped at a restart (the test did not see one): plainDropped = false, want true")
+	}
 	// Over 7.5 s the restarting pod restarted at least twice, each time
 	// after counting 1500: the corrected sum holds them.
-	assert.Greater(t, last, 3000.0)
+	if !(last > 3000.0) {
+		t.Errorf("last = %v, want > %v", last, 3000.0)
+	}
 }

@@ -2,12 +2,12 @@ package prometheus_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/glidepath/glidepath/analysis"
 	"github.com/glidepath/glidepath/analysis/prometheus"
@@ -25,10 +25,16 @@ func TestPreflight(t *testing.T) {
 	defer src.Close()
 	good := &analysis.Check{Label: "errors", Source: src, Query: `sum(rate(errors_total{rev="{{release.canary}}"}[1m]))`,
 		SuccessCondition: "len(result) > 0 && result[0] < 1"}
-	require.NoError(t, analysis.Preflight(context.Background(), in, good, &analysis.Webhook{Label: "not probed"}))
-	assert.Empty(t, good.History())
+	if err := analysis.Preflight(context.Background(), in, good, &analysis.Webhook{Label: "not probed"}); err != nil {
+		t.Fatalf(`analysis.Preflight(context.Background(), in, good, &analysis.Webhook{Label: "not probed"}): unexpected error: %v`, err)
+	}
+	if got := good.History(); len(got) != 0 {
+		t.Errorf("good.History() = %+v, want empty", got)
+	}
 	f.mu.Lock()
-	assert.Equal(t, []string{`sum(rate(errors_total{rev="v2"}[1m]))`}, f.queries)
+	if want := []string{`sum(rate(errors_total{rev="v2"}[1m]))`}; !reflect.DeepEqual(f.queries, want) {
+		t.Errorf("f.queries = %+v, want %+v", f.queries, want)
+	}
 	f.mu.Unlock()
 
 	// The server rejects the query.
@@ -37,8 +43,12 @@ func TestPreflight(t *testing.T) {
 	f.body = `{"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected"}`
 	f.mu.Unlock()
 	err := analysis.Preflight(context.Background(), in, good)
-	require.ErrorIs(t, err, analysis.ErrPreflightFailed)
-	assert.Contains(t, err.Error(), "errors: query: prometheus rejected the query")
+	if !errors.Is(err, analysis.ErrPreflightFailed) {
+		t.Fatalf("err = %v, want an error matching %v", err, analysis.ErrPreflightFailed)
+	}
+	if got := err.Error(); !strings.Contains(got, "errors: query: prometheus rejected the query") {
+		t.Errorf("err.Error() = %q, want it to contain %q", got, "errors: query: prometheus rejected the query")
+	}
 
 	// Nobody listens, in a group; the token in the URL stays secret.
 	down := httptest.NewServer(http.NotFoundHandler())
@@ -48,14 +58,26 @@ func TestPreflight(t *testing.T) {
 	latency := &analysis.Check{Label: "latency", Source: src2, Query: `x{t="{{args.token}}"}`,
 		Args: []analysis.Arg{{Name: "token", Value: "s3cr3t", Secret: true}}}
 	err = analysis.Preflight(context.Background(), in, &analysis.Group{Label: "g", Analyzers: []strategy.Analyzer{latency}})
-	require.ErrorIs(t, err, analysis.ErrPreflightFailed)
-	assert.Contains(t, err.Error(), "g: ")
-	assert.Contains(t, err.Error(), "latency: query: prometheus:")
-	assert.NotContains(t, err.Error(), "s3cr3t")
+	if !errors.Is(err, analysis.ErrPreflightFailed) {
+		t.Fatalf("err = %v, want an error matching %v", err, analysis.ErrPreflightFailed)
+	}
+	if got := err.Error(); !strings.Contains(got, "g: ") {
+		t.Errorf("err.Error() = %q, want it to contain %q", got, "g: ")
+	}
+	if got := err.Error(); !strings.Contains(got, "latency: query: prometheus:") {
+		t.Errorf("err.Error() = %q, want it to contain %q", got, "latency: query: prometheus:")
+	}
+	if got := err.Error(); strings.Contains(got, "s3cr3t") {
+		t.Errorf("err.Error() = %q, want it not to contain %q", got, "s3cr3t")
+	}
 
 	// An invalid check fails its preflight with its validation error.
 	bad := &analysis.Check{Label: "bad", Source: &prometheus.Source{Address: "nowhere"}, Query: "up"}
 	err = analysis.Preflight(context.Background(), in, bad)
-	require.ErrorIs(t, err, analysis.ErrPreflightFailed)
-	assert.Contains(t, err.Error(), `bad: invalid configuration: check "bad"`)
+	if !errors.Is(err, analysis.ErrPreflightFailed) {
+		t.Fatalf("err = %v, want an error matching %v", err, analysis.ErrPreflightFailed)
+	}
+	if got := err.Error(); !strings.Contains(got, `bad: invalid configuration: check "bad"`) {
+		t.Errorf("err.Error() = %q, want it to contain %q", got, `bad: invalid configuration: check "bad"`)
+	}
 }

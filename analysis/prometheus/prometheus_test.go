@@ -2,10 +2,12 @@ package prometheus_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -13,8 +15,6 @@ import (
 
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/glidepath/glidepath/analysis"
@@ -88,33 +88,63 @@ func TestResultShapes(t *testing.T) {
 
 	f.set(200, success(vectorBody))
 	v, err := s.Measure(ctx, analysis.Query{Text: `up{rev="v2"}`})
-	require.NoError(t, err)
-	require.IsType(t, []float64{}, v)
-	vec := v.([]float64)
-	assert.Equal(t, 0.995, vec[0])
-	assert.True(t, math.IsNaN(vec[1]))
-	assert.Equal(t, []string{"/api/v1/query"}, f.paths)
-	assert.Equal(t, `up{rev="v2"}`, f.queries[0])
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	vec, ok := v.([]float64)
+	if !ok {
+		t.Fatalf("Measure of an instant vector returned %T (%v), want []float64", v, v)
+	}
+	if got := vec[0]; got != 0.995 {
+		t.Errorf("vec[0] = %v, want %v", got, 0.995)
+	}
+	if !math.IsNaN(vec[1]) {
+		t.Error("math.IsNaN(vec[1]) = false, want true")
+	}
+	if want := []string{"/api/v1/query"}; !reflect.DeepEqual(f.paths, want) {
+		t.Errorf("f.paths = %+v, want %+v", f.paths, want)
+	}
+	if got := f.queries[0]; got != `up{rev="v2"}` {
+		t.Errorf("f.queries[0] = %q, want %q", got, `up{rev="v2"}`)
+	}
 
 	f.set(200, success(scalarBody))
 	v, err = s.Measure(ctx, analysis.Query{Text: "scalar(x)"})
-	require.NoError(t, err)
-	assert.Equal(t, 42.0, v)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if !reflect.DeepEqual(v, 42.0) {
+		t.Errorf("v = %+v, want %v", v, 42.0)
+	}
 
 	v, err = prometheus.Result(&model.String{Value: "hello"})
-	require.NoError(t, err)
-	assert.Equal(t, "hello", v)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if !reflect.DeepEqual(v, "hello") {
+		t.Errorf("v = %+v, want %q", v, "hello")
+	}
 
 	f.set(200, success(emptyBody))
 	v, err = s.Measure(ctx, analysis.Query{Text: "absent_metric"})
-	require.NoError(t, err)
-	assert.Equal(t, []float64{}, v)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if want := []float64{}; !reflect.DeepEqual(v, want) {
+		t.Errorf("v = %+v, want %+v", v, want)
+	}
 
 	f.set(200, success(matrixBody))
 	v, err = s.Range(5*time.Minute, 0).Measure(ctx, analysis.Query{Text: "rate(x[1m])"})
-	require.NoError(t, err)
-	assert.Equal(t, [][]float64{{1, 2}, {3}}, v)
-	assert.Equal(t, "/api/v1/query_range", f.paths[len(f.paths)-1])
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if want := [][]float64{{1, 2}, {3}}; !reflect.DeepEqual(v, want) {
+		t.Errorf("v = %+v, want %+v", v, want)
+	}
+	if got := f.paths[len(f.paths)-1]; got != "/api/v1/query_range" {
+		t.Errorf("f.paths[len(f.paths)-1] = %q, want %q", got, "/api/v1/query_range")
+	}
 }
 
 func TestErrors(t *testing.T) {
@@ -125,9 +155,15 @@ func TestErrors(t *testing.T) {
 
 	f.set(400, badData)
 	_, err := s.Measure(ctx, analysis.Query{Text: "up{"})
-	require.Error(t, err)
-	assert.True(t, strategy.IsPermanent(err), "a bad query is permanent")
-	assert.Contains(t, err.Error(), "bad_data")
+	if err == nil {
+		t.Fatal("err = nil, want an error")
+	}
+	if !strategy.IsPermanent(err) {
+		t.Error("a bad query is permanent: strategy.IsPermanent(err) = false, want true")
+	}
+	if got := err.Error(); !strings.Contains(got, "bad_data") {
+		t.Errorf("err.Error() = %q, want it to contain %q", got, "bad_data")
+	}
 
 	for _, tc := range []struct {
 		status int
@@ -141,17 +177,27 @@ func TestErrors(t *testing.T) {
 	} {
 		f.set(tc.status, tc.body)
 		_, err = s.Measure(ctx, analysis.Query{Text: "up"})
-		require.Error(t, err, "%d %s", tc.status, tc.body)
-		assert.False(t, strategy.IsPermanent(err), "%d %s: retried at the next interval", tc.status, tc.body)
+		if err == nil {
+			t.Fatalf("%d %s: err = nil, want an error", tc.status, tc.body)
+		}
+		if strategy.IsPermanent(err) {
+			t.Errorf("%d %s: retried at the next interval: strategy.IsPermanent(err) = true, want false", tc.status, tc.body)
+		}
 	}
 
 	f.mu.Lock()
 	f.block = true
 	f.mu.Unlock()
 	_, err = s.Measure(ctx, analysis.Query{Text: "up"})
-	require.Error(t, err)
-	assert.False(t, strategy.IsPermanent(err), "a timeout is retried")
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	if err == nil {
+		t.Fatal("err = nil, want an error")
+	}
+	if strategy.IsPermanent(err) {
+		t.Error("a timeout is retried: strategy.IsPermanent(err) = true, want false")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want an error matching %v", err, context.DeadlineExceeded)
+	}
 }
 
 // Through a check, each kind of response has its documented outcome.
@@ -165,42 +211,74 @@ func TestCheckOutcomes(t *testing.T) {
 	}
 	f.set(200, success(vectorBody))
 	v, err := newCheck().Analyze(context.Background(), in)
-	require.NoError(t, err)
-	assert.Equal(t, strategy.Pass, v.Outcome)
-	assert.Equal(t, `x{rev="v2"}`, f.queries[len(f.queries)-1])
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Pass {
+		t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Pass)
+	}
+	if got := f.queries[len(f.queries)-1]; got != `x{rev="v2"}` {
+		t.Errorf("f.queries[len(f.queries)-1] = %q, want %q", got, `x{rev="v2"}`)
+	}
 
 	f.set(500, "boom")
 	v, err = newCheck().Analyze(context.Background(), in)
-	require.NoError(t, err)
-	assert.Equal(t, strategy.Fail, v.Outcome, "an error beyond the consecutive-error limit fails")
-	assert.Contains(t, v.Measurements[0].Error, "server error: 500")
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Fail {
+		t.Errorf("an error beyond the consecutive-error limit fails: v.Outcome = %q, want %q", v.Outcome, strategy.Fail)
+	}
+	if got := v.Measurements[0].Error; !strings.Contains(got, "server error: 500") {
+		t.Errorf("v.Measurements[0].Error = %q, want it to contain %q", got, "server error: 500")
+	}
 
 	f.set(400, badData)
 	v, err = newCheck().Analyze(context.Background(), in)
-	assert.True(t, strategy.IsPermanent(err))
-	assert.Equal(t, strategy.Inconclusive, v.Outcome)
-	assert.Len(t, v.Measurements, 1)
+	if !strategy.IsPermanent(err) {
+		t.Error("strategy.IsPermanent(err) = false, want true")
+	}
+	if v.Outcome != strategy.Inconclusive {
+		t.Errorf("v.Outcome = %q, want %q", v.Outcome, strategy.Inconclusive)
+	}
+	if len(v.Measurements) != 1 {
+		t.Errorf("len(v.Measurements) = %d, want %d: %v", len(v.Measurements), 1, v.Measurements)
+	}
 
 	f.set(200, success(emptyBody))
 	c := newCheck()
 	c.NoDataLimit = 2
 	v, err = c.Analyze(context.Background(), in)
-	require.NoError(t, err)
-	assert.Equal(t, strategy.Inconclusive, v.Outcome, "no data is never a pass")
-	assert.Len(t, v.Measurements, 3)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Inconclusive {
+		t.Errorf("no data is never a pass: v.Outcome = %q, want %q", v.Outcome, strategy.Inconclusive)
+	}
+	if len(v.Measurements) != 3 {
+		t.Errorf("len(v.Measurements) = %d, want %d: %v", len(v.Measurements), 3, v.Measurements)
+	}
 }
 
 func TestValidate(t *testing.T) {
 	s := &prometheus.Source{Address: "ftp://x", Timeout: -1,
 		HTTP: config.HTTPClientConfig{BearerToken: "a", BearerTokenFile: "/b"}}
 	err := s.Validate()
-	require.ErrorIs(t, err, strategy.ErrInvalidConfig)
+	if !errors.Is(err, strategy.ErrInvalidConfig) {
+		t.Fatalf("err = %v, want an error matching %v", err, strategy.ErrInvalidConfig)
+	}
 	for _, want := range []string{"not an http or https URL", "HTTP:", "Timeout is negative"} {
-		assert.Contains(t, err.Error(), want)
+		if got := err.Error(); !strings.Contains(got, want) {
+			t.Errorf("err.Error() = %q, want it to contain %q", got, want)
+		}
 	}
 	_, err = s.Measure(context.Background(), analysis.Query{Text: "up"})
-	assert.True(t, strategy.IsPermanent(err))
-	assert.ErrorIs(t, (&prometheus.Source{}).Validate(), strategy.ErrInvalidConfig)
+	if !strategy.IsPermanent(err) {
+		t.Error("strategy.IsPermanent(err) = false, want true")
+	}
+	if err := (&prometheus.Source{}).Validate(); !errors.Is(err, strategy.ErrInvalidConfig) {
+		t.Errorf("(&prometheus.Source{}).Validate() = %v, want an error matching %v", err, strategy.ErrInvalidConfig)
+	}
 }
 
 func TestBearerToken(t *testing.T) {
@@ -209,16 +287,26 @@ func TestBearerToken(t *testing.T) {
 	defer s.Close()
 	f.set(200, success(scalarBody))
 	_, err := s.Measure(context.Background(), analysis.Query{Text: "1"})
-	require.NoError(t, err)
-	assert.Equal(t, "Bearer tok", f.auth[0])
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if got := f.auth[0]; got != "Bearer tok" {
+		t.Errorf("f.auth[0] = %q, want %q", got, "Bearer tok")
+	}
 }
 
 func TestResultOfNilAndHistogram(t *testing.T) {
 	v, err := prometheus.Result(nil)
-	require.NoError(t, err)
-	assert.Nil(t, v)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v != nil {
+		t.Errorf("prometheus.Result(nil) = %#v, want nil", v)
+	}
 	_, err = prometheus.Result(model.Vector{{Histogram: &model.SampleHistogram{}}})
-	require.Error(t, err)
+	if err == nil {
+		t.Fatal("err = nil, want an error")
+	}
 }
 
 // FuzzResponse feeds arbitrary responses through the Prometheus client and
@@ -289,10 +377,14 @@ func TestCloseConcurrentWithQueries(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			_, err := s.Measure(context.Background(), analysis.Query{Text: "1"})
-			assert.NoError(t, err)
+			if err != nil {
+				t.Errorf("unexpected error: %v", err)
+			}
 		}()
 		go func() { defer wg.Done(); _ = s.Close() }()
 	}
 	wg.Wait()
-	require.NoError(t, s.Close())
+	if err := s.Close(); err != nil {
+		t.Fatalf("s.Close(): unexpected error: %v", err)
+	}
 }

@@ -3,12 +3,10 @@ package prometheus_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/glidepath/glidepath/analysis/judge"
 	"github.com/glidepath/glidepath/strategy"
@@ -124,22 +122,34 @@ func TestCountsResetPerSeries(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for k = range readings {
 		b, _, err := src.CountsAt(ctx, release, at.Add(time.Duration(k)*time.Minute))
-		require.NoError(t, err, "reading %d", k)
-		assert.Equal(t, judge.Counts{Trials: readings[k].wantT, Failures: readings[k].wantF}, b, "reading %d", k)
+		if err != nil {
+			t.Fatalf("reading %d: unexpected error: %v", k, err)
+		}
+		if want := (judge.Counts{Trials: readings[k].wantT, Failures: readings[k].wantF}); !reflect.DeepEqual(b, want) {
+			t.Errorf("reading %d: b = %+v, want %+v", k, b, want)
+		}
 		switch k {
 		case 1:
 			// The judge's history: a reading before any corrected one is
 			// the plain sum.
 			b, _, err := src.CountsAt(ctx, release, at.Add(-time.Minute))
-			require.NoError(t, err)
-			assert.Equal(t, judge.Counts{Trials: 2050, Failures: 25}, b, "an earlier reading")
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if want := (judge.Counts{Trials: 2050, Failures: 25}); !reflect.DeepEqual(b, want) {
+				t.Errorf("an earlier reading: b = %+v, want %+v", b, want)
+			}
 		case 2:
 			// A reading between corrected ones (a later analysis' history)
 			// adds what the corrections had added by then (pod a's 1000
 			// trials and 10 failures before its restart at minute 1).
 			b, _, err := src.CountsAt(ctx, release, at.Add(90*time.Second))
-			require.NoError(t, err)
-			assert.Equal(t, judge.Counts{Trials: 2300 + 1000, Failures: 32 + 10}, b, "an earlier reading between corrected ones")
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if want := (judge.Counts{Trials: 2300 + 1000, Failures: 32 + 10}); !reflect.DeepEqual(b, want) {
+				t.Errorf("an earlier reading between corrected ones: b = %+v, want %+v", b, want)
+			}
 		}
 	}
 }
@@ -169,8 +179,12 @@ func TestLatenciesResetPerSeries(t *testing.T) {
 	}
 	for k = range readings {
 		b, _, err := src.LatenciesAt(context.Background(), release, at.Add(time.Duration(k)*time.Minute))
-		require.NoError(t, err, "reading %d", k)
-		assert.Equal(t, want[k], b, "reading %d", k)
+		if err != nil {
+			t.Fatalf("reading %d: unexpected error: %v", k, err)
+		}
+		if !reflect.DeepEqual(b, want[k]) {
+			t.Errorf("reading %d: b = %+v, want %+v", k, b, want[k])
+		}
 	}
 }
 
@@ -209,6 +223,10 @@ func TestSequentialCrashLoopingPod(t *testing.T) {
 	src := countSource(p.source(t))
 	s := &judge.Sequential{Source: src, Interval: time.Millisecond, MaxDuration: time.Second, History: -1}
 	v, err := s.Analyze(context.Background(), release)
-	require.NoError(t, err)
-	assert.Equal(t, strategy.Fail, v.Outcome, v.Reason)
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if v.Outcome != strategy.Fail {
+		t.Errorf("%s: v.Outcome = %q, want %q", v.Reason, v.Outcome, strategy.Fail)
+	}
 }

@@ -2,11 +2,10 @@ package prometheus_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/glidepath/glidepath/analysis"
 	"github.com/glidepath/glidepath/analysis/prometheus"
@@ -28,28 +27,44 @@ func TestCheckValidatesItsSource(t *testing.T) {
 			chk := &analysis.Check{Label: "errors", Source: &prometheus.Source{Address: tc.addr}, Query: "up",
 				SuccessCondition: "result[0] == 1"}
 			err := chk.Validate()
-			require.ErrorIs(t, err, strategy.ErrInvalidConfig)
-			assert.Contains(t, err.Error(), "Source: "+tc.want)
+			if !errors.Is(err, strategy.ErrInvalidConfig) {
+				t.Fatalf("err = %v, want an error matching %v", err, strategy.ErrInvalidConfig)
+			}
+			if got := err.Error(); !strings.Contains(got, "Source: "+tc.want) {
+				t.Errorf("err.Error() = %q, want it to contain %q", got, "Source: "+tc.want)
+			}
 
 			tgt := strategytest.NewTarget(strategy.State{Stable: "v1", Replicas: strategy.Replicas{Stable: 2}})
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			_, err = strategy.Run(ctx, strategy.Release{Target: tgt, Stable: "v1", Canary: "v2",
 				Strategy: canary.Config{Replicas: 2, StepWeight: 50, Interval: time.Minute, Analyzers: []strategy.Analyzer{chk}}})
-			require.ErrorIs(t, err, strategy.ErrInvalidConfig)
-			assert.Contains(t, err.Error(), tc.want)
-			assert.Empty(t, tgt.History(), "nothing may be applied")
+			if !errors.Is(err, strategy.ErrInvalidConfig) {
+				t.Fatalf("err = %v, want an error matching %v", err, strategy.ErrInvalidConfig)
+			}
+			if got := err.Error(); !strings.Contains(got, tc.want) {
+				t.Errorf("err.Error() = %q, want it to contain %q", got, tc.want)
+			}
+			if got := tgt.History(); len(got) != 0 {
+				t.Errorf("nothing may be applied: tgt.History() = %+v, want empty", got)
+			}
 		})
 	}
 	// A range source checks itself and its Prometheus source.
 	chk := &analysis.Check{Label: "r", Source: (&prometheus.Source{Address: "x"}).Range(0, -time.Second), Query: "up"}
 	err := chk.Validate()
-	require.ErrorIs(t, err, strategy.ErrInvalidConfig)
+	if !errors.Is(err, strategy.ErrInvalidConfig) {
+		t.Fatalf("err = %v, want an error matching %v", err, strategy.ErrInvalidConfig)
+	}
 	for _, want := range []string{`Address "x" is not an http or https URL`, "positive window", "non-negative step"} {
-		assert.Contains(t, err.Error(), want)
+		if got := err.Error(); !strings.Contains(got, want) {
+			t.Errorf("err.Error() = %q, want it to contain %q", got, want)
+		}
 	}
 	// A typed nil source is refused, not called.
 	var nilSrc *prometheus.Source
 	chk = &analysis.Check{Label: "n", Source: nilSrc, Query: "up"}
-	require.ErrorContains(t, chk.Validate(), "Source is a nil *prometheus.Source")
+	if err := chk.Validate(); err == nil || !strings.Contains(err.Error(), "Source is a nil *prometheus.Source") {
+		t.Fatalf("chk.Validate() = %v, want an error containing %q", err, "Source is a nil *prometheus.Source")
+	}
 }
