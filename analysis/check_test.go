@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -460,8 +461,8 @@ func TestBackground(t *testing.T) {
 		for _, q := range src.Queries() {
 			texts = append(texts, q.Text)
 		}
-		if want := []string{"w10", "w10", "w50", "w50", "w50"}; !reflect.DeepEqual(texts, want) {
-			t.Errorf("texts = %+v, want %+v", texts, want)
+		if want := []string{"w10", "w10", "w50", "w50", "w50"}; !slices.Equal(texts, want) {
+			t.Errorf("texts = %q, want %q", texts, want)
 		}
 	})
 	synctest.Test(t, func(t *testing.T) {
@@ -704,8 +705,8 @@ func TestHistoryIsBounded(t *testing.T) {
 	if len(h) != 3 {
 		t.Fatalf("len(h) = %d, want %d: %v", len(h), 3, h)
 	}
-	if got, want := []string{h[0].Value, h[1].Value, h[2].Value}, []string{"0.3", "0.4", "0.5"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("[]string{h[0].Value, h[1].Value, h[2].Value} = %+v, want %+v", got, want)
+	if got, want := []string{h[0].Value, h[1].Value, h[2].Value}, []string{"0.3", "0.4", "0.5"}; !slices.Equal(got, want) {
+		t.Errorf("values of the history = %q, want %q", got, want)
 	}
 	if !reflect.DeepEqual(v.Measurements, h) {
 		t.Errorf("v.Measurements = %+v, want %+v", v.Measurements, h)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,7 +67,7 @@ func TestExcerpt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("unexpected error: %v", err)
 	}
-	if want := []string{"a ***** b", "a ****..."}; !reflect.DeepEqual(got, want) {
-		t.Errorf("got = %+v, want %+v", got, want)
+	if want := []string{"a ***** b", "a ****..."}; !slices.Equal(got, want) {
+		t.Errorf("got = %q, want %q", got, want)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,8 +32,8 @@ func TestPreflight(t *testing.T) {
 		t.Errorf("good.History() = %+v, want empty", got)
 	}
 	f.mu.Lock()
-	if want := []string{`sum(rate(errors_total{rev="v2"}[1m]))`}; !reflect.DeepEqual(f.queries, want) {
-		t.Errorf("f.queries = %+v, want %+v", f.queries, want)
+	if want := []string{`sum(rate(errors_total{rev="v2"}[1m]))`}; !slices.Equal(f.queries, want) {
+		t.Errorf("f.queries = %q, want %q", f.queries, want)
 	}
 	f.mu.Unlock()
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -101,8 +102,8 @@ func TestResultShapes(t *testing.T) {
 	if !math.IsNaN(vec[1]) {
 		t.Error("math.IsNaN(vec[1]) = false, want true")
 	}
-	if want := []string{"/api/v1/query"}; !reflect.DeepEqual(f.paths, want) {
-		t.Errorf("f.paths = %+v, want %+v", f.paths, want)
+	if want := []string{"/api/v1/query"}; !slices.Equal(f.paths, want) {
+		t.Errorf("f.paths = %q, want %q", f.paths, want)
 	}
 	if got := f.queries[0]; got != `up{rev="v2"}` {
 		t.Errorf("f.queries[0] = %q, want %q", got, `up{rev="v2"}`)
