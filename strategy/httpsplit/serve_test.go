@@ -119,6 +119,22 @@ func exchange(t *testing.T, addr, raw string) []string {
 	}
 }
 
+// oneContinue folds a run of interim 100 (Continue) answers into one. A
+// client reads any number of them (RFC 9110, section 15.2), and how many
+// net/http sends for an Expect: 100-continue request depends on timing: its
+// own, when the handler starts reading the body, and the upstream's, relayed
+// by the proxy when it arrives in time.
+func oneContinue(answers []string) []string {
+	var out []string
+	for _, a := range answers {
+		if strings.HasPrefix(a, "100 ") && len(out) > 0 && out[len(out)-1] == a {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
 // Requests that could be read two ways, or that net/http refuses, get
 // from Serve exactly what they get from net/http's server, and reach the
 // upstream (or not) the same way: no smuggled request gets through.
@@ -153,8 +169,8 @@ func TestServeRefusesWhatNetHTTPRefuses(t *testing.T) {
 			ref, fast := newEchoUpstream(t), newEchoUpstream(t)
 			h, _ := bothFronts(t, ref.URL)
 			_, s := bothFronts(t, fast.URL)
-			want := exchange(t, h, raw)
-			got := exchange(t, s, raw)
+			want := oneContinue(exchange(t, h, raw))
+			got := oneContinue(exchange(t, s, raw))
 			if strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Errorf("Serve answered\n  %q\nnet/http answered\n  %q", got, want)
 			}
