@@ -20,7 +20,11 @@ import (
 )
 
 // FileStore is a [Store] in one directory, the embedded default. Each
-// target has a subdirectory. Its files belong to lease epochs: every
+// target has a subdirectory, "t-" and the target's name with every byte but
+// a-z, 0-9, '-' and '_' escaped as %XX, so that names differing only by
+// case stay apart on macOS and Windows and no name holds a character some
+// file system refuses (a directory named by an earlier version, which kept
+// case and '.', is still used for its target). Its files belong to lease epochs: every
 // Acquire starts an epoch numbered by the new lease's fencing token N, and
 // the epoch has its own
 //
@@ -108,6 +112,11 @@ type FileStore struct {
 
 	mu    sync.Mutex
 	tails map[string]tail // journal path -> its state after this store's last verified write
+
+	// legacy holds the names, exactly as listed, of the target directories
+	// present when the store was opened that an earlier version of
+	// glidepath named (see targetDir); this version never makes one.
+	legacy map[string]bool
 }
 
 // tail is what a FileStore knows of a journal it verified or wrote: the
@@ -167,6 +176,18 @@ func OpenFileStore(dir string, opts FileOptions) (*FileStore, error) {
 	}
 	s := &FileStore{dir: dir, opts: opts, tails: map[string]tail{}}
 	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("rollback: reading store directory: %w", err)
+		}
+		for _, e := range ents {
+			if n := e.Name(); e.IsDir() && strings.HasPrefix(n, "t-") && !isPortable(n[2:]) {
+				if s.legacy == nil {
+					s.legacy = map[string]bool{}
+				}
+				s.legacy[n] = true
+			}
+		}
 		return s, nil
 	}
 	if err := s.fault(FileMkdir, dir); err != nil {
@@ -199,12 +220,78 @@ func (s *FileStore) JournalPath(target, journal string) string {
 	return filepath.Join(tdir, segmentName(journal, e))
 }
 
+// targetDir is target's directory: "t-" and the portable form of its name
+// (see portableName), or the directory an earlier version of glidepath
+// named with fileName, when the store held it when opened, so that stores
+// written before keep their targets. The earlier name is matched exactly as
+// listed, never through the file system's lookup, which ignores case on
+// macOS and Windows and would hand "Svc" the directory of "svc".
 func (s *FileStore) targetDir(target string) string {
-	return filepath.Join(s.dir, "t-"+fileName(target))
+	if len(s.legacy) > 0 {
+		if legacy := "t-" + fileName(target); s.legacy[legacy] {
+			return filepath.Join(s.dir, legacy)
+		}
+	}
+	return filepath.Join(s.dir, "t-"+portableName(target))
 }
 
-// fileName turns any string into one safe file-name component, and
-// distinct strings into distinct components. A name whose escaped form is
+// isPortable reports whether a directory name (after "t-") is one that
+// portableName writes: a-z, 0-9, '-', '_' and escapes of '%' and two
+// upper-case hex digits, ending perhaps in "%~" and 32 lower-case hex
+// digits. An earlier version's name that reads so is the same name (both
+// escape the same way), so only the others need looking up.
+func isPortable(name string) bool {
+	upperHex := func(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' }
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_':
+		case c == '%' && i+1 < len(name) && name[i+1] == '~':
+			sum := name[i+2:]
+			_, err := hex.DecodeString(sum)
+			return len(sum) == 32 && err == nil && strings.ToLower(sum) == sum
+		case c == '%' && i+2 < len(name) && upperHex(name[i+1]) && upperHex(name[i+2]):
+			i += 2
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// portableName turns any string into one file-name component that is safe
+// on every file system glidepath builds for, distinct strings into distinct
+// components even where the file system ignores case (macOS, Windows):
+// every byte but a-z, 0-9, '-' and '_' is written as '%' and two upper-case
+// hex digits, so upper-case letters appear only inside escapes, and no
+// component holds ':', '\', a trailing '.' or a reserved device name. A
+// component longer than 160 bytes is shortened as fileName shortens its
+// own (a short one never holds "%~", since '~' is escaped).
+func portableName(name string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	esc := b.String()
+	if len(esc) > 160 {
+		sum := sha256.Sum256([]byte(name))
+		esc = esc[:100] + "%~" + hex.EncodeToString(sum[:16])
+	}
+	return esc
+}
+
+// fileName is how earlier versions of glidepath named target directories
+// and the journal files of a store's first epoch: any string becomes one
+// file-name component, and distinct strings distinct components (on a file
+// system that tells case apart). A name whose escaped form is
 // longer than 160 bytes is shortened to its first 100 escaped bytes, the
 // marker "%~" and a SHA-256 prefix of the whole name; url.PathEscape only
 // ever writes '%' followed by two hex digits, so no short name's component

@@ -76,7 +76,7 @@ func segmentName(journal string, e uint64) string {
 	if e == 0 {
 		return "journal-" + fileName(journal) + ".log"
 	}
-	return fmt.Sprintf("journal.%020d.%s.log", e, fileName(journal))
+	return fmt.Sprintf("journal.%020d.%s.log", e, portableName(journal))
 }
 
 // segmentEpoch parses a journal file name: its epoch and escaped journal
@@ -241,10 +241,12 @@ func superseded(tdir string, e uint64) (bool, error) {
 
 // journalFiles lists journal's files in tdir, oldest epoch first.
 func (v *view) journalFiles(journal string) []uint64 {
-	esc := fileName(journal)
+	legacy, esc := fileName(journal), portableName(journal)
 	var out []uint64
 	for _, n := range v.names {
-		if e, name, ok := segmentEpoch(n); ok && name == esc {
+		// Epoch 0 is a store written before lease epochs, whose journal
+		// files carry the earlier escaping.
+		if e, name, ok := segmentEpoch(n); ok && (e == 0 && name == legacy || e > 0 && name == esc) {
 			out = append(out, e)
 		}
 	}

@@ -191,6 +191,80 @@ func TestFileStoreNamesAreInjective(t *testing.T) {
 	}
 }
 
+// TestFileStoreNamesArePortable: names that differ only by case, or that
+// hold characters some file systems refuse (':' and '\' on Windows, a
+// trailing '.'), get directories that stay distinct where case is ignored
+// (macOS, Windows) and hold none of those characters. A target directory
+// that an earlier version named (keeping case and '.') is still used.
+func TestFileStoreNamesArePortable(t *testing.T) {
+	dir := t.TempDir()
+	s, err := rollback.OpenFileStore(dir, rollback.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirOf := func(name string) string { return filepath.Base(filepath.Dir(s.JournalPath(name, "j"))) }
+	names := []string{"svc", "Svc", "SVC", "ns:svc", "ns/svc", `ns\svc`, "svc.", "svc..", "CON", "con", "a%41", "aA", "~", "%7E", "%7e"}
+	seen := map[string]string{}
+	for _, n := range names {
+		d := dirOf(n)
+		if other, dup := seen[strings.ToLower(d)]; dup {
+			t.Errorf("%q and %q share the directory %s where case is ignored", n, other, d)
+		}
+		seen[strings.ToLower(d)] = n
+		if strings.ContainsAny(d, `:\/`) || strings.HasSuffix(d, ".") || strings.HasSuffix(d, " ") {
+			t.Errorf("directory %q of %q is not portable", d, n)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+
+	// A store written by an earlier version: its directory kept the name's
+	// case and dots.
+	// "ABC" reads like a portable name (A-F are hex digits) but is not one.
+	for _, name := range []string{"Checkout.EU", "ABC"} {
+		earlierVersionTarget(t, s, dir, name, dirOf(name))
+	}
+}
+
+func earlierVersionTarget(t *testing.T, s *rollback.FileStore, dir, name, portable string) {
+	t.Helper()
+	ctx := t.Context()
+	l, err := s.Acquire(ctx, name, "a", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(ctx, l, "j", recWhy(strategy.RecordStarted, 0, "before")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, portable), filepath.Join(dir, "t-"+name)); err != nil {
+		t.Fatal(err)
+	}
+	old, err := rollback.OpenFileStore(dir, rollback.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := filepath.Base(filepath.Dir(old.JournalPath(name, "j"))); got != "t-"+name {
+		t.Fatalf("a target of an earlier version's store is looked for in %s, want t-%s", got, name)
+	}
+	l, err = old.Acquire(ctx, name, "b", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Append(ctx, l, "j", recWhy(strategy.RecordStep, 1, "after")); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := old.Journal(ctx, name, "j"); err != nil || !slices.Equal(steps(recs), []int{0, 1}) {
+		t.Fatalf("journal of the earlier version's target: %v %v, want steps [0 1]", steps(recs), err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, portable)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a second directory %s was made for the earlier version's target (%v)", portable, err)
+	}
+}
+
 // TestFileStoreReadOnly: History and Pending work on a store whose files
 // cannot be written (a read-only mount: every change fails with EROFS).
 func TestFileStoreReadOnly(t *testing.T) {
