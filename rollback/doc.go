@@ -67,7 +67,7 @@
 // each read-check-write with flock(2), which the kernel releases when a
 // process dies, even by SIGKILL. A process frozen while it holds that lock
 // (SIGSTOP inside a renewal) does not hold the target: once its lease has
-// expired, an Acquire waits FileOptions.TakeoverGrace (1 s) for the lock
+// expired, an Acquire waits FileOptions.TakeoverGrace (200 ms) for the lock
 // and then starts the next lease epoch without it, so a takeover comes at
 // most TTL + TakeoverGrace after the holder's last renewal. The frozen
 // process, when it wakes, finds its epoch superseded: its writes fail

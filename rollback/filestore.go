@@ -70,7 +70,7 @@ import (
 // most their context and LockTimeout ([ErrLockTimeout]); reads do not
 // wait for it (below). An Acquire of a lease that has expired (or was released)
 // waits for the lock for at most [FileOptions.TakeoverGrace] (default
-// [DefaultTakeoverGrace], 1 s) and then takes the lease over without it:
+// [DefaultTakeoverGrace], 200 ms) and then takes the lease over without it:
 // it claims the next epoch by linking a lock file it already holds into
 // place (so exactly one claimant wins), lists and seals the old epoch's
 // journal files, copies the target record, writes its lease, and commits.
@@ -322,7 +322,7 @@ const DefaultLockTimeout = 10 * time.Second
 // DefaultTakeoverGrace is how long an Acquire waits for the lock of a
 // target whose lease has lapsed before it takes the lease over without
 // that lock (see [FileOptions.TakeoverGrace]).
-const DefaultTakeoverGrace = time.Second
+const DefaultTakeoverGrace = 200 * time.Millisecond
 
 // ErrLockTimeout marks a FileStore write that gave up waiting for a
 // target's lock: another process held it for longer than the store's
