@@ -277,9 +277,22 @@ func oneLine(err error) string { return strings.ReplaceAll(fmt.Sprint(err), "\n"
 
 // replicaOut collects a replica's output lines.
 type replicaOut struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	lines []string
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	lines   []string
+	changed changes // told of every line
+}
+
+// changes tells a waiter, without blocking the teller, that something
+// its condition reads may have changed: a replica printed a line, or a key
+// changed in etcd.
+type changes chan struct{}
+
+func (c changes) signal() {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }
 
 func (o *replicaOut) Write(p []byte) (int, error) {
@@ -292,6 +305,9 @@ func (o *replicaOut) Write(p []byte) (int, error) {
 			break
 		}
 		o.lines = append(o.lines, string(o.buf.Next(i + 1)[:i]))
+		if o.changed != nil {
+			o.changed.signal()
+		}
 	}
 	return len(p), nil
 }
@@ -327,15 +343,21 @@ type replica struct {
 	owner string
 }
 
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+// waitFor checks cond each time changed says what it reads may have
+// changed, until it holds or d passes.
+func waitFor(t *testing.T, what string, d time.Duration, changed changes, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-changed:
+		case <-deadline.C:
+			if cond() {
+				return
+			}
 			t.Fatalf("after %v: still waiting for %s", d, what)
 		}
-		time.Sleep(20 * time.Millisecond) // polling real processes
 	}
 }
 
@@ -384,9 +406,21 @@ func TestFleetSurvivesAKilledAndAFrozenReplica(t *testing.T) {
 		}
 	}
 
+	// What the waits below read changes in etcd or in a replica's output.
+	changed := make(changes, 1)
+	watchCtx, stopWatch := context.WithCancel(t.Context())
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for range cli.Watch(watchCtx, "", clientv3.WithPrefix()) {
+			changed.signal()
+		}
+	}()
+	defer func() { stopWatch(); <-watched }()
+
 	var reps []*replica
 	for range 3 {
-		r := &replica{out: &replicaOut{}}
+		r := &replica{out: &replicaOut{changed: changed}}
 		r.cmd = exec.Command(os.Args[0], "-test.run=^$")
 		r.cmd.Env = append(os.Environ(), helperEnv+"="+fleetMode, endpointEnv+"="+srv.Endpoint)
 		r.cmd.Stdout, r.cmd.Stderr = r.out, os.Stderr
@@ -461,7 +495,7 @@ func TestFleetSurvivesAKilledAndAFrozenReplica(t *testing.T) {
 	interrupted := map[string][]string{}
 	var held map[string]string
 
-	waitFor(t, "the first replica to drive a release after 3 finished", 30*time.Second, func() bool {
+	waitFor(t, "the first replica to drive a release after 3 finished", 30*time.Second, changed, func() bool {
 		if finished() < 3 {
 			return false
 		}
@@ -478,7 +512,7 @@ func TestFleetSurvivesAKilledAndAFrozenReplica(t *testing.T) {
 	}
 	t.Logf("%v: killed %s while it drove %v", time.Since(start).Round(time.Millisecond), victim.owner, held)
 
-	waitFor(t, "the second replica to drive a release after 15 finished", 30*time.Second, func() bool {
+	waitFor(t, "the second replica to drive a release after 15 finished", 30*time.Second, changed, func() bool {
 		if finished() < 15 {
 			return false
 		}
@@ -494,7 +528,7 @@ func TestFleetSurvivesAKilledAndAFrozenReplica(t *testing.T) {
 	}
 	t.Logf("%v: froze %s while it drove %v", time.Since(start).Round(time.Millisecond), sleeper.owner, held)
 
-	waitFor(t, "all 50 releases to finish", 45*time.Second, func() bool { return finished() == fleetTargetCount*fleetPerTarget })
+	waitFor(t, "all 50 releases to finish", 45*time.Second, changed, func() bool { return finished() == fleetTargetCount*fleetPerTarget })
 	if time.Since(frozen) < 2*fleetTTL {
 		// Not a sleep for synchronisation: the fault is a freeze past the lease.
 		time.Sleep(2*fleetTTL - time.Since(frozen))
@@ -515,7 +549,7 @@ func TestFleetSurvivesAKilledAndAFrozenReplica(t *testing.T) {
 	}
 	// A woken driver waiting for its target to converge notices the lost
 	// lease only when it next writes: at the latest after ProgressDeadline.
-	waitFor(t, "the woken replica's releases to end", 30*time.Second, func() bool {
+	waitFor(t, "the woken replica's releases to end", 30*time.Second, changed, func() bool {
 		took, ended, _ := sleeper.out.count()
 		return took == ended
 	})
