@@ -126,7 +126,9 @@ func (m Metrics) Validate() error {
 // it implements judge.CountSource. The baseline is the variant named by
 // the release's stable revision, the canary the one named by its canary
 // revision. Counts are cumulative from the creation of the first
-// CountSource that asked for them.
+// CountSource that asked for them. It cannot read the past: wrap it in a
+// judge.Recorder, run from when the flag is created, to give a judge the
+// baseline's history (it then fails a bad variant sooner).
 type CountSource struct {
 	p        *Provider
 	m        Metrics

@@ -210,3 +210,35 @@ func ExampleRateTest_SetHistory() {
 	// history steady: dispersion 1.0, evidence of a regression 1.01e+06, "Fail"
 	// history bursty: dispersion 82.2, evidence of a regression 1.13, ""
 }
+
+// A source of in-process counters cannot read the past, so a judge reading
+// it starts a release without a history. A Recorder started with the
+// process remembers the baseline's readings, and the judge reads them as
+// it reads Prometheus' past.
+func ExampleRecorder() {
+	var requests, failures float64 // the service's counters, by revision in a real one
+	served := judge.CountFunc(func(context.Context, strategy.Input) (judge.Counts, judge.Counts, error) {
+		return judge.Counts{Trials: requests, Failures: failures}, judge.Counts{}, nil
+	})
+	rec := &judge.Recorder{CountSource: served, Input: strategy.Input{Stable: "v1", Canary: "v2"}}
+	if err := rec.Validate(); err != nil {
+		panic(err)
+	}
+	// In a service: go rec.Run(ctx), for the life of the process, and
+	// judge.Sequential{Source: rec} for every release of v1's successor.
+	// Here, three readings taken by hand:
+	ctx := context.Background()
+	for range 3 {
+		requests, failures = requests+1000, failures+5
+		rec.Record(ctx)
+	}
+	b, _, err := rec.CountsAt(ctx, strategy.Input{Stable: "v1", Canary: "v2"}, time.Now())
+	fmt.Printf("v1 at the last reading: %g requests, %g failed, err %v\n", b.Trials, b.Failures, err)
+	var s judge.Sequential
+	s.Source = rec
+	_, isHistory := s.Source.(judge.CountHistory)
+	fmt.Println("the judge can read the past:", isHistory)
+	// Output:
+	// v1 at the last reading: 3000 requests, 15 failed, err <nil>
+	// the judge can read the past: true
+}

@@ -675,6 +675,7 @@ type latencyLoop struct {
 	notes        dataNotes
 	canaryRev    strategy.Revision
 	stableRev    strategy.Revision
+	history      int // intervals of the baseline's history read
 }
 
 func (l *latencyLoop) step(ctx context.Context, in strategy.Input) error {
@@ -752,7 +753,9 @@ func (l *latencyLoop) readHistory(ctx context.Context, in strategy.Input, now Hi
 		}
 		hist = append(hist, d)
 	}
-	_ = l.test.SetHistory(hist)
+	if l.test.SetHistory(hist) == nil {
+		l.history = len(hist)
+	}
 }
 
 func (l *latencyLoop) outcome() strategy.Outcome { return l.d.Outcome }
@@ -771,7 +774,7 @@ func (l *latencyLoop) verdict(now time.Time, o strategy.Outcome, reason string) 
 	s, d := l.s, l.d
 	alpha, beta := orDefault(s.Alpha, defaultAlpha), orDefault(s.Beta, defaultBeta)
 	ev := evidence(now, d.FailEvidence, d.PassEvidence, alpha, beta, d.Outcome)
-	ev[0].Values = map[string]float64{"e_fail": d.FailEvidence, "dispersion": d.Dispersion}
+	ev[0].Values = map[string]float64{"e_fail": d.FailEvidence, "dispersion": d.Dispersion, "history_intervals": float64(l.history)}
 	ev[1].Values = map[string]float64{"e_pass": d.PassEvidence}
 	return strategy.Verdict{
 		Analyzer: s.Name(), Outcome: o, Reason: reason, At: now,

@@ -887,7 +887,7 @@ func (l *rateLoop) verdict(now time.Time, o strategy.Outcome, reason string) str
 		return c.Failures / c.Trials
 	}
 	ev := evidence(now, d.FailEvidence, d.PassEvidence, alpha, beta, d.Outcome)
-	ev[0].Values = map[string]float64{"e_fail": d.FailEvidence, "dispersion": d.Dispersion}
+	ev[0].Values = map[string]float64{"e_fail": d.FailEvidence, "dispersion": d.Dispersion, "history_intervals": float64(l.history)}
 	ev[1].Values = map[string]float64{"e_pass": d.PassEvidence, "e_relative": d.RelativeEvidence, "e_margin": d.MarginEvidence}
 	return strategy.Verdict{
 		Analyzer: s.Name(), Outcome: o, Reason: reason, At: now,

@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	go run ./internal/sim [-runs 20000] [-reg-runs 2000] [-seeds 4] [-seed 1] [-only TEXT] [-quick] [-workers N] [-minutes 30] [-history 20]
+//	go run ./internal/sim [-runs 20000] [-reg-runs 2000] [-seeds 4] [-seed 1] [-only TEXT] [-quick] [-workers N] [-minutes 30] [-history 20] [-recorder]
 //
 // Flags:
 //
@@ -20,6 +20,9 @@
 //	-history   minutes of the baseline's past the sources can read (default 20, at most 20);
 //	           0 gives the judges sources that cannot read the past at all (only
 //	           judge.CountSource and judge.LatencySource, as an in-process counter)
+//	-recorder  with -history 0: wrap each such source in a judge.Recorder that read it
+//	           every minute of the 20 before the release, as one run for the life of
+//	           a service would have
 //
 // The production path. Each run drives the sequential judges' Analyze —
 // [judge.Sequential] on error cells, [judge.SequentialLatency] on latency
@@ -74,7 +77,11 @@
 // in-process counter, get the judges' no-history defaults).
 //
 // The output of the full command is in results.txt; with -history 0
-// (every cell) in results-nohistory.txt.
+// (every cell) in results-nohistory.txt. With -history 0 -recorder the
+// table is the same as results.txt, line for line (the Recorder returns
+// the readings the history would: checked with -quick, and for the 2x
+// rows with the full run counts), since what the judge reads is then the
+// same.
 //
 // Each run draws from its own stream (seed, cell, run), so the table
 // depends only on the seeds and run counts. Runs are spread over a pool

@@ -24,6 +24,7 @@ func main() {
 	flag.IntVar(&cfg.minutes, "minutes", 30, "release duration in minutes (one reading per minute)")
 	flag.StringVar(&cfg.only, "only", "", "run only the cells whose name contains this text (for example \"clump\" or \"latency\")")
 	flag.IntVar(&cfg.history, "history", historyMinutes, "minutes of the baseline's past the sources can read; 0: sources that cannot read the past (CountSource and LatencySource only)")
+	flag.BoolVar(&useRecorder, "recorder", false, "with -history 0: wrap the sources in a judge.Recorder that read them every minute of the 20 before the release")
 	quick := flag.Bool("quick", false, "400 A/A and 200 regression runs per cell, for a fast look")
 	flag.Parse()
 	if *quick {
@@ -231,7 +232,11 @@ func report(w io.Writer, cells []*cell, history int) {
 	fmt.Fprintln(w, "Sequential judges at their defaults. Inline: Pass, Fail, or Inconclusive (a pause) after 30 minutes;")
 	fmt.Fprintln(w, "background: Fail at once, else its last word when the release ends. Threshold judges promote at the end.")
 	if history == 0 {
-		fmt.Fprintln(w, "Sources cannot read the past (no history): the judges learn how bursty failures are from the release alone.")
+		if useRecorder {
+			fmt.Fprintln(w, "Sources cannot read the past, but each is wrapped in a judge.Recorder that read it every minute of the 20 before the release.")
+		} else {
+			fmt.Fprintln(w, "Sources cannot read the past (no history): the judges learn how bursty failures are from the release alone.")
+		}
 	} else {
 		fmt.Fprintf(w, "Sources can read %d minutes of the baseline's past, as the Prometheus sources can.\n", history)
 	}

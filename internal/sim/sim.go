@@ -206,6 +206,10 @@ func (t *traffic) analyze(background bool, n, history int) result {
 	maxDur := time.Duration(n) * time.Minute
 	var a strategy.Analyzer
 	switch {
+	case t.sc.latency == 0 && history == 0 && useRecorder:
+		a = &judge.Sequential{MaxDuration: maxDur, Source: recordedCounts(ctx, counts{t, n, historyMinutes})}
+	case history == 0 && useRecorder:
+		a = &judge.SequentialLatency{MaxDuration: maxDur, Source: recordedLatencies(ctx, latencySource{t, n, historyMinutes})}
 	case t.sc.latency == 0 && history == 0:
 		a = &judge.Sequential{MaxDuration: maxDur, Source: countsNow{counts{t, n, 0}}}
 	case t.sc.latency == 0:
@@ -227,6 +231,44 @@ func (t *traffic) analyze(background bool, n, history int) result {
 		return result{promoted, m}
 	}
 	return result{undecided, m}
+}
+
+// useRecorder gives the judges, with -history 0, sources that cannot
+// read the past wrapped in a judge.Recorder that took a reading every
+// minute of the historyMinutes before the release (-recorder).
+var useRecorder bool
+
+// recordedCounts is a count source that cannot read the past (a
+// judge.CountFunc reading the counters at the clock's time) behind a
+// judge.Recorder that read it every minute before the release.
+func recordedCounts(ctx context.Context, c counts) *judge.Recorder {
+	now := judge.CountFunc(func(ctx context.Context, in strategy.Input) (judge.Counts, judge.Counts, error) {
+		return c.CountsAt(ctx, in, vclock.Now(ctx))
+	})
+	rec := &judge.Recorder{CountSource: now, Input: strategy.Input{Stable: "v1", Canary: "v2"}}
+	record(ctx, rec)
+	return rec
+}
+
+// recordedLatencies is recordedCounts for latency.
+func recordedLatencies(ctx context.Context, l latencySource) *judge.Recorder {
+	now := judge.LatencyFunc(func(ctx context.Context, in strategy.Input) (judge.Histogram, judge.Histogram, error) {
+		return l.LatenciesAt(ctx, in, vclock.Now(ctx))
+	})
+	rec := &judge.Recorder{LatencySource: now, Input: strategy.Input{Stable: "v1", Canary: "v2"}}
+	record(ctx, rec)
+	return rec
+}
+
+// record takes rec's readings of the historyMinutes before the release,
+// one a minute, on a clock of its own.
+func record(ctx context.Context, rec *judge.Recorder) {
+	clock := &vclock.Manual{T: epoch.Add(-historyMinutes * time.Minute)}
+	rctx := vclock.With(ctx, clock)
+	for range historyMinutes {
+		rec.Record(rctx)
+		clock.T = clock.T.Add(time.Minute)
+	}
 }
 
 // historyMinutes of the baseline's traffic before the release can be read
