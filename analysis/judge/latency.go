@@ -82,6 +82,9 @@ type SequentialLatency struct {
 	// implements [LatencyHistory], as the Prometheus source does), to learn
 	// how much its latency varies from interval to interval before the
 	// canary has served a request. Zero means 20; negative reads none.
+	// A history the source cannot read in full (retention, a gap) is used
+	// back to its first gap when that leaves at least 10 intervals (or
+	// History, if fewer).
 	History int
 }
 
@@ -726,8 +729,10 @@ func (l *latencyLoop) step(ctx context.Context, in strategy.Input) error {
 }
 
 // readHistory reads the baseline's histograms in the intervals before
-// now, when the source can, and gives them to the test. A history that
-// cannot be read leaves the default prior.
+// now, when the source can, and gives them to the test: up to History
+// intervals, back to the first one the source cannot read. A history
+// shorter than minHistory intervals (or History, if less) leaves the test
+// without one.
 func (l *latencyLoop) readHistory(ctx context.Context, in strategy.Input, now Histogram) {
 	h, ok := l.s.Source.(LatencyHistory)
 	n := orDefault(l.s.History, defaultHistory)
@@ -736,18 +741,22 @@ func (l *latencyLoop) readHistory(ctx context.Context, in strategy.Input, now Hi
 	}
 	interval := orDefault(l.s.Interval, defaultInterval)
 	t := vclock.Now(ctx)
-	readings := make([]Histogram, n+1)
-	readings[n] = now
+	// Newest first; a reading the source does not have (older than its
+	// retention, a gap) ends the history there.
+	readings := []Histogram{now}
 	for k := 1; k <= n; k++ {
 		b, _, err := h.LatenciesAt(ctx, in, t.Add(-time.Duration(k)*interval))
 		if err != nil || b.check() != nil {
-			return
+			break
 		}
-		readings[n-k] = b
+		readings = append(readings, b)
+	}
+	if len(readings)-1 < min(minHistory, n) {
+		return // too short to trust: the test starts as without one
 	}
 	var hist []Histogram
-	for i := 1; i <= n; i++ {
-		d, ok, _ := readings[i].increase(readings[i-1])
+	for i := len(readings) - 1; i > 0; i-- {
+		d, ok, _ := readings[i-1].increase(readings[i])
 		if !ok {
 			return
 		}

@@ -39,8 +39,9 @@ type Recorder struct {
 	// Every is the time between readings; zero means a minute (the
 	// judges' default Interval).
 	Every time.Duration
-	// Keep is how many readings are kept; zero means 32 (the judges read
-	// 20 intervals of history by default).
+	// Keep is how many readings are kept; zero means enough for the last
+	// 30 minutes (32 at one a minute; the judges read 20 intervals of
+	// history by default).
 	Keep int
 
 	mu       sync.Mutex
@@ -56,7 +57,8 @@ type reading struct {
 	haveLatencies bool
 }
 
-const defaultKeep = 32
+// keepFor is how far back a Recorder keeps readings by default.
+const keepFor = 30 * time.Minute
 
 // ErrNotRecorded is returned (wrapped) by a [Recorder] asked about a time
 // or a revision it has no reading of.
@@ -120,7 +122,10 @@ func (r *Recorder) Record(ctx context.Context) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	keep := orDefault(r.Keep, defaultKeep)
+	keep := r.Keep
+	if keep == 0 {
+		keep = int(keepFor/orDefault(r.Every, time.Minute)) + 2
+	}
 	if len(r.readings) >= keep {
 		r.readings = append(r.readings[:0], r.readings[len(r.readings)-keep+1:]...)
 	}

@@ -244,3 +244,31 @@ func TestRecorderLatencies(t *testing.T) {
 		}
 	})
 }
+
+// A history cut short by the source's retention is used back to its first
+// gap, when it is long enough to trust (10 intervals); a shorter one is
+// not used at all, and the judge starts as without a history.
+func TestHistoryCutShort(t *testing.T) {
+	for _, tc := range []struct {
+		keep int
+		want float64
+	}{{13, 12}, {11, 10}, {10, 0}, {6, 0}, {0, 20}} {
+		synctest.Test(t, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			in := strategy.Input{Stable: "v1", Canary: "v2"}
+			src := &minuteCounts{rng: rand.New(rand.NewPCG(18, 7)), start: time.Now(), preMinutes: 30, rps: 10, ratio: 1}
+			rec := &Recorder{CountSource: src, Input: in, Keep: tc.keep}
+			go func() { _ = rec.Run(ctx) }()
+			time.Sleep(30 * time.Minute)
+			synctest.Wait()
+			v, err := (&Sequential{Source: rec, MaxDuration: 2 * time.Minute}).Analyze(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h := historyOf(v); h != tc.want {
+				t.Errorf("Keep %d: the judge read %v intervals of history, want %v", tc.keep, h, tc.want)
+			}
+		})
+	}
+}

@@ -92,7 +92,9 @@ type Sequential struct {
 	// analysis starts are read, when Source can read the past (it
 	// implements [CountHistory], as the Prometheus source does), to learn
 	// how bursty failures are before the canary has served a request.
-	// Zero means 20; negative reads none.
+	// Zero means 20; negative reads none. A history the source cannot
+	// read in full (retention, a gap) is used back to its first gap when
+	// that leaves at least 10 intervals (or History, if fewer).
 	History int
 }
 
@@ -104,6 +106,12 @@ type CountHistory interface {
 }
 
 const defaultHistory = 20
+
+// minHistory is the fewest intervals of a history cut short (by the
+// source's retention, a gap) that the judges use: a few calm intervals
+// of bursty failures would set the dispersion too low, where the
+// conservative start without a history is safe.
+const minHistory = 10
 
 const (
 	defaultAlpha       = 0.01
@@ -832,8 +840,10 @@ func (l *rateLoop) step(ctx context.Context, in strategy.Input) error {
 }
 
 // readHistory reads the baseline's counts in the intervals before now,
-// when the source can, and gives them to the test. A history that cannot
-// be read leaves the default prior.
+// when the source can, and gives them to the test: up to History
+// intervals, back to the first one the source cannot read. A history
+// shorter than minHistory intervals (or History, if less) leaves the test
+// without one.
 func (l *rateLoop) readHistory(ctx context.Context, in strategy.Input, now Counts) {
 	h, ok := l.s.Source.(CountHistory)
 	n := orDefault(l.s.History, defaultHistory)
@@ -842,18 +852,22 @@ func (l *rateLoop) readHistory(ctx context.Context, in strategy.Input, now Count
 	}
 	interval := orDefault(l.s.Interval, defaultInterval)
 	t := vclock.Now(ctx)
-	readings := make([]Counts, n+1)
-	readings[n] = now
+	// Newest first; a reading the source does not have (older than its
+	// retention, a gap) ends the history there.
+	readings := []Counts{now}
 	for k := 1; k <= n; k++ {
 		b, _, err := h.CountsAt(ctx, in, t.Add(-time.Duration(k)*interval))
 		if err != nil || b.problem() != "" {
-			return
+			break
 		}
-		readings[n-k] = b
+		readings = append(readings, b)
+	}
+	if len(readings)-1 < min(minHistory, n) {
+		return // too short to trust: the test starts as without one
 	}
 	var hist []Counts
-	for i := 1; i <= n; i++ {
-		d, _ := increase(readings[i-1], readings[i])
+	for i := len(readings) - 1; i > 0; i-- {
+		d, _ := increase(readings[i], readings[i-1])
 		hist = append(hist, d)
 	}
 	if l.test.SetHistory(hist) == nil {
