@@ -83,8 +83,8 @@ type SequentialLatency struct {
 	// how much its latency varies from interval to interval before the
 	// canary has served a request. Zero means 20; negative reads none.
 	// A history the source cannot read in full (retention, a gap) is used
-	// back to its first gap when that leaves at least 10 intervals (or
-	// History, if fewer).
+	// back to its first gap when that leaves at least 20 intervals (or
+	// History, if fewer); a shorter one is not used.
 	History int
 }
 

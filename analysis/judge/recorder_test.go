@@ -246,13 +246,14 @@ func TestRecorderLatencies(t *testing.T) {
 }
 
 // A history cut short by the source's retention is used back to its first
-// gap, when it is long enough to trust (10 intervals); a shorter one is
-// not used at all, and the judge starts as without a history.
+// gap, when it is long enough to trust (20 intervals, or History if
+// fewer); a shorter one is not used at all, and the judge starts as
+// without a history.
 func TestHistoryCutShort(t *testing.T) {
 	for _, tc := range []struct {
-		keep int
-		want float64
-	}{{13, 12}, {11, 10}, {10, 0}, {6, 0}, {0, 20}} {
+		keep, history int
+		want          float64
+	}{{23, 30, 22}, {21, 30, 20}, {20, 30, 0}, {13, 0, 0}, {0, 0, 20}, {8, 5, 5}, {6, 5, 5}, {5, 5, 0}} {
 		synctest.Test(t, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
@@ -262,12 +263,12 @@ func TestHistoryCutShort(t *testing.T) {
 			go func() { _ = rec.Run(ctx) }()
 			time.Sleep(30 * time.Minute)
 			synctest.Wait()
-			v, err := (&Sequential{Source: rec, MaxDuration: 2 * time.Minute}).Analyze(ctx, in)
+			v, err := (&Sequential{Source: rec, History: tc.history, MaxDuration: 2 * time.Minute}).Analyze(ctx, in)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if h := historyOf(v); h != tc.want {
-				t.Errorf("Keep %d: the judge read %v intervals of history, want %v", tc.keep, h, tc.want)
+				t.Errorf("Keep %d, History %d: the judge read %v intervals of history, want %v", tc.keep, tc.history, h, tc.want)
 			}
 		})
 	}
