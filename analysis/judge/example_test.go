@@ -208,7 +208,7 @@ func ExampleRateTest_SetHistory() {
 	// Output:
 	// history none: dispersion 189.9, evidence of a regression 1.05, ""
 	// history steady: dispersion 1.0, evidence of a regression 1.01e+06, "Fail"
-	// history bursty: dispersion 82.2, evidence of a regression 1.13, ""
+	// history bursty: dispersion 107.2, evidence of a regression 1.1, ""
 }
 
 // A source of in-process counters cannot read the past, so a judge reading
