@@ -117,6 +117,9 @@ func (s *Splitter) Serve(ln net.Listener) error {
 			break
 		}
 		delay = 0
+		if sv.toLoop(nc) {
+			continue
+		}
 		c := &serverConn{sv: sv, nc: nc}
 		if !sv.track(c, true) {
 			_ = nc.Close()
@@ -125,6 +128,8 @@ func (s *Splitter) Serve(ln net.Listener) error {
 		go c.serve()
 	}
 	sv.shutdown()
+	sv.acceptDone.Store(true)
+	sv.wakeLoops()
 	sv.wg.Wait()
 	_ = sv.fallback.Shutdown(context.Background())
 	<-fallbackDone
@@ -142,6 +147,12 @@ type server struct {
 	fallback *http.Server
 	closing  atomic.Bool
 	wg       sync.WaitGroup
+	// The event loops that serve TCP connections (Linux), and whether
+	// Serve has stopped handing them connections.
+	loops      []*evLoop
+	loopsTried bool
+	next       int
+	acceptDone atomic.Bool
 
 	mu    sync.Mutex
 	conns map[*serverConn]struct{}
@@ -173,6 +184,11 @@ func (sv *server) shutdown() {
 		return
 	}
 	_ = sv.ln.Close()
+	sv.wakeLoops()
+	// The connections handed to net/http: the idle ones are closed now,
+	// the busy ones after their response (Shutdown, once Serve's own
+	// connections have ended, waits for them).
+	sv.fallback.SetKeepAlivesEnabled(false)
 	for c := range sv.conns {
 		if c.state.CompareAndSwap(connIdle, connClosed) {
 			// Unblocks its read of the next request.
@@ -217,7 +233,12 @@ type serverConn struct {
 // request).
 const watchAfter = 20 * time.Millisecond
 
-func (c *serverConn) serve() {
+func (c *serverConn) serve() { c.run(nil, nil) }
+
+// run serves c. pre holds bytes of the connection already read (by the
+// event loop) and not consumed, and first, when not nil, finishes a
+// request the event loop began, before the loop reads the next one.
+func (c *serverConn) run(pre []byte, first func() bool) {
 	handedOff := false
 	defer func() {
 		if !handedOff {
@@ -237,13 +258,20 @@ func (c *serverConn) serve() {
 	}
 	c.watchDone = make(chan struct{}, 1)
 	c.wc = newWaitConn(c.nc)
-	c.br = bufio.NewReaderSize(c.wc, clientReadBuffer)
+	if len(pre) > 0 {
+		c.br = bufio.NewReaderSize(&prefixReader{pre: pre, r: c.wc}, clientReadBuffer)
+	} else {
+		c.br = bufio.NewReaderSize(c.wc, clientReadBuffer)
+	}
 	c.bw = bufio.NewWriterSize(c.wc, clientWriteBuffer)
 	idle := c.sv.s.cfg.IdleTimeout
 	var deadline time.Time
 	c.watchTimer = time.AfterFunc(time.Hour, c.watch)
 	c.watchTimer.Stop()
 	defer c.watchTimer.Stop()
+	if first != nil && !first() {
+		return
+	}
 	for {
 		if !c.state.CompareAndSwap(connActive, connIdle) && c.state.Load() != connIdle {
 			return
@@ -339,20 +367,8 @@ func isTimeout(err error) bool {
 func (c *serverConn) serveRequest(head []byte) (keep, handoff bool) {
 	s := c.sv.s
 	start := time.Now()
-	t := s.table.Load()
 	r := &c.req
-	key, cookie := "", ""
-	if h := s.cfg.Sticky.Header; h != "" {
-		key = r.get(h)
-	}
-	if key == "" && s.cfg.Sticky.Cookie != "" {
-		key = r.cookie(s.cfg.Sticky.Cookie)
-		if key == "" && t.canary != nil && t.stable != nil {
-			key = strconv.FormatUint(rand.Uint64(), 36)
-			cookie = (&http.Cookie{Name: s.cfg.Sticky.Cookie, Value: key, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}).String()
-		}
-	}
-	up := t.pick(t.route != nil && r.match(t.route), key)
+	up, extra := s.route(r)
 	if up.pool == nil {
 		return false, true
 	}
@@ -362,11 +378,13 @@ func (c *serverConn) serveRequest(head []byte) (keep, handoff bool) {
 		c.writeEmpty("503 Service Unavailable")
 		return false, false
 	}
-	extra := extraHeaders{cookie: cookie}
-	if s.cfg.RevisionHeader != "" {
-		extra.revName, extra.revValue = s.cfg.RevisionHeader, string(up.rev)
-	}
 	status, keep := c.forward(up, extra, closing)
+	return c.finish(up, start, status, keep, closing), false
+}
+
+// finish records a request forwarded on Serve's loop and sends its
+// response; it reports whether the connection can read another request.
+func (c *serverConn) finish(up *upstream, start time.Time, status int, keep, closing bool) bool {
 	// Recorded before the last of the response is sent, as on the
 	// Handler path: a client that has its answer finds it counted.
 	up.m.observe(status, time.Since(start))
@@ -379,7 +397,57 @@ func (c *serverConn) serveRequest(head []byte) (keep, handoff bool) {
 	if c.bw.Flush() != nil {
 		keep = false
 	}
-	return keep, false
+	return keep
+}
+
+// route picks the upstream of the parsed request r, as the Handler does
+// (header route, sticky key, weight), and the response headers the
+// splitter adds (a new sticky cookie, the revision header).
+func (s *Splitter) route(r *reqHead) (*upstream, extraHeaders) {
+	t := s.table.Load()
+	key, cookie := "", ""
+	if h := s.cfg.Sticky.Header; h != "" {
+		key = r.get(h)
+	}
+	if key == "" && s.cfg.Sticky.Cookie != "" {
+		key = r.cookie(s.cfg.Sticky.Cookie)
+		if key == "" && t.canary != nil && t.stable != nil {
+			key = strconv.FormatUint(rand.Uint64(), 36)
+			cookie = (&http.Cookie{Name: s.cfg.Sticky.Cookie, Value: key, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}).String()
+		}
+	}
+	up := t.pick(t.route != nil && r.match(t.route), key)
+	extra := extraHeaders{cookie: cookie}
+	if s.cfg.RevisionHeader != "" {
+		extra.revName, extra.revValue = s.cfg.RevisionHeader, string(up.rev)
+	}
+	return up, extra
+}
+
+// headWriter is what request and response heads are written to: a
+// bufio.Writer on the goroutine loop, an outBuf on the event loop.
+type headWriter interface {
+	Write(p []byte) (int, error)
+	WriteString(s string) (int, error)
+	WriteByte(b byte) error
+}
+
+// outBuf is a growing byte slice with bufio.Writer's write methods.
+type outBuf struct{ b []byte }
+
+func (o *outBuf) Write(p []byte) (int, error) {
+	o.b = append(o.b, p...)
+	return len(p), nil
+}
+
+func (o *outBuf) WriteString(s string) (int, error) {
+	o.b = append(o.b, s...)
+	return len(s), nil
+}
+
+func (o *outBuf) WriteByte(b byte) error {
+	o.b = append(o.b, b)
+	return nil
 }
 
 // extraHeaders are the response headers the splitter adds.
@@ -388,7 +456,7 @@ type extraHeaders struct {
 	revName, revValue string
 }
 
-func (e *extraHeaders) write(bw *bufio.Writer) {
+func (e *extraHeaders) write(bw headWriter) {
 	if e.revName != "" {
 		bw.WriteString(e.revName)
 		bw.WriteString(": ")
@@ -544,8 +612,12 @@ func readResponseHead(br *bufio.Reader) ([]byte, error) {
 // writeRequest writes the request head for up: the client's fields but
 // hop-by-hop and forwarding ones, and the splitter's forwarding headers.
 func (c *serverConn) writeRequest(bw *bufio.Writer, up *upstream) {
-	r := &c.req
-	s := c.sv.s
+	writeRequestHead(bw, &c.req, c.sv.s, c.ip, up)
+}
+
+// writeRequestHead writes the head of request r, from a client at ip, for
+// up.
+func writeRequestHead(bw headWriter, r *reqHead, s *Splitter, ip string, up *upstream) {
 	bw.Write(r.method)
 	bw.WriteByte(' ')
 	bw.Write(r.target)
@@ -574,13 +646,13 @@ func (c *serverConn) writeRequest(bw *bufio.Writer, up *upstream) {
 	if te {
 		bw.WriteString("Te: trailers\r\n")
 	}
-	if c.ip != "" {
+	if ip != "" {
 		bw.WriteString("X-Forwarded-For: ")
-		bw.WriteString(c.ip)
+		bw.WriteString(ip)
 		bw.WriteString("\r\n")
 		if s.cfg.RealIP == RealIPSet {
 			bw.WriteString("X-Real-Ip: ")
-			bw.WriteString(c.ip)
+			bw.WriteString(ip)
 			bw.WriteString("\r\n")
 		}
 	}
@@ -629,7 +701,29 @@ func isForwarding(name []byte) bool {
 // client. A body the upstream cuts short aborts the client's connection.
 func (c *serverConn) relay(uc *upConn, up *upstream, head bool, extra extraHeaders, closing bool) (status int, keep bool) {
 	h := &c.resp
-	bw := c.bw
+	writeResponseHead(c.bw, h, head, &extra, closing, &c.num)
+	var ok bool
+	switch h.framing {
+	case bodyNone:
+		ok = true
+	case bodyLength:
+		ok = c.copyN(uc.br, h.length)
+	case bodyChunked:
+		ok = c.copyChunked(uc.br)
+	case bodyClose:
+		ok = c.copyToEOF(uc.br)
+	}
+	if !ok || !h.keepAlive || uc.br.Buffered() > 0 {
+		_ = uc.Close()
+	} else {
+		up.pool.put(uc)
+	}
+	return h.status, ok
+}
+
+// writeResponseHead writes the client's response head for the upstream's
+// head h, to a request that was a HEAD or not.
+func writeResponseHead(bw headWriter, h *respHead, head bool, extra *extraHeaders, closing bool, num *[20]byte) {
 	bw.WriteString("HTTP/1.1 ")
 	bw.Write(h.statusLine)
 	bw.WriteString("\r\n")
@@ -653,7 +747,7 @@ func (c *serverConn) relay(uc *upConn, up *upstream, head bool, extra extraHeade
 	extra.write(bw)
 	if h.length >= 0 && (h.framing == bodyLength || h.framing == bodyNone) {
 		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(c.num[:0], h.length, 10))
+		bw.Write(strconv.AppendInt(num[:0], h.length, 10))
 		bw.WriteString("\r\n")
 	}
 	switch h.framing {
@@ -673,23 +767,6 @@ func (c *serverConn) relay(uc *upConn, up *upstream, head bool, extra extraHeade
 		bw.WriteString("Connection: close\r\n")
 	}
 	bw.WriteString("\r\n")
-	var ok bool
-	switch h.framing {
-	case bodyNone:
-		ok = true
-	case bodyLength:
-		ok = c.copyN(uc.br, h.length)
-	case bodyChunked:
-		ok = c.copyChunked(uc.br)
-	case bodyClose:
-		ok = c.copyToEOF(uc.br)
-	}
-	if !ok || !h.keepAlive || uc.br.Buffered() > 0 {
-		_ = uc.Close()
-	} else {
-		up.pool.put(uc)
-	}
-	return h.status, ok
 }
 
 func namedIn(name []byte, tokens [][]byte) bool {
@@ -872,6 +949,32 @@ func equalFoldString(b []byte, s string) bool {
 		}
 	}
 	return true
+}
+
+// prefixReader reads pre, then r.
+type prefixReader struct {
+	pre []byte
+	r   io.Reader
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.pre) > 0 {
+		n := copy(b, p.pre)
+		p.pre = p.pre[n:]
+		return n, nil
+	}
+	return p.r.Read(b)
+}
+
+// adopt tracks c, a connection with a request in flight that the event
+// loop hands to a goroutine; unlike track it adds c while closing, since
+// the request must finish.
+func (sv *server) adopt(c *serverConn) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	c.state.Store(connActive)
+	sv.conns[c] = struct{}{}
+	sv.wg.Add(1)
 }
 
 // replayConn is a connection handed to net/http: reads come first from
