@@ -142,6 +142,13 @@ func (sv *server) startLoops() {
 		sv.wg.Add(1)
 		go l.run()
 	}
+	loops := sv.loops
+	sv.loopsSeen.Store(&loops)
+	if sv.closing.Load() {
+		// shutdown may have looked for loops to wake before they were
+		// published.
+		sv.wakeLoops()
+	}
 }
 
 func newEvLoop(sv *server) (*evLoop, error) {
@@ -194,7 +201,11 @@ func (sv *server) toLoop(nc net.Conn) bool {
 }
 
 func (sv *server) wakeLoops() {
-	for _, l := range sv.loops {
+	p := sv.loopsSeen.Load()
+	if p == nil {
+		return
+	}
+	for _, l := range *p {
 		l.wake()
 	}
 }

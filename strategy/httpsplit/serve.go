@@ -149,7 +149,8 @@ type server struct {
 	wg       sync.WaitGroup
 	// The event loops that serve TCP connections (Linux), and whether
 	// Serve has stopped handing them connections.
-	loops      []*evLoop
+	loops      []*evLoop                 // written by Serve's goroutine only
+	loopsSeen  atomic.Pointer[[]*evLoop] // loops, for other goroutines
 	loopsTried bool
 	next       int
 	acceptDone atomic.Bool
@@ -389,11 +390,9 @@ func (c *serverConn) finish(up *upstream, start time.Time, status int, keep, clo
 	// Handler path: a client that has its answer finds it counted.
 	up.m.observe(status, time.Since(start))
 	keep = keep && !closing && !c.sv.closing.Load()
-	if keep && c.br.Buffered() == 0 {
-		// The next thing done on the connection is reading the next
-		// request: the response goes out with that read.
-		c.wc.holdNextWrite()
-	}
+	// The response is not held back for the next read (waitConn): a
+	// client may send its next request before it has this answer
+	// (pipelining), and that request's readiness would be lost.
 	if c.bw.Flush() != nil {
 		keep = false
 	}
