@@ -543,7 +543,10 @@ func (l *evLoop) popIdle(up *upstream) *loopUp {
 func (l *evLoop) putIdle(uc *loopUp) {
 	p := uc.up.pool
 	list := l.idle[uc.up]
-	if uc.hup || p.closed.Load() || len(list) >= maxIdlePerUpstream {
+	// A socket not known to be drained (the last read filled the
+	// buffer) may hold bytes the upstream sent unasked, which would be
+	// read as the next answer: such a connection is not reused.
+	if uc.hup || uc.readable || p.closed.Load() || len(list) >= maxIdlePerUpstream {
 		l.dropUp(uc)
 		return
 	}
@@ -791,7 +794,7 @@ func (l *evLoop) deliver(c *loopConn, uc *loopUp, total int) {
 	c.out.b = append(c.out.b, uc.in[h.headLen:total]...)
 	status := h.status
 	c.uc = nil
-	if h.keepAlive && uc.n == total {
+	if h.keepAlive && uc.n == total && uc.sent == len(c.reqOut.b) {
 		l.putIdle(uc)
 	} else {
 		l.dropUp(uc)
