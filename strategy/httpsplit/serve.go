@@ -23,12 +23,15 @@ import (
 // net/http's server (a header map, the background read that notices a
 // client going away and the goroutine hand-offs it implies) and then for
 // its own forwarding. Serve reads keep-alive HTTP/1.1 GET and HEAD
-// requests itself, on one goroutine per connection, and forwards them
-// with the fast path's pooled upstream connections, copying header lines
-// from buffer to buffer without building a request or a header map.
-// Everything else is handed to a net/http server (with the Splitter as
-// its Handler) on the same connection, unread, for the rest of the
-// connection's life: see parse.go for what "everything else" is.
+// requests itself and forwards them over pooled upstream connections,
+// copying header lines from buffer to buffer without building a request
+// or a header map. On Linux its TCP connections are served by event
+// loops (eventloop_linux.go); elsewhere, and for a connection a loop
+// hands over with a large or streamed response, by the goroutine loop
+// here, one goroutine per connection. Everything else is handed to a
+// net/http server (with the Splitter as its Handler) on the same
+// connection, unread, for the rest of the connection's life: see
+// parse.go for what "everything else" is.
 
 // DefaultIdleTimeout is [Config].IdleTimeout's default.
 const DefaultIdleTimeout = 2 * time.Minute
@@ -63,11 +66,22 @@ func (s *Splitter) ListenAndServe(addr string) error {
 // for a malformed request. Requests to an upstream without the fast path
 // (https, a base path, a [Config].Transport) are handed over the same way.
 //
-// Both paths forward alike (see Forwarding in the package docs), with
-// one difference: on Serve's loop a client that goes away while the
-// upstream is still answering is noticed when its response is written,
-// not at once (as nginx by default). Idle connections, and connections
-// slower than [Config].IdleTimeout to send a request head, are closed.
+// Both paths forward alike (see Forwarding in the package docs). A
+// client that goes away before the upstream's answer has begun aborts
+// the upstream exchange (recorded as 499): on Linux as soon as the
+// socket reports it, elsewhere once the upstream has taken 20ms; one
+// that goes away while a response is being streamed to it is noticed
+// when the response is written (as nginx by default). Idle
+// connections, and connections slower than [Config].IdleTimeout to send
+// a request head, are closed.
+//
+// On Linux, Serve's TCP connections are served by event loops, one per
+// P but one (GOMAXPROCS-1, at least one), each an epoll instance as an
+// nginx worker is, so a request costs no goroutine park and wake-up; a
+// response too large for a loop's 16 KB buffer, or of unknown length,
+// is relayed by a goroutine, which then serves the rest of that
+// connection. Other systems, and listeners of connections other than
+// *net.TCPConn (TLS included), get one goroutine per connection.
 //
 // Serve returns when ln fails or the Splitter is closed. [Splitter.Close]
 // closes ln and the idle connections; requests in flight finish (their
