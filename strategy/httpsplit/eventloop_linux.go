@@ -51,8 +51,9 @@ type evLoop struct {
 	epfd int
 	efd  int // an eventfd that wakes the loop
 
-	mu    sync.Mutex // guards inbox
-	inbox []func()
+	mu     sync.Mutex // guards inbox and exited
+	inbox  []func()
+	exited bool // the loop has ended: nothing more is posted
 
 	clients []*loopConn // by file descriptor
 	ups     []*loopUp   // by file descriptor
@@ -196,8 +197,15 @@ func (sv *server) toLoop(nc net.Conn) bool {
 		return true
 	}
 	c.fd = fd
-	l.post(func() { l.register(c) })
+	l.adopt(c)
 	return true
+}
+
+// adopt has the loop serve c.
+func (l *evLoop) adopt(c *loopConn) {
+	if !l.post(func() { l.register(c) }) {
+		_ = unix.Close(c.fd)
+	}
 }
 
 func (sv *server) wakeLoops() {
@@ -238,12 +246,17 @@ func fileConn(fd int) (net.Conn, error) {
 	return net.FileConn(f)
 }
 
-// post runs f on the loop.
-func (l *evLoop) post(f func()) {
+// post runs f on the loop; false when the loop has ended.
+func (l *evLoop) post(f func()) bool {
 	l.mu.Lock()
+	if l.exited {
+		l.mu.Unlock()
+		return false
+	}
 	l.inbox = append(l.inbox, f)
 	l.mu.Unlock()
 	l.wake()
+	return true
 }
 
 func (l *evLoop) wake() { _, _ = unix.Write(l.efd, l.one[:]) }
@@ -304,7 +317,12 @@ func (l *evLoop) run() {
 			runtime.Gosched()
 		}
 		if l.nconns == 0 && l.sv.acceptDone.Load() {
-			return
+			l.mu.Lock()
+			l.exited = len(l.inbox) == 0
+			l.mu.Unlock()
+			if l.exited {
+				return
+			}
 		}
 	}
 }
@@ -583,7 +601,8 @@ func (l *evLoop) dial(c *loopConn) {
 				fd, err = detachFD(nc)
 			}
 		}
-		l.post(func() { l.dialed(c, up, fd, err) })
+		// The loop is alive: it counts the dial in nconns.
+		_ = l.post(func() { l.dialed(c, up, fd, err) })
 	}()
 }
 
@@ -940,6 +959,18 @@ func (l *evLoop) relayOnGoroutine(c *loopConn, uc *loopUp) {
 		}
 		_, _ = u.br.Discard(sc.resp.headLen)
 		status, keep := sc.relay(u, up, head, extra, closing)
-		return sc.finish(up, start, status, keep, closing)
+		if !sc.finish(up, start, status, keep, closing) {
+			return false
+		}
+		if sc.br.Buffered() > 0 || !sc.prefixDone() {
+			return true // the goroutine loop reads what is buffered
+		}
+		// Nothing read and not consumed: the connection goes back to
+		// the event loop.
+		fd, err := detachFD(sc.nc)
+		if err == nil {
+			l.adopt(&loopConn{fd: fd, ip: sc.ip})
+		}
+		return false
 	})
 }

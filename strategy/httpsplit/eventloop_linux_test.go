@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/glidepath/glidepath/strategy"
 )
@@ -19,7 +20,13 @@ import (
 // one goroutine each: the tests of Serve in this package's external
 // tests exercise them.
 func TestServeUsesEventLoops(t *testing.T) {
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big" {
+			_, _ = w.Write(make([]byte, 100<<10))
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
 	defer up.Close()
 	s, err := New(context.Background(), Config{Upstreams: map[strategy.Revision]string{"v1": up.URL}, Initial: strategy.State{Stable: "v1"}})
 	if err != nil {
@@ -36,23 +43,41 @@ func TestServeUsesEventLoops(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	s.srvMu.Lock()
-	var loops, conns int
-	for sv := range s.servers {
-		if p := sv.loopsSeen.Load(); p != nil {
-			loops += len(*p)
+	br := bufio.NewReader(c)
+	// A response larger than a loop's buffer is relayed by a goroutine,
+	// and the connection then goes back to the loop.
+	for _, path := range []string{"/", "/big", "/"} {
+		_, _ = io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: a\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-		sv.mu.Lock()
-		conns += len(sv.conns)
-		sv.mu.Unlock()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
 	}
-	s.srvMu.Unlock()
+	count := func() (loops, conns int) {
+		s.srvMu.Lock()
+		defer s.srvMu.Unlock()
+		for sv := range s.servers {
+			if p := sv.loopsSeen.Load(); p != nil {
+				loops += len(*p)
+			}
+			sv.mu.Lock()
+			conns += len(sv.conns)
+			sv.mu.Unlock()
+		}
+		return loops, conns
+	}
+	// The relaying goroutine ends just after it hands the connection
+	// back; wait for that, up to 10s.
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(10 * time.Second)
+	loops, conns := count()
+	for conns != 0 && time.Now().Before(deadline) {
+		<-tick.C
+		loops, conns = count()
+	}
 	if loops == 0 || conns != 0 {
 		t.Errorf("%d event loops, %d connections on goroutines; want at least one loop and none", loops, conns)
 	}

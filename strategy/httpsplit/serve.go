@@ -227,7 +227,8 @@ type serverConn struct {
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	state atomic.Int32
-	ip    string // the client's address, for X-Forwarded-For
+	ip    string        // the client's address, for X-Forwarded-For
+	pre   *prefixReader // under br when the event loop read ahead
 	req   reqHead
 	resp  respHead
 	num   [20]byte // scratch for numbers written without allocating
@@ -274,7 +275,8 @@ func (c *serverConn) run(pre []byte, first func() bool) {
 	c.watchDone = make(chan struct{}, 1)
 	c.wc = newWaitConn(c.nc)
 	if len(pre) > 0 {
-		c.br = bufio.NewReaderSize(&prefixReader{pre: pre, r: c.wc}, clientReadBuffer)
+		c.pre = &prefixReader{pre: pre, r: c.wc}
+		c.br = bufio.NewReaderSize(c.pre, clientReadBuffer)
 	} else {
 		c.br = bufio.NewReaderSize(c.wc, clientReadBuffer)
 	}
@@ -969,6 +971,10 @@ type prefixReader struct {
 	pre []byte
 	r   io.Reader
 }
+
+// prefixDone reports whether c's reader has consumed what the event loop
+// read ahead.
+func (c *serverConn) prefixDone() bool { return c.pre == nil || len(c.pre.pre) == 0 }
 
 func (p *prefixReader) Read(b []byte) (int, error) {
 	if len(p.pre) > 0 {
