@@ -37,7 +37,9 @@ import (
 // a malformed request, an upstream without the fast path) with the bytes
 // read so far, a large or streamed response (chunked, read until close,
 // over the buffer) to a goroutine that relays it with the goroutine
-// loop's code and then serves the connection as the goroutine loop does.
+// loop's code and then gives the connection back to the loop (or, when
+// the client has already sent more than the loop had read, goes on
+// serving it as the goroutine loop does).
 //
 // There are GOMAXPROCS-1 loops (at least one): a loop waits in
 // epoll_wait as a blocking system call, and Go's sysmon takes the P of a
@@ -921,7 +923,8 @@ func (l *evLoop) handOff(c *loopConn) {
 
 // relayOnGoroutine moves c and uc, whose response head is in uc.in, to a
 // goroutine that relays the response with the goroutine loop's code
-// and then serves c as the goroutine loop does.
+// and then gives c back to the loop, or serves it as the goroutine loop
+// does when it has read ahead of the response.
 func (l *evLoop) relayOnGoroutine(c *loopConn, uc *loopUp) {
 	pre := bytes.Clone(c.in[c.r:c.w])
 	upPre := bytes.Clone(uc.in[uc.off:uc.n])

@@ -79,8 +79,8 @@ func (s *Splitter) ListenAndServe(addr string) error {
 // P but one (GOMAXPROCS-1, at least one), each an epoll instance as an
 // nginx worker is, so a request costs no goroutine park and wake-up; a
 // response too large for a loop's 16 KB buffer, or of unknown length,
-// is relayed by a goroutine, which then serves the rest of that
-// connection. Other systems, and listeners of connections other than
+// is relayed by a goroutine, which then gives the connection back to
+// the loop. Other systems, and listeners of connections other than
 // *net.TCPConn (TLS included), get one goroutine per connection.
 //
 // Serve returns when ln fails or the Splitter is closed. [Splitter.Close]
