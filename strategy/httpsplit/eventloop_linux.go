@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -31,8 +32,10 @@ import (
 // not again after a read that left data unread: a short read drained the
 // socket), and forwards requests with the same parsers and header
 // rewriting as the goroutine loop. A loop answers a request itself when
-// the whole response fits in its upstream buffer (a bodiless answer, or
-// one whose Content-Length fits); anything else moves the connection to
+// the whole response fits in its upstream buffer (a bodiless answer,
+// one whose Content-Length fits, which it sends once whole, as nginx's
+// proxy buffering does, or a chunked one that came whole with its
+// head); anything else moves the connection to
 // the goroutine loop: a request for net/http (a body, Upgrade, HTTP/1.0,
 // a malformed request, an upstream without the fast path) with the bytes
 // read so far, a large or streamed response (chunked, read until close,
@@ -786,6 +789,18 @@ func (l *evLoop) respond(uc *loopUp) {
 				return
 			}
 			total += int(h.length)
+		case bodyChunked:
+			// Answered here when the whole chunked body came with
+			// its head, re-framed as the goroutine loop does; a body
+			// still coming is a stream, relayed as it arrives by the
+			// goroutine loop's code (which also answers a malformed
+			// body as it always has).
+			end, done, bad := scanChunked(uc.in[h.headLen:uc.n])
+			if bad || !done {
+				l.relayOnGoroutine(c, uc)
+				return
+			}
+			total += end
 		default:
 			l.relayOnGoroutine(c, uc)
 			return
@@ -812,7 +827,11 @@ func (l *evLoop) deliver(c *loopConn, uc *loopUp, total int) {
 	h := &c.resp
 	c.out.b = c.out.b[:0]
 	writeResponseHead(&c.out, h, c.head, &c.extra, c.closing, &c.num)
-	c.out.b = append(c.out.b, uc.in[h.headLen:total]...)
+	if h.framing == bodyChunked {
+		c.out.b = appendChunked(c.out.b, uc.in[h.headLen:total], &c.num)
+	} else {
+		c.out.b = append(c.out.b, uc.in[h.headLen:total]...)
+	}
 	status := h.status
 	c.uc = nil
 	if h.keepAlive && uc.n == total && uc.sent == len(c.reqOut.b) {
@@ -976,4 +995,93 @@ func (l *evLoop) relayOnGoroutine(c *loopConn, uc *loopUp) {
 		}
 		return false
 	})
+}
+
+// scanChunked reads a chunked body (chunks, the last chunk, trailer
+// section) at the start of b, by the rules of copyChunked: end is its
+// length once done; bad says it is malformed.
+func scanChunked(b []byte) (end int, done, bad bool) {
+	i := 0
+	for {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return 0, false, false
+		}
+		line, _, ok := cutLine(b[i : i+j+1])
+		if !ok {
+			return 0, false, true
+		}
+		n, ok := parseChunkSize(line)
+		if !ok {
+			return 0, false, true
+		}
+		i += j + 1
+		if n == 0 {
+			break
+		}
+		if int64(len(b)-i) < n+2 {
+			return 0, false, false
+		}
+		i += int(n)
+		if b[i] != '\r' || b[i+1] != '\n' {
+			return 0, false, true
+		}
+		i += 2
+	}
+	for {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return 0, false, false
+		}
+		line, _, ok := cutLine(b[i : i+j+1])
+		if !ok {
+			return 0, false, true
+		}
+		i += j + 1
+		if len(line) == 0 {
+			return i, true, false
+		}
+		if _, _, ok := splitField(line); !ok {
+			return 0, false, true
+		}
+	}
+}
+
+// appendChunked appends the chunked body b, which scanChunked accepted,
+// re-framed as copyChunked writes it: chunk extensions dropped, and
+// hop-by-hop fields and Content-Length dropped from the trailers.
+func appendChunked(dst, b []byte, num *[20]byte) []byte {
+	i := 0
+	for {
+		j := bytes.IndexByte(b[i:], '\n')
+		line, _, _ := cutLine(b[i : i+j+1])
+		n, _ := parseChunkSize(line)
+		i += j + 1
+		if n == 0 {
+			break
+		}
+		dst = append(dst, strconv.AppendInt(num[:0], n, 16)...)
+		dst = append(dst, "\r\n"...)
+		dst = append(dst, b[i:i+int(n)]...)
+		dst = append(dst, "\r\n"...)
+		i += int(n) + 2
+	}
+	dst = append(dst, "0\r\n"...)
+	for {
+		j := bytes.IndexByte(b[i:], '\n')
+		line, _, _ := cutLine(b[i : i+j+1])
+		i += j + 1
+		if len(line) == 0 {
+			break
+		}
+		name, value, _ := splitField(line)
+		if isHopByHop(name) || equalFold(name, "Content-Length") {
+			continue
+		}
+		dst = append(dst, name...)
+		dst = append(dst, ": "...)
+		dst = append(dst, value...)
+		dst = append(dst, "\r\n"...)
+	}
+	return append(dst, "\r\n"...)
 }

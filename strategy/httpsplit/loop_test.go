@@ -394,3 +394,43 @@ func TestServeHandOffMidConnection(t *testing.T) {
 		t.Fatalf("after the hand-off: %d %q %v", code, body, err)
 	}
 }
+
+// A chunked answer that arrives whole with its head is answered by the
+// loop itself, re-framed (extensions dropped, hop-by-hop trailers
+// removed), and the connection goes on; a malformed one never reads as
+// a whole response.
+func TestServeWholeChunkedAnswers(t *testing.T) {
+	answers := map[string]string{
+		"/ok":  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: v\r\nKeep-Alive: x\r\n\r\n",
+		"/bad": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello!!\r\n0\r\n\r\n",
+	}
+	url := rawUpstream(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, answers[req.URL.Path])
+		}
+	})
+	_, addr := serveUp(t, httpsplit.Config{}, url)
+	c := dialRaw(t, addr)
+	for range 3 {
+		c.send(t, getReq("/ok"))
+		resp, err := http.ReadResponse(c.br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || string(body) != "hello world" || resp.Trailer.Get("X-T") != "v" || resp.Trailer.Get("Keep-Alive") != "" {
+			t.Fatalf("got %q, trailer %v, %v", body, resp.Trailer, err)
+		}
+	}
+	c.send(t, getReq("/bad"))
+	if code, body, err := c.read(http.MethodGet); err == nil {
+		t.Errorf("a malformed chunked answer read as a whole response: %d %q", code, body)
+	}
+}

@@ -77,9 +77,11 @@ func (s *Splitter) ListenAndServe(addr string) error {
 //
 // On Linux, Serve's TCP connections are served by event loops, one per
 // P but one (GOMAXPROCS-1, at least one), each an epoll instance as an
-// nginx worker is, so a request costs no goroutine park and wake-up; a
-// response too large for a loop's 16 KB buffer, or of unknown length,
-// is relayed by a goroutine, which then gives the connection back to
+// nginx worker is, so a request costs no goroutine park and wake-up. A
+// loop sends a response of known length that fits its 16 KB buffer
+// once it holds all of it (as nginx's proxy buffering does); a larger
+// one, or one of unknown length still arriving (a stream), is relayed
+// by a goroutine as it arrives, which then gives the connection back to
 // the loop. Other systems, and listeners of connections other than
 // *net.TCPConn (TLS included), get one goroutine per connection.
 //
