@@ -20,11 +20,12 @@
 // Every server is a process of its own, as a deployed one would be: the
 // program runs its own binary again (with an undocumented first argument)
 // once for the two backends and once for the splitter, which serves with
-// httpsplit.Splitter.Serve (its own HTTP/1.1 loop, handing anything
-// unusual to net/http), as a deployment running it as its own proxy
-// would; the backends are net/http servers. Each child prints
-// its address, serves until the parent closes its standard input (which a
-// dying parent does too), and is waited for. nginx (Debian's package,
+// httpsplit.Splitter.Serve (its own HTTP/1.1 loop, on Linux epoll
+// event loops as nginx's workers, handing anything unusual to
+// net/http), as a deployment running it as its own proxy would; the
+// backends are net/http servers. Each child prints its address, serves
+// until the parent closes its standard input (which a dying parent does
+// too), and is waited for. nginx (Debian's package,
 // /usr/sbin/nginx, or -nginx PATH) runs in the foreground with a generated
 // configuration in a temporary directory, on a free loopback port, and is
 // stopped with SIGTERM. The load generator is the parent process: a fixed
@@ -36,8 +37,8 @@
 // 0, is one per core: Go's default and nginx's "auto", what a user would
 // deploy. The backends keep Go's default GOMAXPROCS (-backend-cpus to
 // change it), and so does the load generator. Neither proxy is pinned to
-// a core. Both keep up to 256 (nginx) or 512 (the splitter) idle
-// keep-alive connections per upstream, which the 32 clients never
+// a core. Both keep up to 256 (nginx) or 512 (the splitter, per event
+// loop) idle keep-alive connections per upstream, which the 32 clients never
 // exceed, and reuse them without a limit (nginx's upstream
 // keepalive_requests is raised from its default 1000 to 100000, from
 // run 5 below on), and both do the same work per request: nginx is
@@ -63,7 +64,9 @@
 // taken in turn with the other targets', so that other load on the machine
 // weighs on all of them alike; the slices are pooled. The "busy" column is
 // the share of all cores the three processes used: well under 100% in a
-// closed loop means something else on the machine took the rest.
+// closed loop means something else on the machine took the rest. Under
+// each proxy's row, on Linux, are the context switches its threads made
+// per request (nginx's workers included), read from /proc.
 //
 // # Targets
 //

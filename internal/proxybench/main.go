@@ -112,6 +112,10 @@ type result struct {
 	// backend process and the proxy (zero for the direct run); zero where
 	// it cannot be read.
 	ClientCPU, BackendCPU, ProxyCPU time.Duration
+	// ProxySwitches counts the context switches of the proxy's threads
+	// (nginx's workers included) during the measurement; zero where they
+	// cannot be read.
+	ProxySwitches int64
 }
 
 // RPS is answered requests per second.
@@ -226,12 +230,14 @@ func run(ctx context.Context, w io.Writer, o options) ([]result, error) {
 					proxyPid = t.proxy.cmd.Process.Pid
 				}
 				c0, b0, p0 := cpuTimes(backends.cmd.Process.Pid, proxyPid)
+				s0 := switches(proxyPid, true)
 				sm, err := measure(ctx, t.url, o.Concurrency, o.Duration/time.Duration(o.Repeat), rd.rate, rd.work)
 				if err != nil {
 					return results, fmt.Errorf("%s: %w", t.name, err)
 				}
 				c1, b1, p1 := cpuTimes(backends.cmd.Process.Pid, proxyPid)
 				sm.clientCPU, sm.backendCPU, sm.proxyCPU = c1-c0, b1-b0, p1-p0
+				sm.proxySwitches = switches(proxyPid, true) - s0
 				samples[i] = append(samples[i], sm)
 			}
 		}
@@ -247,6 +253,9 @@ func run(ctx context.Context, w io.Writer, o options) ([]result, error) {
 				r.RPS()/d.RPS(), ms(r.P50-d.P50), ms(r.P99-d.P99), 100*r.busy(),
 				us(r.perRequest(r.ClientCPU)), us(r.perRequest(r.BackendCPU)), us(r.perRequest(r.ProxyCPU)),
 				us(r.perRequest(r.ClientCPU+r.BackendCPU+r.ProxyCPU)))
+			if r.ProxySwitches > 0 && r.Requests > 0 {
+				fmt.Fprintf(w, "    %s context switches per request: %.2f\n", r.Name, float64(r.ProxySwitches)/float64(r.Requests))
+			}
 			if r.Errors > 0 {
 				fmt.Fprintf(w, "    first error: %s\n", r.FirstErr)
 			}
@@ -344,6 +353,7 @@ type sample struct {
 	elapsed  time.Duration
 	// CPU time used meanwhile (set by the caller).
 	clientCPU, backendCPU, proxyCPU time.Duration
+	proxySwitches                   int64 // context switches of the proxy's threads
 }
 
 // pool makes one result of a target's samples: their requests and errors
@@ -359,6 +369,7 @@ func pool(name string, rd round, samples []sample) (result, error) {
 		r.ClientCPU += s.clientCPU
 		r.BackendCPU += s.backendCPU
 		r.ProxyCPU += s.proxyCPU
+		r.ProxySwitches += s.proxySwitches
 		if firstErr == nil {
 			firstErr = s.firstErr
 		}

@@ -42,7 +42,9 @@ func TestRun(t *testing.T) {
 		t.Fatalf("%d results, want %d:\n%s", len(results), 3*perRound, out.String())
 	}
 	var clientCPU, backendCPU time.Duration
+	var proxySwitches int64
 	for i, r := range results {
+		proxySwitches += r.ProxySwitches
 		if r.Requests == 0 || r.Errors != 0 || r.P99 < r.P50 || r.P50 <= 0 {
 			t.Errorf("%s (rate %d): %+v", r.Name, r.Rate, r)
 		}
@@ -61,6 +63,10 @@ func TestRun(t *testing.T) {
 	// of them together do.
 	if runtime.GOOS == "linux" && (clientCPU <= 0 || backendCPU <= 0) {
 		t.Errorf("no CPU time read: client %v, backend %v", clientCPU, backendCPU)
+	}
+	// Every proxied request wakes the proxy at least now and then.
+	if runtime.GOOS == "linux" && proxySwitches <= 0 {
+		t.Errorf("no context switches of the proxies read")
 	}
 	for _, want := range []string{"direct to a backend", "glidepath httpsplit", "summary", "GOMAXPROCS=1", "backends take 2ms"} {
 		if !strings.Contains(out.String(), want) {

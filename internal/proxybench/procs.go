@@ -447,3 +447,38 @@ func cpuTime(pid int, tree bool) (d time.Duration, ok bool) {
 	}
 	return d, true
 }
+
+// switches counts the context switches (voluntary and not) of every
+// thread of process pid, and with tree of its children's (nginx's
+// workers), read from /proc; 0 where there is no /proc or pid is 0.
+// Threads that have ended are not counted.
+func switches(pid int, tree bool) int64 {
+	if runtime.GOOS != "linux" || pid == 0 {
+		return 0
+	}
+	var n int64
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if name, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(name, "ctxt_switches") {
+				if k, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+					n += k
+				}
+			}
+		}
+	}
+	if tree {
+		if kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)); err == nil {
+			for _, k := range strings.Fields(string(kids)) {
+				if kid, err := strconv.Atoi(k); err == nil {
+					n += switches(kid, true)
+				}
+			}
+		}
+	}
+	return n
+}

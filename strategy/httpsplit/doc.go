@@ -63,9 +63,12 @@
 // serve a listener itself with [Splitter.Serve] or
 // [Splitter.ListenAndServe], which costs less than half the CPU per
 // request. Serve reads keep-alive HTTP/1.1 GET and HEAD requests without
-// a body on a server loop of its own (one goroutine per connection, no
-// request or header map built, header lines copied from buffer to
-// buffer) and hands every other connection, from its first unusual
+// a body on a server loop of its own (no request or header map built,
+// header lines copied from buffer to buffer; on Linux event loops as
+// nginx's workers run them, GOMAXPROCS-1 epoll instances with
+// non-blocking sockets, reading a socket only when epoll reports it
+// readable; elsewhere one goroutine per connection) and hands every
+// other connection, from its first unusual
 // request on and with nothing of it consumed, to a net/http server whose
 // Handler is the Splitter: bodies, Upgrade and WebSocket, Expect, HTTP/1.0,
 // HTTP/2, TLS, and any request its strict parser does not accept as
@@ -99,8 +102,12 @@
 // upstream is sent again on a new one, a body the upstream cuts short
 // aborts the client's response instead of ending it as if it were whole,
 // and a client that goes away before the upstream answers aborts the
-// upstream exchange (recorded as 499; on Serve's loop it is watched for
+// upstream exchange (recorded as 499; on Serve's event loops, Linux, as
+// soon as the socket reports it; on its goroutine loop it is watched for
 // once the upstream has taken 20ms, so fast answers pay for no watcher).
+// An upstream that cuts its answer short before the event loop has sent
+// any of it (a loop sends a response once it holds all of it) gets the
+// client a 502, or the connection closed when the answer had begun.
 //
 // No library does this better than httputil.ReverseProxy while keeping
 // net/http compatibility: the costs are net/http's server and the

@@ -46,6 +46,9 @@ type connPool struct {
 	dialer *net.Dialer
 	idle   chan *upConn
 	closed atomic.Bool
+	// idleGen counts calls of closeIdle: the event loops close their
+	// idle connections put before the last one.
+	idleGen atomic.Uint64
 }
 
 func newConnPool(addr string, d *net.Dialer) *connPool {
@@ -126,6 +129,7 @@ func (p *connPool) put(c *upConn) {
 
 // closeIdle closes every idle connection.
 func (p *connPool) closeIdle() {
+	p.idleGen.Add(1)
 	for {
 		select {
 		case c := <-p.idle:

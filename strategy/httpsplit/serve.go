@@ -23,12 +23,15 @@ import (
 // net/http's server (a header map, the background read that notices a
 // client going away and the goroutine hand-offs it implies) and then for
 // its own forwarding. Serve reads keep-alive HTTP/1.1 GET and HEAD
-// requests itself, on one goroutine per connection, and forwards them
-// with the fast path's pooled upstream connections, copying header lines
-// from buffer to buffer without building a request or a header map.
-// Everything else is handed to a net/http server (with the Splitter as
-// its Handler) on the same connection, unread, for the rest of the
-// connection's life: see parse.go for what "everything else" is.
+// requests itself and forwards them over pooled upstream connections,
+// copying header lines from buffer to buffer without building a request
+// or a header map. On Linux its TCP connections are served by event
+// loops (eventloop_linux.go); elsewhere, and for a connection a loop
+// hands over with a large or streamed response, by the goroutine loop
+// here, one goroutine per connection. Everything else is handed to a
+// net/http server (with the Splitter as its Handler) on the same
+// connection, unread, for the rest of the connection's life: see
+// parse.go for what "everything else" is.
 
 // DefaultIdleTimeout is [Config].IdleTimeout's default.
 const DefaultIdleTimeout = 2 * time.Minute
@@ -63,11 +66,24 @@ func (s *Splitter) ListenAndServe(addr string) error {
 // for a malformed request. Requests to an upstream without the fast path
 // (https, a base path, a [Config].Transport) are handed over the same way.
 //
-// Both paths forward alike (see Forwarding in the package docs), with
-// one difference: on Serve's loop a client that goes away while the
-// upstream is still answering is noticed when its response is written,
-// not at once (as nginx by default). Idle connections, and connections
-// slower than [Config].IdleTimeout to send a request head, are closed.
+// Both paths forward alike (see Forwarding in the package docs). A
+// client that goes away before the upstream's answer has begun aborts
+// the upstream exchange (recorded as 499): on Linux as soon as the
+// socket reports it, elsewhere once the upstream has taken 20ms; one
+// that goes away while a response is being streamed to it is noticed
+// when the response is written (as nginx by default). Idle
+// connections, and connections slower than [Config].IdleTimeout to send
+// a request head, are closed.
+//
+// On Linux, Serve's TCP connections are served by event loops, one per
+// P but one (GOMAXPROCS-1, at least one), each an epoll instance as an
+// nginx worker is, so a request costs no goroutine park and wake-up. A
+// loop sends a response of known length that fits its 16 KB buffer
+// once it holds all of it (as nginx's proxy buffering does); a larger
+// one, or one of unknown length still arriving (a stream), is relayed
+// by a goroutine as it arrives, which then gives the connection back to
+// the loop. Other systems, and listeners of connections other than
+// *net.TCPConn (TLS included), get one goroutine per connection.
 //
 // Serve returns when ln fails or the Splitter is closed. [Splitter.Close]
 // closes ln and the idle connections; requests in flight finish (their
@@ -117,6 +133,9 @@ func (s *Splitter) Serve(ln net.Listener) error {
 			break
 		}
 		delay = 0
+		if sv.toLoop(nc) {
+			continue
+		}
 		c := &serverConn{sv: sv, nc: nc}
 		if !sv.track(c, true) {
 			_ = nc.Close()
@@ -125,6 +144,8 @@ func (s *Splitter) Serve(ln net.Listener) error {
 		go c.serve()
 	}
 	sv.shutdown()
+	sv.acceptDone.Store(true)
+	sv.wakeLoops()
 	sv.wg.Wait()
 	_ = sv.fallback.Shutdown(context.Background())
 	<-fallbackDone
@@ -142,6 +163,13 @@ type server struct {
 	fallback *http.Server
 	closing  atomic.Bool
 	wg       sync.WaitGroup
+	// The event loops that serve TCP connections (Linux), and whether
+	// Serve has stopped handing them connections.
+	loops      []*evLoop                 // written by Serve's goroutine only
+	loopsSeen  atomic.Pointer[[]*evLoop] // loops, for other goroutines
+	loopsTried bool
+	next       int
+	acceptDone atomic.Bool
 
 	mu    sync.Mutex
 	conns map[*serverConn]struct{}
@@ -173,6 +201,11 @@ func (sv *server) shutdown() {
 		return
 	}
 	_ = sv.ln.Close()
+	sv.wakeLoops()
+	// The connections handed to net/http: the idle ones are closed now,
+	// the busy ones after their response (Shutdown, once Serve's own
+	// connections have ended, waits for them).
+	sv.fallback.SetKeepAlivesEnabled(false)
 	for c := range sv.conns {
 		if c.state.CompareAndSwap(connIdle, connClosed) {
 			// Unblocks its read of the next request.
@@ -196,7 +229,8 @@ type serverConn struct {
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	state atomic.Int32
-	ip    string // the client's address, for X-Forwarded-For
+	ip    string        // the client's address, for X-Forwarded-For
+	pre   *prefixReader // under br when the event loop read ahead
 	req   reqHead
 	resp  respHead
 	num   [20]byte // scratch for numbers written without allocating
@@ -217,7 +251,12 @@ type serverConn struct {
 // request).
 const watchAfter = 20 * time.Millisecond
 
-func (c *serverConn) serve() {
+func (c *serverConn) serve() { c.run(nil, nil) }
+
+// run serves c. pre holds bytes of the connection already read (by the
+// event loop) and not consumed, and first, when not nil, finishes a
+// request the event loop began, before the loop reads the next one.
+func (c *serverConn) run(pre []byte, first func() bool) {
 	handedOff := false
 	defer func() {
 		if !handedOff {
@@ -237,13 +276,21 @@ func (c *serverConn) serve() {
 	}
 	c.watchDone = make(chan struct{}, 1)
 	c.wc = newWaitConn(c.nc)
-	c.br = bufio.NewReaderSize(c.wc, clientReadBuffer)
+	if len(pre) > 0 {
+		c.pre = &prefixReader{pre: pre, r: c.wc}
+		c.br = bufio.NewReaderSize(c.pre, clientReadBuffer)
+	} else {
+		c.br = bufio.NewReaderSize(c.wc, clientReadBuffer)
+	}
 	c.bw = bufio.NewWriterSize(c.wc, clientWriteBuffer)
 	idle := c.sv.s.cfg.IdleTimeout
 	var deadline time.Time
 	c.watchTimer = time.AfterFunc(time.Hour, c.watch)
 	c.watchTimer.Stop()
 	defer c.watchTimer.Stop()
+	if first != nil && !first() {
+		return
+	}
 	for {
 		if !c.state.CompareAndSwap(connActive, connIdle) && c.state.Load() != connIdle {
 			return
@@ -339,8 +386,42 @@ func isTimeout(err error) bool {
 func (c *serverConn) serveRequest(head []byte) (keep, handoff bool) {
 	s := c.sv.s
 	start := time.Now()
-	t := s.table.Load()
 	r := &c.req
+	up, extra := s.route(r)
+	if up.pool == nil {
+		return false, true
+	}
+	_, _ = c.br.Discard(len(head))
+	closing := r.close || c.sv.closing.Load()
+	if s.closed.Load() {
+		c.writeEmpty("503 Service Unavailable")
+		return false, false
+	}
+	status, keep := c.forward(up, extra, closing)
+	return c.finish(up, start, status, keep, closing), false
+}
+
+// finish records a request forwarded on Serve's loop and sends its
+// response; it reports whether the connection can read another request.
+func (c *serverConn) finish(up *upstream, start time.Time, status int, keep, closing bool) bool {
+	// Recorded before the last of the response is sent, as on the
+	// Handler path: a client that has its answer finds it counted.
+	up.m.observe(status, time.Since(start))
+	keep = keep && !closing && !c.sv.closing.Load()
+	// The response is not held back for the next read (waitConn): a
+	// client may send its next request before it has this answer
+	// (pipelining), and that request's readiness would be lost.
+	if c.bw.Flush() != nil {
+		keep = false
+	}
+	return keep
+}
+
+// route picks the upstream of the parsed request r, as the Handler does
+// (header route, sticky key, weight), and the response headers the
+// splitter adds (a new sticky cookie, the revision header).
+func (s *Splitter) route(r *reqHead) (*upstream, extraHeaders) {
+	t := s.table.Load()
 	key, cookie := "", ""
 	if h := s.cfg.Sticky.Header; h != "" {
 		key = r.get(h)
@@ -353,33 +434,37 @@ func (c *serverConn) serveRequest(head []byte) (keep, handoff bool) {
 		}
 	}
 	up := t.pick(t.route != nil && r.match(t.route), key)
-	if up.pool == nil {
-		return false, true
-	}
-	_, _ = c.br.Discard(len(head))
-	closing := r.close || c.sv.closing.Load()
-	if s.closed.Load() {
-		c.writeEmpty("503 Service Unavailable")
-		return false, false
-	}
 	extra := extraHeaders{cookie: cookie}
 	if s.cfg.RevisionHeader != "" {
 		extra.revName, extra.revValue = s.cfg.RevisionHeader, string(up.rev)
 	}
-	status, keep := c.forward(up, extra, closing)
-	// Recorded before the last of the response is sent, as on the
-	// Handler path: a client that has its answer finds it counted.
-	up.m.observe(status, time.Since(start))
-	keep = keep && !closing && !c.sv.closing.Load()
-	if keep && c.br.Buffered() == 0 {
-		// The next thing done on the connection is reading the next
-		// request: the response goes out with that read.
-		c.wc.holdNextWrite()
-	}
-	if c.bw.Flush() != nil {
-		keep = false
-	}
-	return keep, false
+	return up, extra
+}
+
+// headWriter is what request and response heads are written to: a
+// bufio.Writer on the goroutine loop, an outBuf on the event loop.
+type headWriter interface {
+	Write(p []byte) (int, error)
+	WriteString(s string) (int, error)
+	WriteByte(b byte) error
+}
+
+// outBuf is a growing byte slice with bufio.Writer's write methods.
+type outBuf struct{ b []byte }
+
+func (o *outBuf) Write(p []byte) (int, error) {
+	o.b = append(o.b, p...)
+	return len(p), nil
+}
+
+func (o *outBuf) WriteString(s string) (int, error) {
+	o.b = append(o.b, s...)
+	return len(s), nil
+}
+
+func (o *outBuf) WriteByte(b byte) error {
+	o.b = append(o.b, b)
+	return nil
 }
 
 // extraHeaders are the response headers the splitter adds.
@@ -388,7 +473,7 @@ type extraHeaders struct {
 	revName, revValue string
 }
 
-func (e *extraHeaders) write(bw *bufio.Writer) {
+func (e *extraHeaders) write(bw headWriter) {
 	if e.revName != "" {
 		bw.WriteString(e.revName)
 		bw.WriteString(": ")
@@ -544,8 +629,12 @@ func readResponseHead(br *bufio.Reader) ([]byte, error) {
 // writeRequest writes the request head for up: the client's fields but
 // hop-by-hop and forwarding ones, and the splitter's forwarding headers.
 func (c *serverConn) writeRequest(bw *bufio.Writer, up *upstream) {
-	r := &c.req
-	s := c.sv.s
+	writeRequestHead(bw, &c.req, c.sv.s, c.ip, up)
+}
+
+// writeRequestHead writes the head of request r, from a client at ip, for
+// up.
+func writeRequestHead(bw headWriter, r *reqHead, s *Splitter, ip string, up *upstream) {
 	bw.Write(r.method)
 	bw.WriteByte(' ')
 	bw.Write(r.target)
@@ -574,13 +663,13 @@ func (c *serverConn) writeRequest(bw *bufio.Writer, up *upstream) {
 	if te {
 		bw.WriteString("Te: trailers\r\n")
 	}
-	if c.ip != "" {
+	if ip != "" {
 		bw.WriteString("X-Forwarded-For: ")
-		bw.WriteString(c.ip)
+		bw.WriteString(ip)
 		bw.WriteString("\r\n")
 		if s.cfg.RealIP == RealIPSet {
 			bw.WriteString("X-Real-Ip: ")
-			bw.WriteString(c.ip)
+			bw.WriteString(ip)
 			bw.WriteString("\r\n")
 		}
 	}
@@ -629,7 +718,29 @@ func isForwarding(name []byte) bool {
 // client. A body the upstream cuts short aborts the client's connection.
 func (c *serverConn) relay(uc *upConn, up *upstream, head bool, extra extraHeaders, closing bool) (status int, keep bool) {
 	h := &c.resp
-	bw := c.bw
+	writeResponseHead(c.bw, h, head, &extra, closing, &c.num)
+	var ok bool
+	switch h.framing {
+	case bodyNone:
+		ok = true
+	case bodyLength:
+		ok = c.copyN(uc.br, h.length)
+	case bodyChunked:
+		ok = c.copyChunked(uc.br)
+	case bodyClose:
+		ok = c.copyToEOF(uc.br)
+	}
+	if !ok || !h.keepAlive || uc.br.Buffered() > 0 {
+		_ = uc.Close()
+	} else {
+		up.pool.put(uc)
+	}
+	return h.status, ok
+}
+
+// writeResponseHead writes the client's response head for the upstream's
+// head h, to a request that was a HEAD or not.
+func writeResponseHead(bw headWriter, h *respHead, head bool, extra *extraHeaders, closing bool, num *[20]byte) {
 	bw.WriteString("HTTP/1.1 ")
 	bw.Write(h.statusLine)
 	bw.WriteString("\r\n")
@@ -653,7 +764,7 @@ func (c *serverConn) relay(uc *upConn, up *upstream, head bool, extra extraHeade
 	extra.write(bw)
 	if h.length >= 0 && (h.framing == bodyLength || h.framing == bodyNone) {
 		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(c.num[:0], h.length, 10))
+		bw.Write(strconv.AppendInt(num[:0], h.length, 10))
 		bw.WriteString("\r\n")
 	}
 	switch h.framing {
@@ -673,23 +784,6 @@ func (c *serverConn) relay(uc *upConn, up *upstream, head bool, extra extraHeade
 		bw.WriteString("Connection: close\r\n")
 	}
 	bw.WriteString("\r\n")
-	var ok bool
-	switch h.framing {
-	case bodyNone:
-		ok = true
-	case bodyLength:
-		ok = c.copyN(uc.br, h.length)
-	case bodyChunked:
-		ok = c.copyChunked(uc.br)
-	case bodyClose:
-		ok = c.copyToEOF(uc.br)
-	}
-	if !ok || !h.keepAlive || uc.br.Buffered() > 0 {
-		_ = uc.Close()
-	} else {
-		up.pool.put(uc)
-	}
-	return h.status, ok
 }
 
 func namedIn(name []byte, tokens [][]byte) bool {
@@ -872,6 +966,36 @@ func equalFoldString(b []byte, s string) bool {
 		}
 	}
 	return true
+}
+
+// prefixReader reads pre, then r.
+type prefixReader struct {
+	pre []byte
+	r   io.Reader
+}
+
+// prefixDone reports whether c's reader has consumed what the event loop
+// read ahead.
+func (c *serverConn) prefixDone() bool { return c.pre == nil || len(c.pre.pre) == 0 }
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.pre) > 0 {
+		n := copy(b, p.pre)
+		p.pre = p.pre[n:]
+		return n, nil
+	}
+	return p.r.Read(b)
+}
+
+// adopt tracks c, a connection with a request in flight that the event
+// loop hands to a goroutine; unlike track it adds c while closing, since
+// the request must finish.
+func (sv *server) adopt(c *serverConn) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	c.state.Store(connActive)
+	sv.conns[c] = struct{}{}
+	sv.wg.Add(1)
 }
 
 // replayConn is a connection handed to net/http: reads come first from

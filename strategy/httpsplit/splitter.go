@@ -596,6 +596,12 @@ func (s *Splitter) CloseIdleConnections() {
 		}
 	}
 	s.mu.Unlock()
+	s.srvMu.Lock()
+	for sv := range s.servers {
+		// The event loops close their idle upstream connections.
+		sv.wakeLoops()
+	}
+	s.srvMu.Unlock()
 	if c, ok := s.transport.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}

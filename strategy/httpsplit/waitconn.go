@@ -17,7 +17,9 @@ import (
 // runtime has reset the socket's readiness and before it waits for it:
 // the answer can only arrive after the write, so its readiness is never
 // missed, and the read is tried once, when the answer is there. A Read
-// that fails before the held write was sent sends it anyway.
+// that fails before the held write was sent sends it anyway. It is
+// only for a peer that speaks only when spoken to (an upstream): data
+// that arrived before the Read would not be noticed until more came.
 type waitConn struct {
 	net.Conn
 	rc         syscall.RawConn // nil: no raw access, every call as usual
