@@ -82,14 +82,106 @@
 //
 // # Results
 //
-// On a 2-core machine heavily loaded by other work (load average 11-19;
-// the three processes got 16-57% of the cores, the "busy" column), with
-// go run ./internal/proxybench and its defaults (10s per target and round
-// in 5 interleaved slices), five runs between 20:55 and 21:23 UTC on
-// 2026-12-07, the splitter served with Splitter.Serve (runs 4 and 5 on
-// the final code, runs 1-3 on the same code but for lengths now written
-// without allocating; run 5 with nginx's upstream keepalive_requests
-// raised, see above):
+// With Serve's event loops (Linux), on the 2-core machine idle but for
+// the benchmark (load average 0.0 before each run), go run
+// ./internal/proxybench with its defaults (10s per target and round in 5
+// interleaved slices), two runs at 00:40 and 00:42 UTC on 2026-12-08:
+//
+//	round (splitter/nginx)   run 1                run 2
+//	closed loop, no-op       1.07x met            1.06x met
+//	paced 2000/s, +p99 (ms)  -0.46 vs -0.56 NOT   -0.75 vs -0.74 met
+//	closed loop, 1ms backend 0.998x NOT           1.03x met
+//	closed loop, 5ms backend 0.99x NOT            0.998x NOT
+//
+// Run 1 in full (ratio is to direct; +p50/+p99 over direct; proxy CPU in
+// µs per request; the proxy's context switches per request):
+//
+//	round                    direct   httpsplit                  nginx 1.22.1
+//	closed loop              26185/s  17279/s (0.66x)            16129/s (0.62x)
+//	  +p50/+p99, CPU, cs              +0.68/-0.21ms, 26.1, 0.33  +0.78/+0.33ms, 33.8, 0.45
+//	paced 2000/s                      +0.15/-0.46ms, 59.5, 1.91  +0.15/-0.56ms, 70.6, 1.81
+//	closed loop, 1ms work    13684/s  11104/s (0.81x)            11122/s (0.81x)
+//	  +p50/+p99, CPU, cs              +0.45/+1.06ms, 32.6, 0.50  +0.41/+1.16ms, 40.9, 0.57
+//	closed loop, 5ms work    5195/s   4719/s (0.91x)             4779/s (0.92x)
+//	  +p50/+p99, CPU, cs              +0.56/+1.08ms, 45.0, 0.66  +0.48/+0.98ms, 54.3, 0.73
+//
+// Run 2: 0.66x direct with a no-op backend (nginx 0.62x), 0.83x with 1ms
+// (0.80x), 0.93x with 5ms (0.93x); proxy CPU 32.3, 30.1 and 37.2µs per
+// request against nginx's 41.5, 39.1 and 45.8; context switches 0.34,
+// 0.48 and 0.69 against 0.46, 0.55 and 0.74; paced +0.06/-0.75ms and
+// 78.6µs against +0.03/-0.74ms and 92.2µs.
+//
+// System calls and context switches per request, counted with perf stat
+// -e context-switches,cpu-clock,raw_syscalls:sys_enter on the splitter
+// process and on nginx's two workers (32 closed-loop keep-alive clients,
+// 6s per cell, 00:45 UTC):
+//
+//	backend   system calls        context switches    CPU µs
+//	          splitter  nginx     splitter  nginx     splitter  nginx
+//	no-op     4.39      5.44      0.34      0.37      27.0      28.3
+//	1ms       4.49      5.56      0.38      0.50      26.8      32.2
+//	5ms       4.64      5.55      0.52      0.56      32.7      44.7
+//
+// So the target is not met in every cell: it is met with a no-op backend
+// in both runs and with 1ms in run 2, and missed by 0.2% (1ms, run 1),
+// 1% (5ms, run 1: 4719 against 4779 requests/s) and 0.2% (5ms, run 2) of
+// throughput, and by 0.1ms of paced p99 (run 1). The splitter now uses
+// 17-23% less CPU per request than nginx in every closed-loop cell
+// (15-16% less at low load) and makes fewer system calls and context
+// switches, which decides the CPU-bound cell (no-op backend, the machine
+// 88-92% busy). With a backend that takes 1 or 5ms the machine is not
+// CPU-bound (43-85% busy): each client waits on the backend, throughput
+// is set by latency, and both proxies add about the same (+0.38 to
+// +0.56ms at p50 for the splitter, +0.36 to +0.48ms for nginx), so the
+// ratio is 1.00 within 1%, inside the run-to-run noise, and the verdict
+// in those cells is a coin toss. What latency the splitter adds beyond
+// nginx's (0.03-0.08ms at p50 with 5ms, where it was higher in both
+// runs) is likely its one event loop (GOMAXPROCS-1 = 1 on 2 cores)
+// serving ready connections in turn where nginx's two workers serve
+// them in parallel; with two loops the CPU per request rose (29 against
+// 24µs in two 3s runs, in which nginx's also moved, 34 against 31), and
+// the short runs that compared them were too noisy to choose on
+// latency. The paced p99 is below a millisecond for
+// both, and differs by 0.01-0.1ms either way.
+//
+// # Where the gap was
+//
+// Before the event loops Serve ran one goroutine per connection, and
+// measured on an idle machine it reached 0.98x nginx's throughput with a
+// no-op backend, 0.91x with 1ms and 0.97x with 5ms, with 34.3, 45.9 and
+// 56.3µs of CPU per request against nginx's 31.5, 40.6 and 47.2. Counted
+// with perf stat -e context-switches,cpu-clock,raw_syscalls:sys_enter on
+// the splitter process and on nginx's two workers (6s of 32 closed-loop
+// keep-alive clients per cell, 23:01 UTC on 2026-12-07, the machine
+// loaded by other work), per request:
+//
+//	backend   system calls        context switches    CPU µs
+//	          splitter  nginx     splitter  nginx     splitter  nginx
+//	no-op     4.57      5.23      0.45      0.29      26.7      28.9
+//	1ms       5.10      5.33      0.70      0.44      34.9      32.2
+//	5ms       5.63      5.64      1.15      0.59      54.1      42.6
+//
+// The splitter made no more system calls than nginx (strace -c -f: two
+// reads and two writes a request, and only 129 of 19,096 reads found no
+// data), so the calls themselves were not the gap; what surrounded them
+// was: up to twice nginx's context switches, futex wake-ups of other
+// threads, nanosleep and sched_yield of threads spinning for work, all
+// growing with the backend's latency, as fewer events arrive per
+// wake-up. That is the per-request park and wake-up of a goroutine,
+// which an event loop does not have. (A first version of the loops
+// showed one more cost: a goroutine that never passes through the
+// scheduler looks to Go's sysmon like one running without end, so sysmon
+// took the loop's P every 10ms and then polled every 20µs for a while,
+// 11,010 context switches in 5s, 14% of the process's CPU; the loops now
+// pass through the scheduler every millisecond, after which sysmon made
+// 489.)
+//
+// # Before the event loops
+//
+// With one goroutine per connection, on the same machine heavily loaded
+// by other work (load average 11-19; the three processes got 16-57% of
+// the cores), with the defaults, five runs between 20:55 and 21:23 UTC on
+// 2026-12-07:
 //
 //	round (splitter/nginx)   run 1       run 2       run 3       run 4       run 5
 //	closed loop, no-op       1.02x met   0.997x NOT  1.12x met   0.93x NOT   1.03x met
@@ -98,85 +190,29 @@
 //	closed loop, 1ms backend 1.13x met   0.73x NOT   1.39x met   0.85x NOT   0.72x NOT
 //	closed loop, 5ms backend 1.08x met   0.94x NOT   1.12x met   1.05x met   0.96x NOT
 //
-// Run 5 in full (ratio is to direct; +p50/+p99 over direct; proxy CPU in
-// µs per request):
+// The splitter used 7-25% more CPU per request than nginx in every
+// closed-loop cell (33-61µs against 30-48µs), and 84-121µs against
+// 51-67µs at low load (the paced round), where Go's scheduler woke and
+// parked threads for each request while nginx's workers slept in
+// epoll_wait. On a machine that loaded a ratio moved by 0.1-0.4 from one
+// run to the next and p99 was the other work's scheduling (direct
+// traffic's own p99 was 15-230ms), so the paced verdict said little; the
+// target was met in every cell in two runs of five. Mounted on net/http's
+// server the splitter had used 86-88µs per request (1.6-2.3x nginx's).
 //
-//	round                    direct   httpsplit           nginx 1.22.1
-//	closed loop              5211/s   4851/s (0.93x)      4724/s (0.91x)
-//	  +p50/+p99, proxy CPU            +0.87/-3.4ms, 45.6  +1.09/+0.9ms, 41.8
-//	paced 2000/s, +p50/+p99           +0.14/+13ms, 84.0   +0.40/+25ms, 51.2
-//	closed loop, 1ms work    7410/s   4170/s (0.56x)      5792/s (0.78x)
-//	  +p50/+p99, proxy CPU            +1.46/+13.2ms, 41.3 +0.68/+8.1ms, 33.8
-//	closed loop, 5ms work    4187/s   3547/s (0.85x)      3701/s (0.88x)
-//	  +p50/+p99, proxy CPU            +1.11/+8.5ms, 45.0  +0.56/+3.2ms, 39.6
-//
-// Run 4 in full:
-//
-//	round                    direct   httpsplit           nginx 1.22.1
-//	closed loop              11548/s  6796/s (0.59x)      7319/s (0.63x)
-//	  +p50/+p99, proxy CPU            +1.28/+6.9ms, 32.9  +1.21/+5.5ms, 29.5
-//	paced 2000/s, +p50/+p99           +0.26/+69ms, 94.8   +0.75/+82ms, 56.7
-//	closed loop, 1ms work    4492/s   2948/s (0.66x)      3486/s (0.78x)
-//	  +p50/+p99, proxy CPU            +2.31/+16.5ms, 52.2 +0.94/+13.2ms, 42.5
-//	closed loop, 5ms work    3331/s   2748/s (0.82x)      2625/s (0.79x)
-//	  +p50/+p99, proxy CPU            +1.51/+9.4ms, 56.9  +1.52/+13.4ms, 48.4
-//
-// Run 3 in full:
-//
-//	round                    direct   httpsplit           nginx 1.22.1
-//	closed loop              11810/s  8416/s (0.71x)      7508/s (0.64x)
-//	  +p50/+p99, proxy CPU            +1.04/-1.5ms, 39.4  +1.19/+8.6ms, 36.7
-//	paced 2000/s, +p50/+p99           -0.12/-144ms, 114   +0.06/-98ms, 66.6
-//	closed loop, 1ms work    5960/s   5640/s (0.95x)      4045/s (0.68x)
-//	  +p50/+p99, proxy CPU            +1.29/-13.4ms, 52.4 +1.54/+20.6ms, 47.1
-//	closed loop, 5ms work    2849/s   3099/s (1.09x)      2760/s (0.97x)
-//	  +p50/+p99, proxy CPU            +0.95/-6.1ms, 60.6  +0.31/+9.7ms, 48.3
-//
-// Runs 1 and 2, closed loop (no-op, 1ms, 5ms): the splitter at 0.73x,
-// 0.87x, 0.91x direct in run 1 (nginx 0.72x, 0.77x, 0.84x) and 0.67x,
-// 0.76x, 0.84x in run 2 (nginx 0.67x, 1.05x, 0.89x); proxy CPU per
-// request 42.5, 43.5, 53.7µs against nginx's 38.7, 36.8, 47.4 (run 1) and
-// 33.1, 38.8, 47.7 against 30.5, 33.3, 41.9 (run 2). With -proxy-cpus 1
-// -duration 5s (one core each, one run at 21:10): 0.94x nginx with a
-// no-op backend, 1.06x with 1ms, 0.95x with 5ms, paced +49 against +35ms
-// at p99; proxy CPU 39.1, 47.2 (5ms) and 108.7 (paced) µs per request
-// against nginx's 34.3, 37.5 and 71.7.
-//
-// Read these with care. The verdicts held in every cell of runs 1 and 3,
-// in two of four in runs 4 and 5 and in none of run 2, in which nginx
-// ran faster than the backend directly (1.05x direct with 1ms of work):
-// on a machine this loaded a ratio moves by 0.1-0.4 from one run to the
-// next, and p99 is the other
-// work's scheduling (direct traffic's own p99 was 15-230ms), so the paced
-// verdict says little. The steadier figure is CPU per request: the
-// splitter's own loop used 7-25% more than nginx in every closed-loop
-// cell of the five runs (33-61µs against 30-48µs), down from 1.6-2.3x
-// nginx's when it was mounted on net/http's server (86-88µs against
-// 38-47µs in the runs before). With the CPU that close, which of the two
-// gets more of a saturated machine decides the throughput cells, and the
-// splitter's process (more threads) was often the busier one; so the
-// target (at least nginx's throughput in every cell) is met in two runs
-// of five, not reliably; the 1ms cell, where the splitter's extra CPU
-// per request is largest (11-23% over nginx's) and its goroutines park
-// and wake most, is the weakest (met in two runs of five). At low load (the paced round) the splitter used
-// 84-121µs per request against nginx's 51-67µs: Go's scheduler wakes and
-// parks threads for each request where nginx's workers sleep in
-// epoll_wait (the splitter process made about 0.66 context switches per
-// request in a closed loop, nginx's workers 0.22).
-//
-// Where the splitter's CPU goes (-cpuprofile): 55-70% is the four system
-// calls of a request (read it, write it upstream, read the answer, write
-// the response; writes cost more than reads on loopback, where the
-// sender does the receiver's TCP work), 15-25% the Go scheduler and
-// netpoller, and the rest the splitter's own parsing, copying and
-// metrics. Serve's loop builds no request and no header map (its
-// allocation profile holds only per-connection buffers), and sends each
-// write from inside the read that waits for its answer (see httpsplit's
-// waitConn), which saves the read system call a Go connection tries
-// before it parks. BenchmarkLoopback in strategy/httpsplit measures the
-// same three ways in one process: whole requests over loopback, client
-// and backend included, used 110-135 CPU-µs and 67 allocations through
-// Serve against 137-165µs and 100 mounted on net/http's server, 171-180µs
-// and 140 through httputil.ReverseProxy and 60-66µs and 62 directly
-// (20000 requests, two runs).
+// Where the splitter's CPU goes now (-cpuprofile, a 3s run at 00:11
+// UTC on 2026-12-08): 80% is system calls (writes 59%, reads 18%,
+// epoll_wait the rest; on loopback the sender does the receiver's TCP
+// work), 3% futex and the rest the splitter's parsing, copying, metrics
+// and clock; with a goroutine per connection it was 55-70% system calls
+// and 15-25% Go's scheduler and netpoller. The loops build no request
+// and no header map and allocate nothing per request.
+// BenchmarkLoopback in strategy/httpsplit measures the same three ways
+// in one process, whole requests over loopback with client and backend
+// included (20000 requests, two runs, 00:10 UTC): 89-95 CPU-µs and 68
+// allocations through Serve, 95-100µs and 100 mounted on net/http's
+// server, 121-129µs and 141 through httputil.ReverseProxy, 41-47µs and
+// 62 directly. (In one process the client's and backend's goroutines
+// share the Ps with the loop, so the loop's advantage shows less than
+// between processes.)
 package main
