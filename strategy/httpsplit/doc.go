@@ -65,7 +65,7 @@
 // request. Serve reads keep-alive HTTP/1.1 GET and HEAD requests without
 // a body on a server loop of its own (no request or header map built,
 // header lines copied from buffer to buffer; on Linux event loops as
-// nginx's workers run them, GOMAXPROCS-1 epoll instances with
+// nginx's workers run them, GOMAXPROCS epoll instances with
 // non-blocking sockets, reading a socket only when epoll reports it
 // readable; elsewhere one goroutine per connection) and hands every
 // other connection, from its first unusual
