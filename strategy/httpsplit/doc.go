@@ -65,7 +65,7 @@
 // request. Serve reads keep-alive HTTP/1.1 GET and HEAD requests without
 // a body on a server loop of its own (no request or header map built,
 // header lines copied from buffer to buffer; on Linux event loops as
-// nginx's workers run them, GOMAXPROCS-1 epoll instances with
+// nginx's workers run them, GOMAXPROCS epoll instances with
 // non-blocking sockets, reading a socket only when epoll reports it
 // readable; elsewhere one goroutine per connection) and hands every
 // other connection, from its first unusual
@@ -158,16 +158,15 @@
 // http.ReadResponse. internal/proxybench measures the splitter, served
 // with Serve, against direct traffic and nginx, each in a process of its
 // own on the same CPU budget (go run ./internal/proxybench; its
-// documentation has the runs and the caveats): on a
-// 2-core machine, in two runs with Serve's event loops, the splitter
-// used 17-23% less CPU per request than nginx in every closed-loop cell
-// (26-45µs against 34-54µs) and made fewer system calls (4.4-4.6 against
-// 5.4-5.6 per request) and context switches (0.33-0.69 against
-// 0.45-0.74); it reached 1.06-1.07x nginx's throughput with a backend
-// that does no work, 0.998-1.03x with a 1ms backend and 0.99-0.998x with
-// 5ms, where throughput is set by the backend's latency and both
-// proxies add about the same: the target (at least nginx's in every
-// cell) is missed there by up to 1%. With one goroutine per connection
-// it had used 7-25% more CPU per request than nginx.
+// documentation has the runs and the caveats): on a 2-core machine, in
+// four runs with one event loop per core, the splitter reached
+// 1.01-1.04x nginx's throughput with a backend that does no work,
+// 1.02-1.04x with a 1ms backend and 1.02x with 5ms, at 5-14% less CPU
+// per request than nginx (33-41µs against 36-48µs in the last run); its
+// added p99 at 2,000 requests a second was within 0.23ms of nginx's
+// (at most nginx's in one run of four). With one loop on 2 cores it used
+// 17-23% less CPU than nginx but served a busy moment's connections in
+// turn and reached 0.99-1.03x with a 1 or 5ms backend; with one goroutine
+// per connection it had used 7-25% more CPU per request than nginx.
 // BenchmarkLoopback measures the three ways in one process.
 package httpsplit

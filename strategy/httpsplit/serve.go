@@ -76,8 +76,7 @@ func (s *Splitter) ListenAndServe(addr string) error {
 // a request head, are closed.
 //
 // On Linux, Serve's TCP connections are served by event loops, one per
-// P but one (GOMAXPROCS-1, at least one), each an epoll instance as an
-// nginx worker is, so a request costs no goroutine park and wake-up. A
+// P (GOMAXPROCS), each an epoll instance as an nginx worker is, so a request costs no goroutine park and wake-up. A
 // loop sends a response of known length that fits its 16 KB buffer
 // once it holds all of it (as nginx's proxy buffering does); a larger
 // one, or one of unknown length still arriving (a stream), is relayed
