@@ -647,21 +647,29 @@ func (l *evLoop) attach(c *loopConn, uc *loopUp, reused bool) {
 	l.writeUp(uc)
 }
 
-// writeUp writes what is left of the request to uc.
-func (l *evLoop) writeUp(uc *loopUp) {
-	c := uc.c
-	for uc.sent < len(c.reqOut.b) {
-		n, err := unix.Write(uc.fd, c.reqOut.b[uc.sent:])
+// writeFrom writes b[*off:] to the non-blocking socket fd, advancing
+// *off, until all of it is written (done) or the socket is full (not
+// done, no error: EPOLLOUT will tell when to go on).
+func writeFrom(fd int, b []byte, off *int) (done bool, err error) {
+	for *off < len(b) {
+		n, err := unix.Write(fd, b[*off:])
 		switch {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
-			return // EPOLLOUT will tell
+			return false, nil
 		case err != nil:
-			l.upFailed(uc, err)
-			return
+			return false, err
 		}
-		uc.sent += n
+		*off += n
+	}
+	return true, nil
+}
+
+// writeUp writes what is left of the request to uc.
+func (l *evLoop) writeUp(uc *loopUp) {
+	if _, err := writeFrom(uc.fd, uc.c.reqOut.b, &uc.sent); err != nil {
+		l.upFailed(uc, err)
 	}
 }
 
@@ -898,18 +906,11 @@ func (l *evLoop) badGateway(c *loopConn, err error) {
 // flushClient writes what is left of c's response; once it is all
 // written, c reads its next request or is closed.
 func (l *evLoop) flushClient(c *loopConn) {
-	for c.off < len(c.out.b) {
-		n, err := unix.Write(c.fd, c.out.b[c.off:])
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return // EPOLLOUT will tell
-		case err != nil:
-			l.closeClient(c)
-			return
-		}
-		c.off += n
+	if done, err := writeFrom(c.fd, c.out.b, &c.off); err != nil {
+		l.closeClient(c)
+		return
+	} else if !done {
+		return // EPOLLOUT will tell
 	}
 	if !c.keep {
 		l.closeClient(c)

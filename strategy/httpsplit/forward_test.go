@@ -222,6 +222,25 @@ func TestUpgradePassthrough(t *testing.T) {
 }
 
 // rawUpstream serves each connection with handle, on loopback.
+// answerEach reads requests from c and writes answer's reply to each,
+// until a read fails or answer says the reply was the last; then it
+// closes c.
+func answerEach(c net.Conn, answer func(path string) (reply string, last bool)) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		reply, last := answer(req.URL.Path)
+		_, _ = io.WriteString(c, reply)
+		if last {
+			return
+		}
+	}
+}
+
 func rawUpstream(t *testing.T, handle func(c net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

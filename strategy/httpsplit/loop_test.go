@@ -258,20 +258,12 @@ func TestServeUpstreamClosesMidResponse(t *testing.T) {
 	for i, cut := range cuts {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
 			url := rawUpstream(t, func(c net.Conn) {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
+				answerEach(c, func(path string) (string, bool) {
+					if path == "/ok" {
+						return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
 					}
-					if req.URL.Path == "/ok" {
-						_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-						continue
-					}
-					_, _ = io.WriteString(c, cut)
-					return
-				}
+					return cut, true
+				})
 			})
 			_, addr := serveUp(t, httpsplit.Config{}, url)
 			c := dialRaw(t, addr)
@@ -405,15 +397,7 @@ func TestServeWholeChunkedAnswers(t *testing.T) {
 		"/bad": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello!!\r\n0\r\n\r\n",
 	}
 	url := rawUpstream(t, func(c net.Conn) {
-		defer c.Close()
-		br := bufio.NewReader(c)
-		for {
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			_, _ = io.WriteString(c, answers[req.URL.Path])
-		}
+		answerEach(c, func(path string) (string, bool) { return answers[path], false })
 	})
 	_, addr := serveUp(t, httpsplit.Config{}, url)
 	c := dialRaw(t, addr)

@@ -197,20 +197,7 @@ func TestServeRelaysEveryFraming(t *testing.T) {
 		"/early":   "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
 	}
 	url := rawUpstream(t, func(c net.Conn) {
-		go func() {
-			defer c.Close()
-			br := bufio.NewReader(c)
-			for {
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				_, _ = io.WriteString(c, answers[req.URL.Path])
-				if req.URL.Path == "/close" {
-					return
-				}
-			}
-		}()
+		go answerEach(c, func(path string) (string, bool) { return answers[path], path == "/close" })
 	})
 	s, err := httpsplit.New(t.Context(), httpsplit.Config{Upstreams: map[strategy.Revision]string{"v1": url}, Initial: strategy.State{Stable: "v1"}})
 	if err != nil {
