@@ -18,7 +18,9 @@
 #
 # The cluster listens on 127.0.0.1 only, on ports chosen away from the usual ones
 # (etcd 2379, Prometheus 9090, the sketch's 23790/16443) so that it coexists with
-# other tests' servers; override with the variables below.
+# other tests' servers, and below Linux's ephemeral range (32768-60999), where an
+# outgoing connection of another test can hold a port at any moment (42380 once
+# was, and etcd could not bind it); override with the variables below.
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-v1.34.4}
@@ -30,10 +32,10 @@ K8S_CACHE=${K8S_CACHE:-$HOME/.cache/k8s-local}
 K8S_BIN=${K8S_BIN:-$K8S_CACHE/bin}
 K8S_SRC=${K8S_SRC:-$K8S_CACHE/src}
 K8S_WORK=${K8S_WORK:-${TMPDIR:-/tmp}/glidepath-k8s}
-K8S_ETCD_PORT=${K8S_ETCD_PORT:-42379}
-K8S_ETCD_PEER_PORT=${K8S_ETCD_PEER_PORT:-42380}
-K8S_API_PORT=${K8S_API_PORT:-42443}
-K8S_KWOK_PORT=${K8S_KWOK_PORT:-42247}
+K8S_ETCD_PORT=${K8S_ETCD_PORT:-29379}
+K8S_ETCD_PEER_PORT=${K8S_ETCD_PEER_PORT:-29380}
+K8S_API_PORT=${K8S_API_PORT:-29443}
+K8S_KWOK_PORT=${K8S_KWOK_PORT:-29247}
 K8S_TOKEN=${K8S_TOKEN:-glidepath-test-admin}
 
 say() { echo "k8s-cluster: $*" >&2; }
@@ -160,7 +162,7 @@ start_apiserver() {
 		--service-account-key-file="$K8S_WORK/sa.key" --service-account-signing-key-file="$K8S_WORK/sa.key" \
 		--service-account-issuer=https://kubernetes.default.svc.cluster.local \
 		--service-cluster-ip-range=10.96.0.0/16 --endpoint-reconciler-type=none --allow-privileged=true
-	poll kube-apiserver 120 curl -skf -H "Authorization: Bearer $K8S_TOKEN" "https://127.0.0.1:$K8S_API_PORT/readyz"
+	poll kube-apiserver 120 curl -skf -H "Authorization: Bearer $K8S_TOKEN" "https://127.0.0.1:$K8S_API_PORT/readyz" || return 1
 }
 
 up() {
@@ -200,8 +202,10 @@ up() {
 		--listen-client-urls "http://127.0.0.1:$K8S_ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$K8S_ETCD_PORT" \
 		--listen-peer-urls "http://127.0.0.1:$K8S_ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$K8S_ETCD_PEER_PORT" \
 		--initial-cluster "glidepath=http://127.0.0.1:$K8S_ETCD_PEER_PORT" --unsafe-no-fsync --log-level warn
-	poll etcd 30 curl -sf "http://127.0.0.1:$K8S_ETCD_PORT/health"
-	start_apiserver
+	# `up` runs on the left of ||, where set -e does not stop it: each step that
+	# can fail says so itself.
+	poll etcd 30 curl -sf "http://127.0.0.1:$K8S_ETCD_PORT/health" || return 1
+	start_apiserver || return 1
 
 	local kubeconfig="$K8S_WORK/kubeconfig"
 	launch controller-manager "$K8S_BIN/kube-controller-manager" --kubeconfig="$kubeconfig" \
@@ -229,11 +233,11 @@ up() {
 	EOF
 	local crds
 	crds=$(GOFLAGS= go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | awk -F'"' '$2 == "Dir" {print $4}')/config/crd/standard
-	kc apply --server-side -f "$crds" >/dev/null
-	kc wait --for=condition=Established crd --all --timeout=60s >/dev/null
-	kc wait --for=condition=Ready node/kwok-node-0 --timeout=60s >/dev/null
+	kc apply --server-side -f "$crds" >/dev/null || return 1
+	kc wait --for=condition=Established crd --all --timeout=60s >/dev/null || return 1
+	kc wait --for=condition=Ready node/kwok-node-0 --timeout=60s >/dev/null || return 1
 	# Pods need the default ServiceAccount, which the controller manager creates.
-	poll "the default ServiceAccount" 60 kc get serviceaccount default -n default
+	poll "the default ServiceAccount" 60 kc get serviceaccount default -n default || return 1
 	say "up in $((SECONDS - start))s: export KUBECONFIG=$kubeconfig"
 }
 
