@@ -1001,25 +1001,33 @@ func (l *evLoop) relayOnGoroutine(c *loopConn, uc *loopUp) {
 	})
 }
 
+// lineAt returns the line of b that starts at i, without its ending, and
+// where the next one starts; whole is false when b holds no line ending
+// after i, bad when the line is not a valid HTTP line (a bare LF).
+func lineAt(b []byte, i int) (line []byte, next int, whole, bad bool) {
+	j := bytes.IndexByte(b[i:], '\n')
+	if j < 0 {
+		return nil, i, false, false
+	}
+	line, _, ok := cutLine(b[i : i+j+1])
+	return line, i + j + 1, true, !ok
+}
+
 // scanChunked reads a chunked body (chunks, the last chunk, trailer
 // section) at the start of b, by the rules of copyChunked: end is its
 // length once done; bad says it is malformed.
 func scanChunked(b []byte) (end int, done, bad bool) {
 	i := 0
 	for {
-		j := bytes.IndexByte(b[i:], '\n')
-		if j < 0 {
-			return 0, false, false
-		}
-		line, _, ok := cutLine(b[i : i+j+1])
-		if !ok {
-			return 0, false, true
+		line, next, whole, bad := lineAt(b, i)
+		if !whole || bad {
+			return 0, false, bad
 		}
 		n, ok := parseChunkSize(line)
 		if !ok {
 			return 0, false, true
 		}
-		i += j + 1
+		i = next
 		if n == 0 {
 			break
 		}
@@ -1033,15 +1041,11 @@ func scanChunked(b []byte) (end int, done, bad bool) {
 		i += 2
 	}
 	for {
-		j := bytes.IndexByte(b[i:], '\n')
-		if j < 0 {
-			return 0, false, false
+		line, next, whole, bad := lineAt(b, i)
+		if !whole || bad {
+			return 0, false, bad
 		}
-		line, _, ok := cutLine(b[i : i+j+1])
-		if !ok {
-			return 0, false, true
-		}
-		i += j + 1
+		i = next
 		if len(line) == 0 {
 			return i, true, false
 		}
@@ -1057,10 +1061,9 @@ func scanChunked(b []byte) (end int, done, bad bool) {
 func appendChunked(dst, b []byte, num *[20]byte) []byte {
 	i := 0
 	for {
-		j := bytes.IndexByte(b[i:], '\n')
-		line, _, _ := cutLine(b[i : i+j+1])
+		line, next, _, _ := lineAt(b, i)
 		n, _ := parseChunkSize(line)
-		i += j + 1
+		i = next
 		if n == 0 {
 			break
 		}
@@ -1072,9 +1075,8 @@ func appendChunked(dst, b []byte, num *[20]byte) []byte {
 	}
 	dst = append(dst, "0\r\n"...)
 	for {
-		j := bytes.IndexByte(b[i:], '\n')
-		line, _, _ := cutLine(b[i : i+j+1])
-		i += j + 1
+		line, next, _, _ := lineAt(b, i)
+		i = next
 		if len(line) == 0 {
 			break
 		}
